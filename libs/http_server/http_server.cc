@@ -1,0 +1,258 @@
+#include "libs/http_server/http_server.h"
+
+#include <atomic>
+#include <optional>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "boost/asio.hpp"
+#include "boost/beast/core.hpp"
+#include "boost/beast/http.hpp"
+#include "glog/logging.h"
+
+namespace pushgate {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
+  return std::chrono::nanoseconds(absl::ToInt64Nanoseconds(d));
+}
+
+// One client connection. Requests on a connection are answered in order: the next request
+// is read only after the previous response was written, as HTTP/1.1 without pipelining
+// expects. All socket work runs on the connection's strand.
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket socket, const HttpServerOptions& options, const HttpHandler& handler)
+      : stream_(std::move(socket)), options_(options), handler_(handler) {}
+
+  void Start() {
+    asio::dispatch(stream_.get_executor(),
+                   beast::bind_front_handler(&Connection::ReadHeader, shared_from_this()));
+  }
+
+ private:
+  void ReadHeader() {
+    parser_.emplace();
+    parser_->body_limit(options_.max_body_bytes);
+    parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
+    stream_.expires_after(ToChrono(options_.idle_timeout));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Connection::OnHeader, shared_from_this()));
+  }
+
+  void OnHeader(beast::error_code ec, std::size_t) {
+    if (ec) return OnReadError(ec);
+    auto& req = parser_->get();
+    if (beast::iequals(req[http::field::expect], "100-continue")) {
+      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
+                                                                     req.version());
+      http::async_write(stream_, *cont,
+                        [self = shared_from_this(), cont](beast::error_code ec, std::size_t) {
+                          if (ec) return self->Close();
+                          self->ReadBody();
+                        });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Connection::OnBody, shared_from_this()));
+  }
+
+  void OnReadError(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      return Respond(
+          HttpResponse::Error(413, absl::StrCat("request body exceeds ", options_.max_body_bytes,
+                                                " bytes (--max_body_bytes)")),
+          /*keep_alive=*/false);
+    }
+    if (ec == http::error::header_limit) {
+      return Respond(HttpResponse::Error(431, "request headers too large"), false);
+    }
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+        ec == asio::error::eof) {
+      return Close();
+    }
+    if (!parser_->got_some()) return Close();
+    return Respond(HttpResponse::Error(400, absl::StrCat("malformed HTTP request: ", ec.message())),
+                   false);
+  }
+
+  void OnBody(beast::error_code ec, std::size_t) {
+    if (ec) return OnReadError(ec);
+    http::request<http::string_body> msg = parser_->release();
+    keep_alive_ = msg.keep_alive();
+    version_ = msg.version();
+    HttpRequest request;
+    request.method = std::string(msg.method_string());
+    request.target = std::string(msg.target());
+    request.headers.reserve(8);
+    for (const auto& field : msg.base()) {
+      request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    request.body = std::move(msg.body());
+    // The handler may answer from another thread; hop back onto this connection's strand.
+    stream_.expires_never();
+    handler_(std::move(request), [self = shared_from_this()](HttpResponse response) {
+      asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+        self->Respond(std::move(response), self->keep_alive_);
+      });
+    });
+  }
+
+  void Respond(HttpResponse response, bool keep_alive) {
+    auto res = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(response.status), version_ ? version_ : 11);
+    res->set(http::field::server, "pushgate");
+    if (!response.body.empty() || response.status != 204) {
+      res->set(http::field::content_type, response.content_type);
+    }
+    for (auto& [name, value] : response.headers) res->set(name, value);
+    res->body() = std::move(response.body);
+    res->keep_alive(keep_alive);
+    res->prepare_payload();
+    stream_.expires_after(ToChrono(options_.idle_timeout));
+    http::async_write(
+        stream_, *res,
+        [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
+          if (ec || !keep_alive) return self->Close();
+          self->ReadHeader();
+        });
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  const HttpServerOptions& options_;
+  const HttpHandler& handler_;
+  bool keep_alive_ = true;
+  unsigned version_ = 11;
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  HttpServerOptions options;
+  HttpHandler handler;
+  asio::io_context io{options.threads};
+  std::optional<tcp::acceptor> acceptor;
+  std::vector<std::thread> workers;
+  std::atomic<bool> stopped{false};
+  int port = 0;
+
+  void Accept() {
+    acceptor->async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket s) {
+      if (ec) {
+        if (ec == asio::error::operation_aborted || stopped) return;
+        LOG(WARNING) << "accept failed: " << ec.message();
+      } else {
+        s.set_option(tcp::no_delay(true), ec);
+        std::make_shared<Connection>(std::move(s), options, handler)->Start();
+      }
+      Accept();
+    });
+  }
+};
+
+HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler)
+    : impl_(new Impl{std::move(options), std::move(handler)}) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+absl::Status HttpServer::Start() {
+  auto host_port = SplitHostPort(impl_->options.listen);
+  if (!host_port.ok()) return host_port.status();
+  beast::error_code ec;
+  auto address = asio::ip::make_address(host_port->first == "" ? "0.0.0.0" : host_port->first, ec);
+  if (ec)
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad listen address \"", impl_->options.listen, "\""));
+  tcp::endpoint endpoint(address, static_cast<unsigned short>(host_port->second));
+  tcp::acceptor& acceptor = impl_->acceptor.emplace(impl_->io);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", impl_->options.listen, ": ", ec.message()));
+  }
+  impl_->port = acceptor.local_endpoint().port();
+  impl_->Accept();
+  for (int i = 0; i < std::max(1, impl_->options.threads); ++i) {
+    impl_->workers.emplace_back([this] { impl_->io.run(); });
+  }
+  return absl::OkStatus();
+}
+
+int HttpServer::port() const { return impl_->port; }
+
+void HttpServer::Stop() {
+  if (impl_->stopped.exchange(true)) return;
+  if (impl_->acceptor) {
+    asio::post(impl_->io, [this] {
+      beast::error_code ignored;
+      impl_->acceptor->close(ignored);
+    });
+  }
+  impl_->io.stop();
+  for (auto& worker : impl_->workers) worker.join();
+  impl_->workers.clear();
+}
+
+absl::string_view HttpRequest::Header(absl::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (absl::EqualsIgnoreCase(key, name)) return value;
+  }
+  return "";
+}
+
+absl::string_view HttpRequest::Path() const {
+  absl::string_view path = target;
+  size_t query = path.find('?');
+  return query == absl::string_view::npos ? path : path.substr(0, query);
+}
+
+HttpResponse HttpResponse::Error(int status, absl::string_view message) {
+  HttpResponse response;
+  response.status = status;
+  response.body = absl::StrCat(message, "\n");
+  return response;
+}
+
+absl::StatusOr<std::pair<std::string, int>> SplitHostPort(absl::string_view address) {
+  size_t colon = address.rfind(':');
+  if (colon == absl::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("address \"", address, "\" is not host:port"));
+  }
+  absl::string_view host = address.substr(0, colon);
+  if (absl::ConsumePrefix(&host, "[") && !absl::ConsumeSuffix(&host, "]")) {
+    return absl::InvalidArgumentError(absl::StrCat("address \"", address, "\" is malformed"));
+  }
+  int port;
+  if (!absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("address \"", address, "\" has a bad port"));
+  }
+  return std::make_pair(std::string(host), port);
+}
+
+}  // namespace pushgate

@@ -1,0 +1,87 @@
+// An HTTP/1.1 server for pushgate's HTTP endpoints, built on Boost.Beast.
+//
+// It serves keep-alive connections on a pool of worker threads and hands every complete
+// request to one asynchronous handler. The handler answers through a `Responder` that may be
+// called later from any thread, so a handler can wait for another service (the front waits
+// for the aggregator's acknowledgement) without holding a worker thread.
+//
+// Limits are enforced before the handler runs: a body larger than `max_body_bytes` is
+// answered 413 without being read, malformed requests get 400, and `Expect: 100-continue`
+// is answered so that clients such as curl do not stall before sending a body.
+#ifndef PUSHGATE_LIBS_HTTP_SERVER_HTTP_SERVER_H_
+#define PUSHGATE_LIBS_HTTP_SERVER_HTTP_SERVER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace pushgate {
+
+struct HttpRequest {
+  std::string method;  // as sent, e.g. "PUT"
+  std::string target;  // path and query, still percent-encoded
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  // The value of the first header named `name` (case-insensitive), or "" if absent.
+  absl::string_view Header(absl::string_view name) const;
+  // `target` without the query string.
+  absl::string_view Path() const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string body;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  // A one-line plain-text error response; a newline is appended to `message`.
+  static HttpResponse Error(int status, absl::string_view message);
+};
+
+// Called exactly once per request, from any thread.
+using HttpResponder = std::function<void(HttpResponse)>;
+using HttpHandler = std::function<void(HttpRequest, HttpResponder)>;
+
+struct HttpServerOptions {
+  std::string listen = "0.0.0.0:9091";  // host:port; port 0 picks a free port
+  int threads = 2;
+  size_t max_body_bytes = 16 << 20;
+  size_t max_header_bytes = 64 << 10;
+  // A connection with no complete request for this long is closed.
+  absl::Duration idle_timeout = absl::Seconds(120);
+};
+
+class HttpServer {
+ public:
+  HttpServer(HttpServerOptions options, HttpHandler handler);
+  ~HttpServer();  // Stops the server.
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and starts the worker threads. Fails if the address cannot be bound.
+  absl::Status Start();
+  // The bound port (useful with port 0). Valid after Start().
+  int port() const;
+  // Stops accepting, closes connections and joins the workers. Idempotent.
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Splits "host:port" ("[::1]:80" for IPv6). InvalidArgument if malformed.
+absl::StatusOr<std::pair<std::string, int>> SplitHostPort(absl::string_view address);
+
+}  // namespace pushgate
+
+#endif  // PUSHGATE_LIBS_HTTP_SERVER_HTTP_SERVER_H_

@@ -1,0 +1,166 @@
+#include "libs/http_server/http_server.h"
+
+#include <curl/curl.h>
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace pushgate {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct CurlResult {
+  long status = 0;
+  std::string body;
+  std::string headers;
+};
+
+size_t Append(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+// A small curl client; `handle` may be reused to exercise keep-alive.
+CurlResult Send(CURL* handle, const std::string& method, const std::string& url,
+                const std::string& body, std::vector<std::string> headers = {}) {
+  CurlResult result;
+  curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, method.c_str());
+  if (method == "GET") {
+    curl_easy_setopt(handle, CURLOPT_HTTPGET, 1L);
+  } else {
+    curl_easy_setopt(handle, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(handle, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  }
+  curl_slist* list = nullptr;
+  for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
+  curl_easy_setopt(handle, CURLOPT_HTTPHEADER, list);
+  curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, Append);
+  curl_easy_setopt(handle, CURLOPT_WRITEDATA, &result.body);
+  curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, Append);
+  curl_easy_setopt(handle, CURLOPT_HEADERDATA, &result.headers);
+  CURLcode code = curl_easy_perform(handle);
+  EXPECT_EQ(code, CURLE_OK) << curl_easy_strerror(code);
+  curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &result.status);
+  curl_slist_free_all(list);
+  return result;
+}
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void StartServer(HttpServerOptions options, HttpHandler handler) {
+    options.listen = "127.0.0.1:0";
+    server_ = std::make_unique<HttpServer>(options, std::move(handler));
+    ASSERT_TRUE(server_->Start().ok());
+  }
+  std::string Url(absl::string_view path) {
+    return absl::StrCat("http://127.0.0.1:", server_->port(), path);
+  }
+  void SetUp() override { curl_ = curl_easy_init(); }
+  void TearDown() override {
+    curl_easy_cleanup(curl_);
+    if (server_) server_->Stop();
+  }
+
+  CURL* curl_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+TEST_F(HttpServerTest, HandlerSeesMethodPathHeadersAndBody) {
+  HttpRequest seen;
+  StartServer({}, [&](HttpRequest request, HttpResponder respond) {
+    seen = request;
+    HttpResponse response;
+    response.status = 202;
+    response.body = "ok";
+    response.headers.emplace_back("X-Test", "yes");
+    respond(response);
+  });
+  CurlResult r =
+      Send(curl_, "PUT", Url("/metrics/job/a?x=1"), "hello body", {"Content-Encoding: gzip"});
+  EXPECT_EQ(r.status, 202);
+  EXPECT_EQ(r.body, "ok");
+  EXPECT_THAT(r.headers, HasSubstr("X-Test: yes"));
+  EXPECT_EQ(seen.method, "PUT");
+  EXPECT_EQ(seen.target, "/metrics/job/a?x=1");
+  EXPECT_EQ(seen.Path(), "/metrics/job/a");
+  EXPECT_EQ(seen.Header("content-encoding"), "gzip");
+  EXPECT_EQ(seen.body, "hello body");
+}
+
+TEST_F(HttpServerTest, RespondsLaterFromAnotherThread) {
+  std::vector<std::thread> threads;
+  absl::Mutex mu;
+  StartServer({}, [&](HttpRequest request, HttpResponder respond) {
+    absl::MutexLock lock(&mu);
+    threads.emplace_back([respond, body = request.body] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      HttpResponse response;
+      response.body = "late " + body;
+      respond(response);
+    });
+  });
+  for (int i = 0; i < 3; ++i) {  // Same handle: the connection is kept alive across requests.
+    CurlResult r = Send(curl_, "POST", Url("/x"), absl::StrCat(i));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, absl::StrCat("late ", i));
+  }
+  long connects = -1;
+  curl_easy_getinfo(curl_, CURLINFO_NUM_CONNECTS, &connects);
+  EXPECT_EQ(connects, 0) << "the last request should have reused the connection";
+  absl::MutexLock lock(&mu);
+  for (auto& t : threads) t.join();
+}
+
+TEST_F(HttpServerTest, BodyOverLimitIs413AndHandlerNotCalled) {
+  HttpServerOptions options;
+  options.max_body_bytes = 100;
+  bool called = false;
+  StartServer(options, [&](HttpRequest, HttpResponder respond) {
+    called = true;
+    respond(HttpResponse{});
+  });
+  CurlResult r = Send(curl_, "PUT", Url("/x"), std::string(101, 'a'));
+  EXPECT_EQ(r.status, 413);
+  EXPECT_THAT(r.body, HasSubstr("100 bytes"));
+  EXPECT_FALSE(called);
+  CURL* other = curl_easy_init();
+  EXPECT_EQ(Send(other, "PUT", Url("/x"), std::string(100, 'a')).status, 200);
+  curl_easy_cleanup(other);
+}
+
+TEST_F(HttpServerTest, AnswersExpectContinueWithoutStalling) {
+  StartServer({}, [&](HttpRequest request, HttpResponder respond) {
+    HttpResponse response;
+    response.body = absl::StrCat(request.body.size());
+    respond(response);
+  });
+  // curl waits a whole second for "100 Continue" if the server stays silent.
+  curl_easy_setopt(curl_, CURLOPT_EXPECT_100_TIMEOUT_MS, 5000L);
+  absl::Time start = absl::Now();
+  CurlResult r = Send(curl_, "PUT", Url("/x"), std::string(5000, 'b'), {"Expect: 100-continue"});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "5000");
+  EXPECT_THAT(r.headers, HasSubstr("100 Continue"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(4));
+}
+
+TEST(SplitHostPortTest, ParsesAndRejects) {
+  auto a = SplitHostPort("127.0.0.1:9091");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->first, "127.0.0.1");
+  EXPECT_EQ(a->second, 9091);
+  auto b = SplitHostPort("[::1]:80");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->first, "::1");
+  EXPECT_FALSE(SplitHostPort("nohost").ok());
+  EXPECT_FALSE(SplitHostPort("h:99999").ok());
+}
+
+}  // namespace
+}  // namespace pushgate
