@@ -1,0 +1,110 @@
+#include "libs/self_metrics/self_metrics.h"
+
+#include <charconv>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+
+namespace pushgate {
+namespace {
+
+void AppendEscapedLabelValue(const std::string& value, std::string* out) {
+  for (char c : value) {
+    if (c == '\\') {
+      out->append("\\\\");
+    } else if (c == '"') {
+      out->append("\\\"");
+    } else if (c == '\n') {
+      out->append("\\n");
+    } else {
+      out->push_back(c);
+    }
+  }
+}
+
+}  // namespace
+
+std::string FormatMetricValue(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[32];
+  auto result = std::to_chars(buf, buf + sizeof(buf), v);
+  return std::string(buf, result.ptr);
+}
+
+void MetricFamilyValues::Add(absl::Span<const std::string> label_values, double delta) {
+  DCHECK_EQ(label_values.size(), label_names_.size()) << name_;
+  absl::MutexLock lock(&mu_);
+  values_[std::vector<std::string>(label_values.begin(), label_values.end())] += delta;
+}
+
+void MetricFamilyValues::Set(absl::Span<const std::string> label_values, double value) {
+  DCHECK_EQ(label_values.size(), label_names_.size()) << name_;
+  absl::MutexLock lock(&mu_);
+  values_[std::vector<std::string>(label_values.begin(), label_values.end())] = value;
+}
+
+double MetricFamilyValues::Get(absl::Span<const std::string> label_values) const {
+  absl::MutexLock lock(&mu_);
+  auto it = values_.find(std::vector<std::string>(label_values.begin(), label_values.end()));
+  return it == values_.end() ? 0 : it->second;
+}
+
+void MetricFamilyValues::Render(std::string* out) const {
+  absl::StrAppend(out, "# HELP ", name_, " ", help_, "\n# TYPE ", name_, " ", type_, "\n");
+  absl::MutexLock lock(&mu_);
+  if (values_.empty() && label_names_.empty()) {
+    absl::StrAppend(out, name_, " 0\n");
+    return;
+  }
+  for (const auto& [label_values, value] : values_) {
+    out->append(name_);
+    if (!label_names_.empty()) {
+      out->push_back('{');
+      for (size_t i = 0; i < label_names_.size(); ++i) {
+        if (i > 0) out->push_back(',');
+        absl::StrAppend(out, label_names_[i], "=\"");
+        AppendEscapedLabelValue(label_values[i], out);
+        out->push_back('"');
+      }
+      out->push_back('}');
+    }
+    absl::StrAppend(out, " ", FormatMetricValue(value), "\n");
+  }
+}
+
+MetricFamilyValues& MetricsRegistry::Counter(std::string name, std::string help,
+                                             std::vector<std::string> label_names) {
+  absl::MutexLock lock(&mu_);
+  families_.emplace_back(
+      new MetricFamilyValues(std::move(name), std::move(help), "counter", std::move(label_names)));
+  return *families_.back();
+}
+
+MetricFamilyValues& MetricsRegistry::Gauge(std::string name, std::string help,
+                                           std::vector<std::string> label_names) {
+  absl::MutexLock lock(&mu_);
+  families_.emplace_back(
+      new MetricFamilyValues(std::move(name), std::move(help), "gauge", std::move(label_names)));
+  return *families_.back();
+}
+
+void MetricsRegistry::CallbackGauge(std::string name, std::string help,
+                                    std::function<double()> read) {
+  absl::MutexLock lock(&mu_);
+  callbacks_.push_back({std::move(name), std::move(help), std::move(read)});
+}
+
+std::string MetricsRegistry::Render() const {
+  std::string out;
+  absl::MutexLock lock(&mu_);
+  for (const auto& family : families_) family->Render(&out);
+  for (const auto& callback : callbacks_) {
+    absl::StrAppend(&out, "# HELP ", callback.name, " ", callback.help, "\n# TYPE ", callback.name,
+                    " gauge\n", callback.name, " ", FormatMetricValue(callback.read()), "\n");
+  }
+  return out;
+}
+
+}  // namespace pushgate

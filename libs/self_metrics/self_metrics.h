@@ -1,0 +1,76 @@
+// Self metrics: counters and gauges that a pushgate service exposes about itself on its
+// `/metrics` endpoint in the Prometheus text exposition format.
+//
+// Families are registered once at start-up and live as long as the registry; updating a
+// series is thread-safe and cheap enough for once-per-push use (one short lock).
+#ifndef PUSHGATE_LIBS_SELF_METRICS_SELF_METRICS_H_
+#define PUSHGATE_LIBS_SELF_METRICS_SELF_METRICS_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
+
+namespace pushgate {
+
+// A family of series sharing a name and label names; values are set or added per label set.
+class MetricFamilyValues {
+ public:
+  // Adds `delta` to the series with these label values (one per label name, in order).
+  void Add(absl::Span<const std::string> label_values, double delta = 1);
+  void Set(absl::Span<const std::string> label_values, double value);
+  // Convenience for families without labels.
+  void Add(double delta = 1) { Add({}, delta); }
+  void Set(double value) { Set({}, value); }
+  double Get(absl::Span<const std::string> label_values) const;
+
+ private:
+  friend class MetricsRegistry;
+  MetricFamilyValues(std::string name, std::string help, std::string type,
+                     std::vector<std::string> label_names)
+      : name_(std::move(name)),
+        help_(std::move(help)),
+        type_(std::move(type)),
+        label_names_(std::move(label_names)) {}
+  void Render(std::string* out) const;
+
+  const std::string name_, help_, type_;
+  const std::vector<std::string> label_names_;
+  mutable absl::Mutex mu_;
+  std::map<std::vector<std::string>, double> values_ ABSL_GUARDED_BY(mu_);
+};
+
+class MetricsRegistry {
+ public:
+  // Registers a family; the returned reference is valid for the registry's lifetime.
+  MetricFamilyValues& Counter(std::string name, std::string help,
+                              std::vector<std::string> label_names = {});
+  MetricFamilyValues& Gauge(std::string name, std::string help,
+                            std::vector<std::string> label_names = {});
+  // A gauge without labels whose value is read when rendering.
+  void CallbackGauge(std::string name, std::string help, std::function<double()> read);
+
+  // All families in the text exposition format (0.0.4), in registration order.
+  std::string Render() const;
+
+ private:
+  mutable absl::Mutex mu_;
+  std::vector<std::unique_ptr<MetricFamilyValues>> families_ ABSL_GUARDED_BY(mu_);
+  struct Callback {
+    std::string name, help;
+    std::function<double()> read;
+  };
+  std::vector<Callback> callbacks_ ABSL_GUARDED_BY(mu_);
+};
+
+// Writes `v` the way Prometheus' text format expects ("NaN", "+Inf", shortest decimal).
+std::string FormatMetricValue(double v);
+
+}  // namespace pushgate
+
+#endif  // PUSHGATE_LIBS_SELF_METRICS_SELF_METRICS_H_

@@ -1,0 +1,51 @@
+#include "libs/self_metrics/self_metrics.h"
+
+#include <limits>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace pushgate {
+namespace {
+
+TEST(MetricsRegistryTest, RendersCountersGaugesAndCallbacksInTextFormat) {
+  MetricsRegistry registry;
+  auto& requests = registry.Counter("t_requests_total", "Requests.", {"code", "path"});
+  auto& inflight = registry.Gauge("t_inflight", "In flight.");
+  registry.CallbackGauge("t_queue", "Queue.", [] { return 2.5; });
+  requests.Add({"200", "/a"});
+  requests.Add({"200", "/a"}, 2);
+  requests.Add({"400", "a\"b\\c\nd"});
+  inflight.Set(7);
+
+  EXPECT_EQ(registry.Render(),
+            "# HELP t_requests_total Requests.\n"
+            "# TYPE t_requests_total counter\n"
+            "t_requests_total{code=\"200\",path=\"/a\"} 3\n"
+            "t_requests_total{code=\"400\",path=\"a\\\"b\\\\c\\nd\"} 1\n"
+            "# HELP t_inflight In flight.\n"
+            "# TYPE t_inflight gauge\n"
+            "t_inflight 7\n"
+            "# HELP t_queue Queue.\n"
+            "# TYPE t_queue gauge\n"
+            "t_queue 2.5\n");
+  EXPECT_EQ(requests.Get({"200", "/a"}), 3);
+  EXPECT_EQ(requests.Get({"500", "/a"}), 0);
+}
+
+TEST(MetricsRegistryTest, UnlabelledFamilyWithNoUpdatesRendersZero) {
+  MetricsRegistry registry;
+  registry.Counter("t_total", "Nothing yet.");
+  EXPECT_THAT(registry.Render(), ::testing::HasSubstr("\nt_total 0\n"));
+}
+
+TEST(FormatMetricValueTest, SpecialValues) {
+  EXPECT_EQ(FormatMetricValue(std::numeric_limits<double>::quiet_NaN()), "NaN");
+  EXPECT_EQ(FormatMetricValue(std::numeric_limits<double>::infinity()), "+Inf");
+  EXPECT_EQ(FormatMetricValue(-std::numeric_limits<double>::infinity()), "-Inf");
+  EXPECT_EQ(FormatMetricValue(0.1), "0.1");
+  EXPECT_EQ(FormatMetricValue(1e21), "1e+21");
+}
+
+}  // namespace
+}  // namespace pushgate
