@@ -1,0 +1,243 @@
+#include "libs/ingest_client/ingest_client.h"
+
+#include <deque>
+#include <map>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "glog/logging.h"
+#include "grpcpp/grpcpp.h"
+#include "proto/ingest.grpc.pb.h"
+
+namespace pushgate {
+namespace {
+
+using pushgate::v1::PushAck;
+using pushgate::v1::PushRequest;
+
+PushAck Unavailable(uint64_t sequence, std::string message) {
+  PushAck ack;
+  ack.set_sequence(sequence);
+  ack.set_code(PushAck::UNAVAILABLE);
+  ack.set_message(std::move(message));
+  return ack;
+}
+
+gpr_timespec Deadline(absl::Duration d) {
+  return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                      gpr_time_from_millis(absl::ToInt64Milliseconds(d), GPR_TIMESPAN));
+}
+
+}  // namespace
+
+// One thread (`Run`) owns the stream's life: connect, read acks until the stream breaks, fail
+// what was pending, reconnect with backoff. A second thread per stream writes queued pushes. A
+// third expires pushes whose ack is overdue, so a stuck aggregator cannot hold a client request
+// forever.
+class IngestClient::Impl {
+ public:
+  explicit Impl(IngestClientOptions options)
+      : options_(std::move(options)),
+        channel_(grpc::CreateChannel(options_.target, grpc::InsecureChannelCredentials())),
+        stub_(pushgate::v1::Ingest::NewStub(channel_)) {}
+
+  ~Impl() { Stop(); }
+
+  void Start() {
+    absl::MutexLock lock(&mu_);
+    if (running_) return;
+    running_ = true;
+    manager_ = std::thread([this] { Run(); });
+    reaper_ = std::thread([this] { ReapExpired(); });
+  }
+
+  void Stop() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!running_) return;
+      running_ = false;
+      if (context_ != nullptr) context_->TryCancel();
+    }
+    manager_.join();
+    reaper_.join();
+    FailAll("pushgate front is shutting down");
+  }
+
+  void Push(PushRequest request, Done done) {
+    uint64_t sequence;
+    std::string refusal;
+    {
+      absl::MutexLock lock(&mu_);
+      sequence = ++last_sequence_;
+      if (stream_ == nullptr) {
+        refusal = "aggregator is not reachable";
+      } else if (pending_.size() >= options_.max_inflight) {
+        refusal =
+            absl::StrCat("too many pushes in flight (", options_.max_inflight, "); retry later");
+      } else {
+        request.set_sequence(sequence);
+        pending_.emplace(sequence, Pending{std::move(done), absl::Now() + options_.ack_timeout});
+        queue_.push_back(std::move(request));
+        return;
+      }
+    }
+    done(Unavailable(sequence, std::move(refusal)));
+  }
+
+  IngestClientStats stats() const {
+    absl::MutexLock lock(&mu_);
+    IngestClientStats stats = stats_;
+    stats.connected = stream_ != nullptr;
+    stats.inflight = pending_.size();
+    return stats;
+  }
+
+ private:
+  struct Pending {
+    Done done;
+    absl::Time deadline;
+  };
+  using Stream = grpc::ClientReaderWriter<PushRequest, PushAck>;
+
+  void Run() {
+    absl::Duration backoff = absl::Milliseconds(50);
+    while (IsRunning()) {
+      if (!channel_->WaitForConnected(Deadline(absl::Milliseconds(500)))) continue;
+      auto context = std::make_unique<grpc::ClientContext>();
+      std::unique_ptr<Stream> stream = stub_->Push(context.get());
+      {
+        absl::MutexLock lock(&mu_);
+        if (!running_) break;
+        context_ = context.get();
+        stream_ = stream.get();
+        ++stats_.stream_starts;
+      }
+      LOG(INFO) << "ingest stream to " << options_.target << " open";
+      std::thread writer([this, s = stream.get()] { WriteLoop(s); });
+      PushAck ack;
+      bool received_any = false;
+      while (stream->Read(&ack)) {
+        received_any = true;
+        Complete(ack);
+      }
+      {
+        absl::MutexLock lock(&mu_);
+        stream_ = nullptr;  // Also tells the writer to stop.
+        context_ = nullptr;
+        ++stats_.stream_failures;
+      }
+      context->TryCancel();
+      writer.join();
+      grpc::Status status = stream->Finish();
+      if (IsRunning()) {
+        LOG(WARNING) << "ingest stream to " << options_.target
+                     << " closed: " << status.error_message();
+      }
+      FailAll(
+          absl::StrCat("aggregator stream broke before acknowledging: ", status.error_message()));
+      backoff = received_any ? absl::Milliseconds(50)
+                             : std::min(backoff * 2, options_.max_reconnect_backoff);
+      absl::SleepFor(backoff);
+    }
+  }
+
+  void WriteLoop(Stream* stream) {
+    std::vector<PushRequest> batch;
+    for (;;) {
+      {
+        absl::MutexLock lock(&mu_);
+        auto ready = [this, stream]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return !queue_.empty() || stream_ != stream;
+        };
+        mu_.Await(absl::Condition(&ready));
+        if (stream_ != stream) return;
+        batch.assign(std::make_move_iterator(queue_.begin()),
+                     std::make_move_iterator(queue_.end()));
+        queue_.clear();
+      }
+      for (auto& item : batch) {
+        if (!stream->Write(item)) return;  // The reader sees the break too.
+      }
+      batch.clear();
+    }
+  }
+
+  void Complete(const PushAck& ack) {
+    Done done;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = pending_.find(ack.sequence());
+      if (it == pending_.end()) return;  // Already timed out.
+      done = std::move(it->second.done);
+      pending_.erase(it);
+    }
+    done(ack);
+  }
+
+  void FailAll(const std::string& message) {
+    std::map<uint64_t, Pending> failed;
+    {
+      absl::MutexLock lock(&mu_);
+      failed.swap(pending_);
+      queue_.clear();
+    }
+    for (auto& [sequence, pending] : failed) pending.done(Unavailable(sequence, message));
+  }
+
+  void ReapExpired() {
+    while (IsRunning()) {
+      absl::SleepFor(absl::Milliseconds(100));
+      std::vector<std::pair<uint64_t, Done>> expired;
+      {
+        absl::MutexLock lock(&mu_);
+        absl::Time now = absl::Now();
+        for (auto it = pending_.begin(); it != pending_.end();) {
+          if (it->second.deadline <= now) {
+            expired.emplace_back(it->first, std::move(it->second.done));
+            it = pending_.erase(it);
+          } else {
+            ++it;
+          }
+        }
+      }
+      for (auto& [sequence, done] : expired) {
+        done(Unavailable(sequence, absl::StrCat("aggregator did not acknowledge within ",
+                                                absl::FormatDuration(options_.ack_timeout))));
+      }
+    }
+  }
+
+  bool IsRunning() const {
+    absl::MutexLock lock(&mu_);
+    return running_;
+  }
+
+  const IngestClientOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<pushgate::v1::Ingest::Stub> stub_;
+  std::thread manager_, reaper_;
+
+  mutable absl::Mutex mu_;
+  bool running_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  Stream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;
+  uint64_t last_sequence_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<uint64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
+  std::deque<PushRequest> queue_ ABSL_GUARDED_BY(mu_);
+  IngestClientStats stats_ ABSL_GUARDED_BY(mu_);
+};
+
+IngestClient::IngestClient(IngestClientOptions options) : impl_(new Impl(std::move(options))) {}
+IngestClient::~IngestClient() = default;
+void IngestClient::Start() { impl_->Start(); }
+void IngestClient::Stop() { impl_->Stop(); }
+void IngestClient::Push(PushRequest request, Done done) {
+  impl_->Push(std::move(request), std::move(done));
+}
+bool IngestClient::connected() const { return impl_->stats().connected; }
+IngestClientStats IngestClient::stats() const { return impl_->stats(); }
+
+}  // namespace pushgate

@@ -1,0 +1,64 @@
+// The producer side of pushgate's ingest API: one long-lived gRPC stream to the aggregator
+// over which pushes are sent and acknowledged.
+//
+// Every call to Push() ends in exactly one callback. It carries the aggregator's PushAck, or an
+// UNAVAILABLE ack made here when the push could not be handed over (not connected, too many
+// pushes in flight, stream broken before the ack, no ack within `ack_timeout`). A caller
+// therefore answers its own client "accepted" only for an OK ack, which the aggregator sends
+// once the push is durable.
+#ifndef PUSHGATE_LIBS_INGEST_CLIENT_INGEST_CLIENT_H_
+#define PUSHGATE_LIBS_INGEST_CLIENT_INGEST_CLIENT_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/time/time.h"
+#include "proto/ingest.pb.h"
+
+namespace pushgate {
+
+struct IngestClientOptions {
+  std::string target = "127.0.0.1:9092";  // gRPC target of the aggregator
+  absl::Duration ack_timeout = absl::Seconds(30);
+  // Pushes sent but not yet acknowledged; more are refused at once (back-pressure).
+  size_t max_inflight = 1024;
+  absl::Duration max_reconnect_backoff = absl::Seconds(2);
+};
+
+struct IngestClientStats {
+  bool connected = false;
+  size_t inflight = 0;
+  uint64_t stream_starts = 0;
+  uint64_t stream_failures = 0;
+};
+
+class IngestClient {
+ public:
+  using Done = std::function<void(const pushgate::v1::PushAck&)>;
+
+  explicit IngestClient(IngestClientOptions options);
+  ~IngestClient();  // Stops; pending pushes get UNAVAILABLE.
+  IngestClient(const IngestClient&) = delete;
+  IngestClient& operator=(const IngestClient&) = delete;
+
+  // Starts connecting in the background; returns at once.
+  void Start();
+  void Stop();
+
+  // Sends `request` (its sequence number is assigned here) and calls `done` exactly once,
+  // possibly before Push returns and possibly from another thread.
+  void Push(pushgate::v1::PushRequest request, Done done);
+
+  // True while a stream to the aggregator is open.
+  bool connected() const;
+  IngestClientStats stats() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pushgate
+
+#endif  // PUSHGATE_LIBS_INGEST_CLIENT_INGEST_CLIENT_H_

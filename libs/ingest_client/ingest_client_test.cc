@@ -1,0 +1,176 @@
+// Drives the client against the real ingest server on loopback; the processor behind the
+// server is scripted per test so acknowledgements can be delayed, reordered or withheld.
+#include "libs/ingest_client/ingest_client.h"
+
+#include <future>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "gtest/gtest.h"
+#include "libs/ingest_server/ingest_server.h"
+
+namespace pushgate {
+namespace {
+
+using pushgate::v1::PushAck;
+using pushgate::v1::PushRequest;
+
+// Holds every push until the test releases it.
+class HeldProcessor : public PushProcessor {
+ public:
+  void Process(PushRequest request, Done done) override {
+    absl::MutexLock lock(&mu_);
+    held_.push_back({std::move(request), std::move(done)});
+  }
+  size_t held() {
+    absl::MutexLock lock(&mu_);
+    return held_.size();
+  }
+  void WaitForHeld(size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return held_.size() >= n; };
+    mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(10));
+  }
+  // Acknowledges held push `i` with `code`, echoing its job in the message.
+  void Release(size_t i, PushAck::Code code) {
+    std::pair<PushRequest, Done> entry;
+    {
+      absl::MutexLock lock(&mu_);
+      entry = held_[i];
+    }
+    PushAck ack;
+    ack.set_code(code);
+    ack.set_message(entry.first.grouping_key().job());
+    entry.second(ack);
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::pair<PushRequest, Done>> held_ ABSL_GUARDED_BY(mu_);
+};
+
+PushRequest RequestForJob(const std::string& job) {
+  PushRequest request;
+  request.mutable_grouping_key()->set_job(job);
+  return request;
+}
+
+class IngestClientTest : public ::testing::Test {
+ protected:
+  void StartServer() {
+    server_ = std::make_unique<IngestServer>("127.0.0.1:0", &processor_);
+    ASSERT_TRUE(server_->Start().ok());
+  }
+  void StartClient(IngestClientOptions options = {}) {
+    options.target = absl::StrCat("127.0.0.1:", server_->port());
+    client_ = std::make_unique<IngestClient>(options);
+    client_->Start();
+    for (int i = 0; i < 200 && !client_->connected(); ++i) absl::SleepFor(absl::Milliseconds(10));
+    ASSERT_TRUE(client_->connected());
+  }
+  std::future<PushAck> Push(const std::string& job) {
+    auto promise = std::make_shared<std::promise<PushAck>>();
+    client_->Push(RequestForJob(job), [promise](const PushAck& ack) { promise->set_value(ack); });
+    return promise->get_future();
+  }
+  void TearDown() override {
+    if (client_) client_->Stop();
+    if (server_) server_->Stop();
+  }
+
+  HeldProcessor processor_;
+  std::unique_ptr<IngestServer> server_;
+  std::unique_ptr<IngestClient> client_;
+};
+
+TEST_F(IngestClientTest, EachPushGetsItsOwnAckEvenWhenAcksComeOutOfOrder) {
+  StartServer();
+  StartClient();
+  auto a = Push("a");
+  auto b = Push("b");
+  auto c = Push("c");
+  processor_.WaitForHeld(3);
+  processor_.Release(2, PushAck::OK);
+  processor_.Release(0, PushAck::INVALID);
+  processor_.Release(1, PushAck::OK);
+  PushAck ack_a = a.get(), ack_b = b.get(), ack_c = c.get();
+  EXPECT_EQ(ack_a.code(), PushAck::INVALID);
+  EXPECT_EQ(ack_a.message(), "a");
+  EXPECT_EQ(ack_b.code(), PushAck::OK);
+  EXPECT_EQ(ack_b.message(), "b");
+  EXPECT_EQ(ack_c.code(), PushAck::OK);
+  EXPECT_EQ(ack_c.message(), "c");
+  EXPECT_LT(ack_a.sequence(), ack_b.sequence());
+  EXPECT_LT(ack_b.sequence(), ack_c.sequence());
+}
+
+TEST_F(IngestClientTest, NoAggregatorMeansUnavailableAtOnce) {
+  IngestClientOptions options;
+  options.target = "127.0.0.1:1";  // Nothing listens there.
+  client_ = std::make_unique<IngestClient>(options);
+  client_->Start();
+  auto ack = Push("x");
+  ASSERT_EQ(ack.wait_for(std::chrono::seconds(2)), std::future_status::ready);
+  EXPECT_EQ(ack.get().code(), PushAck::UNAVAILABLE);
+}
+
+TEST_F(IngestClientTest, RefusesPushesBeyondTheInflightLimit) {
+  StartServer();
+  IngestClientOptions options;
+  options.max_inflight = 2;
+  StartClient(options);
+  auto a = Push("a");
+  auto b = Push("b");
+  auto c = Push("c");
+  ASSERT_EQ(c.wait_for(std::chrono::seconds(2)), std::future_status::ready);
+  PushAck ack_c = c.get();
+  EXPECT_EQ(ack_c.code(), PushAck::UNAVAILABLE);
+  EXPECT_NE(ack_c.message().find("in flight"), std::string::npos) << ack_c.message();
+  processor_.WaitForHeld(2);
+  processor_.Release(0, PushAck::OK);
+  processor_.Release(1, PushAck::OK);
+  EXPECT_EQ(a.get().code(), PushAck::OK);
+  EXPECT_EQ(b.get().code(), PushAck::OK);
+}
+
+TEST_F(IngestClientTest, OverdueAckBecomesUnavailable) {
+  StartServer();
+  IngestClientOptions options;
+  options.ack_timeout = absl::Milliseconds(200);
+  StartClient(options);
+  auto a = Push("a");
+  ASSERT_EQ(a.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  PushAck ack = a.get();
+  EXPECT_EQ(ack.code(), PushAck::UNAVAILABLE);
+  EXPECT_NE(ack.message().find("did not acknowledge"), std::string::npos) << ack.message();
+  processor_.WaitForHeld(1);
+  processor_.Release(0, PushAck::OK);  // A late ack must not call the callback twice.
+}
+
+TEST_F(IngestClientTest, PendingPushesFailWhenTheAggregatorGoesAwayAndClientReconnects) {
+  StartServer();
+  StartClient();
+  int port = server_->port();
+  auto a = Push("a");
+  processor_.WaitForHeld(1);
+  server_->Stop();
+  ASSERT_EQ(a.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_EQ(a.get().code(), PushAck::UNAVAILABLE);
+
+  // A new aggregator on the same port: the client reconnects by itself.
+  HeldProcessor second;
+  IngestServer restarted(absl::StrCat("127.0.0.1:", port), &second);
+  ASSERT_TRUE(restarted.Start().ok());
+  for (int i = 0; i < 500 && !client_->connected(); ++i) absl::SleepFor(absl::Milliseconds(10));
+  ASSERT_TRUE(client_->connected());
+  auto b = Push("b");
+  second.WaitForHeld(1);
+  second.Release(0, PushAck::OK);
+  EXPECT_EQ(b.get().code(), PushAck::OK);
+  client_->Stop();
+  restarted.Stop();
+}
+
+}  // namespace
+}  // namespace pushgate

@@ -1,0 +1,134 @@
+#include "libs/ingest_server/ingest_server.h"
+
+#include <deque>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "glog/logging.h"
+#include "grpcpp/grpcpp.h"
+#include "proto/ingest.grpc.pb.h"
+
+namespace pushgate {
+
+using pushgate::v1::PushAck;
+using pushgate::v1::PushRequest;
+
+namespace {
+
+// The acks of one stream: the processor adds them from any thread, one writer thread sends
+// them, in the order they became ready.
+class AckQueue {
+ public:
+  void Add(PushAck ack) {
+    absl::MutexLock lock(&mu_);
+    ready_.push_back(std::move(ack));
+  }
+  void ExpectOne() {
+    absl::MutexLock lock(&mu_);
+    ++outstanding_;
+  }
+  void InputDone() {
+    absl::MutexLock lock(&mu_);
+    input_done_ = true;
+  }
+
+  // Writes acks until every expected ack was written after InputDone(), or a write fails.
+  void WriteAll(grpc::ServerReaderWriter<PushAck, PushRequest>* stream) {
+    std::vector<PushAck> batch;
+    for (;;) {
+      {
+        absl::MutexLock lock(&mu_);
+        auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return !ready_.empty() || (input_done_ && outstanding_ == 0) || broken_;
+        };
+        mu_.Await(absl::Condition(&ready));
+        if (ready_.empty()) return;
+        batch.assign(std::make_move_iterator(ready_.begin()),
+                     std::make_move_iterator(ready_.end()));
+        ready_.clear();
+        outstanding_ -= batch.size();
+      }
+      for (auto& item : batch) {
+        if (!stream->Write(item)) {
+          absl::MutexLock lock(&mu_);
+          broken_ = true;
+          return;
+        }
+      }
+    }
+  }
+
+  void Abort() {
+    absl::MutexLock lock(&mu_);
+    broken_ = true;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::deque<PushAck> ready_ ABSL_GUARDED_BY(mu_);
+  size_t outstanding_ ABSL_GUARDED_BY(mu_) = 0;
+  bool input_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace
+
+class IngestServer::Service final : public pushgate::v1::Ingest::Service {
+ public:
+  explicit Service(PushProcessor* processor) : processor_(processor) {}
+
+  grpc::Status Push(grpc::ServerContext* context,
+                    grpc::ServerReaderWriter<PushAck, PushRequest>* stream) override {
+    // Shared with the processor's callbacks, which may outlive this call if the stream breaks.
+    auto acks = std::make_shared<AckQueue>();
+    std::thread writer([&] { acks->WriteAll(stream); });
+    PushRequest request;
+    while (stream->Read(&request)) {
+      uint64_t sequence = request.sequence();
+      acks->ExpectOne();
+      processor_->Process(std::move(request), [acks, sequence](PushAck ack) {
+        ack.set_sequence(sequence);
+        acks->Add(std::move(ack));
+      });
+      request.Clear();
+    }
+    if (context->IsCancelled()) acks->Abort();
+    acks->InputDone();
+    writer.join();
+    return grpc::Status::OK;
+  }
+
+ private:
+  PushProcessor* processor_;
+};
+
+IngestServer::IngestServer(std::string listen, PushProcessor* processor)
+    : listen_(std::move(listen)), service_(new Service(processor)) {}
+
+IngestServer::~IngestServer() { Stop(); }
+
+absl::Status IngestServer::Start() {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(listen_, grpc::InsecureServerCredentials(), &port_);
+  builder.RegisterService(service_.get());
+  builder.SetMaxReceiveMessageSize(256 << 20);
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", listen_));
+  }
+  return absl::OkStatus();
+}
+
+int IngestServer::port() const { return port_; }
+
+void IngestServer::Stop() {
+  if (server_ == nullptr) return;
+  server_->Shutdown(
+      gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(2000, GPR_TIMESPAN)));
+  server_->Wait();
+  server_.reset();
+}
+
+}  // namespace pushgate
