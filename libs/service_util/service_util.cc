@@ -1,0 +1,97 @@
+#include "libs/service_util/service_util.h"
+
+#include <csignal>
+#include <cstdlib>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/flags/commandlineflag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "glog/logging.h"
+
+namespace pushgate {
+namespace {
+
+sigset_t TerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+// Flags named on the command line; absl does not expose this itself.
+absl::flat_hash_set<std::string>& FlagsGiven() {
+  static auto* given = new absl::flat_hash_set<std::string>;
+  return *given;
+}
+
+const absl::CommandLineFlag& FindFlag(absl::string_view name) {
+  absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+  CHECK(flag != nullptr) << "no flag --" << name;
+  return *flag;
+}
+
+}  // namespace
+
+void InitService(int argc, char** argv, absl::string_view usage) {
+  absl::SetProgramUsageMessage(usage);
+  ParseServiceFlags(argc, argv);
+  FLAGS_logtostderr = true;
+  google::InitGoogleLogging(argv[0]);
+  sigset_t set = TerminationSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+void ParseServiceFlags(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (!absl::ConsumePrefix(&arg, "--") && !absl::ConsumePrefix(&arg, "-")) continue;
+    arg = arg.substr(0, arg.find('='));
+    FlagsGiven().insert(std::string(arg));
+    if (absl::ConsumePrefix(&arg, "no")) FlagsGiven().insert(std::string(arg));
+  }
+  absl::ParseCommandLine(argc, argv);
+}
+
+std::string WaitForTerminationSignal() {
+  sigset_t set = TerminationSignals();
+  int signal = 0;
+  sigwait(&set, &signal);
+  return signal == SIGINT ? "SIGINT" : "SIGTERM";
+}
+
+std::string StringFlagOrEnv(absl::string_view flag_name, absl::string_view env_name) {
+  const absl::CommandLineFlag& flag = FindFlag(flag_name);
+  if (!FlagsGiven().contains(flag_name)) {
+    const char* env = std::getenv(std::string(env_name).c_str());
+    if (env != nullptr) return env;
+  }
+  return flag.CurrentValue();
+}
+
+absl::StatusOr<bool> BoolFlagOrEnv(absl::string_view flag_name, absl::string_view env_name) {
+  absl::StatusOr<bool> value = ParseBool(StringFlagOrEnv(flag_name, env_name));
+  if (!value.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag_name, " / ", env_name, ": ", value.status().message()));
+  }
+  return value;
+}
+
+absl::StatusOr<bool> ParseBool(absl::string_view text) {
+  std::string lower = absl::AsciiStrToLower(absl::StripAsciiWhitespace(text));
+  if (lower == "true" || lower == "1" || lower == "yes" || lower == "on") return true;
+  if (lower == "false" || lower == "0" || lower == "no" || lower == "off" || lower.empty()) {
+    return false;
+  }
+  return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" is not a boolean"));
+}
+
+}  // namespace pushgate

@@ -1,0 +1,36 @@
+// Small pieces both pushgate services' main() share: start-up flag handling with environment
+// fallbacks, and waiting for a termination signal.
+#ifndef PUSHGATE_LIBS_SERVICE_UTIL_SERVICE_UTIL_H_
+#define PUSHGATE_LIBS_SERVICE_UTIL_SERVICE_UTIL_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace pushgate {
+
+// Parses flags (absl), initialises glog to stderr, and blocks SIGINT/SIGTERM in every thread
+// started afterwards so WaitForTerminationSignal() receives them. Call first in main().
+void InitService(int argc, char** argv, absl::string_view usage);
+
+// The flag-parsing part of InitService: parses argv with absl and remembers which flags were
+// given on the command line, for the *FlagOrEnv functions below.
+void ParseServiceFlags(int argc, char** argv);
+
+// Blocks until SIGINT or SIGTERM; returns the signal's name.
+std::string WaitForTerminationSignal();
+
+// The effective value of a string/bool flag for which an environment variable may stand in:
+// the flag when given on the command line, else the variable when set, else the flag's
+// default. Flags win over env; env wins over defaults.
+std::string StringFlagOrEnv(absl::string_view flag_name, absl::string_view env_name);
+absl::StatusOr<bool> BoolFlagOrEnv(absl::string_view flag_name, absl::string_view env_name);
+
+// Parses "true/false/1/0/yes/no" (case-insensitive).
+absl::StatusOr<bool> ParseBool(absl::string_view text);
+
+}  // namespace pushgate
+
+#endif  // PUSHGATE_LIBS_SERVICE_UTIL_SERVICE_UTIL_H_
