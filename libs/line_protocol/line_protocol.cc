@@ -1,0 +1,667 @@
+#include "libs/line_protocol/line_protocol.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace pushgate {
+namespace {
+
+// Below 2^53 every integer is a double and the shortest fixed form std::to_chars picks has
+// the shortest round-trip digits; from there on it may print the exact binary value instead
+// (12345678901234567168 rather than 12345678901234567000).
+constexpr double kExactIntegerLimit = 9007199254740992.0;
+
+// The longest plain decimal of a finite double: "-0." + 323 zeros + 17 digits (denormals), or
+// a sign and 309 digits (DBL_MAX).
+constexpr size_t kMaxPlainFloatChars = 344;
+
+// Room for any plain decimal of a value that is 0 or in [1e-5, 1e16): at most 17 significant
+// digits, four zeros after "0.", a point and a sign.
+constexpr size_t kShortPlainFloatChars = 32;
+
+// Sign and 19 digits of an int64, a space before and a newline after.
+constexpr size_t kTimestampChars = 22;
+
+// "00" "01" ... "99": two digits per division, since every timestamp has 19 of them.
+constexpr char kDigitPairs[] =
+    "0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243"
+    "4445464748495051525354555657585960616263646566676869707172737475767778798081828384858687"
+    "888990919293949596979899";
+
+int DecimalDigits(uint32_t v) {
+  int n = 1;
+  while (v >= 10) {
+    v /= 10;
+    ++n;
+  }
+  return n;
+}
+
+// Writes v (< 10^8) without leading zeros.
+char* WriteSmall(uint32_t v, char* p) {
+  const int n = DecimalDigits(v);
+  char* q = p + n;
+  while (v >= 100) {
+    q -= 2;
+    std::memcpy(q, kDigitPairs + 2 * (v % 100), 2);
+    v /= 100;
+  }
+  if (v >= 10) {
+    std::memcpy(q - 2, kDigitPairs + 2 * v, 2);
+  } else {
+    q[-1] = static_cast<char>('0' + v);
+  }
+  return p + n;
+}
+
+// Writes exactly 8 digits of v (< 10^8), with leading zeros.
+char* WriteEight(uint32_t v, char* p) {
+  for (int i = 6; i >= 0; i -= 2) {
+    std::memcpy(p + i, kDigitPairs + 2 * (v % 100), 2);
+    v /= 100;
+  }
+  return p + 8;
+}
+
+// 32-bit arithmetic on 8-digit chunks: a 19-digit timestamp is three chunks.
+char* WriteUint(uint64_t u, char* p) {
+  constexpr uint64_t k1e8 = 100000000;
+  if (u < k1e8) return WriteSmall(static_cast<uint32_t>(u), p);
+  if (u < k1e8 * k1e8) {
+    p = WriteSmall(static_cast<uint32_t>(u / k1e8), p);
+    return WriteEight(static_cast<uint32_t>(u % k1e8), p);
+  }
+  p = WriteSmall(static_cast<uint32_t>(u / (k1e8 * k1e8)), p);
+  const uint64_t rest = u % (k1e8 * k1e8);
+  p = WriteEight(static_cast<uint32_t>(rest / k1e8), p);
+  return WriteEight(static_cast<uint32_t>(rest % k1e8), p);
+}
+
+char* WriteInt(int64_t i, char* p) {
+  if (i < 0) {
+    *p++ = '-';
+    return WriteUint(0 - static_cast<uint64_t>(i), p);
+  }
+  return WriteUint(static_cast<uint64_t>(i), p);
+}
+
+char* WriteNonFinite(double v, char* p) {
+  const char* text = std::isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf");
+  const size_t n = std::strlen(text);
+  std::memcpy(p, text, n);
+  return p + n;
+}
+
+// Splits std::to_chars scientific output ("-1.2345e+06") into its sign, mantissa digits and
+// decimal exponent.
+struct Scientific {
+  bool negative = false;
+  char digits[24];
+  int num_digits = 0;
+  int exponent = 0;
+};
+
+Scientific ParseScientific(const char* s, const char* end) {
+  Scientific sci;
+  if (s < end && *s == '-') {
+    sci.negative = true;
+    ++s;
+  }
+  for (; s < end && *s != 'e'; ++s) {
+    if (*s != '.' && sci.num_digits < static_cast<int>(sizeof(sci.digits))) {
+      sci.digits[sci.num_digits++] = *s;
+    }
+  }
+  if (s < end) {
+    ++s;  // 'e'
+    bool negative_exponent = false;
+    if (s < end && (*s == '-' || *s == '+')) negative_exponent = *s++ == '-';
+    int exponent = 0;
+    for (; s < end; ++s) exponent = exponent * 10 + (*s - '0');
+    sci.exponent = negative_exponent ? -exponent : exponent;
+  }
+  return sci;
+}
+
+char* WritePlain(const Scientific& sci, char* p) {
+  if (sci.negative) *p++ = '-';
+  const int n = sci.num_digits;
+  const int point = sci.exponent + 1;  // digits before the decimal point
+  if (point <= 0) {
+    *p++ = '0';
+    *p++ = '.';
+    std::memset(p, '0', -point);
+    p += -point;
+    std::memcpy(p, sci.digits, n);
+    return p + n;
+  }
+  if (point >= n) {
+    std::memcpy(p, sci.digits, n);
+    p += n;
+    std::memset(p, '0', point - n);
+    return p + (point - n);
+  }
+  std::memcpy(p, sci.digits, point);
+  p += point;
+  *p++ = '.';
+  std::memcpy(p, sci.digits + point, n - point);
+  return p + (n - point);
+}
+
+// Needs kMaxPlainFloatChars of room at `p`.
+char* WriteFloatNoExponent(double v, char* p) {
+  if (!std::isfinite(v)) return WriteNonFinite(v, p);
+  // Most metric values are small integers; skip the general algorithm for them.
+  if (std::fabs(v) < kExactIntegerLimit && v == std::trunc(v) && !(v == 0 && std::signbit(v))) {
+    return WriteInt(static_cast<int64_t>(v), p);
+  }
+  char buf[64];
+  std::to_chars_result r = std::to_chars(buf, buf + sizeof(buf), v);
+  if (std::memchr(buf, 'e', r.ptr - buf) == nullptr) {
+    if (std::fabs(v) < kExactIntegerLimit) {
+      std::memcpy(p, buf, r.ptr - buf);
+      return p + (r.ptr - buf);
+    }
+    r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
+  }
+  return WritePlain(ParseScientific(buf, r.ptr), p);
+}
+
+size_t PlainFloatBound(double v) {
+  const double a = std::fabs(v);
+  return (a == 0 || (a >= 1e-5 && a < 1e16)) ? kShortPlainFloatChars : kMaxPlainFloatChars;
+}
+
+// How the encoder writes each byte of a name or tag value.
+enum ByteClass : uint8_t { kCopy = 0, kEscape = 1, kNewline = 2 };
+
+struct EscapeTables {
+  std::array<uint8_t, 256> measurement{};
+  std::array<uint8_t, 256> key_or_value{};
+};
+
+const EscapeTables& Tables() {
+  static const EscapeTables tables = [] {
+    EscapeTables t;
+    t.measurement[','] = t.measurement[' '] = kEscape;
+    t.key_or_value[','] = t.key_or_value[' '] = t.key_or_value['='] = kEscape;
+    t.measurement['\n'] = t.key_or_value['\n'] = kNewline;
+    return t;
+  }();
+  return tables;
+}
+
+// A backslash at the end of a string would escape the separator after it, and line protocol
+// has no way to write it.
+absl::string_view TrimTrailingBackslashes(absl::string_view s) {
+  while (!s.empty() && s.back() == '\\') s.remove_suffix(1);
+  return s;
+}
+
+constexpr uint64_t kOnes = 0x0101010101010101ULL;
+
+// Nonzero when some byte of `x` equals the byte repeated in `pattern` (exact, no false hits).
+inline uint64_t HasByte(uint64_t x, uint64_t pattern) {
+  const uint64_t y = x ^ pattern;
+  return (y - kOnes) & ~y & (kOnes << 7);
+}
+
+// Whether any of 8 bytes needs escaping; '=' only outside measurements.
+template <bool kMeasurement>
+inline bool NeedsEscape(uint64_t x) {
+  uint64_t hit = HasByte(x, kOnes * ',') | HasByte(x, kOnes * ' ') | HasByte(x, kOnes * '\n');
+  if (!kMeasurement) hit |= HasByte(x, kOnes * '=');
+  return hit != 0;
+}
+
+// Writes `s` escaped, byte by byte.
+template <bool kMeasurement>
+char* WriteEscapedSlow(absl::string_view s, char* p) {
+  const std::array<uint8_t, 256>& table =
+      kMeasurement ? Tables().measurement : Tables().key_or_value;
+  for (const char c : s) {
+    const uint8_t cls = table[static_cast<unsigned char>(c)];
+    if (cls == kCopy) {
+      *p++ = c;
+    } else {
+      *p++ = '\\';
+      *p++ = cls == kNewline ? ' ' : c;
+    }
+  }
+  return p;
+}
+
+inline uint64_t Load64(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+inline uint32_t Load32(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// Writes `s` (already trimmed) escaped; needs 2 * s.size() bytes of room at `p`. Nearly all
+// names and values need no escaping, so the fast path checks and copies whole words (the
+// last ones overlapping, as small memcpys do) and only falls back to the byte loop when an
+// escape is needed.
+template <bool kMeasurement>
+inline char* WriteEscaped(absl::string_view s, char* p) {
+  const char* in = s.data();
+  const size_t n = s.size();
+  if (n >= 8) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      const uint64_t word = Load64(in + i);
+      if (NeedsEscape<kMeasurement>(word)) return WriteEscapedSlow<kMeasurement>(s, p);
+      std::memcpy(p + i, &word, 8);
+    }
+    if (i < n) {
+      const uint64_t word = Load64(in + n - 8);
+      if (NeedsEscape<kMeasurement>(word)) return WriteEscapedSlow<kMeasurement>(s, p);
+      std::memcpy(p + n - 8, &word, 8);
+    }
+    return p + n;
+  }
+  if (n >= 4) {
+    const uint32_t head = Load32(in);
+    const uint32_t tail = Load32(in + n - 4);
+    if (NeedsEscape<kMeasurement>(head | static_cast<uint64_t>(tail) << 32)) {
+      return WriteEscapedSlow<kMeasurement>(s, p);
+    }
+    std::memcpy(p, &head, 4);
+    std::memcpy(p + n - 4, &tail, 4);
+    return p + n;
+  }
+  if (n == 0) return p;
+  // 1 to 3 bytes: first, middle and last cover them all; zero bytes never need escaping.
+  const unsigned char a = in[0], b = in[n / 2], c = in[n - 1];
+  if (NeedsEscape<kMeasurement>(a | b << 8 | static_cast<uint64_t>(c) << 16)) {
+    return WriteEscapedSlow<kMeasurement>(s, p);
+  }
+  p[0] = a;
+  p[n / 2] = b;
+  p[n - 1] = c;
+  return p + n;
+}
+
+// The first 8 bytes of a key as a big-endian number (zero-padded), so that comparing
+// prefixes orders keys like comparing bytes does, except for ties.
+uint64_t KeyPrefix(const std::string& key) {
+  uint64_t prefix = 0;
+  const size_t n = std::min<size_t>(key.size(), 8);
+  for (size_t i = 0; i < n; ++i) {
+    prefix |= static_cast<uint64_t>(static_cast<unsigned char>(key[i])) << (56 - 8 * i);
+  }
+  return prefix;
+}
+
+// Insertion sort by key: points have a handful of tags and fields, and most keys differ
+// within their first 8 bytes, so nearly every comparison is one integer comparison.
+template <typename KeyOf>
+void SortByKey(std::vector<LineProtocolEncoder::SortEntry>* entries, KeyOf key_of) {
+  auto less = [&](const LineProtocolEncoder::SortEntry& a,
+                  const LineProtocolEncoder::SortEntry& b) {
+    if (a.prefix != b.prefix) return a.prefix < b.prefix;
+    return key_of(a.index) < key_of(b.index);
+  };
+  auto& e = *entries;
+  for (size_t i = 1; i < e.size(); ++i) {
+    if (!less(e[i], e[i - 1])) continue;
+    const LineProtocolEncoder::SortEntry moving = e[i];
+    size_t j = i;
+    do {
+      e[j] = e[j - 1];
+      --j;
+    } while (j > 0 && less(moving, e[j - 1]));
+    e[j] = moving;
+  }
+}
+
+}  // namespace
+
+void AppendFloatNoExponent(double v, std::string* out) {
+  char buf[kMaxPlainFloatChars];
+  char* end = WriteFloatNoExponent(v, buf);
+  out->append(buf, end - buf);
+}
+
+std::string FormatBound(double v) {
+  char buf[64];
+  if (!std::isfinite(v)) return std::string(buf, WriteNonFinite(v, buf));
+  const std::to_chars_result r =
+      std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
+  const Scientific sci = ParseScientific(buf, r.ptr);
+  if (sci.exponent < -4 || sci.exponent >= 6) return std::string(buf, r.ptr);
+  char plain[64];  // at most "-0.0000" and 17 digits in this exponent range
+  return std::string(plain, WritePlain(sci, plain));
+}
+
+void LineProtocolEncoder::Append(const Point& point, std::string* out) {
+  const absl::string_view measurement = TrimTrailingBackslashes(point.measurement);
+  size_t bound = 2 * measurement.size() + kTimestampChars;
+
+  // Entries are filled member by member: building a SortEntry and pushing it makes the
+  // compiler store the halves separately and reload them as one, which stalls.
+  field_order_.resize(point.fields.size());
+  size_t num_fields = 0;
+  for (uint32_t i = 0; i < point.fields.size(); ++i) {
+    const auto& field = point.fields[i];
+    if (!std::isfinite(field.second) || TrimTrailingBackslashes(field.first).empty()) continue;
+    field_order_[num_fields].prefix = KeyPrefix(field.first);
+    field_order_[num_fields].index = i;
+    ++num_fields;
+    bound += 2 * field.first.size() + 2 + PlainFloatBound(field.second);
+  }
+  if (num_fields == 0) return;
+  field_order_.resize(num_fields);
+
+  tag_order_.resize(point.tags.size());
+  size_t num_tags = 0;
+  for (uint32_t i = 0; i < point.tags.size(); ++i) {
+    const auto& tag = point.tags[i];
+    if (TrimTrailingBackslashes(tag.first).empty() || TrimTrailingBackslashes(tag.second).empty()) {
+      continue;
+    }
+    tag_order_[num_tags].prefix = KeyPrefix(tag.first);
+    tag_order_[num_tags].index = i;
+    ++num_tags;
+    bound += 2 * (tag.first.size() + tag.second.size()) + 2;
+  }
+  tag_order_.resize(num_tags);
+
+  SortByKey(&tag_order_, [&](uint32_t i) -> const std::string& { return point.tags[i].first; });
+  SortByKey(&field_order_, [&](uint32_t i) -> const std::string& { return point.fields[i].first; });
+
+  // Write through a pointer into space reserved for the worst case, then cut the string to
+  // what was written: far cheaper than growing it piece by piece.
+  const size_t start = out->size();
+  out->resize(start + bound);
+  char* p = &(*out)[start];
+  p = WriteEscaped<true>(measurement, p);
+  for (const SortEntry& entry : tag_order_) {
+    const uint32_t i = entry.index;
+    *p++ = ',';
+    p = WriteEscaped<false>(TrimTrailingBackslashes(point.tags[i].first), p);
+    *p++ = '=';
+    p = WriteEscaped<false>(TrimTrailingBackslashes(point.tags[i].second), p);
+  }
+  char separator = ' ';
+  for (const SortEntry& entry : field_order_) {
+    const uint32_t i = entry.index;
+    *p++ = separator;
+    separator = ',';
+    p = WriteEscaped<false>(TrimTrailingBackslashes(point.fields[i].first), p);
+    *p++ = '=';
+    p = WriteFloatNoExponent(point.fields[i].second, p);
+  }
+  *p++ = ' ';
+  p = WriteInt(point.timestamp_ns, p);
+  *p++ = '\n';
+  out->resize(p - out->data());
+}
+
+namespace {
+
+// Reads one escaped token of a line starting at *pos and stops before the first unescaped
+// byte in `stop` (or at the end). `escapable` are the bytes a backslash escapes here;
+// `forbidden` are unescaped bytes that make the line invalid.
+absl::Status ReadToken(absl::string_view line, size_t* pos, absl::string_view escapable,
+                       absl::string_view stop, absl::string_view forbidden, std::string* out) {
+  out->clear();
+  size_t i = *pos;
+  while (i < line.size()) {
+    const char c = line[i];
+    if (c == '\\' && i + 1 < line.size() &&
+        escapable.find(line[i + 1]) != absl::string_view::npos) {
+      out->push_back(line[i + 1]);
+      i += 2;
+      continue;
+    }
+    if (stop.find(c) != absl::string_view::npos) break;
+    if (forbidden.find(c) != absl::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unescaped '", absl::string_view(&c, 1), "' at column ", i + 1));
+    }
+    out->push_back(c);
+    ++i;
+  }
+  *pos = i;
+  return absl::OkStatus();
+}
+
+bool ParseFieldValue(absl::string_view text, double* value) {
+  // std::from_chars would also take "inf", "nan" and hex digits; line protocol floats are
+  // plain decimals.
+  if (text.empty()) return false;
+  for (const char c : text) {
+    if (!((c >= '0' && c <= '9') || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E')) {
+      return false;
+    }
+  }
+  const std::from_chars_result r = std::from_chars(text.data(), text.data() + text.size(), *value);
+  return r.ec == std::errc() && r.ptr == text.data() + text.size();
+}
+
+absl::Status ParseLine(absl::string_view line, Point* point) {
+  constexpr absl::string_view kMeasurementEscapes = ", ";
+  constexpr absl::string_view kKeyEscapes = ",= ";
+  size_t pos = 0;
+  if (absl::Status s = ReadToken(line, &pos, kMeasurementEscapes, ", ", "", &point->measurement);
+      !s.ok()) {
+    return s;
+  }
+  if (point->measurement.empty()) return absl::InvalidArgumentError("empty measurement");
+  if (pos == line.size()) return absl::InvalidArgumentError("no fields");
+
+  std::string key;
+  std::string value;
+  if (line[pos] == ',') {
+    while (true) {
+      ++pos;  // ','
+      if (absl::Status s = ReadToken(line, &pos, kKeyEscapes, "=", ", ", &key); !s.ok()) return s;
+      if (key.empty() || pos == line.size()) {
+        return absl::InvalidArgumentError(absl::StrCat("bad tag at column ", pos + 1));
+      }
+      ++pos;  // '='
+      if (absl::Status s = ReadToken(line, &pos, kKeyEscapes, ", ", "=", &value); !s.ok()) return s;
+      if (value.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat("empty value for tag \"", key, "\""));
+      }
+      for (const auto& tag : point->tags) {
+        if (tag.first == key) {
+          return absl::InvalidArgumentError(absl::StrCat("duplicate tag \"", key, "\""));
+        }
+      }
+      point->tags.emplace_back(key, value);
+      if (pos == line.size()) return absl::InvalidArgumentError("no fields");
+      if (line[pos] == ' ') break;
+    }
+  }
+
+  // line[pos] is the space before the fields.
+  while (true) {
+    ++pos;  // ' ' or ','
+    if (absl::Status s = ReadToken(line, &pos, kKeyEscapes, "=", ", ", &key); !s.ok()) return s;
+    if (key.empty() || pos == line.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("bad field at column ", pos + 1));
+    }
+    ++pos;  // '='
+    const size_t end = std::min(line.find_first_of(", ", pos), line.size());
+    double v;
+    if (!ParseFieldValue(line.substr(pos, end - pos), &v)) {
+      return absl::InvalidArgumentError(absl::StrCat("field \"", key, "\" has no float value: \"",
+                                                     line.substr(pos, end - pos), "\""));
+    }
+    for (const auto& field : point->fields) {
+      if (field.first == key) {
+        return absl::InvalidArgumentError(absl::StrCat("duplicate field \"", key, "\""));
+      }
+    }
+    point->fields.emplace_back(key, v);
+    pos = end;
+    if (pos == line.size()) return absl::InvalidArgumentError("no timestamp");
+    if (line[pos] == ' ') break;
+  }
+
+  const absl::string_view ts = line.substr(pos + 1);
+  if (ts == "NOW") {
+    point->timestamp_ns = kNowTimestampNs;
+    return absl::OkStatus();
+  }
+  const std::from_chars_result r =
+      std::from_chars(ts.data(), ts.data() + ts.size(), point->timestamp_ns);
+  if (ts.empty() || r.ec != std::errc() || r.ptr != ts.data() + ts.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("bad timestamp \"", ts, "\""));
+  }
+  return absl::OkStatus();
+}
+
+// Everything of a point but its timestamp, in a form where equal points give equal strings:
+// sorted tags and fields, and field values as the bits of the double (with -0 made 0).
+std::string ContentKey(const Point& point) {
+  std::vector<std::pair<std::string, std::string>> tags = point.tags;
+  std::sort(tags.begin(), tags.end());
+  std::vector<std::pair<std::string, double>> fields = point.fields;
+  std::sort(fields.begin(), fields.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string key;
+  auto add = [&key](absl::string_view s) { absl::StrAppend(&key, s.size(), ":", s); };
+  add(point.measurement);
+  absl::StrAppend(&key, "|", tags.size(), "|");
+  for (const auto& tag : tags) {
+    add(tag.first);
+    add(tag.second);
+  }
+  absl::StrAppend(&key, "|", fields.size(), "|");
+  for (const auto& field : fields) {
+    add(field.first);
+    const double v = field.second == 0 ? 0.0 : field.second;
+    uint64_t bits;
+    std::memcpy(&bits, &v, sizeof(bits));
+    absl::StrAppend(&key, bits, ";");
+  }
+  return key;
+}
+
+// For error messages: the point as one readable line, NOW for kNowTimestampNs.
+std::string DescribePoint(const Point& point) {
+  std::vector<std::pair<std::string, std::string>> tags = point.tags;
+  std::sort(tags.begin(), tags.end());
+  std::vector<std::pair<std::string, double>> fields = point.fields;
+  std::sort(fields.begin(), fields.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string out = point.measurement;
+  for (const auto& tag : tags) absl::StrAppend(&out, ",", tag.first, "=", tag.second);
+  char separator = ' ';
+  for (const auto& field : fields) {
+    absl::StrAppend(&out, absl::string_view(&separator, 1), field.first, "=");
+    AppendFloatNoExponent(field.second, &out);
+    separator = ',';
+  }
+  if (point.timestamp_ns == kNowTimestampNs) {
+    absl::StrAppend(&out, " NOW");
+  } else {
+    absl::StrAppend(&out, " ", point.timestamp_ns);
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Point>> ParseLineProtocol(absl::string_view text) {
+  std::vector<Point> points;
+  size_t line_number = 0;
+  while (!text.empty()) {
+    ++line_number;
+    const size_t newline = text.find('\n');
+    const absl::string_view line = text.substr(0, newline);
+    text.remove_prefix(newline == absl::string_view::npos ? text.size() : newline + 1);
+    if (line.empty() || line.front() == '#') continue;
+    Point point;
+    if (absl::Status s = ParseLine(line, &point); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("line ", line_number, ": ", s.message(), ": ", line));
+    }
+    points.push_back(std::move(point));
+  }
+  return points;
+}
+
+absl::Status ComparePoints(const std::vector<Point>& expected, const std::vector<Point>& actual,
+                           int64_t now_min_ns, int64_t now_max_ns) {
+  // Content key -> indices of actual points not matched yet.
+  std::multimap<std::string, size_t> unmatched_actual;
+  for (size_t i = 0; i < actual.size(); ++i) unmatched_actual.emplace(ContentKey(actual[i]), i);
+
+  // Points with fixed timestamps first: an actual point whose timestamp happens to fall into
+  // the NOW window must not be taken by a NOW expectation that another one could satisfy.
+  std::vector<size_t> unmatched_expected;
+  std::vector<std::pair<size_t, std::string>> now_expected;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    std::string key = ContentKey(expected[i]);
+    if (expected[i].timestamp_ns == kNowTimestampNs) {
+      now_expected.emplace_back(i, std::move(key));
+      continue;
+    }
+    bool matched = false;
+    for (auto [it, end] = unmatched_actual.equal_range(key); it != end; ++it) {
+      if (actual[it->second].timestamp_ns == expected[i].timestamp_ns) {
+        unmatched_actual.erase(it);
+        matched = true;
+        break;
+      }
+    }
+    if (!matched) unmatched_expected.push_back(i);
+  }
+  std::vector<int64_t> now_values;
+  for (const auto& [i, key] : now_expected) {
+    bool matched = false;
+    for (auto [it, end] = unmatched_actual.equal_range(key); it != end; ++it) {
+      const int64_t ts = actual[it->second].timestamp_ns;
+      if (ts >= now_min_ns && ts <= now_max_ns) {
+        now_values.push_back(ts);
+        unmatched_actual.erase(it);
+        matched = true;
+        break;
+      }
+    }
+    if (!matched) unmatched_expected.push_back(i);
+  }
+
+  std::string problems;
+  for (const size_t i : unmatched_expected) {
+    absl::StrAppend(&problems, "\n  missing:    ", DescribePoint(expected[i]));
+  }
+  std::vector<size_t> extra;
+  for (const auto& entry : unmatched_actual) extra.push_back(entry.second);
+  std::sort(extra.begin(), extra.end());
+  for (const size_t i : extra) {
+    absl::StrAppend(&problems, "\n  unexpected: ", DescribePoint(actual[i]));
+  }
+  if (!now_values.empty() && std::adjacent_find(now_values.begin(), now_values.end(),
+                                                std::not_equal_to<>()) != now_values.end()) {
+    absl::StrAppend(&problems, "\n  the points expected at NOW carry different timestamps");
+  }
+  if (problems.empty()) return absl::OkStatus();
+  return absl::NotFoundError(
+      absl::StrCat("points differ (NOW window [", now_min_ns, ", ", now_max_ns, "]):", problems));
+}
+
+}  // namespace pushgate

@@ -1,0 +1,87 @@
+// DataKit/InfluxDB line protocol: the points the aggregator writes to its backends, their
+// text form (see the "Line protocol out" section of /work/shared/reference/conversion.md),
+// and a parser plus a comparison for tests and test receivers that follow
+// /work/shared/conformance/README.md ("Parse, do not compare strings").
+#ifndef PUSHGATE_LIBS_LINE_PROTOCOL_LINE_PROTOCOL_H_
+#define PUSHGATE_LIBS_LINE_PROTOCOL_LINE_PROTOCOL_H_
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace pushgate {
+
+// One point. Every field is a float.
+struct Point {
+  std::string measurement;
+  std::vector<std::pair<std::string, std::string>> tags;  // any order, unique keys
+  std::vector<std::pair<std::string, double>> fields;     // any order, unique keys
+  int64_t timestamp_ns = 0;
+};
+
+// The timestamp ParseLineProtocol gives a point written with the word `NOW` (the conformance
+// vectors' "the time the push was received"); ComparePoints treats it as a wildcard.
+inline constexpr int64_t kNowTimestampNs = -1;
+
+// Appends the shortest decimal that reads back as exactly `v`, never in exponent form:
+// "1", "1.5", "-0", "0.0000001", "1500", "1000000000000000000000", "12345678901234567000"
+// (digits beyond the shortest round trip are zeros). `v` must be finite.
+void AppendFloatNoExponent(double v, std::string* out);
+
+// The form of an `le` or `quantile` tag value: the shortest round-trip decimal, in exponent
+// form (mantissa, 'e', sign, at least two exponent digits) when the decimal exponent is below
+// -4 or at least 6: "0.5", "100000", "1e+06", "1.5e-05". Infinities are "+Inf" and "-Inf",
+// NaN is "NaN".
+std::string FormatBound(double v);
+
+// Writes points as line protocol. Keeps scratch space between calls, so reuse one encoder
+// per thread; not thread-safe.
+class LineProtocolEncoder {
+ public:
+  // Appends `measurement[,tag=value...] field=value[,field=value...] timestamp_ns\n` to `out`,
+  // tags and fields sorted by key (byte order). Escapes ',' and ' ' in the measurement, and
+  // ',', ' ' and '=' in tag keys, tag values and field keys. So that every point stays one
+  // parseable line whatever it holds, a newline in those strings is written as a space,
+  // trailing backslashes are left out (nothing could escape them), tags whose key or value
+  // ends up empty and non-finite fields are left out, and a point with no field left
+  // appends nothing.
+  void Append(const Point& point, std::string* out);
+
+  // Scratch for sorting a point's tags and fields; public only for the sorting helper.
+  struct SortEntry {
+    uint64_t prefix;  // the key's first bytes, compared first
+    uint32_t index;
+  };
+
+ private:
+  std::vector<SortEntry> tag_order_;
+  std::vector<SortEntry> field_order_;
+};
+
+// Parses line protocol text with the conformance README's rules: in measurements `\,` and
+// `\ ` are escapes, in tag keys, tag values and field keys `\,`, `\=` and `\ ` are; a
+// backslash before any other character is a literal backslash. Field values are floats (an
+// exponent is accepted; integer `i`, string and boolean values are not). The timestamp is a
+// signed integer, or the word NOW, which gives kNowTimestampNs. Lines that are empty or start
+// with '#' are skipped. Tags and fields come back in the order written. An error names the
+// line; duplicate tag or field keys, empty keys or tag values, and a missing field or
+// timestamp are errors.
+absl::StatusOr<std::vector<Point>> ParseLineProtocol(absl::string_view text);
+
+// Compares two sets of points the way the conformance README prescribes: as multisets
+// (order does not matter, duplicates do); measurement, tags and field keys as strings; field
+// values as doubles (-0 equals 0). An expected point with timestamp kNowTimestampNs matches
+// an actual point whose timestamp lies in [now_min_ns, now_max_ns], and all actual points so
+// matched must share one timestamp; other timestamps must be equal. Returns OK, or an error
+// listing the points left over on each side.
+absl::Status ComparePoints(const std::vector<Point>& expected, const std::vector<Point>& actual,
+                           int64_t now_min_ns, int64_t now_max_ns);
+
+}  // namespace pushgate
+
+#endif  // PUSHGATE_LIBS_LINE_PROTOCOL_LINE_PROTOCOL_H_
