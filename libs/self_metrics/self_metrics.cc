@@ -9,6 +9,24 @@
 namespace pushgate {
 namespace {
 
+void AppendEscapedLabelValue(const std::string& value, std::string* out);
+
+void AppendSeries(const std::string& name, const std::vector<std::string>& label_names,
+                  const std::vector<std::string>& label_values, double value, std::string* out) {
+  out->append(name);
+  if (!label_names.empty()) {
+    out->push_back('{');
+    for (size_t i = 0; i < label_names.size(); ++i) {
+      if (i > 0) out->push_back(',');
+      absl::StrAppend(out, label_names[i], "=\"");
+      AppendEscapedLabelValue(label_values[i], out);
+      out->push_back('"');
+    }
+    out->push_back('}');
+  }
+  absl::StrAppend(out, " ", FormatMetricValue(value), "\n");
+}
+
 void AppendEscapedLabelValue(const std::string& value, std::string* out) {
   for (char c : value) {
     if (c == '\\') {
@@ -59,18 +77,7 @@ void MetricFamilyValues::Render(std::string* out) const {
     return;
   }
   for (const auto& [label_values, value] : values_) {
-    out->append(name_);
-    if (!label_names_.empty()) {
-      out->push_back('{');
-      for (size_t i = 0; i < label_names_.size(); ++i) {
-        if (i > 0) out->push_back(',');
-        absl::StrAppend(out, label_names_[i], "=\"");
-        AppendEscapedLabelValue(label_values[i], out);
-        out->push_back('"');
-      }
-      out->push_back('}');
-    }
-    absl::StrAppend(out, " ", FormatMetricValue(value), "\n");
+    AppendSeries(name_, label_names_, label_values, value, out);
   }
 }
 
@@ -92,8 +99,18 @@ MetricFamilyValues& MetricsRegistry::Gauge(std::string name, std::string help,
 
 void MetricsRegistry::CallbackGauge(std::string name, std::string help,
                                     std::function<double()> read) {
+  CallbackFamily(std::move(name), std::move(help), "gauge", {},
+                 [read = std::move(read)]() -> SeriesList {
+                   return {{{}, read()}};
+                 });
+}
+
+void MetricsRegistry::CallbackFamily(std::string name, std::string help, std::string type,
+                                     std::vector<std::string> label_names,
+                                     std::function<SeriesList()> read) {
   absl::MutexLock lock(&mu_);
-  callbacks_.push_back({std::move(name), std::move(help), std::move(read)});
+  callbacks_.push_back(
+      {std::move(name), std::move(help), std::move(type), std::move(label_names), std::move(read)});
 }
 
 std::string MetricsRegistry::Render() const {
@@ -102,7 +119,10 @@ std::string MetricsRegistry::Render() const {
   for (const auto& family : families_) family->Render(&out);
   for (const auto& callback : callbacks_) {
     absl::StrAppend(&out, "# HELP ", callback.name, " ", callback.help, "\n# TYPE ", callback.name,
-                    " gauge\n", callback.name, " ", FormatMetricValue(callback.read()), "\n");
+                    " ", callback.type, "\n");
+    for (const auto& [label_values, value] : callback.read()) {
+      AppendSeries(callback.name, callback.label_names, label_values, value, &out);
+    }
   }
   return out;
 }

@@ -55,6 +55,12 @@ class MetricsRegistry {
   // A gauge without labels whose value is read when rendering.
   void CallbackGauge(std::string name, std::string help, std::function<double()> read);
 
+  // A family whose series are read when rendering, e.g. per-backend figures kept elsewhere.
+  // `type` is "counter" or "gauge"; `read` returns (label values, value) pairs.
+  using SeriesList = std::vector<std::pair<std::vector<std::string>, double>>;
+  void CallbackFamily(std::string name, std::string help, std::string type,
+                      std::vector<std::string> label_names, std::function<SeriesList()> read);
+
   // All families in the text exposition format (0.0.4), in registration order.
   std::string Render() const;
 
@@ -62,8 +68,9 @@ class MetricsRegistry {
   mutable absl::Mutex mu_;
   std::vector<std::unique_ptr<MetricFamilyValues>> families_ ABSL_GUARDED_BY(mu_);
   struct Callback {
-    std::string name, help;
-    std::function<double()> read;
+    std::string name, help, type;
+    std::vector<std::string> label_names;
+    std::function<SeriesList()> read;
   };
   std::vector<Callback> callbacks_ ABSL_GUARDED_BY(mu_);
 };

@@ -33,6 +33,18 @@ TEST(MetricsRegistryTest, RendersCountersGaugesAndCallbacksInTextFormat) {
   EXPECT_EQ(requests.Get({"500", "/a"}), 0);
 }
 
+TEST(MetricsRegistryTest, CallbackFamilyReadsSeriesWhenRendering) {
+  MetricsRegistry registry;
+  double sent = 1;
+  registry.CallbackFamily("t_sent_total", "Sent.", "counter", {"backend"}, [&] {
+    return MetricsRegistry::SeriesList{{{"a"}, sent}, {{"b"}, 2 * sent}};
+  });
+  sent = 5;
+  EXPECT_EQ(registry.Render(),
+            "# HELP t_sent_total Sent.\n# TYPE t_sent_total counter\n"
+            "t_sent_total{backend=\"a\"} 5\nt_sent_total{backend=\"b\"} 10\n");
+}
+
 TEST(MetricsRegistryTest, UnlabelledFamilyWithNoUpdatesRendersZero) {
   MetricsRegistry registry;
   registry.Counter("t_total", "Nothing yet.");
