@@ -1,0 +1,57 @@
+// Turns one push of the normalized model (proto/ingest.proto) into DataKit/InfluxDB points,
+// following every rule of /work/shared/reference/conversion.md, including the places marked
+// "pushgate differs". This is what a DataKit user sees after switching to pushgate.
+#ifndef PUSHGATE_LIBS_CONVERSION_CONVERSION_H_
+#define PUSHGATE_LIBS_CONVERSION_CONVERSION_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "libs/line_protocol/line_protocol.h"
+#include "libs/naming/naming.h"
+#include "proto/ingest.pb.h"
+
+namespace pushgate {
+
+struct ConversionOptions {
+  NamingOptions naming;
+  // Use a sample's own timestamp (when > 0) instead of the push's receive time.
+  bool honor_timestamps = true;
+};
+
+struct ConversionStats {
+  // Sample values and fields left out because they were NaN or ±Inf.
+  int64_t dropped_non_finite = 0;
+};
+
+// Appends the points of one push to `out` (existing points are kept) and adds to `stats`
+// (may be null).
+//
+// - Names come from NameMetric on the family name and the push's job.
+// - COUNTER, GAUGE, UNTYPED: a point per series, field `<field>`.
+// - SUMMARY: per series a point with `<field>_count` and `<field>_sum`, and a point per
+//   quantile with tag `quantile` (FormatBound) and field `<field>`.
+// - HISTOGRAM: per series a point with `<field>_count` and `<field>_sum`, and a point per
+//   classic bucket with tag `le` (FormatBound, +Inf included) and field `<field>_bucket`.
+//   Native histogram data adds nothing beyond count and sum.
+// - GAUGE_HISTOGRAM: no points.
+// - INFO: no points; the labels of all info series of the push, later ones overwriting
+//   earlier ones, become tags of every other point of the push except bucket points.
+// - Tags: the first source that has a key wins, in this order: info labels, the grouping key
+//   (job first, then its labels), the series' labels, then `quantile`/`le`. A winning empty
+//   value (also one that sanitizing empties) means no tag for that key, as an empty label
+//   means "no label" in Prometheus. Values have newlines turned into spaces and trailing
+//   backslashes removed. Nothing else (no host tag) is added.
+// - Timestamps: with honor_timestamps, a series timestamp_ms > 0 gives ms * 1e6 for all its
+//   points (count/sum points included); otherwise, and when ms * 1e6 would not fit in
+//   int64, push.receive_time_ns.
+// - Non-finite values: a COUNTER/GAUGE/UNTYPED series is skipped, a non-finite quantile,
+//   bucket count, `_count` or `_sum` is left out of its point, and a point left without
+//   fields is not emitted. Each value left out counts once in stats->dropped_non_finite.
+// - Duplicate series all produce points.
+void ConvertPush(const pushgate::v1::PushRequest& push, const ConversionOptions& options,
+                 std::vector<Point>* out, ConversionStats* stats);
+
+}  // namespace pushgate
+
+#endif  // PUSHGATE_LIBS_CONVERSION_CONVERSION_H_

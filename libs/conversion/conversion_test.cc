@@ -1,0 +1,779 @@
+#include "libs/conversion/conversion.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
+#include "gtest/gtest.h"
+#include "libs/line_protocol/line_protocol.h"
+#include "proto/ingest.pb.h"
+
+namespace pushgate {
+namespace {
+
+constexpr int64_t kReceiveTimeNs = 1800000000000000000;
+
+// A push to /metrics/job/j (plus `grouping_labels`) received at kReceiveTimeNs, with the
+// families given in text format.
+v1::PushRequest Push(absl::string_view families_text, absl::string_view grouping_text = "") {
+  v1::PushRequest push;
+  const std::string text = absl::StrCat("grouping_key { job: \"j\" ", grouping_text, " } ",
+                                        families_text, " receive_time_ns: ", kReceiveTimeNs);
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &push)) << text;
+  return push;
+}
+
+struct Result {
+  std::vector<Point> points;
+  ConversionStats stats;
+};
+
+Result Convert(const v1::PushRequest& push, const ConversionOptions& options = {}) {
+  Result result;
+  ConvertPush(push, options, &result.points, &result.stats);
+  return result;
+}
+
+// Checks `actual` against line-protocol lines where NOW stands for the receive time.
+void ExpectPoints(const std::vector<Point>& actual, absl::string_view expected_lines) {
+  absl::StatusOr<std::vector<Point>> expected = ParseLineProtocol(expected_lines);
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  const absl::Status status = ComparePoints(*expected, actual, kReceiveTimeNs, kReceiveTimeNs);
+  EXPECT_TRUE(status.ok()) << status.message();
+}
+
+ConversionOptions KeepFalse() {
+  ConversionOptions options;
+  options.naming.keep_exist_metric_name = false;
+  return options;
+}
+
+TEST(ConvertPushTest, CounterGaugeUntypedGiveOnePointPerSeries) {
+  const v1::PushRequest push = Push(R"pb(
+    families {
+      name: "promhttp_metric_handler_errors_total"
+      type: COUNTER
+      series {
+        labels { name: "cause" value: "encoding" }
+        value: 0
+      }
+      series {
+        labels { name: "cause" value: "gathering" }
+        value: 2
+      }
+    }
+    families {
+      name: "go_goroutines"
+      type: GAUGE
+      series { value: 42.5 }
+    }
+    families {
+      name: "up"
+      type: UNTYPED
+      series { value: 1 }
+    }
+  )pb");
+  const Result result = Convert(push);
+  ExpectPoints(result.points, R"(
+promhttp,cause=encoding,job=j promhttp_metric_handler_errors_total=0 NOW
+promhttp,cause=gathering,job=j promhttp_metric_handler_errors_total=2 NOW
+go,job=j go_goroutines=42.5 NOW
+up,job=j up=1 NOW
+)");
+  EXPECT_EQ(result.stats.dropped_non_finite, 0);
+}
+
+TEST(ConvertPushTest, KeepExistMetricNameFalseShortensFields) {
+  const v1::PushRequest push = Push(R"pb(
+    families {
+      name: "etcd_write_bytes_total"
+      type: COUNTER
+      series { value: 1 }
+    }
+    families {
+      name: "rpc_latency_seconds"
+      type: HISTOGRAM
+      series {
+        histogram {
+          count: 1
+          sum: 2
+          buckets { upper_bound: inf cumulative_count: 1 }
+        }
+      }
+    }
+  )pb");
+  ExpectPoints(Convert(push, KeepFalse()).points, R"(
+etcd,job=j write_bytes_total=1 NOW
+rpc,job=j latency_seconds_count=1,latency_seconds_sum=2 NOW
+rpc,job=j,le=+Inf latency_seconds_bucket=1 NOW
+)");
+}
+
+TEST(ConvertPushTest, MeasurementNameAndJobAsMeasurement) {
+  v1::PushRequest push = Push(R"pb(
+    families {
+      name: "go_gc_duration_seconds"
+      type: SUMMARY
+      series {
+        summary {
+          count: 3
+          sum: 0.5
+          quantiles { quantile: 0.5 value: 0.1 }
+        }
+      }
+    }
+  )pb");
+  push.mutable_grouping_key()->set_job("my job");
+  ConversionOptions by_job = KeepFalse();
+  by_job.naming.job_as_measurement = true;
+  ExpectPoints(Convert(push, by_job).points, R"(
+my\ job,job=my\ job go_gc_duration_seconds_count=3,go_gc_duration_seconds_sum=0.5 NOW
+my\ job,job=my\ job,quantile=0.5 go_gc_duration_seconds=0.1 NOW
+)");
+  ConversionOptions by_name = by_job;
+  by_name.naming.measurement_name = "prom_pushgateway";
+  ExpectPoints(Convert(push, by_name).points, R"(
+prom_pushgateway,job=my\ job go_gc_duration_seconds_count=3,go_gc_duration_seconds_sum=0.5 NOW
+prom_pushgateway,job=my\ job,quantile=0.5 go_gc_duration_seconds=0.1 NOW
+)");
+}
+
+TEST(ConvertPushTest, SummaryCountSumPointAndQuantilePoints) {
+  const v1::PushRequest push = Push(R"pb(
+    families {
+      name: "rpc_duration_seconds"
+      type: SUMMARY
+      series {
+        labels { name: "service" value: "a" }
+        summary {
+          count: 7
+          sum: 1.25
+          quantiles { quantile: 0.50 value: 0.1 }
+          quantiles { quantile: 0.999 value: 1e21 }
+          quantiles { quantile: 1e-05 value: 1e-7 }
+          quantiles { quantile: 1000000 value: 3 }
+        }
+      }
+    }
+  )pb");
+  ExpectPoints(Convert(push).points, R"(
+rpc,job=j,service=a rpc_duration_seconds_count=7,rpc_duration_seconds_sum=1.25 NOW
+rpc,job=j,quantile=0.5,service=a rpc_duration_seconds=0.1 NOW
+rpc,job=j,quantile=0.999,service=a rpc_duration_seconds=1000000000000000000000 NOW
+rpc,job=j,quantile=1e-05,service=a rpc_duration_seconds=0.0000001 NOW
+rpc,job=j,quantile=1e+06,service=a rpc_duration_seconds=3 NOW
+)");
+}
+
+TEST(ConvertPushTest, SummaryWithoutCountAndSumStillGetsZeroes) {
+  const v1::PushRequest push = Push(R"pb(
+    families {
+      name: "s"
+      type: SUMMARY
+      series { summary { quantiles { quantile: 0 value: 0 } } }
+    }
+  )pb");
+  ExpectPoints(Convert(push).points, R"(
+unknown,job=j unknown_count=0,unknown_sum=0 NOW
+unknown,job=j,quantile=0 unknown=0 NOW
+)");
+}
+
+TEST(ConvertPushTest, HistogramCountSumPointAndBucketPoints) {
+  const v1::PushRequest push = Push(R"pb(
+    families {
+      name: "http_request_duration_seconds"
+      type: HISTOGRAM
+      series {
+        labels { name: "method" value: "GET" }
+        histogram {
+          count: 6
+          sum: 123456789.125
+          buckets { upper_bound: 1e-05 cumulative_count: 1 }
+          buckets { upper_bound: 0.0001 cumulative_count: 2 }
+          buckets { upper_bound: 0.50 cumulative_count: 3 }
+          buckets { upper_bound: 100000 cumulative_count: 4 }
+          buckets { upper_bound: 1000000 cumulative_count: 5 }
+          buckets { upper_bound: inf cumulative_count: 6 }
+        }
+      }
+    }
+  )pb");
+  ExpectPoints(Convert(push).points, R"(
+http,job=j,method=GET http_request_duration_seconds_count=6,http_request_duration_seconds_sum=123456789.125 NOW
+http,job=j,le=1e-05,method=GET http_request_duration_seconds_bucket=1 NOW
+http,job=j,le=0.0001,method=GET http_request_duration_seconds_bucket=2 NOW
+http,job=j,le=0.5,method=GET http_request_duration_seconds_bucket=3 NOW
+http,job=j,le=100000,method=GET http_request_duration_seconds_bucket=4 NOW
+http,job=j,le=1e+06,method=GET http_request_duration_seconds_bucket=5 NOW
+http,job=j,le=+Inf,method=GET http_request_duration_seconds_bucket=6 NOW
+)");
+}
+
+TEST(ConvertPushTest, HistogramWithoutCountAndSumStillGetsZeroes) {
+  const v1::PushRequest push = Push(R"pb(
+    families {
+      name: "hh"
+      type: HISTOGRAM
+      series { histogram { buckets { upper_bound: 0.003 cumulative_count: 2 } } }
+    }
+  )pb");
+  ExpectPoints(Convert(push).points, R"(
+hh,job=j hh_count=0,hh_sum=0 NOW
+hh,job=j,le=0.003 hh_bucket=2 NOW
+)");
+}
+
+TEST(ConvertPushTest, NativeHistogramGivesOnlyCountSumAndClassicBuckets) {
+  const v1::PushRequest push = Push(R"pb(
+    families {
+      name: "pb_native"
+      type: HISTOGRAM
+      series {
+        histogram {
+          count: 5
+          sum: 2.5
+          native {
+            schema: 3
+            zero_threshold: 1e-128
+            zero_count: 1
+            positive_spans { offset: 0 length: 2 }
+            positive_deltas: 4
+            positive_deltas: -4
+          }
+        }
+      }
+    }
+    families {
+      name: "pb_mixed"
+      type: HISTOGRAM
+      series {
+        histogram {
+          count: 3
+          sum: 1.5
+          buckets { upper_bound: 0.5 cumulative_count: 1 }
+          buckets { upper_bound: inf cumulative_count: 3 }
+          native {
+            schema: 1
+            positive_spans { offset: 1 length: 1 }
+            positive_deltas: 3
+          }
+        }
+      }
+    }
+  )pb");
+  ExpectPoints(Convert(push).points, R"(
+pb,job=j pb_native_count=5,pb_native_sum=2.5 NOW
+pb,job=j pb_mixed_count=3,pb_mixed_sum=1.5 NOW
+pb,job=j,le=0.5 pb_mixed_bucket=1 NOW
+pb,job=j,le=+Inf pb_mixed_bucket=3 NOW
+)");
+}
+
+TEST(ConvertPushTest, GaugeHistogramGivesNoPoints) {
+  const v1::PushRequest push = Push(R"pb(
+    families {
+      name: "pb_inflight"
+      type: GAUGE_HISTOGRAM
+      series {
+        histogram {
+          count: 2
+          sum: 1
+          buckets { upper_bound: 1 cumulative_count: 1 }
+          buckets { upper_bound: inf cumulative_count: 2 }
+        }
+      }
+    }
+  )pb");
+  EXPECT_THAT(Convert(push).points, ::testing::IsEmpty());
+}
+
+TEST(ConvertPushTest, InfoLabelsTagEveryPointButBuckets) {
+  // The info family comes last: its labels still apply to the points before it.
+  const v1::PushRequest push = Push(R"pb(
+    families {
+      name: "m_total"
+      type: COUNTER
+      series {
+        labels { name: "x" value: "1" }
+        value: 1
+      }
+    }
+    families {
+      name: "h_seconds"
+      type: HISTOGRAM
+      series {
+        histogram {
+          count: 1
+          sum: 1
+          buckets { upper_bound: inf cumulative_count: 1 }
+        }
+      }
+    }
+    families {
+      name: "s_seconds"
+      type: SUMMARY
+      series {
+        summary {
+          count: 1
+          sum: 1
+          quantiles { quantile: 0.5 value: 1 }
+        }
+      }
+    }
+    families {
+      name: "target_info"
+      type: INFO
+      series {
+        labels { name: "service_name" value: "svc" }
+        value: 1
+      }
+    }
+  )pb");
+  const Result result = Convert(push);
+  ExpectPoints(result.points, R"(
+m,job=j,service_name=svc,x=1 m_total=1 NOW
+h,job=j,service_name=svc h_seconds_count=1,h_seconds_sum=1 NOW
+h,job=j,le=+Inf h_seconds_bucket=1 NOW
+s,job=j,service_name=svc s_seconds_count=1,s_seconds_sum=1 NOW
+s,job=j,quantile=0.5,service_name=svc s_seconds=1 NOW
+)");
+}
+
+TEST(ConvertPushTest, LaterInfoSamplesOverwriteEarlierLabels) {
+  const v1::PushRequest push = Push(R"pb(
+    families {
+      name: "foo_info"
+      type: INFO
+      series {
+        labels { name: "name" value: "pretty name" }
+        labels { name: "version" value: "8.2.7" }
+        value: 1
+      }
+    }
+    families {
+      name: "foo_info"
+      type: INFO
+      series {
+        labels { name: "entity" value: "controller" }
+        labels { name: "name" value: "pretty name" }
+        value: 1
+      }
+      series {
+        labels { name: "entity" value: "replica" }
+        labels { name: "name" value: "prettier name" }
+        labels { name: "version" value: "8.1.9" }
+        value: 1
+      }
+    }
+    families {
+      name: "up"
+      type: UNTYPED
+      series { value: 1 }
+    }
+  )pb");
+  ExpectPoints(Convert(push).points, R"(
+up,entity=replica,job=j,name=prettier\ name,version=8.1.9 up=1 NOW
+)");
+}
+
+TEST(ConvertPushTest, InfoLabelsBeatUrlLabelsWhichBeatSampleLabels) {
+  const v1::PushRequest push = Push(
+      R"pb(
+        families {
+          name: "target_info"
+          type: INFO
+          series {
+            labels { name: "job" value: "infojob" }
+            value: 1
+          }
+        }
+        families {
+          name: "foo_total"
+          type: COUNTER
+          series {
+            labels { name: "job" value: "samplejob" }
+            labels { name: "instance" value: "sampleinst" }
+            labels { name: "other" value: "x" }
+            value: 1
+          }
+        }
+        families {
+          name: "lat"
+          type: HISTOGRAM
+          series {
+            labels { name: "instance" value: "sampleinst" }
+            labels { name: "job" value: "samplejob" }
+            histogram {
+              count: 3
+              sum: 4
+              buckets { upper_bound: 1 cumulative_count: 2 }
+            }
+          }
+        }
+      )pb",
+      R"pb(labels { name: "instance" value: "urlinst" })pb");
+  ExpectPoints(Convert(push).points, R"(
+foo,instance=urlinst,job=infojob,other=x foo_total=1 NOW
+lat,instance=urlinst,job=infojob lat_count=3,lat_sum=4 NOW
+lat,instance=urlinst,job=j,le=1 lat_bucket=2 NOW
+)");
+}
+
+TEST(ConvertPushTest, UrlLeAndQuantileBeatBoundTags) {
+  const v1::PushRequest push = Push(
+      R"pb(
+        families {
+          name: "hh_lat"
+          type: HISTOGRAM
+          series {
+            histogram {
+              count: 2
+              sum: 3
+              buckets { upper_bound: 1 cumulative_count: 1 }
+            }
+          }
+        }
+        families {
+          name: "ss_lat"
+          type: SUMMARY
+          series {
+            summary {
+              count: 3
+              sum: 2
+              quantiles { quantile: 0.5 value: 1 }
+            }
+          }
+        }
+      )pb",
+      R"pb(labels { name: "le" value: "urlle" }
+           labels { name: "quantile" value: "urlq" })pb");
+  ExpectPoints(Convert(push).points, R"(
+hh,job=j,le=urlle,quantile=urlq hh_lat_count=2,hh_lat_sum=3 NOW
+hh,job=j,le=urlle,quantile=urlq hh_lat_bucket=1 NOW
+ss,job=j,le=urlle,quantile=urlq ss_lat_count=3,ss_lat_sum=2 NOW
+ss,job=j,le=urlle,quantile=urlq ss_lat=1 NOW
+)");
+}
+
+TEST(ConvertPushTest, SampleLabelsBeatBoundTags) {
+  // The normalized model never carries these labels for summaries and histograms, but if a
+  // producer sent them, the precedence order still decides.
+  const v1::PushRequest push = Push(R"pb(
+    families {
+      name: "ss_lat"
+      type: SUMMARY
+      series {
+        labels { name: "quantile" value: "mine" }
+        summary {
+          count: 1
+          sum: 1
+          quantiles { quantile: 0.5 value: 1 }
+        }
+      }
+    }
+  )pb");
+  ExpectPoints(Convert(push).points, R"(
+ss,job=j,quantile=mine ss_lat_count=1,ss_lat_sum=1 NOW
+ss,job=j,quantile=mine ss_lat=1 NOW
+)");
+}
+
+TEST(ConvertPushTest, UntypedLeLabelIsKeptAsWritten) {
+  const v1::PushRequest push = Push(R"pb(
+    families {
+      name: "http_request_duration_seconds_bucket"
+      type: UNTYPED
+      series {
+        labels { name: "le" value: "0.10" }
+        value: 2
+      }
+    }
+  )pb");
+  ExpectPoints(Convert(push, KeepFalse()).points, R"(
+http,job=j,le=0.10 request_duration_seconds_bucket=2 NOW
+)");
+}
+
+TEST(ConvertPushTest, EmptyValuesGiveNoTag) {
+  const v1::PushRequest push = Push(
+      R"pb(
+        families {
+          name: "m_a"
+          type: UNTYPED
+          series {
+            labels { name: "empty" value: "" }
+            labels { name: "emptyurl" value: "from-sample" }
+            labels { name: "k" value: "v" }
+            value: 1
+          }
+        }
+      )pb",
+      R"pb(labels { name: "emptyurl" value: "" })pb");
+  // An empty grouping label still overrides the sample's label of the same name, as the
+  // Pushgateway does: the group has no such label.
+  ExpectPoints(Convert(push).points, "m,job=j,k=v m_a=1 NOW\n");
+}
+
+TEST(ConvertPushTest, EmptyInfoLabelHidesTheUrlLabel) {
+  const v1::PushRequest push = Push(
+      R"pb(
+        families {
+          name: "target_info"
+          type: INFO
+          series {
+            labels { name: "zone" value: "" }
+            value: 1
+          }
+        }
+        families {
+          name: "up"
+          type: UNTYPED
+          series { value: 1 }
+        }
+      )pb",
+      R"pb(labels { name: "zone" value: "eu" })pb");
+  ExpectPoints(Convert(push).points, "up,job=j up=1 NOW\n");
+}
+
+TEST(ConvertPushTest, TagValuesLoseNewlinesAndTrailingBackslashes) {
+  const v1::PushRequest push = Push(R"pb(
+    families {
+      name: "m_b"
+      type: UNTYPED
+      series {
+        labels { name: "sp" value: "a b" }
+        labels { name: "cm" value: "a,b" }
+        labels { name: "eq" value: "a=b" }
+        labels { name: "bs" value: "a\\b" }
+        labels { name: "nl" value: "a\nb" }
+        labels { name: "tail" value: "x\\\\" }
+        labels { name: "only" value: "\\" }
+        labels { name: "q" value: "say \"hi\"" }
+        value: 2
+      }
+    }
+  )pb");
+  const Result result = Convert(push);
+  ExpectPoints(result.points, R"(
+m,bs=a\b,cm=a\,b,eq=a\=b,job=j,nl=a\ b,q=say\ "hi",sp=a\ b,tail=x m_b=2 NOW
+)");
+  ASSERT_EQ(result.points.size(), 1u);
+  for (const auto& tag : result.points[0].tags) {
+    if (tag.first == "nl") EXPECT_EQ(tag.second, "a b");
+    if (tag.first == "tail") EXPECT_EQ(tag.second, "x");
+  }
+}
+
+TEST(ConvertPushTest, TimestampsHonoredWhenPositive) {
+  const v1::PushRequest push = Push(R"pb(
+    families {
+      name: "cc_total"
+      type: COUNTER
+      series {
+        labels { name: "a" value: "1" }
+        value: 5
+        timestamp_ms: 1700000000123
+      }
+      series {
+        labels { name: "a" value: "2" }
+        value: 6
+      }
+      series {
+        labels { name: "a" value: "3" }
+        value: 7
+        timestamp_ms: 0
+      }
+      series {
+        labels { name: "a" value: "4" }
+        value: 8
+        timestamp_ms: -5
+      }
+      series {
+        labels { name: "a" value: "5" }
+        value: 9
+        timestamp_ms: 9223372036854776
+      }
+    }
+    families {
+      name: "ss_lat"
+      type: SUMMARY
+      series {
+        summary {
+          count: 3
+          sum: 2
+          quantiles { quantile: 0.5 value: 1 }
+        }
+        timestamp_ms: 1700000000123
+      }
+    }
+    families {
+      name: "hh_lat"
+      type: HISTOGRAM
+      series {
+        histogram {
+          count: 2
+          sum: 3
+          buckets { upper_bound: inf cumulative_count: 2 }
+        }
+        timestamp_ms: 1700000000124
+      }
+    }
+  )pb");
+  ExpectPoints(Convert(push).points, R"(
+cc,a=1,job=j cc_total=5 1700000000123000000
+cc,a=2,job=j cc_total=6 NOW
+cc,a=3,job=j cc_total=7 NOW
+cc,a=4,job=j cc_total=8 NOW
+cc,a=5,job=j cc_total=9 NOW
+ss,job=j ss_lat_count=3,ss_lat_sum=2 1700000000123000000
+ss,job=j,quantile=0.5 ss_lat=1 1700000000123000000
+hh,job=j hh_lat_count=2,hh_lat_sum=3 1700000000124000000
+hh,job=j,le=+Inf hh_lat_bucket=2 1700000000124000000
+)");
+
+  ConversionOptions ignore;
+  ignore.honor_timestamps = false;
+  const Result ignored = Convert(push, ignore);
+  ASSERT_EQ(ignored.points.size(), 9u);
+  for (const Point& point : ignored.points) EXPECT_EQ(point.timestamp_ns, kReceiveTimeNs);
+}
+
+TEST(ConvertPushTest, NonFiniteValuesAreDroppedAndCounted) {
+  const v1::PushRequest push = Push(R"pb(
+    families {
+      name: "gg_val"
+      type: GAUGE
+      series {
+        labels { name: "k" value: "nan" }
+        value: nan
+      }
+      series {
+        labels { name: "k" value: "pinf" }
+        value: inf
+      }
+      series {
+        labels { name: "k" value: "ninf" }
+        value: -inf
+      }
+      series {
+        labels { name: "k" value: "ok" }
+        value: 1.5
+      }
+    }
+    families {
+      name: "ss_lat"
+      type: SUMMARY
+      series {
+        summary {
+          count: 0
+          sum: nan
+          quantiles { quantile: 0.5 value: nan }
+          quantiles { quantile: 0.9 value: inf }
+          quantiles { quantile: 0.99 value: 2 }
+          quantiles { quantile: 0.999 value: -inf }
+        }
+      }
+    }
+    families {
+      name: "hh_lat"
+      type: HISTOGRAM
+      series {
+        histogram {
+          count: 1
+          sum: inf
+          buckets { upper_bound: 1 cumulative_count: nan }
+          buckets { upper_bound: inf cumulative_count: 1 }
+        }
+      }
+    }
+    families {
+      name: "both_bad"
+      type: HISTOGRAM
+      series { histogram { count: inf sum: nan } }
+    }
+    families {
+      name: "x_info"
+      type: INFO
+      series {
+        labels { name: "a" value: "b" }
+        value: nan
+      }
+    }
+  )pb");
+  const Result result = Convert(push);
+  ExpectPoints(result.points, R"(
+gg,a=b,job=j,k=ok gg_val=1.5 NOW
+hh,a=b,job=j hh_lat_count=1 NOW
+hh,job=j,le=+Inf hh_lat_bucket=1 NOW
+ss,a=b,job=j ss_lat_count=0 NOW
+ss,a=b,job=j,quantile=0.99 ss_lat=2 NOW
+)");
+  // 3 gauge samples, the summary sum and 3 quantiles, the histogram sum and one bucket, and
+  // both values of both_bad; the info sample's value is never a point.
+  EXPECT_EQ(result.stats.dropped_non_finite, 11);
+}
+
+TEST(ConvertPushTest, DuplicateSeriesAreAllKept) {
+  const v1::PushRequest push = Push(R"pb(
+    families {
+      name: "d_x"
+      type: UNTYPED
+      series {
+        labels { name: "a" value: "1" }
+        value: 1
+      }
+      series {
+        labels { name: "a" value: "1" }
+        value: 2
+      }
+    }
+    families {
+      name: "d_x"
+      type: UNTYPED
+      series {
+        labels { name: "a" value: "1" }
+        value: 2
+      }
+    }
+  )pb");
+  ExpectPoints(Convert(push).points, R"(
+d,a=1,job=j d_x=1 NOW
+d,a=1,job=j d_x=2 NOW
+d,a=1,job=j d_x=2 NOW
+)");
+}
+
+TEST(ConvertPushTest, AppendsToExistingPointsAndStats) {
+  const v1::PushRequest push = Push(R"pb(
+    families {
+      name: "up"
+      type: UNTYPED
+      series { value: 1 }
+      series { value: nan }
+    }
+  )pb");
+  std::vector<Point> points(1);
+  points[0].measurement = "earlier";
+  ConversionStats stats;
+  stats.dropped_non_finite = 4;
+  ConvertPush(push, {}, &points, &stats);
+  ASSERT_EQ(points.size(), 2u);
+  EXPECT_EQ(points[0].measurement, "earlier");
+  EXPECT_EQ(points[1].measurement, "up");
+  EXPECT_EQ(stats.dropped_non_finite, 5);
+  ConvertPush(push, {}, &points, nullptr);  // stats are optional
+  EXPECT_EQ(points.size(), 3u);
+}
+
+TEST(ConvertPushTest, EmptyPushHasNoPoints) {
+  EXPECT_THAT(Convert(Push("")).points, ::testing::IsEmpty());
+}
+
+}  // namespace
+}  // namespace pushgate
