@@ -1,0 +1,172 @@
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "absl/base/call_once.h"
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "libs/compression/compression.h"
+#include "libs/uploader/internal/sinks.h"
+#include "libs/uploader/uploader.h"
+
+namespace pushgate {
+namespace uploader_internal {
+namespace {
+
+// Enough of an error response to show the backend's message.
+constexpr size_t kMaxResponseBytes = 512;
+
+void InitCurlOnce() {
+  static absl::once_flag once;
+  absl::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+size_t CaptureResponse(char* data, size_t size, size_t n, void* user) {
+  auto* response = static_cast<std::string*>(user);
+  const size_t bytes = size * n;
+  if (response->size() < kMaxResponseBytes) {
+    response->append(data, std::min(bytes, kMaxResponseBytes - response->size()));
+  }
+  return bytes;  // keep reading (and discarding) so the connection stays reusable
+}
+
+absl::StatusCode PermanentCode(long http_status) {
+  switch (http_status) {
+    case 400:
+      return absl::StatusCode::kInvalidArgument;
+    case 401:
+      return absl::StatusCode::kUnauthenticated;
+    case 403:
+      return absl::StatusCode::kPermissionDenied;
+    case 404:
+      return absl::StatusCode::kNotFound;
+    case 413:
+      return absl::StatusCode::kOutOfRange;
+    default:
+      return absl::StatusCode::kFailedPrecondition;
+  }
+}
+
+bool Retryable(long http_status) {
+  return http_status == 408 || http_status == 429 || http_status >= 500;
+}
+
+class CurlSink : public Sink {
+ public:
+  explicit CurlSink(const HttpSinkOptions& options)
+      : options_(options), described_(RedactUrl(options.url)) {
+    InitCurlOnce();
+    curl_ = curl_easy_init();
+    headers_ = curl_slist_append(headers_, ("Content-Type: " + options_.content_type).c_str());
+    if (options_.gzip) headers_ = curl_slist_append(headers_, "Content-Encoding: gzip");
+    if (!options_.token.empty()) {
+      headers_ = curl_slist_append(headers_, ("Authorization: Token " + options_.token).c_str());
+    }
+    for (const std::string& h : options_.extra_headers) {
+      headers_ = curl_slist_append(headers_, h.c_str());
+    }
+    // curl would otherwise send "Expect: 100-continue" for larger bodies and wait up to a
+    // second for a 100 that many servers never send.
+    headers_ = curl_slist_append(headers_, "Expect:");
+
+    if (curl_ == nullptr) return;
+    curl_easy_setopt(curl_, CURLOPT_URL, options_.url.c_str());
+    curl_easy_setopt(curl_, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers_);
+    curl_easy_setopt(curl_, CURLOPT_USERAGENT, "pushgate");
+    // Signals for DNS timeouts are not safe in a multi-threaded process.
+    curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS,
+                     static_cast<long>(absl::ToInt64Milliseconds(options_.timeout)));
+    curl_easy_setopt(curl_, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, &CaptureResponse);
+    curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &response_);
+    curl_easy_setopt(curl_, CURLOPT_ERRORBUFFER, error_);
+  }
+
+  ~CurlSink() override {
+    if (curl_ != nullptr) curl_easy_cleanup(curl_);
+    curl_slist_free_all(headers_);
+  }
+
+  absl::Status Send(absl::string_view body) override {
+    absl::MutexLock lock(&mu_);
+    if (curl_ == nullptr) return absl::UnavailableError("cannot create a curl handle");
+    absl::string_view payload = body;
+    if (options_.gzip) {
+      compressed_.clear();
+      absl::Status s = GzipCompress(body, &compressed_);
+      if (!s.ok()) return s;
+      payload = compressed_;
+    }
+    curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, payload.data());
+    curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(payload.size()));
+    response_.clear();
+    error_[0] = '\0';
+    const CURLcode rc = curl_easy_perform(curl_);
+    if (rc != CURLE_OK) {
+      return absl::UnavailableError(absl::StrCat(
+          "POST ", described_, ": ", error_[0] != '\0' ? error_ : curl_easy_strerror(rc)));
+    }
+    long status = 0;
+    curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 200 && status < 300) return absl::OkStatus();
+
+    std::string message = absl::StrCat("HTTP ", status, " from ", described_);
+    const absl::string_view text = absl::StripAsciiWhitespace(response_);
+    if (!text.empty()) absl::StrAppend(&message, ": ", text);
+    if (!Retryable(status)) return absl::Status(PermanentCode(status), message);
+    if (status == 429 || status == 503) {
+      curl_off_t retry_after = 0;  // curl parses both delta-seconds and HTTP dates
+      if (curl_easy_getinfo(curl_, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
+          retry_after > 0) {
+        return UnavailableWithRetryAfter(message, absl::Seconds(retry_after));
+      }
+    }
+    return absl::UnavailableError(message);
+  }
+
+  std::string Describe() const override { return described_; }
+
+ private:
+  const HttpSinkOptions options_;
+  const std::string described_;
+  absl::Mutex mu_;
+  CURL* curl_ = nullptr;
+  curl_slist* headers_ = nullptr;
+  std::string compressed_;  // reused across sends
+  std::string response_;
+  char error_[CURL_ERROR_SIZE] = {};
+};
+
+}  // namespace
+
+std::string RedactUrl(absl::string_view url) {
+  const size_t scheme_end = url.find("://");
+  if (scheme_end == absl::string_view::npos) {
+    // Not a URL we understand; keep nothing that could be a secret.
+    return std::string(url.substr(0, url.find_first_of("?#@")));
+  }
+  const absl::string_view scheme = url.substr(0, scheme_end + 3);
+  absl::string_view rest = url.substr(scheme_end + 3);
+  rest = rest.substr(0, rest.find_first_of("?#"));
+  const size_t authority_end = rest.find('/');
+  absl::string_view authority = rest.substr(0, authority_end);
+  const absl::string_view path =
+      authority_end == absl::string_view::npos ? absl::string_view() : rest.substr(authority_end);
+  const size_t at = authority.rfind('@');
+  if (at != absl::string_view::npos) authority.remove_prefix(at + 1);
+  return absl::StrCat(scheme, authority, path);
+}
+
+std::unique_ptr<Sink> MakeCurlSink(const HttpSinkOptions& options) {
+  return std::make_unique<CurlSink>(options);
+}
+
+}  // namespace uploader_internal
+}  // namespace pushgate

@@ -1,0 +1,256 @@
+#include "libs/uploader/uploader.h"
+
+#include <glog/logging.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+
+#include "absl/random/random.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "libs/uploader/internal/sinks.h"
+
+namespace pushgate {
+namespace {
+
+// A status for a log line: code and message, without payloads.
+std::string ForLog(const absl::Status& status) {
+  return absl::StrCat(absl::StatusCodeToString(status.code()), ": ", status.message());
+}
+
+constexpr absl::string_view kRetryAfterPayload = "type.pushgate/retry-after-ms";
+
+// Whether a failed attempt is worth a log line: the first few, then ever more rarely, so a
+// long outage neither floods the log nor goes quiet.
+bool WorthLogging(int attempt) { return attempt < 3 || (attempt & (attempt + 1)) == 0; }
+
+}  // namespace
+
+absl::Status UnavailableWithRetryAfter(absl::string_view message, absl::Duration retry_after) {
+  absl::Status status = absl::UnavailableError(message);
+  status.SetPayload(kRetryAfterPayload,
+                    absl::Cord(absl::StrCat(absl::ToInt64Milliseconds(retry_after))));
+  return status;
+}
+
+absl::optional<absl::Duration> RetryAfterHint(const absl::Status& status) {
+  const absl::optional<absl::Cord> payload = status.GetPayload(kRetryAfterPayload);
+  int64_t ms = 0;
+  if (!payload.has_value() || !absl::SimpleAtoi(std::string(*payload), &ms) || ms < 0) {
+    return absl::nullopt;
+  }
+  return absl::Milliseconds(ms);
+}
+
+std::unique_ptr<Sink> MakeHttpSink(const HttpSinkOptions& options) {
+  return uploader_internal::MakeCurlSink(options);
+}
+
+absl::StatusOr<std::unique_ptr<Sink>> MakeSinkForUrl(absl::string_view url,
+                                                     const HttpSinkOptions& base) {
+  const size_t scheme_end = url.find("://");
+  const absl::string_view scheme =
+      scheme_end == absl::string_view::npos ? absl::string_view() : url.substr(0, scheme_end);
+  if (absl::EqualsIgnoreCase(scheme, "http") || absl::EqualsIgnoreCase(scheme, "https")) {
+    HttpSinkOptions options = base;
+    options.url = std::string(url);
+    return MakeHttpSink(options);
+  }
+  if (absl::EqualsIgnoreCase(scheme, "file")) {
+    absl::string_view path = url.substr(scheme_end + 3);
+    if (absl::StartsWithIgnoreCase(path, "localhost/")) path.remove_prefix(9);
+    if (!absl::StartsWith(path, "/")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "file sink URL must be file:///absolute/path, got \"", absl::CEscape(url), "\""));
+    }
+    return uploader_internal::MakeFileSink(std::string(path));
+  }
+  // Only the scheme is echoed: the rest may hold credentials.
+  return absl::InvalidArgumentError(absl::StrCat("unsupported sink URL scheme \"",
+                                                 absl::CEscape(scheme),
+                                                 "\" (want http://, https:// or file://)"));
+}
+
+Uploader::Uploader(std::unique_ptr<Sink> sink, UploaderOptions options)
+    : sink_(std::move(sink)), options_(std::move(options)) {
+  thread_ = std::thread(&Uploader::Run, this);
+}
+
+Uploader::~Uploader() { Stop(); }
+
+void Uploader::Add(absl::string_view lines, size_t points, uint64_t position) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) {
+    stats_.points_abandoned += points;
+    return;
+  }
+  if (current_.adds > 0 && (current_.points + points > options_.batch_max_points ||
+                            current_.body.size() + lines.size() > options_.batch_max_bytes)) {
+    SealCurrentLocked();
+  }
+  if (current_.adds == 0) {
+    current_.opened = absl::Now();
+    current_.first_add = adds_ + 1;
+    work_cv_.Signal();  // the thread now has an interval deadline to wait for
+  }
+  current_.body.append(lines.data(), lines.size());
+  current_.points += points;
+  current_.max_position = std::max(current_.max_position, position);
+  current_.last_add = ++adds_;
+  ++current_.adds;
+  stats_.queued_points += points;
+  stats_.queued_bytes += lines.size();
+  if (current_.points >= options_.batch_max_points ||
+      current_.body.size() >= options_.batch_max_bytes) {
+    SealCurrentLocked();
+  }
+}
+
+void Uploader::SealCurrentLocked() {
+  if (current_.adds == 0) return;
+  sealed_.push_back(std::move(current_));
+  current_ = Batch();
+  work_cv_.Signal();
+}
+
+bool Uploader::Flush(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::MutexLock lock(&mu_);
+  const uint64_t target = adds_;
+  SealCurrentLocked();
+  while (done_adds_ < target) {
+    if (done_cv_.WaitWithDeadline(&mu_, deadline) && done_adds_ < target) return false;
+  }
+  return first_abandoned_ > target;
+}
+
+void Uploader::Stop(absl::Duration drain_timeout) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) {
+      stopping_ = true;
+      drain_deadline_ = absl::Now() + drain_timeout;
+      SealCurrentLocked();
+      work_cv_.SignalAll();
+    }
+  }
+  absl::MutexLock lock(&stop_mu_);
+  if (thread_.joinable()) thread_.join();
+}
+
+Uploader::Stats Uploader::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+void Uploader::Run() {
+  for (;;) {
+    Batch batch;
+    bool abandon = false;
+    {
+      absl::MutexLock lock(&mu_);
+      while (sealed_.empty()) {
+        if (current_.adds > 0 && absl::Now() >= current_.opened + options_.flush_interval) {
+          SealCurrentLocked();
+          break;
+        }
+        if (stopping_) return;  // Stop() sealed the last batch and Add() accepts no more
+        work_cv_.WaitWithDeadline(&mu_, current_.adds > 0
+                                            ? current_.opened + options_.flush_interval
+                                            : absl::InfiniteFuture());
+      }
+      batch = std::move(sealed_.front());
+      sealed_.pop_front();
+      abandon = stopping_ && absl::Now() >= drain_deadline_;
+    }
+    const Outcome outcome = abandon ? Outcome::kAbandoned : Deliver(batch);
+    if (outcome != Outcome::kAbandoned && options_.on_delivered) {
+      // Before Flush() can return, so a flusher sees the callback's effects.
+      options_.on_delivered(batch.max_position);
+    }
+    absl::MutexLock lock(&mu_);
+    Finish(batch, outcome);
+  }
+}
+
+Uploader::Outcome Uploader::Deliver(const Batch& batch) {
+  for (int attempt = 0;; ++attempt) {
+    const absl::Status status = sink_->Send(batch.body);
+    if (status.ok()) {
+      if (attempt > 0) {
+        LOG(INFO) << "uploader: " << sink_->Describe() << " accepted a batch after " << attempt
+                  << " retries";
+      }
+      return Outcome::kDelivered;
+    }
+    if (!absl::IsUnavailable(status)) {
+      LOG(ERROR) << "uploader: " << sink_->Describe() << " permanently rejected a batch of "
+                 << batch.points << " points (" << batch.body.size()
+                 << " bytes); dropping it: " << ForLog(status);
+      return Outcome::kDropped;
+    }
+    const absl::Duration delay = RetryDelay(attempt, status);
+    if (WorthLogging(attempt)) {
+      LOG(WARNING) << "uploader: sending " << batch.points << " points to " << sink_->Describe()
+                   << " failed (attempt " << attempt + 1 << "), retrying in " << delay << ": "
+                   << ForLog(status);
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      ++stats_.retries;
+    }
+    if (!SleepUnlessAbandoned(absl::Now() + delay)) return Outcome::kAbandoned;
+  }
+}
+
+absl::Duration Uploader::RetryDelay(int attempt, const absl::Status& status) {
+  const absl::optional<absl::Duration> hint = RetryAfterHint(status);
+  if (hint.has_value()) {
+    return std::min(std::max(*hint, options_.backoff_base), options_.retry_after_max);
+  }
+  absl::Duration delay = options_.backoff_base;
+  for (int i = 0; i < attempt && delay < options_.backoff_max; ++i) delay *= 2;
+  delay = std::min(delay, options_.backoff_max);
+  // Jitter spreads out many pushgate instances retrying against one recovering backend.
+  thread_local absl::BitGen rng;
+  return delay * absl::Uniform(rng, 0.5, 1.0);
+}
+
+bool Uploader::SleepUnlessAbandoned(absl::Time until) {
+  absl::MutexLock lock(&mu_);
+  for (;;) {
+    const absl::Time now = absl::Now();
+    if (stopping_ && now >= drain_deadline_) return false;
+    if (now >= until) return true;
+    work_cv_.WaitWithDeadline(&mu_, stopping_ ? std::min(until, drain_deadline_) : until);
+  }
+}
+
+void Uploader::Finish(const Batch& batch, Outcome outcome) {
+  stats_.queued_points -= batch.points;
+  stats_.queued_bytes -= batch.body.size();
+  switch (outcome) {
+    case Outcome::kDelivered:
+      ++stats_.batches_sent;
+      stats_.points_sent += batch.points;
+      stats_.bytes_sent += batch.body.size();
+      stats_.delivered_position = batch.max_position;
+      break;
+    case Outcome::kDropped:
+      ++stats_.permanent_failures;
+      stats_.points_dropped += batch.points;
+      stats_.delivered_position = batch.max_position;
+      break;
+    case Outcome::kAbandoned:
+      stats_.points_abandoned += batch.points;
+      first_abandoned_ = std::min(first_abandoned_, batch.first_add);
+      break;
+  }
+  done_adds_ = batch.last_add;
+  done_cv_.SignalAll();
+}
+
+}  // namespace pushgate
