@@ -177,6 +177,8 @@ void Uploader::Run() {
 }
 
 Uploader::Outcome Uploader::Deliver(const Batch& batch) {
+  // Adds with no data only carry a position forward (e.g. a push with no points).
+  if (batch.body.empty()) return Outcome::kDelivered;
   for (int attempt = 0;; ++attempt) {
     const absl::Status status = sink_->Send(batch.body);
     if (status.ok()) {

@@ -50,6 +50,9 @@ struct HttpSinkOptions {
   std::string url;
   // Compress bodies with gzip (and send Content-Encoding: gzip).
   bool gzip = true;
+  // Compress bodies with snappy's block format instead (Prometheus remote write; the
+  // Content-Encoding header comes with extra_headers). Wins over `gzip`.
+  bool snappy_block = false;
   // When set, sent as "Authorization: Token <token>" (InfluxDB/DataKit style).
   std::string token;
   std::string content_type = "text/plain; charset=utf-8";

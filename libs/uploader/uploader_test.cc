@@ -521,6 +521,18 @@ TEST(UploaderTest, BatchesRespectMaxPoints) {
   EXPECT_EQ(st.retries, 0u);
 }
 
+TEST(UploaderTest, EmptyAddsAdvanceThePositionWithoutSending) {
+  auto backend = std::make_shared<FakeBackend>();
+  std::atomic<uint64_t> delivered{0};
+  UploaderOptions o = FastOptions();
+  o.on_delivered = [&](uint64_t position) { delivered = position; };
+  Uploader uploader(std::make_unique<FakeSink>(backend), o);
+  uploader.Add("", 0, /*position=*/7);
+  ASSERT_TRUE(uploader.Flush());
+  EXPECT_EQ(delivered, 7u);
+  EXPECT_TRUE(backend->Attempts().empty());
+}
+
 TEST(UploaderTest, FullBatchesGoWithoutFlushOrInterval) {
   auto backend = std::make_shared<FakeBackend>();
   UploaderOptions o = FastOptions();

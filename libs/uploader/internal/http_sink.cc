@@ -63,7 +63,9 @@ class CurlSink : public Sink {
     InitCurlOnce();
     curl_ = curl_easy_init();
     headers_ = curl_slist_append(headers_, ("Content-Type: " + options_.content_type).c_str());
-    if (options_.gzip) headers_ = curl_slist_append(headers_, "Content-Encoding: gzip");
+    if (options_.gzip && !options_.snappy_block) {
+      headers_ = curl_slist_append(headers_, "Content-Encoding: gzip");
+    }
     if (!options_.token.empty()) {
       headers_ = curl_slist_append(headers_, ("Authorization: Token " + options_.token).c_str());
     }
@@ -98,7 +100,11 @@ class CurlSink : public Sink {
     absl::MutexLock lock(&mu_);
     if (curl_ == nullptr) return absl::UnavailableError("cannot create a curl handle");
     absl::string_view payload = body;
-    if (options_.gzip) {
+    if (options_.snappy_block) {
+      compressed_.clear();
+      SnappyBlockCompress(body, &compressed_);
+      payload = compressed_;
+    } else if (options_.gzip) {
       compressed_.clear();
       absl::Status s = GzipCompress(body, &compressed_);
       if (!s.ok()) return s;
