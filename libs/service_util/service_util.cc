@@ -3,7 +3,7 @@
 #include <csignal>
 #include <cstdlib>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
@@ -24,9 +24,9 @@ sigset_t TerminationSignals() {
   return set;
 }
 
-// Flags named on the command line; absl does not expose this itself.
-absl::flat_hash_set<std::string>& FlagsGiven() {
-  static auto* given = new absl::flat_hash_set<std::string>;
+// Flags named on the command line, with their values; absl does not expose this itself.
+absl::flat_hash_map<std::string, std::vector<std::string>>& FlagsGiven() {
+  static auto* given = new absl::flat_hash_map<std::string, std::vector<std::string>>;
   return *given;
 }
 
@@ -53,11 +53,23 @@ void ParseServiceFlags(int argc, char** argv) {
     absl::string_view arg = argv[i];
     if (arg == "--") break;
     if (!absl::ConsumePrefix(&arg, "--") && !absl::ConsumePrefix(&arg, "-")) continue;
-    arg = arg.substr(0, arg.find('='));
-    FlagsGiven().insert(std::string(arg));
-    if (absl::ConsumePrefix(&arg, "no")) FlagsGiven().insert(std::string(arg));
+    size_t eq = arg.find('=');
+    std::string value;
+    if (eq != absl::string_view::npos) {
+      value = std::string(arg.substr(eq + 1));
+    } else if (i + 1 < argc && argv[i + 1][0] != '-') {
+      value = argv[i + 1];  // "--flag value"; harmless for booleans, which absl parses itself
+    }
+    arg = arg.substr(0, eq);
+    FlagsGiven()[std::string(arg)].push_back(value);
+    if (absl::ConsumePrefix(&arg, "no")) FlagsGiven()[std::string(arg)].push_back("false");
   }
   absl::ParseCommandLine(argc, argv);
+}
+
+std::vector<std::string> FlagValuesGiven(absl::string_view flag_name) {
+  auto it = FlagsGiven().find(flag_name);
+  return it == FlagsGiven().end() ? std::vector<std::string>{} : it->second;
 }
 
 std::string WaitForTerminationSignal() {

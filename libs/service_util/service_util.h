@@ -4,6 +4,7 @@
 #define PUSHGATE_LIBS_SERVICE_UTIL_SERVICE_UTIL_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -27,6 +28,10 @@ std::string WaitForTerminationSignal();
 // default. Flags win over env; env wins over defaults.
 std::string StringFlagOrEnv(absl::string_view flag_name, absl::string_view env_name);
 absl::StatusOr<bool> BoolFlagOrEnv(absl::string_view flag_name, absl::string_view env_name);
+
+// Every value given for --`flag_name` on the command line, in order (absl keeps only the
+// last), for flags that may be repeated such as --upload_url.
+std::vector<std::string> FlagValuesGiven(absl::string_view flag_name);
 
 // Parses "true/false/1/0/yes/no" (case-insensitive).
 absl::StatusOr<bool> ParseBool(absl::string_view text);

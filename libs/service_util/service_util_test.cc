@@ -30,6 +30,16 @@ TEST(FlagOrEnvTest, CommandLineWinsOverEnv) {
   EXPECT_EQ(StringFlagOrEnv("test_prefix", "PG_TEST_PREFIX"), "/from-flag");
 }
 
+TEST(FlagValuesGivenTest, KeepsEveryValueOfARepeatedFlag) {
+  const char* argv[] = {"test", "--test_prefix=/a", "--test_prefix", "/b", "--test_switch"};
+  ParseServiceFlags(5, const_cast<char**>(argv));
+  std::vector<std::string> values = FlagValuesGiven("test_prefix");
+  ASSERT_GE(values.size(), 2u);  // Other tests in this binary parse flags too.
+  EXPECT_EQ(values[values.size() - 2], "/a");
+  EXPECT_EQ(values.back(), "/b");
+  EXPECT_TRUE(FlagValuesGiven("not_given").empty());
+}
+
 TEST(ParseBoolTest, AcceptsCommonSpellings) {
   EXPECT_TRUE(*ParseBool("TRUE"));
   EXPECT_TRUE(*ParseBool(" yes "));
