@@ -1,0 +1,533 @@
+#include "libs/protobuf_decoder/protobuf_decoder.h"
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/unknown_field_set.h"
+#include "proto/prometheus_client.pb.h"
+
+namespace pushgate {
+namespace {
+
+namespace client = ::io::prometheus::client;
+namespace v1 = ::pushgate::v1;
+
+// ---------------------------------------------------------------------------------------------
+// Content-Type
+
+// RFC 2045 "tspecials": the characters that end a token.
+bool IsTSpecial(char c) {
+  return absl::string_view("()<>@,;:\\\"/[]?=").find(c) != absl::string_view::npos;
+}
+
+// RFC 2045 token characters, as Go's mime package accepts them.
+bool IsTokenChar(char c) { return c > ' ' && c < 0x7f && !IsTSpecial(c); }
+
+// Go's unicode.IsSpace restricted to ASCII, which is all a header value can hold here.
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+void SkipSpace(absl::string_view* s) {
+  while (!s->empty() && IsSpace(s->front())) s->remove_prefix(1);
+}
+
+absl::string_view ConsumeToken(absl::string_view* s) {
+  size_t n = 0;
+  while (n < s->size() && IsTokenChar((*s)[n])) ++n;
+  absl::string_view token = s->substr(0, n);
+  s->remove_prefix(n);
+  return token;
+}
+
+// A parameter value, as Go's mime package reads it: a token, or a quoted string in which a
+// backslash escapes only a tspecial (elsewhere it is literal) and CR/LF may not appear.
+// Returns false when neither is there (Go then rejects the whole header).
+bool ConsumeValue(absl::string_view* s, std::string* value) {
+  value->clear();
+  if (s->empty()) return false;
+  if (s->front() != '"') {
+    absl::string_view token = ConsumeToken(s);
+    if (token.empty()) return false;
+    value->assign(token.data(), token.size());
+    return true;
+  }
+  for (size_t i = 1; i < s->size(); ++i) {
+    const char c = (*s)[i];
+    if (c == '"') {
+      s->remove_prefix(i + 1);
+      return true;
+    }
+    if (c == '\\' && i + 1 < s->size() && IsTSpecial((*s)[i + 1])) {
+      value->push_back((*s)[++i]);
+      continue;
+    }
+    if (c == '\r' || c == '\n') return false;
+    value->push_back(c);
+  }
+  return false;  // no closing quote
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks
+
+bool IsMetricNameStart(char c) { return absl::ascii_isalpha(c) || c == '_' || c == ':'; }
+bool IsMetricNameChar(char c) { return absl::ascii_isalnum(c) || c == '_' || c == ':'; }
+bool IsLabelNameStart(char c) { return absl::ascii_isalpha(c) || c == '_'; }
+bool IsLabelNameChar(char c) { return absl::ascii_isalnum(c) || c == '_'; }
+
+bool IsValidMetricName(absl::string_view name) {
+  if (name.empty() || !IsMetricNameStart(name[0])) return false;
+  for (char c : name.substr(1)) {
+    if (!IsMetricNameChar(c)) return false;
+  }
+  return true;
+}
+
+bool IsValidLabelName(absl::string_view name) {
+  if (name.empty() || !IsLabelNameStart(name[0])) return false;
+  for (char c : name.substr(1)) {
+    if (!IsLabelNameChar(c)) return false;
+  }
+  return true;
+}
+
+// Strict UTF-8 (no overlong forms, surrogates or code points above U+10FFFF), which is what
+// proto3 string fields of the output must hold to be parsed again downstream.
+bool IsValidUtf8(absl::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    if (*p < 0x80) {
+      ++p;
+      continue;
+    }
+    int extra;
+    uint32_t cp;
+    if ((*p & 0xE0) == 0xC0) {
+      extra = 1;
+      cp = *p & 0x1F;
+    } else if ((*p & 0xF0) == 0xE0) {
+      extra = 2;
+      cp = *p & 0x0F;
+    } else if ((*p & 0xF8) == 0xF0) {
+      extra = 3;
+      cp = *p & 0x07;
+    } else {
+      return false;
+    }
+    if (end - p <= extra) return false;
+    for (int i = 1; i <= extra; ++i) {
+      if ((p[i] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    static constexpr uint32_t kMinForLength[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMinForLength[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    p += extra + 1;
+  }
+  return true;
+}
+
+// A name or value for an error message: quoted, escaped so the message stays one line, and
+// cut short when long.
+std::string Quote(absl::string_view s) {
+  constexpr size_t kMaxShown = 100;
+  if (s.size() <= kMaxShown) return absl::StrCat("\"", absl::CHexEscape(s), "\"");
+  return absl::StrCat("\"", absl::CHexEscape(s.substr(0, kMaxShown)), "\"...");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding
+
+// Where in the body the message being converted came from, for error messages.
+struct Position {
+  size_t family_index;  // from 1
+  size_t offset;        // of its length prefix
+};
+
+absl::Status FamilyError(const Position& pos, absl::string_view what) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("family ", pos.family_index, " at byte ", pos.offset, ": ", what));
+}
+
+absl::Status MetricError(const Position& pos, absl::string_view family_name, int metric_index,
+                         absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("family ", pos.family_index, " at byte ",
+                                                 pos.offset, " (", Quote(family_name), "), metric ",
+                                                 metric_index + 1, ": ", what));
+}
+
+// The type number of a family whose `type` field did not parse as a known enum value: proto2
+// keeps such a value among the unknown fields. Returns false when there is none.
+bool UnknownTypeNumber(const client::MetricFamily& family, int64_t* number) {
+  const google::protobuf::UnknownFieldSet& unknown = family.unknown_fields();
+  bool found = false;
+  for (int i = 0; i < unknown.field_count(); ++i) {
+    const google::protobuf::UnknownField& field = unknown.field(i);
+    if (field.number() == client::MetricFamily::kTypeFieldNumber &&
+        field.type() == google::protobuf::UnknownField::TYPE_VARINT) {
+      *number = static_cast<int64_t>(field.varint());
+      found = true;  // the last one wins, as for any repeated scalar field
+    }
+  }
+  return found;
+}
+
+bool MapType(client::MetricType type, v1::MetricType* out) {
+  switch (type) {
+    case client::COUNTER:
+      *out = v1::COUNTER;
+      return true;
+    case client::GAUGE:
+      *out = v1::GAUGE;
+      return true;
+    case client::SUMMARY:
+      *out = v1::SUMMARY;
+      return true;
+    case client::UNTYPED:
+      *out = v1::UNTYPED;
+      return true;
+    case client::HISTOGRAM:
+      *out = v1::HISTOGRAM;
+      return true;
+    case client::GAUGE_HISTOGRAM:
+      *out = v1::GAUGE_HISTOGRAM;
+      return true;
+  }
+  return false;
+}
+
+bool HasNativeFields(const client::Histogram& h) {
+  return h.has_schema() || h.has_zero_threshold() || h.has_zero_count() ||
+         h.has_zero_count_float() || h.negative_span_size() > 0 || h.negative_delta_size() > 0 ||
+         h.negative_count_size() > 0 || h.positive_span_size() > 0 || h.positive_delta_size() > 0 ||
+         h.positive_count_size() > 0;
+}
+
+void CopySpans(const google::protobuf::RepeatedPtrField<client::BucketSpan>& in,
+               google::protobuf::RepeatedPtrField<v1::BucketSpan>* out) {
+  out->Reserve(in.size());
+  for (const client::BucketSpan& span : in) {
+    v1::BucketSpan* o = out->Add();
+    o->set_offset(span.offset());
+    o->set_length(span.length());
+  }
+}
+
+void ConvertHistogram(const client::Histogram& in, v1::Histogram* out) {
+  out->set_count(in.has_sample_count_float() ? in.sample_count_float()
+                                             : static_cast<double>(in.sample_count()));
+  out->set_sum(in.sample_sum());
+  auto* buckets = out->mutable_buckets();
+  buckets->Reserve(in.bucket_size());
+  for (const client::Bucket& b : in.bucket()) {
+    v1::Bucket* o = buckets->Add();
+    o->set_upper_bound(b.upper_bound());
+    o->set_cumulative_count(b.has_cumulative_count_float()
+                                ? b.cumulative_count_float()
+                                : static_cast<double>(b.cumulative_count()));
+  }
+  const auto by_bound = [](const v1::Bucket* a, const v1::Bucket* b) {
+    return a->upper_bound() < b->upper_bound();
+  };
+  // Clients send buckets in order; sorting the element pointers keeps the rare other case
+  // cheap. Bounds are known not to be NaN here, so the order is a strict weak one.
+  if (!std::is_sorted(buckets->pointer_begin(), buckets->pointer_end(), by_bound)) {
+    std::stable_sort(buckets->pointer_begin(), buckets->pointer_end(), by_bound);
+  }
+  if (!HasNativeFields(in)) return;
+  v1::NativeHistogram* n = out->mutable_native();
+  n->set_schema(in.schema());
+  n->set_zero_threshold(in.zero_threshold());
+  n->set_zero_count(in.has_zero_count_float() ? in.zero_count_float()
+                                              : static_cast<double>(in.zero_count()));
+  CopySpans(in.negative_span(), n->mutable_negative_spans());
+  n->mutable_negative_deltas()->Add(in.negative_delta().begin(), in.negative_delta().end());
+  n->mutable_negative_counts()->Add(in.negative_count().begin(), in.negative_count().end());
+  CopySpans(in.positive_span(), n->mutable_positive_spans());
+  n->mutable_positive_deltas()->Add(in.positive_delta().begin(), in.positive_delta().end());
+  n->mutable_positive_counts()->Add(in.positive_count().begin(), in.positive_count().end());
+}
+
+// True when two of `labels` share a name.
+bool HasDuplicateName(const google::protobuf::RepeatedPtrField<v1::Label>& labels,
+                      std::string* duplicate) {
+  const int n = labels.size();
+  for (int i = 1; i < n; ++i) {
+    for (int j = 0; j < i; ++j) {
+      if (labels[i].name() == labels[j].name()) {
+        *duplicate = labels[i].name();
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+// Converts one decoded message into `out`. Takes the strings out of `in` rather than copying
+// them. `series_before` is the number of series the push holds without this family.
+absl::Status ConvertFamily(const Position& pos, const TextParserLimits& limits,
+                           size_t series_before, client::MetricFamily* in, v1::MetricFamily* out) {
+  if (in->name().empty()) return FamilyError(pos, "metric family without a name");
+  if (!IsValidMetricName(in->name())) {
+    return FamilyError(pos, absl::StrCat("invalid metric name ", Quote(in->name())));
+  }
+  if (!IsValidUtf8(in->help())) {
+    return FamilyError(pos, absl::StrCat("help of ", Quote(in->name()), " is not valid UTF-8"));
+  }
+  v1::MetricType type;
+  int64_t unknown_type;
+  if (!in->has_type() && UnknownTypeNumber(*in, &unknown_type)) {
+    return FamilyError(
+        pos, absl::StrCat("unknown metric type ", unknown_type, " of ", Quote(in->name())));
+  }
+  if (!MapType(in->type(), &type)) {
+    return FamilyError(pos, absl::StrCat("unknown metric type ", static_cast<int>(in->type()),
+                                         " of ", Quote(in->name())));
+  }
+  if (limits.max_series != 0 &&
+      series_before + static_cast<size_t>(in->metric_size()) > limits.max_series) {
+    return FamilyError(
+        pos, absl::StrCat("number of series exceeds --max_series (", limits.max_series, ")"));
+  }
+
+  out->set_name(std::move(*in->mutable_name()));
+  out->set_help(std::move(*in->mutable_help()));
+  out->set_type(type);
+  const absl::string_view name = out->name();
+  auto* series_list = out->mutable_series();
+  series_list->Reserve(in->metric_size());
+  for (int m = 0; m < in->metric_size(); ++m) {
+    client::Metric* metric = in->mutable_metric(m);
+    v1::Series* series = series_list->Add();
+
+    if (limits.max_labels_per_series != 0 &&
+        static_cast<size_t>(metric->label_size()) > limits.max_labels_per_series) {
+      return MetricError(
+          pos, name, m,
+          absl::StrCat("label count ", metric->label_size(), " exceeds --max_labels_per_series (",
+                       limits.max_labels_per_series, ")"));
+    }
+    auto* labels = series->mutable_labels();
+    labels->Reserve(metric->label_size());
+    for (client::LabelPair& pair : *metric->mutable_label()) {
+      if (!IsValidLabelName(pair.name())) {
+        return MetricError(pos, name, m, absl::StrCat("invalid label name ", Quote(pair.name())));
+      }
+      if (pair.name() == "__name__") {
+        return MetricError(pos, name, m, "label name \"__name__\" is reserved");
+      }
+      if (limits.max_label_name_length != 0 && pair.name().size() > limits.max_label_name_length) {
+        return MetricError(
+            pos, name, m,
+            absl::StrCat("label name ", Quote(pair.name()), " exceeds --max_label_name_length (",
+                         limits.max_label_name_length, ")"));
+      }
+      if (limits.max_label_value_length != 0 &&
+          pair.value().size() > limits.max_label_value_length) {
+        return MetricError(pos, name, m,
+                           absl::StrCat("value of label ", Quote(pair.name()),
+                                        " exceeds --max_label_value_length (",
+                                        limits.max_label_value_length, ")"));
+      }
+      if (!IsValidUtf8(pair.value())) {
+        return MetricError(
+            pos, name, m,
+            absl::StrCat("value of label ", Quote(pair.name()), " is not valid UTF-8"));
+      }
+      v1::Label* label = labels->Add();
+      label->set_name(std::move(*pair.mutable_name()));
+      label->set_value(std::move(*pair.mutable_value()));
+    }
+    std::string duplicate;
+    if (HasDuplicateName(*labels, &duplicate)) {
+      return MetricError(pos, name, m, absl::StrCat("duplicate label name ", Quote(duplicate)));
+    }
+
+    switch (type) {
+      case v1::COUNTER:
+        if (!metric->has_counter()) {
+          return MetricError(pos, name, m, "a COUNTER family's metric has no counter value");
+        }
+        series->set_value(metric->counter().value());
+        break;
+      case v1::GAUGE:
+        if (!metric->has_gauge()) {
+          return MetricError(pos, name, m, "a GAUGE family's metric has no gauge value");
+        }
+        series->set_value(metric->gauge().value());
+        break;
+      case v1::UNTYPED:
+        if (!metric->has_untyped()) {
+          return MetricError(pos, name, m, "an UNTYPED family's metric has no untyped value");
+        }
+        series->set_value(metric->untyped().value());
+        break;
+      case v1::SUMMARY: {
+        if (!metric->has_summary()) {
+          return MetricError(pos, name, m, "a SUMMARY family's metric has no summary");
+        }
+        const client::Summary& in_summary = metric->summary();
+        v1::Summary* summary = series->mutable_summary();
+        summary->set_count(static_cast<double>(in_summary.sample_count()));
+        summary->set_sum(in_summary.sample_sum());
+        auto* quantiles = summary->mutable_quantiles();
+        quantiles->Reserve(in_summary.quantile_size());
+        for (const client::Quantile& q : in_summary.quantile()) {
+          v1::Quantile* o = quantiles->Add();
+          o->set_quantile(q.quantile());
+          o->set_value(q.value());
+        }
+        break;
+      }
+      case v1::HISTOGRAM:
+      case v1::GAUGE_HISTOGRAM: {
+        if (!metric->has_histogram()) {
+          return MetricError(
+              pos, name, m,
+              absl::StrCat("a ", v1::MetricType_Name(type), " family's metric has no histogram"));
+        }
+        for (const client::Bucket& b : metric->histogram().bucket()) {
+          if (std::isnan(b.upper_bound())) {
+            return MetricError(pos, name, m, "histogram bucket with a NaN upper bound");
+          }
+        }
+        ConvertHistogram(metric->histogram(), series->mutable_histogram());
+        break;
+      }
+      default:
+        break;  // MapType produces no other type
+    }
+    if (metric->has_timestamp_ms()) series->set_timestamp_ms(metric->timestamp_ms());
+  }
+  return absl::OkStatus();
+}
+
+// Describes why the length prefix at the start of `rest` could not be read.
+std::string PrefixProblem(absl::string_view rest) {
+  for (size_t i = 0; i < rest.size() && i < 10; ++i) {
+    if ((static_cast<unsigned char>(rest[i]) & 0x80) == 0) break;
+    if (i + 1 == rest.size()) return "truncated length prefix (the body ends inside it)";
+  }
+  return "malformed length prefix (not a valid varint)";
+}
+
+absl::Status Decode(absl::string_view body, const TextParserLimits& limits,
+                    google::protobuf::RepeatedPtrField<v1::MetricFamily>* out) {
+  if (body.size() > static_cast<size_t>(INT_MAX)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("protobuf body of ", body.size(), " bytes is too large to decode"));
+  }
+  const int size = static_cast<int>(body.size());
+  google::protobuf::io::CodedInputStream input(reinterpret_cast<const uint8_t*>(body.data()), size);
+  client::MetricFamily family;  // reused: Clear() keeps its allocated sub-messages
+  // Families of this push by name, for the last-one-wins rule; the keys view the names held
+  // by the output messages.
+  absl::flat_hash_map<absl::string_view, int> index_by_name;
+  size_t series = 0;
+  Position pos{0, 0};
+  while (input.CurrentPosition() < size) {
+    ++pos.family_index;
+    pos.offset = static_cast<size_t>(input.CurrentPosition());
+    uint64_t length;
+    if (!input.ReadVarint64(&length)) {
+      return FamilyError(pos, PrefixProblem(body.substr(pos.offset)));
+    }
+    const uint64_t left = static_cast<uint64_t>(size - input.CurrentPosition());
+    if (length > left) {
+      return FamilyError(pos, absl::StrCat("message length ", length, " exceeds the ", left,
+                                           " bytes left in the body"));
+    }
+    const auto limit = input.PushLimit(static_cast<int>(length));
+    family.Clear();
+    if (!family.MergePartialFromCodedStream(&input) || !input.ConsumedEntireMessage()) {
+      return FamilyError(pos, absl::StrCat("message of ", length,
+                                           " bytes is not a valid MetricFamily (bad wire data)"));
+    }
+    input.PopLimit(limit);
+
+    auto earlier = index_by_name.find(family.name());
+    size_t series_before = series;
+    if (earlier != index_by_name.end()) series_before -= (*out)[earlier->second].series_size();
+    v1::MetricFamily* converted = out->Add();
+    absl::Status status = ConvertFamily(pos, limits, series_before, &family, converted);
+    if (!status.ok()) return status;
+    series = series_before + static_cast<size_t>(converted->series_size());
+    if (earlier == index_by_name.end()) {
+      index_by_name.emplace(converted->name(), out->size() - 1);
+    } else {
+      // The earlier family's name is the key's storage; re-key on the new one before the
+      // earlier message goes away.
+      const int index = earlier->second;
+      index_by_name.erase(earlier);
+      out->SwapElements(index, out->size() - 1);
+      out->RemoveLast();
+      index_by_name.emplace((*out)[index].name(), index);
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool IsDelimitedProtobuf(absl::string_view content_type) {
+  absl::string_view rest = content_type;
+  const size_t semicolon = rest.find(';');
+  absl::string_view media_type =
+      absl::StripAsciiWhitespace(rest.substr(0, std::min(semicolon, rest.size())));
+  rest.remove_prefix(std::min(semicolon, rest.size()));
+  {
+    absl::string_view t = media_type;
+    if (ConsumeToken(&t).empty() || t.empty() || t.front() != '/') return false;
+    t.remove_prefix(1);
+    if (ConsumeToken(&t).empty() || !t.empty()) return false;
+  }
+  if (!absl::EqualsIgnoreCase(media_type, "application/vnd.google.protobuf")) return false;
+
+  bool proto_ok = false, encoding_ok = false;
+  std::vector<std::string> names;  // lower-cased, to refuse a repeated one as Go does
+  std::string value;
+  while (true) {
+    SkipSpace(&rest);
+    if (rest.empty()) break;
+    if (rest.front() != ';') return false;
+    rest.remove_prefix(1);
+    SkipSpace(&rest);
+    if (rest.empty()) break;  // a trailing ';'
+    std::string name = absl::AsciiStrToLower(ConsumeToken(&rest));
+    if (name.empty()) return false;
+    SkipSpace(&rest);
+    if (rest.empty() || rest.front() != '=') return false;
+    rest.remove_prefix(1);
+    SkipSpace(&rest);
+    if (!ConsumeValue(&rest, &value)) return false;
+    if (std::find(names.begin(), names.end(), name) != names.end()) return false;
+    if (name == "proto") proto_ok = value == "io.prometheus.client.MetricFamily";
+    if (name == "encoding") encoding_ok = value == "delimited";
+    names.push_back(std::move(name));
+  }
+  return proto_ok && encoding_ok;
+}
+
+absl::Status DecodeProtobufPush(absl::string_view body, const TextParserLimits& limits,
+                                google::protobuf::RepeatedPtrField<v1::MetricFamily>* out) {
+  const int original_size = out->size();
+  absl::Status status = Decode(body, limits, out);
+  if (!status.ok()) out->DeleteSubrange(original_size, out->size() - original_size);
+  return status;
+}
+
+}  // namespace pushgate

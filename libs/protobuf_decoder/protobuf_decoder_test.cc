@@ -1,0 +1,741 @@
+#include "libs/protobuf_decoder/protobuf_decoder.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/escaping.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/util/delimited_message_util.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "proto/prometheus_client.pb.h"
+
+namespace pushgate {
+namespace {
+
+namespace client = ::io::prometheus::client;
+using Families = google::protobuf::RepeatedPtrField<v1::MetricFamily>;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Pair;
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// --- Building bodies ---
+
+std::string Delimited(const std::vector<client::MetricFamily>& families) {
+  std::string body;
+  {
+    google::protobuf::io::StringOutputStream stream(&body);
+    for (const client::MetricFamily& family : families) {
+      EXPECT_TRUE(google::protobuf::util::SerializeDelimitedToZeroCopyStream(family, &stream));
+    }
+  }
+  return body;
+}
+
+client::MetricFamily Family(const std::string& name, client::MetricType type,
+                            const std::string& help = "") {
+  client::MetricFamily family;
+  family.set_name(name);
+  family.set_type(type);
+  if (!help.empty()) family.set_help(help);
+  return family;
+}
+
+client::Metric* AddMetric(client::MetricFamily* family,
+                          const std::vector<std::pair<std::string, std::string>>& labels) {
+  client::Metric* metric = family->add_metric();
+  for (const auto& [name, value] : labels) {
+    client::LabelPair* pair = metric->add_label();
+    pair->set_name(name);
+    pair->set_value(value);
+  }
+  return metric;
+}
+
+client::MetricFamily Counter(const std::string& name, double value) {
+  client::MetricFamily family = Family(name, client::COUNTER);
+  AddMetric(&family, {})->mutable_counter()->set_value(value);
+  return family;
+}
+
+// --- Reading results ---
+
+std::vector<std::pair<std::string, std::string>> Labels(const v1::Series& series) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const v1::Label& label : series.labels()) out.emplace_back(label.name(), label.value());
+  return out;
+}
+
+std::vector<std::pair<double, double>> Buckets(const v1::Histogram& histogram) {
+  std::vector<std::pair<double, double>> out;
+  for (const v1::Bucket& b : histogram.buckets()) {
+    out.emplace_back(b.upper_bound(), b.cumulative_count());
+  }
+  return out;
+}
+
+Families MustDecode(const std::string& body, const TextParserLimits& limits = {}) {
+  Families out;
+  absl::Status status = DecodeProtobufPush(body, limits, &out);
+  EXPECT_TRUE(status.ok()) << status;
+  return out;
+}
+
+// A family that stands for whatever a caller had in `out` before a decode.
+Families Sentinel() {
+  Families out;
+  v1::MetricFamily* family = out.Add();
+  family->set_name("already_there");
+  family->set_type(v1::GAUGE);
+  family->add_series()->set_value(42);
+  return out;
+}
+
+bool Equal(const Families& a, const Families& b) {
+  if (a.size() != b.size()) return false;
+  for (int i = 0; i < a.size(); ++i) {
+    if (!google::protobuf::util::MessageDifferencer::Equals(a[i], b[i])) return false;
+  }
+  return true;
+}
+
+// Decodes a body that must be refused: returns the error message, and checks that `out` kept
+// exactly what it held before.
+std::string Rejected(const std::string& body, const TextParserLimits& limits = {}) {
+  Families out = Sentinel();
+  absl::Status status = DecodeProtobufPush(body, limits, &out);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_TRUE(Equal(out, Sentinel())) << "out was changed by a rejected push";
+  return std::string(status.message());
+}
+
+// --- IsDelimitedProtobuf ---
+
+TEST(IsDelimitedProtobufTest, AcceptsTheFormatHoweverItIsWritten) {
+  for (const char* header : {
+           "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; "
+           "encoding=delimited",
+           "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+           "encoding=delimited",
+           "application/vnd.google.protobuf; encoding=delimited; "
+           "proto=io.prometheus.client.MetricFamily",
+           "  APPLICATION/Vnd.Google.Protobuf ;  PROTO = io.prometheus.client.MetricFamily ;\t"
+           "Encoding=delimited  ",
+           "application/vnd.google.protobuf; proto=\"io.prometheus.client.MetricFamily\"; "
+           "encoding=\"delimited\"",
+           "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; "
+           "encoding=delimited;",
+           "application/vnd.google.protobuf; charset=utf-8; "
+           "proto=io.prometheus.client.MetricFamily; other=\"a;b\"; encoding=delimited",
+       }) {
+    EXPECT_TRUE(IsDelimitedProtobuf(header)) << header;
+  }
+}
+
+TEST(IsDelimitedProtobufTest, RefusesEverythingElse) {
+  for (const char* header : {
+           "",
+           "text/plain; version=0.0.4",
+           "application/openmetrics-text; version=1.0.0",
+           "application/vnd.google.protobuf",
+           "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily",
+           "application/vnd.google.protobuf; encoding=delimited",
+           // Values are case-sensitive.
+           "application/vnd.google.protobuf; proto=io.prometheus.client.metricfamily; "
+           "encoding=delimited",
+           "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; "
+           "encoding=Delimited",
+           "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; "
+           "encoding=text",
+           "application/x-protobuf; proto=io.prometheus.client.MetricFamily; "
+           "encoding=delimited",
+           "application/vnd.google.protobuf/x; proto=io.prometheus.client.MetricFamily; "
+           "encoding=delimited",
+           // Headers Go's mime.ParseMediaType refuses, so the Pushgateway reads text.
+           "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; "
+           "encoding=delimited; encoding=delimited",
+           "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; "
+           "Encoding=delimited; ENCODING=delimited",
+           "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; "
+           "encoding=delimited; x",
+           "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; "
+           "encoding=",
+           "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily "
+           "encoding=delimited",
+           "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; "
+           "encoding=\"delimited",
+           "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily;; "
+           "encoding=delimited",
+       }) {
+    EXPECT_FALSE(IsDelimitedProtobuf(header)) << header;
+  }
+}
+
+// --- Decoding each type ---
+
+TEST(DecodeProtobufPushTest, EmptyBodyIsAPushWithoutFamilies) {
+  Families out = Sentinel();
+  EXPECT_TRUE(DecodeProtobufPush("", {}, &out).ok());
+  EXPECT_TRUE(Equal(out, Sentinel()));
+}
+
+TEST(DecodeProtobufPushTest, CounterGaugeAndUntyped) {
+  client::MetricFamily counter = Family("http_requests_total", client::COUNTER, "Requests.");
+  client::Metric* m = AddMetric(&counter, {{"code", "200"}, {"method", "get"}});
+  m->mutable_counter()->set_value(10);
+  m->set_timestamp_ms(1700000000123);
+  AddMetric(&counter, {{"code", "500"}, {"empty", ""}})->mutable_counter()->set_value(2);
+  client::MetricFamily gauge = Family("queue:depth", client::GAUGE);
+  AddMetric(&gauge, {})->mutable_gauge()->set_value(-7.5);
+  client::MetricFamily untyped = Family("_thing", client::UNTYPED);
+  AddMetric(&untyped, {{"_a", "x"}})->mutable_untyped()->set_value(kInf);
+
+  Families out = MustDecode(Delimited({counter, gauge, untyped}));
+  ASSERT_EQ(out.size(), 3);
+
+  EXPECT_EQ(out[0].name(), "http_requests_total");
+  EXPECT_EQ(out[0].help(), "Requests.");
+  EXPECT_EQ(out[0].type(), v1::COUNTER);
+  ASSERT_EQ(out[0].series_size(), 2);
+  EXPECT_THAT(Labels(out[0].series(0)), ElementsAre(Pair("code", "200"), Pair("method", "get")));
+  EXPECT_EQ(out[0].series(0).value(), 10);
+  ASSERT_TRUE(out[0].series(0).has_timestamp_ms());
+  EXPECT_EQ(out[0].series(0).timestamp_ms(), 1700000000123);
+  EXPECT_THAT(Labels(out[0].series(1)), ElementsAre(Pair("code", "500"), Pair("empty", "")));
+  EXPECT_EQ(out[0].series(1).value(), 2);
+  EXPECT_FALSE(out[0].series(1).has_timestamp_ms());
+
+  EXPECT_EQ(out[1].name(), "queue:depth");
+  EXPECT_EQ(out[1].type(), v1::GAUGE);
+  ASSERT_EQ(out[1].series_size(), 1);
+  EXPECT_THAT(Labels(out[1].series(0)), IsEmpty());
+  EXPECT_EQ(out[1].series(0).data_case(), v1::Series::kValue);
+  EXPECT_EQ(out[1].series(0).value(), -7.5);
+
+  EXPECT_EQ(out[2].name(), "_thing");
+  EXPECT_EQ(out[2].type(), v1::UNTYPED);
+  EXPECT_EQ(out[2].series(0).value(), kInf);
+}
+
+TEST(DecodeProtobufPushTest, AbsentTypeIsCounter) {
+  client::MetricFamily family;
+  family.set_name("no_type");
+  AddMetric(&family, {})->mutable_counter()->set_value(3);
+  Families out = MustDecode(Delimited({family}));
+  ASSERT_EQ(out.size(), 1);
+  EXPECT_EQ(out[0].type(), v1::COUNTER);
+  EXPECT_EQ(out[0].series(0).value(), 3);
+}
+
+TEST(DecodeProtobufPushTest, Summary) {
+  client::MetricFamily family = Family("rpc_seconds", client::SUMMARY);
+  client::Summary* s = AddMetric(&family, {{"method", "get"}})->mutable_summary();
+  s->set_sample_count(4);
+  s->set_sample_sum(1.2);
+  client::Quantile* q = s->add_quantile();
+  q->set_quantile(0.5);
+  q->set_value(0.25);
+  q = s->add_quantile();
+  q->set_quantile(0.99);
+  q->set_value(0.5);
+  AddMetric(&family, {{"method", "put"}})->mutable_summary();  // all defaults
+
+  Families out = MustDecode(Delimited({family}));
+  ASSERT_EQ(out.size(), 1);
+  EXPECT_EQ(out[0].type(), v1::SUMMARY);
+  ASSERT_EQ(out[0].series_size(), 2);
+  const v1::Series& series = out[0].series(0);
+  EXPECT_THAT(Labels(series), ElementsAre(Pair("method", "get")));
+  ASSERT_EQ(series.data_case(), v1::Series::kSummary);
+  EXPECT_EQ(series.summary().count(), 4);
+  EXPECT_EQ(series.summary().sum(), 1.2);
+  ASSERT_EQ(series.summary().quantiles_size(), 2);
+  EXPECT_EQ(series.summary().quantiles(0).quantile(), 0.5);
+  EXPECT_EQ(series.summary().quantiles(0).value(), 0.25);
+  EXPECT_EQ(series.summary().quantiles(1).quantile(), 0.99);
+  EXPECT_EQ(series.summary().quantiles(1).value(), 0.5);
+  ASSERT_EQ(out[0].series(1).data_case(), v1::Series::kSummary);
+  EXPECT_EQ(out[0].series(1).summary().count(), 0);
+  EXPECT_THAT(out[0].series(1).summary().quantiles(), IsEmpty());
+}
+
+TEST(DecodeProtobufPushTest, ClassicHistogramBucketsAreSortedAndNoInfIsAdded) {
+  client::MetricFamily family = Family("latency", client::HISTOGRAM);
+  client::Metric* metric = AddMetric(&family, {{"path", "/"}});
+  client::Histogram* h = metric->mutable_histogram();
+  h->set_sample_count(3);
+  h->set_sample_sum(1.5);
+  for (auto [bound, count] :
+       std::vector<std::pair<double, uint64_t>>{{kInf, 3}, {0.5, 1}, {1, 2}, {0.5, 7}}) {
+    client::Bucket* b = h->add_bucket();
+    b->set_upper_bound(bound);
+    b->set_cumulative_count(count);
+  }
+  metric->set_timestamp_ms(1234);
+  // A histogram whose buckets stop short of +Inf gets none added.
+  client::Histogram* partial = AddMetric(&family, {{"path", "/x"}})->mutable_histogram();
+  partial->set_sample_count(9);
+  partial->add_bucket()->set_upper_bound(0.1);
+
+  Families out = MustDecode(Delimited({family}));
+  ASSERT_EQ(out.size(), 1);
+  EXPECT_EQ(out[0].type(), v1::HISTOGRAM);
+  ASSERT_EQ(out[0].series_size(), 2);
+  const v1::Series& series = out[0].series(0);
+  ASSERT_EQ(series.data_case(), v1::Series::kHistogram);
+  EXPECT_EQ(series.histogram().count(), 3);
+  EXPECT_EQ(series.histogram().sum(), 1.5);
+  // Sorted by bound; the two 0.5 buckets keep their pushed order.
+  EXPECT_THAT(Buckets(series.histogram()),
+              ElementsAre(Pair(0.5, 1), Pair(0.5, 7), Pair(1, 2), Pair(kInf, 3)));
+  EXPECT_FALSE(series.histogram().has_native());
+  EXPECT_EQ(series.timestamp_ms(), 1234);
+
+  EXPECT_EQ(out[0].series(1).histogram().count(), 9);
+  EXPECT_THAT(Buckets(out[0].series(1).histogram()), ElementsAre(Pair(0.1, 0)));
+}
+
+TEST(DecodeProtobufPushTest, FloatCountsWinWhenPresent) {
+  client::MetricFamily family = Family("float_hist", client::HISTOGRAM);
+  client::Histogram* h = AddMetric(&family, {})->mutable_histogram();
+  h->set_sample_count(100);  // ignored: the float count is present
+  h->set_sample_count_float(2.5);
+  h->set_sample_sum(4);
+  client::Bucket* b = h->add_bucket();
+  b->set_upper_bound(1);
+  b->set_cumulative_count_float(1.25);
+  b = h->add_bucket();
+  b->set_upper_bound(kInf);
+  b->set_cumulative_count(2);
+
+  Families out = MustDecode(Delimited({family}));
+  ASSERT_EQ(out.size(), 1);
+  EXPECT_EQ(out[0].series(0).histogram().count(), 2.5);
+  EXPECT_THAT(Buckets(out[0].series(0).histogram()), ElementsAre(Pair(1, 1.25), Pair(kInf, 2)));
+}
+
+TEST(DecodeProtobufPushTest, NativeHistogramFieldsAreCarried) {
+  client::MetricFamily family = Family("native", client::HISTOGRAM);
+  client::Histogram* h = AddMetric(&family, {})->mutable_histogram();
+  h->set_sample_count(5);
+  h->set_sample_sum(2.5);
+  h->set_schema(-3);
+  h->set_zero_threshold(1e-128);
+  h->set_zero_count(1);
+  client::BucketSpan* span = h->add_positive_span();
+  span->set_offset(-2);
+  span->set_length(2);
+  span = h->add_positive_span();
+  span->set_offset(3);
+  span->set_length(1);
+  for (int64_t d : {2, -1, 0}) h->add_positive_delta(d);
+  span = h->add_negative_span();
+  span->set_offset(0);
+  span->set_length(1);
+  h->add_negative_delta(1);
+
+  client::MetricFamily floats = Family("native_float", client::HISTOGRAM);
+  h = AddMetric(&floats, {})->mutable_histogram();
+  h->set_sample_count_float(3.5);
+  h->set_schema(0);
+  h->set_zero_count(7);  // ignored: the float zero count is present
+  h->set_zero_count_float(0.5);
+  span = h->add_positive_span();
+  span->set_length(2);
+  h->add_positive_count(1.5);
+  h->add_positive_count(1.5);
+  h->add_negative_count(0.25);
+
+  Families out = MustDecode(Delimited({family, floats}));
+  ASSERT_EQ(out.size(), 2);
+  const v1::Histogram& hist = out[0].series(0).histogram();
+  EXPECT_EQ(hist.count(), 5);
+  EXPECT_EQ(hist.sum(), 2.5);
+  EXPECT_THAT(hist.buckets(), IsEmpty());
+  ASSERT_TRUE(hist.has_native());
+  const v1::NativeHistogram& n = hist.native();
+  EXPECT_EQ(n.schema(), -3);
+  EXPECT_EQ(n.zero_threshold(), 1e-128);
+  EXPECT_EQ(n.zero_count(), 1);
+  ASSERT_EQ(n.positive_spans_size(), 2);
+  EXPECT_EQ(n.positive_spans(0).offset(), -2);
+  EXPECT_EQ(n.positive_spans(0).length(), 2u);
+  EXPECT_EQ(n.positive_spans(1).offset(), 3);
+  EXPECT_EQ(n.positive_spans(1).length(), 1u);
+  EXPECT_THAT(n.positive_deltas(), ElementsAre(2, -1, 0));
+  ASSERT_EQ(n.negative_spans_size(), 1);
+  EXPECT_EQ(n.negative_spans(0).length(), 1u);
+  EXPECT_THAT(n.negative_deltas(), ElementsAre(1));
+  EXPECT_THAT(n.positive_counts(), IsEmpty());
+
+  const v1::Histogram& fhist = out[1].series(0).histogram();
+  EXPECT_EQ(fhist.count(), 3.5);
+  ASSERT_TRUE(fhist.has_native());
+  EXPECT_EQ(fhist.native().schema(), 0);
+  EXPECT_EQ(fhist.native().zero_count(), 0.5);
+  EXPECT_THAT(fhist.native().positive_counts(), ElementsAre(1.5, 1.5));
+  EXPECT_THAT(fhist.native().negative_counts(), ElementsAre(0.25));
+  EXPECT_THAT(fhist.native().positive_deltas(), IsEmpty());
+}
+
+TEST(DecodeProtobufPushTest, GaugeHistogram) {
+  client::MetricFamily family = Family("inflight", client::GAUGE_HISTOGRAM);
+  client::Histogram* h = AddMetric(&family, {{"pool", "a"}})->mutable_histogram();
+  h->set_sample_count(2);
+  h->set_sample_sum(1);
+  client::Bucket* b = h->add_bucket();
+  b->set_upper_bound(1);
+  b->set_cumulative_count(1);
+  b = h->add_bucket();
+  b->set_upper_bound(kInf);
+  b->set_cumulative_count(2);
+
+  Families out = MustDecode(Delimited({family}));
+  ASSERT_EQ(out.size(), 1);
+  EXPECT_EQ(out[0].type(), v1::GAUGE_HISTOGRAM);
+  ASSERT_EQ(out[0].series(0).data_case(), v1::Series::kHistogram);
+  EXPECT_EQ(out[0].series(0).histogram().count(), 2);
+  EXPECT_THAT(Buckets(out[0].series(0).histogram()), ElementsAre(Pair(1, 1), Pair(kInf, 2)));
+}
+
+TEST(DecodeProtobufPushTest, TimestampsAreKeptWheneverPresent) {
+  client::MetricFamily family = Family("ts", client::GAUGE);
+  for (int64_t ts : {int64_t{0}, int64_t{-5}, int64_t{1700000000000}}) {
+    client::Metric* m = AddMetric(&family, {});
+    m->mutable_gauge()->set_value(1);
+    m->set_timestamp_ms(ts);
+  }
+  AddMetric(&family, {})->mutable_gauge()->set_value(1);
+
+  Families out = MustDecode(Delimited({family}));
+  ASSERT_EQ(out[0].series_size(), 4);
+  EXPECT_TRUE(out[0].series(0).has_timestamp_ms());
+  EXPECT_EQ(out[0].series(0).timestamp_ms(), 0);
+  EXPECT_EQ(out[0].series(1).timestamp_ms(), -5);
+  EXPECT_EQ(out[0].series(2).timestamp_ms(), 1700000000000);
+  EXPECT_FALSE(out[0].series(3).has_timestamp_ms());
+}
+
+TEST(DecodeProtobufPushTest, AppendsAfterWhatOutAlreadyHolds) {
+  Families out = Sentinel();
+  ASSERT_TRUE(DecodeProtobufPush(Delimited({Counter("a", 1), Counter("b", 2)}), {}, &out).ok());
+  ASSERT_EQ(out.size(), 3);
+  EXPECT_EQ(out[0].name(), "already_there");
+  EXPECT_EQ(out[1].name(), "a");
+  EXPECT_EQ(out[2].name(), "b");
+}
+
+TEST(DecodeProtobufPushTest, FamilyWithoutMetricsIsKept) {
+  Families out = MustDecode(Delimited({Family("empty_family", client::GAUGE, "Help.")}));
+  ASSERT_EQ(out.size(), 1);
+  EXPECT_EQ(out[0].name(), "empty_family");
+  EXPECT_EQ(out[0].help(), "Help.");
+  EXPECT_THAT(out[0].series(), IsEmpty());
+}
+
+TEST(DecodeProtobufPushTest, ALaterFamilyOfTheSameNameReplacesTheEarlierOne) {
+  client::MetricFamily second = Family("x", client::GAUGE);
+  AddMetric(&second, {{"v", "2"}})->mutable_gauge()->set_value(2);
+  Families out = MustDecode(Delimited({Counter("x", 1), Counter("y", 5), second}));
+  ASSERT_EQ(out.size(), 2);
+  EXPECT_EQ(out[0].name(), "x");
+  EXPECT_EQ(out[0].type(), v1::GAUGE);
+  ASSERT_EQ(out[0].series_size(), 1);
+  EXPECT_EQ(out[0].series(0).value(), 2);
+  EXPECT_EQ(out[1].name(), "y");
+
+  // A third one replaces the replacement.
+  out = MustDecode(Delimited({Counter("x", 1), Counter("y", 5), second, Counter("x", 3)}));
+  ASSERT_EQ(out.size(), 2);
+  EXPECT_EQ(out[0].type(), v1::COUNTER);
+  EXPECT_EQ(out[0].series(0).value(), 3);
+}
+
+// --- The conformance vectors ---
+
+std::string TestdataBody(const std::string& file) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  EXPECT_NE(srcdir, nullptr);
+  if (srcdir == nullptr) return "";
+  const std::string path = std::string(srcdir) + "/pushgate/libs/protobuf_decoder/testdata/" + file;
+  std::ifstream in(path);
+  EXPECT_TRUE(in.good()) << path;
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string json = text.str();
+  const std::string key = "\"body_b64\": \"";
+  const size_t start = json.find(key);
+  EXPECT_NE(start, std::string::npos) << path;
+  if (start == std::string::npos) return "";
+  const size_t end = json.find('"', start + key.size());
+  std::string body;
+  EXPECT_TRUE(
+      absl::Base64Unescape(json.substr(start + key.size(), end - start - key.size()), &body));
+  return body;
+}
+
+const v1::MetricFamily* Find(const Families& families, const std::string& name) {
+  for (const v1::MetricFamily& family : families) {
+    if (family.name() == name) return &family;
+  }
+  return nullptr;
+}
+
+TEST(ConformanceTest, H9ProtobufBody) {
+  Families out = MustDecode(TestdataBody("h9_protobuf_body.json"));
+  ASSERT_EQ(out.size(), 6);
+
+  const v1::MetricFamily* requests = Find(out, "pb_requests_total");
+  ASSERT_NE(requests, nullptr);
+  EXPECT_EQ(requests->type(), v1::COUNTER);
+  EXPECT_EQ(requests->help(), "Requests.");
+  ASSERT_EQ(requests->series_size(), 2);
+  EXPECT_THAT(Labels(requests->series(0)), ElementsAre(Pair("code", "200")));
+  EXPECT_EQ(requests->series(0).value(), 10);
+  EXPECT_EQ(requests->series(0).timestamp_ms(), 1700000000123);
+  EXPECT_THAT(Labels(requests->series(1)), ElementsAre(Pair("code", "500")));
+  EXPECT_EQ(requests->series(1).value(), 2);
+  EXPECT_FALSE(requests->series(1).has_timestamp_ms());
+
+  const v1::MetricFamily* depth = Find(out, "pb_queue_depth");
+  ASSERT_NE(depth, nullptr);
+  EXPECT_EQ(depth->type(), v1::GAUGE);
+  EXPECT_EQ(depth->series(0).value(), 7);
+
+  const v1::MetricFamily* rpc = Find(out, "pb_rpc_seconds");
+  ASSERT_NE(rpc, nullptr);
+  EXPECT_EQ(rpc->type(), v1::SUMMARY);
+  EXPECT_THAT(Labels(rpc->series(0)), ElementsAre(Pair("method", "get")));
+  const v1::Summary& summary = rpc->series(0).summary();
+  EXPECT_EQ(summary.count(), 4);
+  EXPECT_EQ(summary.sum(), 1.2);
+  ASSERT_EQ(summary.quantiles_size(), 2);
+  EXPECT_EQ(summary.quantiles(0).quantile(), 0.5);
+  EXPECT_EQ(summary.quantiles(0).value(), 0.25);
+  EXPECT_EQ(summary.quantiles(1).quantile(), 0.99);
+  EXPECT_EQ(summary.quantiles(1).value(), 0.5);
+
+  const v1::MetricFamily* latency = Find(out, "pb_latency");
+  ASSERT_NE(latency, nullptr);
+  EXPECT_EQ(latency->type(), v1::HISTOGRAM);
+  EXPECT_EQ(latency->series(0).histogram().count(), 3);
+  EXPECT_EQ(latency->series(0).histogram().sum(), 1.5);
+  EXPECT_THAT(Buckets(latency->series(0).histogram()), ElementsAre(Pair(0.5, 1), Pair(kInf, 3)));
+  EXPECT_FALSE(latency->series(0).histogram().has_native());
+
+  const v1::MetricFamily* native = Find(out, "pb_native");
+  ASSERT_NE(native, nullptr);
+  EXPECT_EQ(native->type(), v1::HISTOGRAM);
+  EXPECT_EQ(native->series(0).histogram().count(), 5);
+  EXPECT_EQ(native->series(0).histogram().sum(), 2.5);
+  EXPECT_THAT(native->series(0).histogram().buckets(), IsEmpty());
+  EXPECT_TRUE(native->series(0).histogram().has_native());
+
+  const v1::MetricFamily* inflight = Find(out, "pb_inflight");
+  ASSERT_NE(inflight, nullptr);
+  EXPECT_EQ(inflight->type(), v1::GAUGE_HISTOGRAM);
+  EXPECT_EQ(inflight->series(0).histogram().count(), 2);
+}
+
+TEST(ConformanceTest, RejectTruncatedProtobuf) {
+  const std::string message = Rejected(TestdataBody("reject_truncated_protobuf.json"));
+  EXPECT_THAT(message, HasSubstr("family 2 at byte 29"));
+  EXPECT_THAT(message, HasSubstr("exceeds the 15 bytes left"));
+}
+
+// --- Bodies that cannot be decoded ---
+
+TEST(DecodeProtobufPushTest, EveryTruncationInsideAMessageIsRejected) {
+  client::MetricFamily hist = Family("h", client::HISTOGRAM, "Some help.");
+  client::Histogram* h = AddMetric(&hist, {{"a", "b"}})->mutable_histogram();
+  h->set_sample_count(2);
+  h->add_bucket()->set_upper_bound(1);
+  // Long enough that its length prefix takes two bytes.
+  client::MetricFamily counter = Counter("c", 1);
+  counter.set_help(std::string(200, 'h'));
+  const std::vector<client::MetricFamily> families = {Counter("a", 1), hist, counter};
+
+  // The offsets where a message ends: cutting there leaves a shorter valid body.
+  std::vector<size_t> ends;
+  std::string body;
+  for (const client::MetricFamily& family : families) {
+    body += Delimited({family});
+    ends.push_back(body.size());
+  }
+  ASSERT_EQ(MustDecode(body).size(), 3);
+
+  for (size_t cut = 1; cut < body.size(); ++cut) {
+    const std::string truncated = body.substr(0, cut);
+    size_t complete = 0;
+    while (complete < ends.size() && ends[complete] <= cut) ++complete;
+    if (complete > 0 && ends[complete - 1] == cut) {
+      Families out = MustDecode(truncated);
+      EXPECT_EQ(out.size(), static_cast<int>(complete)) << "cut at " << cut;
+      continue;
+    }
+    const std::string message = Rejected(truncated);
+    EXPECT_THAT(message, HasSubstr("family " + std::to_string(complete + 1) + " at byte "))
+        << "cut at " << cut;
+  }
+}
+
+TEST(DecodeProtobufPushTest, LengthPrefixProblems) {
+  // The second message's two-byte prefix is cut after its first byte.
+  std::string body = Delimited({Counter("a", 1)});
+  const size_t first = body.size();
+  EXPECT_THAT(Rejected(body + "\x80"),
+              HasSubstr("family 2 at byte " + std::to_string(first) + ": truncated length"));
+  EXPECT_THAT(Rejected(std::string(11, '\xff')), HasSubstr("family 1 at byte 0: malformed"));
+  EXPECT_THAT(Rejected(std::string("\x05\x0a\x01x")),
+              HasSubstr("message length 5 exceeds the 3 bytes left in the body"));
+  // A length that does not fit in 32 bits.
+  EXPECT_THAT(Rejected(std::string("\xff\xff\xff\xff\x1f\x0a")), HasSubstr("exceeds the 1 bytes"));
+}
+
+TEST(DecodeProtobufPushTest, BadWireDataIsRejected) {
+  // Field 1 with wire type 7, which does not exist.
+  EXPECT_THAT(Rejected(std::string("\x02\x0f\x00", 3)), HasSubstr("not a valid MetricFamily"));
+  // A name whose length runs past the message's end (the body has bytes to spare).
+  std::string body = std::string("\x03\x0a\x05xy", 5) + Delimited({Counter("a", 1)});
+  EXPECT_THAT(Rejected(body), HasSubstr("family 1 at byte 0"));
+  // A nested Metric that is cut short inside its family.
+  EXPECT_THAT(Rejected(std::string("\x05\x0a\x01x\x22\x09", 6)),
+              HasSubstr("not a valid MetricFamily"));
+}
+
+// --- Checks ---
+
+TEST(DecodeProtobufPushTest, FamilyNamesAreChecked) {
+  EXPECT_THAT(Rejected(Delimited({Counter("", 1)})), HasSubstr("without a name"));
+  EXPECT_THAT(Rejected(std::string("\x00", 1)), HasSubstr("without a name"));
+  for (const char* name : {"1abc", "a-b", "a b", "é", "a.b"}) {
+    EXPECT_THAT(Rejected(Delimited({Counter("ok", 1), Counter(name, 1)})),
+                HasSubstr("family 2 at byte"))
+        << name;
+    EXPECT_THAT(Rejected(Delimited({Counter(name, 1)})), HasSubstr("invalid metric name")) << name;
+  }
+  client::MetricFamily bad_help = Counter("x", 1);
+  bad_help.set_help("\xff");
+  EXPECT_THAT(Rejected(Delimited({bad_help})), HasSubstr("not valid UTF-8"));
+}
+
+TEST(DecodeProtobufPushTest, LabelsAreChecked) {
+  for (const char* name : {"", "1a", "a-b", "a:b", "é", "__name__"}) {
+    client::MetricFamily family = Family("m", client::GAUGE);
+    AddMetric(&family, {{"ok", "1"}})->mutable_gauge();
+    AddMetric(&family, {{"ok", "1"}, {name, "v"}})->mutable_gauge();
+    EXPECT_THAT(Rejected(Delimited({family})), HasSubstr("(\"m\"), metric 2:")) << name;
+  }
+  client::MetricFamily family = Family("m", client::GAUGE);
+  AddMetric(&family, {{"a", "1"}, {"b", "2"}, {"a", "3"}})->mutable_gauge();
+  EXPECT_THAT(Rejected(Delimited({family})), HasSubstr("duplicate label name \"a\""));
+
+  family = Family("m", client::GAUGE);
+  AddMetric(&family, {{"a", "ok \xc3\xa9"}, {"b", "\xc3("}})->mutable_gauge();
+  EXPECT_THAT(Rejected(Delimited({family})), HasSubstr("label \"b\" is not valid UTF-8"));
+  for (const char* bad : {"\xed\xa0\x80", "\xc0\xaf", "\xf4\x90\x80\x80", "\xe2\x82"}) {
+    family = Family("m", client::GAUGE);
+    AddMetric(&family, {{"a", bad}})->mutable_gauge();
+    EXPECT_THAT(Rejected(Delimited({family})), HasSubstr("not valid UTF-8"));
+  }
+  family = Family("m", client::GAUGE);
+  AddMetric(&family, {{"a", "\xf0\x9f\x98\x80 \xe2\x82\xac \xc3\xa9"}})->mutable_gauge();
+  EXPECT_EQ(MustDecode(Delimited({family})).size(), 1);
+}
+
+TEST(DecodeProtobufPushTest, AMetricMustCarryItsFamilysType) {
+  struct Case {
+    client::MetricType type;
+    const char* missing;
+  };
+  for (const Case& c :
+       {Case{client::COUNTER, "counter"}, Case{client::GAUGE, "gauge"},
+        Case{client::UNTYPED, "untyped"}, Case{client::SUMMARY, "summary"},
+        Case{client::HISTOGRAM, "histogram"}, Case{client::GAUGE_HISTOGRAM, "histogram"}}) {
+    client::MetricFamily family = Family("m", c.type);
+    // Every other kind of value, but not the one the type asks for.
+    client::Metric* metric = AddMetric(&family, {});
+    if (c.type != client::COUNTER) metric->mutable_counter()->set_value(1);
+    if (c.type != client::GAUGE) metric->mutable_gauge()->set_value(1);
+    if (c.type != client::UNTYPED) metric->mutable_untyped()->set_value(1);
+    if (c.type != client::SUMMARY) metric->mutable_summary();
+    if (c.type != client::HISTOGRAM && c.type != client::GAUGE_HISTOGRAM) {
+      metric->mutable_histogram();
+    }
+    EXPECT_THAT(Rejected(Delimited({family})), HasSubstr(std::string("no ") + c.missing))
+        << client::MetricType_Name(c.type);
+  }
+}
+
+TEST(DecodeProtobufPushTest, UnknownTypeIsRejected) {
+  // name "x", type 9
+  EXPECT_THAT(Rejected(std::string("\x05\x0a\x01x\x18\x09", 6)),
+              HasSubstr("unknown metric type 9"));
+}
+
+TEST(DecodeProtobufPushTest, NaNBucketBoundIsRejected) {
+  client::MetricFamily family = Family("h", client::HISTOGRAM);
+  AddMetric(&family, {})->mutable_histogram()->add_bucket()->set_upper_bound(std::nan(""));
+  EXPECT_THAT(Rejected(Delimited({family})), HasSubstr("NaN upper bound"));
+}
+
+// --- Limits ---
+
+client::MetricFamily Gauges(const std::string& name, int n) {
+  client::MetricFamily family = Family(name, client::GAUGE);
+  for (int i = 0; i < n; ++i) {
+    AddMetric(&family, {{"i", std::to_string(i)}})->mutable_gauge()->set_value(i);
+  }
+  return family;
+}
+
+TEST(LimitsTest, MaxSeriesCountsThePushAcrossFamilies) {
+  TextParserLimits limits;
+  limits.max_series = 5;
+  EXPECT_EQ(MustDecode(Delimited({Gauges("a", 2), Gauges("b", 3)}), limits).size(), 2);
+  EXPECT_THAT(Rejected(Delimited({Gauges("a", 2), Gauges("b", 4)}), limits),
+              HasSubstr("family 2 at byte"));
+  EXPECT_THAT(Rejected(Delimited({Gauges("a", 6)}), limits), HasSubstr("exceeds --max_series (5)"));
+  // A replaced family no longer counts.
+  EXPECT_EQ(MustDecode(Delimited({Gauges("a", 4), Gauges("a", 5)}), limits).size(), 1);
+  // 0 is unlimited.
+  EXPECT_EQ(MustDecode(Delimited({Gauges("a", 50)}), {}).size(), 1);
+}
+
+TEST(LimitsTest, LabelLimits) {
+  client::MetricFamily family = Family("m", client::GAUGE);
+  AddMetric(&family, {{"abc", "12345"}, {"b", "x"}})->mutable_gauge();
+
+  TextParserLimits limits;
+  limits.max_labels_per_series = 2;
+  limits.max_label_name_length = 3;
+  limits.max_label_value_length = 5;
+  EXPECT_EQ(MustDecode(Delimited({family}), limits).size(), 1);
+
+  TextParserLimits tighter = limits;
+  tighter.max_labels_per_series = 1;
+  EXPECT_THAT(Rejected(Delimited({family}), tighter),
+              HasSubstr("exceeds --max_labels_per_series (1)"));
+  tighter = limits;
+  tighter.max_label_name_length = 2;
+  EXPECT_THAT(Rejected(Delimited({family}), tighter),
+              HasSubstr("label name \"abc\" exceeds --max_label_name_length (2)"));
+  tighter = limits;
+  tighter.max_label_value_length = 4;
+  EXPECT_THAT(Rejected(Delimited({family}), tighter),
+              HasSubstr("value of label \"abc\" exceeds --max_label_value_length (4)"));
+}
+
+}  // namespace
+}  // namespace pushgate
