@@ -1,0 +1,1036 @@
+#include "libs/text_parser/text_parser.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <limits>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "absl/base/attributes.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/charconv.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace pushgate {
+namespace {
+
+using ::pushgate::v1::MetricFamily;
+using ::pushgate::v1::MetricType;
+using ::pushgate::v1::Series;
+
+// ---------------------------------------------------------------------------------------
+// Character classes and small scanners.
+
+// Character classes by table: the scanners below test one byte per step.
+enum : uint8_t {
+  kBlank = 1,        // ' ', '\t'
+  kDigit = 2,        // 0-9
+  kLabelStart = 4,   // a-z A-Z _
+  kColon = 8,        // ':'
+  kLabelDelim = 16,  // what may follow a label name: = , } " blank
+  kValueStop = 32,   // ends a plain run in a label value: " \\ and bytes >= 0x80
+};
+
+constexpr std::array<uint8_t, 256> MakeClasses() {
+  std::array<uint8_t, 256> t{};
+  t[' '] = t['\t'] = kBlank | kLabelDelim;
+  for (int c = '0'; c <= '9'; ++c) t[c] = kDigit;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = kLabelStart;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = kLabelStart;
+  t['_'] = kLabelStart;
+  t[':'] = kColon;
+  t['='] = t[','] = t['}'] = kLabelDelim;
+  t['"'] = kLabelDelim | kValueStop;
+  t['\\'] = kValueStop;
+  for (int c = 0x80; c < 0x100; ++c) t[c] = kValueStop;
+  return t;
+}
+constexpr std::array<uint8_t, 256> kClasses = MakeClasses();
+
+inline bool Is(char c, uint8_t classes) {
+  return (kClasses[static_cast<unsigned char>(c)] & classes) != 0;
+}
+inline bool IsBlank(char c) { return Is(c, kBlank); }
+inline bool IsDigit(char c) { return Is(c, kDigit); }
+inline bool IsLabelStart(char c) { return Is(c, kLabelStart); }
+inline bool IsLabelChar(char c) { return Is(c, kLabelStart | kDigit); }
+inline bool IsLabelDelimiter(char c) { return Is(c, kLabelDelim); }
+inline bool IsMetricStart(char c) { return Is(c, kLabelStart | kColon); }
+inline bool IsMetricChar(char c) { return Is(c, kLabelStart | kDigit | kColon); }
+
+inline size_t SkipBlanks(absl::string_view s, size_t i) {
+  while (i < s.size() && IsBlank(s[i])) ++i;
+  return i;
+}
+
+inline size_t SkipToBlank(absl::string_view s, size_t i) {
+  while (i < s.size() && !IsBlank(s[i])) ++i;
+  return i;
+}
+
+bool IsMetricName(absl::string_view s) {
+  if (s.empty() || !IsMetricStart(s[0])) return false;
+  for (char c : s) {
+    if (!IsMetricChar(c)) return false;
+  }
+  return true;
+}
+
+// Length of the valid UTF-8 sequence at the start of `s` (non-empty), or 0 if there is none.
+size_t Utf8SequenceLength(absl::string_view s) {
+  const auto b0 = static_cast<unsigned char>(s[0]);
+  if (b0 < 0x80) return 1;
+  size_t len;
+  uint32_t min;
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    len = 2, min = 0x80;
+  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+    len = 3, min = 0x800;
+  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+    len = 4, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (s.size() < len) return 0;
+  uint32_t cp = b0 & (0x7F >> len);
+  for (size_t i = 1; i < len; ++i) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    if ((b & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (b & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return len;
+}
+
+bool IsValidUtf8(absl::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    // Most text is ASCII: step over it eight bytes at a time.
+    while (i + 8 <= s.size()) {
+      uint64_t word;
+      std::memcpy(&word, s.data() + i, 8);
+      if (word & 0x8080808080808080ull) break;
+      i += 8;
+    }
+    if (i >= s.size()) break;
+    const size_t len = Utf8SequenceLength(s.substr(i));
+    if (len == 0) return false;
+    i += len;
+  }
+  return true;
+}
+
+// Quotes `s` for an error message: Go-like escapes so the message stays on one line, and
+// long text cut short so a huge line cannot blow up the response.
+std::string Quote(absl::string_view s) {
+  static constexpr size_t kMaxQuoted = 100;
+  static constexpr char kHex[] = "0123456789abcdef";
+  const bool cut = s.size() > kMaxQuoted;
+  if (cut) s = s.substr(0, kMaxQuoted);
+  std::string out = "\"";
+  while (!s.empty()) {
+    const auto c = static_cast<unsigned char>(s[0]);
+    if (c >= 0x80) {
+      const size_t len = Utf8SequenceLength(s);
+      if (len == 0) {
+        if (cut && s.size() < 4) break;  // a sequence split by the cut; drop it
+        out.append({'\\', 'x', kHex[c >> 4], kHex[c & 0xF]});
+        s.remove_prefix(1);
+      } else {
+        out.append(s.data(), len);
+        s.remove_prefix(len);
+      }
+      continue;
+    }
+    s.remove_prefix(1);
+    switch (c) {
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
+      default:
+        if (c < 0x20 || c == 0x7F) {
+          out.append({'\\', 'x', kHex[c >> 4], kHex[c & 0xF]});
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out.push_back('"');
+  if (cut) out.append("...");
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Numbers.
+
+constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                             1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+// What Go's strconv.ParseFloat(s, 64) accepts once `p`, `P` and `_` are refused (as the
+// Prometheus text parser does): decimal floats with optional sign and exponent, and
+// case-insensitive inf/infinity (signed or not) and nan (unsigned). Out-of-range magnitudes
+// are an error, tiny ones round to zero.
+bool ParseFloat(absl::string_view s, double* out) {
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  if (p == end) return false;
+  bool neg = false;
+  const bool signed_ = *p == '+' || *p == '-';
+  if (signed_) {
+    neg = *p == '-';
+    if (++p == end) return false;
+  }
+  if (!IsDigit(*p) && *p != '.') {
+    const absl::string_view word(p, end - p);
+    if (absl::EqualsIgnoreCase(word, "inf") || absl::EqualsIgnoreCase(word, "infinity")) {
+      *out =
+          neg ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+      return true;
+    }
+    if (!signed_ && absl::EqualsIgnoreCase(word, "nan")) {
+      *out = std::numeric_limits<double>::quiet_NaN();
+      return true;
+    }
+    return false;
+  }
+
+  // Scan the grammar and, on the way, collect up to 19 significant digits for the exact fast
+  // path: a mantissa below 2^53 times an exactly representable power of ten is correctly
+  // rounded by one IEEE multiplication or division.
+  const char* q = p;
+  uint64_t mantissa = 0;
+  int significant = 0;
+  int exp10 = 0;
+  bool any_digit = false;
+  bool truncated = false;
+  for (; q < end && IsDigit(*q); ++q) {
+    any_digit = true;
+    const int d = *q - '0';
+    if (mantissa == 0 && d == 0) continue;
+    if (significant < 19) {
+      mantissa = mantissa * 10 + d;
+      ++significant;
+    } else {
+      ++exp10;
+      truncated |= d != 0;
+    }
+  }
+  if (q < end && *q == '.') {
+    for (++q; q < end && IsDigit(*q); ++q) {
+      any_digit = true;
+      const int d = *q - '0';
+      if (mantissa == 0 && d == 0) {
+        --exp10;
+      } else if (significant < 19) {
+        mantissa = mantissa * 10 + d;
+        ++significant;
+        --exp10;
+      } else {
+        truncated |= d != 0;
+      }
+    }
+  }
+  if (!any_digit) return false;
+  if (q < end && (*q == 'e' || *q == 'E')) {
+    ++q;
+    bool exp_neg = false;
+    if (q < end && (*q == '+' || *q == '-')) exp_neg = *q++ == '-';
+    if (q == end || !IsDigit(*q)) return false;
+    int e = 0;
+    for (; q < end && IsDigit(*q); ++q) {
+      if (e < 100000) e = e * 10 + (*q - '0');
+    }
+    exp10 += exp_neg ? -e : e;
+  }
+  if (q != end) return false;
+
+  if (mantissa == 0) {
+    *out = neg ? -0.0 : 0.0;
+    return true;
+  }
+  if (!truncated && significant <= 15 && exp10 >= -22 && exp10 <= 22) {
+    double v = static_cast<double>(mantissa);
+    v = exp10 < 0 ? v / kPow10[-exp10] : v * kPow10[exp10];
+    *out = neg ? -v : v;
+    return true;
+  }
+  double v = 0;
+  const absl::from_chars_result r = absl::from_chars(p, end, v);
+  if (r.ptr != end) return false;
+  if (r.ec == std::errc::result_out_of_range) {
+    // Overflow is Go's ErrRange; underflow rounds to zero without an error.
+    if (std::isinf(v) || std::fabs(v) >= 1) return false;
+    v = 0;
+  } else if (r.ec != std::errc()) {
+    return false;
+  }
+  *out = neg ? -v : v;
+  return true;
+}
+
+// Go's strconv.ParseInt(s, 10, 64).
+bool ParseInt64(absl::string_view s, int64_t* out) {
+  size_t i = 0;
+  bool neg = false;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) neg = s[i++] == '-';
+  if (i == s.size()) return false;
+  const uint64_t limit = neg ? uint64_t{1} << 63 : (uint64_t{1} << 63) - 1;
+  uint64_t v = 0;
+  for (; i < s.size(); ++i) {
+    if (!IsDigit(s[i])) return false;
+    const uint64_t d = s[i] - '0';
+    if (v > (limit - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  *out = neg ? static_cast<int64_t>(0 - v) : static_cast<int64_t>(v);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------
+// The parser.
+
+bool ParseTypeName(absl::string_view word, MetricType* type) {
+  struct Entry {
+    absl::string_view name;
+    MetricType type;
+  };
+  // Lower-case first: the longest name is 14 bytes.
+  char lower[16];
+  if (word.size() > sizeof(lower)) return false;
+  for (size_t i = 0; i < word.size(); ++i) lower[i] = absl::ascii_tolower(word[i]);
+  const absl::string_view lowered(lower, word.size());
+  static constexpr Entry kTypes[] = {
+      {"counter", v1::COUNTER},
+      {"gauge", v1::GAUGE},
+      {"summary", v1::SUMMARY},
+      {"histogram", v1::HISTOGRAM},
+      {"untyped", v1::UNTYPED},
+      {"info", v1::INFO},
+      {"gaugehistogram", v1::GAUGE_HISTOGRAM},
+      // OpenMetrics names: the nearest 0.0.4 type.
+      {"unknown", v1::UNTYPED},
+      {"stateset", v1::GAUGE},
+  };
+  for (const Entry& e : kTypes) {
+    if (lowered == e.name) {
+      *type = e.type;
+      return true;
+    }
+  }
+  return false;
+}
+
+absl::string_view TypeName(MetricType type) {
+  switch (type) {
+    case v1::COUNTER:
+      return "counter";
+    case v1::GAUGE:
+      return "gauge";
+    case v1::SUMMARY:
+      return "summary";
+    case v1::HISTOGRAM:
+      return "histogram";
+    case v1::INFO:
+      return "info";
+    case v1::GAUGE_HISTOGRAM:
+      return "gaugehistogram";
+    default:
+      return "untyped";
+  }
+}
+
+bool IsGrouped(MetricType type) {
+  return type == v1::SUMMARY || type == v1::HISTOGRAM || type == v1::GAUGE_HISTOGRAM;
+}
+
+// The output name of a family declared as `key` with `type`.
+std::string OutputName(absl::string_view key, MetricType type) {
+  if (type == v1::INFO && !absl::EndsWith(key, "_info")) return absl::StrCat(key, "_info");
+  return std::string(key);
+}
+
+class Parser {
+ public:
+  Parser(absl::string_view body, const TextParserLimits& limits,
+         google::protobuf::RepeatedPtrField<MetricFamily>* out)
+      : body_(body), limits_(limits), out_(out), first_family_(out->size()) {}
+
+  absl::Status Run() {
+    absl::Status status = ParseLines();
+    if (!status.ok()) {
+      while (out_->size() > first_family_) out_->RemoveLast();
+      return status;
+    }
+    Finish();
+    return absl::OkStatus();
+  }
+
+ private:
+  enum class Role {
+    kNone,
+    kValue,     // counter, gauge, untyped, info sample
+    kQuantile,  // summary `x{quantile=..}`
+    kSum,
+    kCount,
+    kBucket,
+  };
+
+  struct Family {
+    absl::string_view key;  // the name it was declared or first sampled under
+    MetricFamily* mf;
+    MetricType type;
+  };
+
+  struct Target {
+    int family;
+    Role role;
+  };
+
+  struct Label {
+    absl::string_view name;
+    absl::string_view value;
+  };
+
+  // Out of line: error paths stay out of the hot scanning code.
+  template <typename... Pieces>
+  ABSL_ATTRIBUTE_NOINLINE absl::Status Error(const Pieces&... pieces) const {
+    return absl::InvalidArgumentError(absl::StrCat("line ", line_, ": ", pieces...));
+  }
+
+  absl::Status ParseLines() {
+    const char* p = body_.data();
+    const char* const end = p + body_.size();
+    while (p < end) {
+      ++line_;
+      const char* nl = static_cast<const char*>(std::memchr(p, '\n', end - p));
+      const char* line_end = nl != nullptr ? nl : end;
+      absl::string_view line(p, line_end - p);
+      p = nl != nullptr ? nl + 1 : end;
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      const size_t start = SkipBlanks(line, 0);
+      if (start == line.size()) continue;
+      line.remove_prefix(start);
+      absl::Status status = line[0] == '#' ? ParseComment(line) : ParseSample(line);
+      if (!status.ok()) return status;
+      if (eof_) break;
+    }
+    return absl::OkStatus();
+  }
+
+  // --- Comments ---
+
+  absl::Status ParseComment(absl::string_view line) {
+    size_t i = SkipBlanks(line, 1);
+    const size_t word_end = SkipToBlank(line, i);
+    const absl::string_view keyword = line.substr(i, word_end - i);
+    i = SkipBlanks(line, word_end);
+    if (keyword == "EOF") {
+      if (i == line.size()) eof_ = true;
+      return absl::OkStatus();
+    }
+    const bool help = keyword == "HELP";
+    if (!help && keyword != "TYPE") return absl::OkStatus();
+    if (i == line.size()) return absl::OkStatus();  // a bare "# HELP" is just a comment
+
+    const size_t name_end = SkipToBlank(line, i);
+    const absl::string_view name = line.substr(i, name_end - i);
+    if (!IsMetricName(name)) {
+      return Error("invalid metric name ", Quote(name), " in ", keyword, " line");
+    }
+    // Which sample names belong where may change: forget the cached resolution.
+    last_name_ = absl::string_view();
+    // HELP and TYPE of one family come together; find it once.
+    if (name != declared_key_) {
+      declared_key_ = name;
+      declared_ = FamilyIndex(name);
+    }
+    absl::string_view rest = line.substr(SkipBlanks(line, name_end));
+    return help ? SetHelp(name, rest) : SetType(name, rest);
+  }
+
+  absl::Status SetHelp(absl::string_view name, absl::string_view text) {
+    std::string* help = families_[declared_].mf->mutable_help();
+    if (text.find('\\') == absl::string_view::npos) {
+      help->assign(text.data(), text.size());
+    } else {
+      help->clear();
+      for (size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '\\') {
+          help->push_back(text[i]);
+          continue;
+        }
+        const char next = i + 1 < text.size() ? text[i + 1] : '\0';
+        if (next == '\\') {
+          help->push_back('\\');
+        } else if (next == 'n') {
+          help->push_back('\n');
+        } else {
+          return Error("invalid escape sequence ", Quote(text.substr(i, 2)), " in HELP text of ",
+                       Quote(name), " (only \\\\ and \\n are allowed)");
+        }
+        ++i;
+      }
+    }
+    if (!IsValidUtf8(*help)) {
+      return Error("HELP text of ", Quote(name), " is not valid UTF-8");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status SetType(absl::string_view name, absl::string_view word) {
+    while (!word.empty() && IsBlank(word.back())) word.remove_suffix(1);
+    if (word.empty()) return Error("TYPE line for ", Quote(name), " has no type");
+    MetricType type;
+    if (!ParseTypeName(word, &type)) {
+      return Error("unknown metric type ", Quote(word), " for ", Quote(name));
+    }
+    Family& family = families_[declared_];
+    if (family.type == type) return absl::OkStatus();
+    if (family.mf->series_size() > 0) {
+      return Error("TYPE ", TypeName(type), " for ", Quote(name), " comes after samples of it as ",
+                   TypeName(family.type));
+    }
+    family.type = type;
+    family.mf->set_type(type);
+    family.mf->set_name(OutputName(family.key, type));
+    return absl::OkStatus();
+  }
+
+  // The index of the family declared or first sampled as `key`, created if new.
+  int FamilyIndex(absl::string_view key) {
+    auto [it, inserted] = families_by_key_.try_emplace(key, static_cast<int>(families_.size()));
+    if (inserted) {
+      MetricFamily* mf = out_->Add();
+      mf->set_name(key.data(), key.size());
+      families_.push_back(Family{key, mf, v1::UNTYPED});
+    }
+    return it->second;
+  }
+
+  // The family keyed `key`, or -1. The family of the last HELP/TYPE line is the usual
+  // answer and needs no hashing.
+  int FindFamily(absl::string_view key) const {
+    if (declared_ >= 0 && key == declared_key_) return declared_;
+    auto it = families_by_key_.find(key);
+    return it == families_by_key_.end() ? -1 : it->second;
+  }
+
+  // --- Samples ---
+
+  absl::Status ParseSample(absl::string_view line) {
+    size_t i = 0;
+    // Samples of a family come in runs: comparing with the previous name is cheaper than
+    // scanning the name again.
+    const bool same_name =
+        !last_name_.empty() && absl::StartsWith(line, last_name_) &&
+        (line.size() == last_name_.size() || !IsMetricChar(line[last_name_.size()]));
+    if (same_name) {
+      i = last_name_.size();
+    } else {
+      while (i < line.size() && IsMetricChar(line[i])) ++i;
+    }
+    const absl::string_view name = line.substr(0, i);
+    if (name.empty() || !IsMetricStart(name[0]) ||
+        (i < line.size() && !IsBlank(line[i]) && line[i] != '{')) {
+      size_t token_end = i;
+      while (token_end < line.size() && !IsBlank(line[token_end]) && line[token_end] != '{') {
+        ++token_end;
+      }
+      return Error("invalid metric name ", Quote(line.substr(0, token_end)));
+    }
+    i = SkipBlanks(line, i);
+    labels_.clear();
+    scratch_used_ = 0;
+    if (i < line.size() && line[i] == '{') {
+      absl::Status status = ParseLabels(line, name, &i);
+      if (!status.ok()) return status;
+      i = SkipBlanks(line, i);
+    }
+    if (i == line.size()) return Error("missing value for metric ", Quote(name));
+
+    size_t token_end = SkipToBlank(line, i);
+    const absl::string_view value_text = line.substr(i, token_end - i);
+    double value;
+    if (!ParseFloat(value_text, &value)) {
+      return Error("invalid value ", Quote(value_text), " for metric ", Quote(name));
+    }
+    i = SkipBlanks(line, token_end);
+    bool has_timestamp = false;
+    int64_t timestamp = 0;
+    if (i < line.size() && line[i] != '#') {
+      token_end = SkipToBlank(line, i);
+      const absl::string_view ts_text = line.substr(i, token_end - i);
+      if (!ParseInt64(ts_text, &timestamp)) {
+        return Error("invalid timestamp ", Quote(ts_text), " for metric ", Quote(name),
+                     " (want integer milliseconds)");
+      }
+      has_timestamp = true;
+      i = SkipBlanks(line, token_end);
+    }
+    if (i < line.size() && !IsExemplar(line.substr(i))) {
+      return Error("unexpected text ", Quote(line.substr(i)), " after the ",
+                   has_timestamp ? "timestamp" : "value", " of metric ", Quote(name));
+    }
+    return AddSample(name, same_name, value, has_timestamp, timestamp);
+  }
+
+  // ` # {labels} value [timestamp]`, an OpenMetrics exemplar: not carried.
+  static bool IsExemplar(absl::string_view rest) {
+    if (rest.empty() || rest[0] != '#') return false;
+    const size_t i = SkipBlanks(rest, 1);
+    return i < rest.size() && rest[i] == '{';
+  }
+
+  // Parses `{...}` starting at line[*i] == '{' into labels_, leaving *i after the '}'.
+  absl::Status ParseLabels(absl::string_view line, absl::string_view metric, size_t* pos) {
+    size_t i = *pos + 1;
+    const size_t n = line.size();
+    for (;;) {
+      i = SkipBlanks(line, i);
+      if (i == n) return Unclosed(metric);
+      if (line[i] == '}') break;
+
+      // Name.
+      const size_t name_start = i;
+      while (i < n && IsLabelChar(line[i])) ++i;
+      const absl::string_view name = line.substr(name_start, i - name_start);
+      if (name.empty() || !IsLabelStart(name[0]) || (i < n && !IsLabelDelimiter(line[i]))) {
+        size_t token_end = i;
+        while (token_end < n && !IsLabelDelimiter(line[token_end])) ++token_end;
+        if (token_end == name_start) {
+          return Error("unexpected ", Quote(line.substr(name_start, 1)),
+                       " where a label name should be in metric ", Quote(metric));
+        }
+        return Error("invalid label name ", Quote(line.substr(name_start, token_end - name_start)),
+                     " in metric ", Quote(metric));
+      }
+      if (limits_.max_label_name_length != 0 && name.size() > limits_.max_label_name_length) {
+        return Error("label name ", Quote(name), " in metric ", Quote(metric), " is ", name.size(),
+                     " bytes long, over the limit of ", limits_.max_label_name_length,
+                     " bytes (max_label_name_length)");
+      }
+      i = SkipBlanks(line, i);
+      if (i == n || line[i] != '=') {
+        return Error("expected '=' after label name ", Quote(name), " in metric ", Quote(metric));
+      }
+      i = SkipBlanks(line, i + 1);
+      if (i == n || line[i] != '"') {
+        return Error("expected '\"' to start the value of label ", Quote(name), " in metric ",
+                     Quote(metric));
+      }
+
+      // Value.
+      const size_t value_start = ++i;
+      bool escaped = false;
+      bool non_ascii = false;
+      for (;;) {
+        while (i < n && !Is(line[i], kValueStop)) ++i;
+        if (i >= n || line[i] == '"') break;
+        if (line[i] == '\\') {
+          escaped = true;
+          i += 2;
+        } else {
+          non_ascii = true;
+          ++i;
+        }
+      }
+      if (i >= n) {
+        return Error("value of label ", Quote(name), " in metric ", Quote(metric),
+                     " has no closing '\"'");
+      }
+      absl::string_view value = line.substr(value_start, i - value_start);
+      ++i;
+      if (escaped) {
+        absl::Status status = Unescape(metric, name, &value);
+        if (!status.ok()) return status;
+      }
+      if ((non_ascii || escaped) && !IsValidUtf8(value)) {
+        return Error("value of label ", Quote(name), " in metric ", Quote(metric),
+                     " is not valid UTF-8");
+      }
+      if (limits_.max_label_value_length != 0 && value.size() > limits_.max_label_value_length) {
+        return Error("value of label ", Quote(name), " in metric ", Quote(metric), " is ",
+                     value.size(), " bytes long, over the limit of ",
+                     limits_.max_label_value_length, " bytes (max_label_value_length)");
+      }
+      if (name == "__name__") {
+        return Error("label name \"__name__\" is reserved (in metric ", Quote(metric), ")");
+      }
+      if (IsDuplicateLabel(name)) {
+        return Error("duplicate label name ", Quote(name), " in metric ", Quote(metric));
+      }
+      labels_.push_back(Label{name, value});
+
+      i = SkipBlanks(line, i);
+      if (i == n) return Unclosed(metric);
+      if (line[i] == ',') {
+        ++i;
+        continue;
+      }
+      if (line[i] == '}') break;
+      return Error("expected ',' or '}' after the value of label ", Quote(name), " in metric ",
+                   Quote(metric), ", got ", Quote(line.substr(i, 1)));
+    }
+    *pos = i + 1;
+    return absl::OkStatus();
+  }
+
+  absl::Status Unclosed(absl::string_view metric) const {
+    return Error("labels of metric ", Quote(metric), " have no closing '}'");
+  }
+
+  // Replaces `*value` (raw text between the quotes) with its unescaped form, kept in a
+  // scratch buffer that lives until the next sample.
+  absl::Status Unescape(absl::string_view metric, absl::string_view name,
+                        absl::string_view* value) {
+    if (scratch_used_ == scratch_.size()) scratch_.emplace_back();
+    std::string& buf = scratch_[scratch_used_++];
+    buf.clear();
+    const absl::string_view raw = *value;
+    for (size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] != '\\') {
+        buf.push_back(raw[i]);
+        continue;
+      }
+      // The scan that found the closing quote guarantees a character after the backslash.
+      switch (raw[++i]) {
+        case '\\':
+          buf.push_back('\\');
+          break;
+        case '"':
+          buf.push_back('"');
+          break;
+        case 'n':
+          buf.push_back('\n');
+          break;
+        default:
+          return Error("invalid escape sequence ", Quote(raw.substr(i - 1, 2)),
+                       " in the value of label ", Quote(name), " in metric ", Quote(metric),
+                       " (only \\\\, \\\" and \\n are allowed)");
+      }
+    }
+    *value = buf;
+    return absl::OkStatus();
+  }
+
+  bool IsDuplicateLabel(absl::string_view name) {
+    // A linear scan is fastest for the usual handful of labels; a set keeps very wide samples
+    // from going quadratic.
+    static constexpr size_t kLinearMax = 32;
+    if (labels_.size() < kLinearMax) {
+      for (const Label& label : labels_) {
+        if (label.name == name) return true;
+      }
+      return false;
+    }
+    if (labels_.size() == kLinearMax) {
+      seen_names_.clear();
+      for (const Label& label : labels_) seen_names_.insert(label.name);
+    }
+    return !seen_names_.insert(name).second;
+  }
+
+  // --- Families and series ---
+
+  absl::StatusOr<Target> Resolve(absl::string_view name) {
+    if (const int exact = FindFamily(name); exact >= 0) {
+      const Family& family = families_[exact];
+      switch (family.type) {
+        case v1::SUMMARY:
+          return Target{exact, Role::kQuantile};
+        case v1::HISTOGRAM:
+        case v1::GAUGE_HISTOGRAM:
+          return Error("sample ", Quote(name), " of ", TypeName(family.type), " ", Quote(name),
+                       " needs a _bucket, ",
+                       family.type == v1::HISTOGRAM ? "_sum or _count" : "_gsum or _gcount",
+                       " suffix");
+        default:
+          return Target{exact, Role::kValue};
+      }
+    }
+    struct Suffix {
+      absl::string_view text;
+      // The role of the suffix in each type of family that has it; kNone where it has none.
+      Role summary, histogram, gauge_histogram, counter, info;
+    };
+    static constexpr Role kNone = Role::kNone;
+    static constexpr Suffix kSuffixes[] = {
+        {"_bucket", kNone, Role::kBucket, Role::kBucket, kNone, kNone},
+        {"_count", Role::kCount, Role::kCount, kNone, kNone, kNone},
+        {"_sum", Role::kSum, Role::kSum, kNone, kNone, kNone},
+        {"_gcount", kNone, kNone, Role::kCount, kNone, kNone},
+        {"_gsum", kNone, kNone, Role::kSum, kNone, kNone},
+        {"_total", kNone, kNone, kNone, Role::kValue, kNone},
+        {"_info", kNone, kNone, kNone, kNone, Role::kValue},
+    };
+    for (const Suffix& suffix : kSuffixes) {
+      if (name.size() <= suffix.text.size() || !absl::EndsWith(name, suffix.text)) continue;
+      const int base = FindFamily(name.substr(0, name.size() - suffix.text.size()));
+      if (base < 0) continue;
+      const Family& family = families_[base];
+      Role role = kNone;
+      switch (family.type) {
+        case v1::SUMMARY:
+          role = suffix.summary;
+          break;
+        case v1::HISTOGRAM:
+          role = suffix.histogram;
+          break;
+        case v1::GAUGE_HISTOGRAM:
+          role = suffix.gauge_histogram;
+          break;
+        case v1::COUNTER:
+          role = suffix.counter;
+          // OpenMetrics names the counter's samples, and so the family, `<name>_total`.
+          if (role != kNone) family.mf->set_name(name.data(), name.size());
+          break;
+        case v1::INFO:
+          role = suffix.info;
+          break;
+        default:
+          break;
+      }
+      if (role != kNone) return Target{base, role};
+    }
+    return Target{FamilyIndex(name), Role::kValue};
+  }
+
+  absl::Status CountSeries() {
+    ++series_count_;
+    if (limits_.max_series != 0 && series_count_ > limits_.max_series) {
+      return Error("too many series in one push: the limit is ", limits_.max_series,
+                   " (max_series)");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status CheckLabelCount(absl::string_view metric, size_t count) const {
+    if (limits_.max_labels_per_series != 0 && count > limits_.max_labels_per_series) {
+      return Error("metric ", Quote(metric), " has ", count, " labels, over the limit of ",
+                   limits_.max_labels_per_series, " per series (max_labels_per_series)");
+    }
+    return absl::OkStatus();
+  }
+
+  static void CopyLabels(const std::vector<Label>& labels, int skip, Series* series) {
+    series->mutable_labels()->Reserve(static_cast<int>(labels.size()));
+    for (int k = 0; k < static_cast<int>(labels.size()); ++k) {
+      if (k == skip) continue;
+      v1::Label* label = series->add_labels();
+      label->set_name(labels[k].name.data(), labels[k].name.size());
+      label->set_value(labels[k].value.data(), labels[k].value.size());
+    }
+  }
+
+  // `same_name`: `name` equals last_name_, whose resolution is cached.
+  absl::Status AddSample(absl::string_view name, bool same_name, double value, bool has_timestamp,
+                         int64_t timestamp) {
+    if (!same_name) {
+      absl::StatusOr<Target> target = Resolve(name);
+      if (!target.ok()) return target.status();
+      last_name_ = name;
+      last_target_ = *target;
+    }
+    const Target target = last_target_;
+    Family& family = families_[target.family];
+
+    if (!IsGrouped(family.type)) {
+      absl::Status status = CheckLabelCount(name, labels_.size());
+      if (status.ok()) status = CountSeries();
+      if (!status.ok()) return status;
+      Series* series = family.mf->add_series();
+      CopyLabels(labels_, -1, series);
+      series->set_value(value);
+      if (has_timestamp) series->set_timestamp_ms(timestamp);
+      return absl::OkStatus();
+    }
+
+    const absl::string_view special = family.type == v1::SUMMARY ? "quantile" : "le";
+    int special_index = -1;
+    for (int k = 0; k < static_cast<int>(labels_.size()); ++k) {
+      if (labels_[k].name == special) {
+        special_index = k;
+        break;
+      }
+    }
+    double bound = 0;
+    if (target.role == Role::kQuantile || target.role == Role::kBucket) {
+      if (special_index < 0) {
+        return Error("sample ", Quote(name), " of ", TypeName(family.type), " ", Quote(family.key),
+                     " has no ", special, " label");
+      }
+      const absl::string_view text = labels_[special_index].value;
+      if (!ParseFloat(text, &bound) || (target.role == Role::kBucket && std::isnan(bound))) {
+        return Error("invalid ", special, " label value ", Quote(text), " in sample ", Quote(name),
+                     " (want a number", target.role == Role::kBucket ? " other than NaN" : "", ")");
+      }
+    }
+    const size_t kept_labels = labels_.size() - (special_index >= 0 ? 1 : 0);
+    absl::Status status = CheckLabelCount(name, kept_labels);
+    if (!status.ok()) return status;
+
+    Series* series = FindGroupedSeries(target.family, special_index);
+    if (series == nullptr) {
+      status = CountSeries();
+      if (!status.ok()) return status;
+      series = family.mf->add_series();
+      CopyLabels(labels_, special_index, series);
+      if (family.type == v1::SUMMARY) {
+        series->mutable_summary();
+      } else {
+        series->mutable_histogram();
+        histograms_.push_back(series);
+      }
+      grouped_.emplace(key_, series);
+      last_group_key_ = key_;
+      last_group_ = series;
+    }
+    if (has_timestamp) series->set_timestamp_ms(timestamp);
+    if (family.type == v1::SUMMARY) {
+      v1::Summary* summary = series->mutable_summary();
+      switch (target.role) {
+        case Role::kQuantile: {
+          v1::Quantile* quantile = summary->add_quantiles();
+          quantile->set_quantile(bound);
+          quantile->set_value(value);
+          break;
+        }
+        case Role::kSum:
+          summary->set_sum(value);
+          break;
+        default:
+          summary->set_count(value);
+      }
+    } else {
+      v1::Histogram* histogram = series->mutable_histogram();
+      switch (target.role) {
+        case Role::kBucket: {
+          v1::Bucket* bucket = histogram->add_buckets();
+          bucket->set_upper_bound(bound);
+          bucket->set_cumulative_count(value);
+          break;
+        }
+        case Role::kSum:
+          histogram->set_sum(value);
+          break;
+        default:
+          histogram->set_count(value);
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // Builds key_ for (family, labels without the special one, in name order) and returns the
+  // series already made for it, if any.
+  Series* FindGroupedSeries(int family, int special_index) {
+    order_.clear();
+    for (int k = 0; k < static_cast<int>(labels_.size()); ++k) {
+      if (k != special_index) order_.push_back(k);
+    }
+    // Names are unique within a sample, so ordering by name alone is canonical.
+    std::sort(order_.begin(), order_.end(),
+              [this](int a, int b) { return labels_[a].name < labels_[b].name; });
+    key_.clear();
+    const auto append_u32 = [this](uint32_t v) {
+      key_.append(reinterpret_cast<const char*>(&v), sizeof(v));
+    };
+    append_u32(static_cast<uint32_t>(family));
+    for (int k : order_) {
+      // Names cannot contain NUL; values are length-prefixed. The key is unambiguous.
+      key_.append(labels_[k].name.data(), labels_[k].name.size());
+      key_.push_back('\0');
+      append_u32(static_cast<uint32_t>(labels_[k].value.size()));
+      key_.append(labels_[k].value.data(), labels_[k].value.size());
+    }
+    // Consecutive lines usually belong to the same series.
+    if (last_group_ != nullptr && key_ == last_group_key_) return last_group_;
+    auto it = grouped_.find(key_);
+    if (it == grouped_.end()) return nullptr;
+    last_group_key_ = key_;
+    last_group_ = it->second;
+    return last_group_;
+  }
+
+  void Finish() {
+    for (Series* series : histograms_) {
+      auto* buckets = series->mutable_histogram()->mutable_buckets();
+      const auto by_bound = [](const v1::Bucket* a, const v1::Bucket* b) {
+        return a->upper_bound() < b->upper_bound();
+      };
+      if (!std::is_sorted(buckets->pointer_begin(), buckets->pointer_end(), by_bound)) {
+        std::stable_sort(buckets->pointer_begin(), buckets->pointer_end(), by_bound);
+      }
+    }
+    // Drop families that got no samples, keeping the order of the rest.
+    int kept = first_family_;
+    for (int k = first_family_; k < out_->size(); ++k) {
+      if (out_->Get(k).series_size() == 0) continue;
+      if (k != kept) out_->SwapElements(k, kept);
+      ++kept;
+    }
+    while (out_->size() > kept) out_->RemoveLast();
+  }
+
+  const absl::string_view body_;
+  const TextParserLimits& limits_;
+  google::protobuf::RepeatedPtrField<MetricFamily>* const out_;
+  const int first_family_;
+
+  size_t line_ = 0;
+  bool eof_ = false;
+  size_t series_count_ = 0;
+
+  std::vector<Family> families_;
+  absl::flat_hash_map<absl::string_view, int> families_by_key_;
+  // Summary and histogram series by family and labels.
+  absl::flat_hash_map<std::string, Series*> grouped_;
+  std::vector<Series*> histograms_;
+  std::string last_group_key_;
+  Series* last_group_ = nullptr;
+
+  // The family of the last HELP/TYPE line.
+  absl::string_view declared_key_;
+  int declared_ = -1;
+
+  // The resolution of the previous sample's name; consecutive samples usually share it.
+  absl::string_view last_name_;
+  Target last_target_{0, Role::kValue};
+
+  // Per-sample scratch, reused.
+  std::vector<Label> labels_;
+  std::deque<std::string> scratch_;  // unescaped values; a deque keeps them in place
+  size_t scratch_used_ = 0;
+  absl::flat_hash_set<absl::string_view> seen_names_;
+  std::vector<int> order_;
+  std::string key_;
+};
+
+}  // namespace
+
+absl::Status ParseText(absl::string_view body, const TextParserLimits& limits,
+                       google::protobuf::RepeatedPtrField<pushgate::v1::MetricFamily>* out) {
+  return Parser(body, limits, out).Run();
+}
+
+}  // namespace pushgate

@@ -1,0 +1,89 @@
+// Parser for the Prometheus text exposition format (0.0.4, and OpenMetrics bodies that stay
+// within it), producing pushgate's normalized model (proto/ingest.proto). It is what the front
+// runs on every text push, so it scans the body in place (no regex, no per-line copies) and
+// copies only what ends up in the output messages.
+//
+// Lines (`\n` or `\r\n` ends; the last line may lack one; leading spaces/tabs are ignored;
+// blank lines are skipped):
+//   # HELP <name> <text>     `\\` and `\n` are the only escapes; <text> must be UTF-8
+//   # TYPE <name> <type>     counter, gauge, summary, histogram, untyped, info,
+//                            gaugehistogram (OpenMetrics `unknown` = untyped,
+//                            `stateset` = gauge); case-insensitive
+//   # EOF                    ends the body (OpenMetrics); the rest is not read
+//   # anything else          ignored
+//   <name>[{<label>="<value>",...}] <value> [<timestamp>]
+// Metric names match `[a-zA-Z_:][a-zA-Z0-9_:]*`, label names `[a-zA-Z_][a-zA-Z0-9_]*`
+// (`__name__` is reserved). Label values take the escapes `\\`, `\"`, `\n` and must be UTF-8;
+// spaces/tabs may surround names, `=`, values and commas, and a trailing comma is fine. A
+// label name given twice in one sample is an error. Values are parsed as Go's
+// strconv.ParseFloat does after the Prometheus parser has refused `p`, `P` and `_` (so
+// decimal only: `1`, `-1.5e-3`, `.5`, `NaN`, `Inf`, `+Inf`, `-Infinity`, any case; no hex, no
+// `-NaN`; values beyond the double range are errors, below it round to 0). The timestamp is an
+// integer number of milliseconds (any int64, zero and negative included) and sets
+// Series.timestamp_ms. An OpenMetrics exemplar (` # {...} ...` after the value or timestamp)
+// is skipped. OpenMetrics float-second timestamps are not accepted.
+//
+// How samples become families and series:
+//   - A sample belongs to the family declared (by TYPE or HELP) or created (by an earlier
+//     sample) under exactly its name. Failing that, a suffix ties it to a typed family:
+//     `_sum`/`_count` of a summary or histogram, `_bucket` of a histogram or gauge histogram,
+//     `_gsum`/`_gcount` of a gauge histogram, `_total` of a counter (the OpenMetrics form; the
+//     family is then named `<name>_total`), `_info` of an info family. Anything else starts
+//     an UNTYPED family named by the sample itself, so `x_bucket{le="0.1"}` without a TYPE line
+//     is the untyped family `x_bucket` with an ordinary `le` label kept as written.
+//   - `# TYPE foo info` is the info family `foo_info` (its samples are `foo_info{...}`, as
+//     OpenMetrics writes them); `# TYPE foo_info info` with samples `foo_info` is accepted too.
+//     Info samples keep all their labels.
+//   - Counter, gauge, untyped and info samples are one series each, in order, duplicates
+//     included, labels in written order.
+//   - Summary and histogram samples with the same labels (ignoring `quantile` resp. `le`, and
+//     their order) form one series, labelled as the first of them was written. A summary
+//     sample `x{quantile="q"}` adds a quantile (q parsed like a value; required); `x_sum`
+//     and `x_count` set sum and count (the last one wins; a missing one stays 0). A
+//     histogram's `x_bucket{le="b"}` (b required, not NaN) adds a bucket; buckets come out
+//     sorted by bound, repeated bounds kept in order. A sample named exactly like a
+//     histogram family is an error. The series' timestamp is the last one given by any of its
+//     samples.
+//   - Samples of a family need not be adjacent (DataKit's tolerance, where the Prometheus
+//     parsers reject some layouts): a family that reappears later, after other families or
+//     after a repeated HELP/TYPE block, gets the new samples, and summary/histogram samples
+//     join their series wherever they appear.
+//   - A repeated HELP line replaces the help text. A repeated TYPE line may change the type
+//     only while the family has no samples yet; changing it afterwards is an error.
+//   - Families that end with no samples (comment-only bodies, HELP/TYPE without samples) are
+//     not output. Families come out in order of their first mention (HELP, TYPE or sample).
+#ifndef PUSHGATE_LIBS_TEXT_PARSER_TEXT_PARSER_H_
+#define PUSHGATE_LIBS_TEXT_PARSER_TEXT_PARSER_H_
+
+#include <cstddef>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "google/protobuf/repeated_ptr_field.h"
+#include "proto/ingest.pb.h"
+
+namespace pushgate {
+
+// 0 means unlimited. Going over a limit rejects the push with InvalidArgument naming the
+// limit and its value.
+struct TextParserLimits {
+  // Series in one push, summed over its families (a summary or histogram series counts once).
+  size_t max_series = 0;
+  // Labels of one series as stored (`le`/`quantile` of histograms/summaries not counted).
+  size_t max_labels_per_series = 0;
+  // Bytes in a label name of a sample.
+  size_t max_label_name_length = 0;
+  // Bytes in a label value of a sample, after unescaping.
+  size_t max_label_value_length = 0;
+};
+
+// Parses a whole text body. On success appends its families to `out`. On any error returns
+// InvalidArgument `line N: <what is wrong>` (N counts from 1, all lines included; the message
+// is one line, with names and values quoted and long ones cut short) and leaves `out`
+// exactly as it was: nothing of a rejected push is kept.
+absl::Status ParseText(absl::string_view body, const TextParserLimits& limits,
+                       google::protobuf::RepeatedPtrField<pushgate::v1::MetricFamily>* out);
+
+}  // namespace pushgate
+
+#endif  // PUSHGATE_LIBS_TEXT_PARSER_TEXT_PARSER_H_
