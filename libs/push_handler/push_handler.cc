@@ -1,0 +1,192 @@
+#include "libs/push_handler/push_handler.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "libs/compression/compression.h"
+#include "libs/grouping_key/grouping_key.h"
+#include "libs/protobuf_decoder/protobuf_decoder.h"
+#include "proto/ingest.pb.h"
+
+namespace pushgate {
+namespace {
+
+using pushgate::v1::PushAck;
+using pushgate::v1::PushRequest;
+
+constexpr char kPushRoute[] = "push";
+
+int StatusFor(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kResourceExhausted:
+      return 413;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kUnimplemented:
+      return 415;
+    default:
+      return 400;
+  }
+}
+
+HttpResponse Text(int status, std::string body) {
+  HttpResponse response;
+  response.status = status;
+  response.body = std::move(body);
+  return response;
+}
+
+}  // namespace
+
+std::string NormalizeRoutePrefix(absl::string_view prefix) {
+  prefix = absl::StripSuffix(prefix, "/");
+  if (prefix.empty()) return "";
+  return absl::StartsWith(prefix, "/") ? std::string(prefix) : absl::StrCat("/", prefix);
+}
+
+PushHandler::PushHandler(PushHandlerOptions options, IngestClient* client,
+                         MetricsRegistry* registry)
+    : options_(std::move(options)),
+      client_(client),
+      registry_(registry),
+      requests_(registry->Counter("pushgate_front_requests_total",
+                                  "HTTP requests answered, by route, method and status code.",
+                                  {"route", "method", "code"})),
+      body_bytes_(registry->Counter("pushgate_front_push_body_bytes_total",
+                                    "Bytes of push bodies received, as sent (compressed).")),
+      decoded_bytes_(registry->Counter("pushgate_front_push_decoded_bytes_total",
+                                       "Bytes of push bodies after decompression.")),
+      rejected_pushes_(registry->Counter(
+          "pushgate_front_push_rejected_total",
+          "Pushes refused before reaching the aggregator, by reason.", {"reason"})),
+      series_received_(registry->Counter("pushgate_front_series_total",
+                                         "Series in pushes handed to the aggregator.")) {
+  registry->CallbackGauge("pushgate_front_inflight_pushes",
+                          "Pushes sent to the aggregator and not yet acknowledged.",
+                          [client] { return static_cast<double>(client->stats().inflight); });
+  registry->CallbackGauge("pushgate_front_upstream_connected",
+                          "1 while the stream to the aggregator is open.",
+                          [client] { return client->stats().connected ? 1.0 : 0.0; });
+  registry->CallbackGauge("pushgate_front_upstream_stream_failures",
+                          "Times the stream to the aggregator broke since start.", [client] {
+                            return static_cast<double>(client->stats().stream_failures);
+                          });
+}
+
+void PushHandler::Finish(const char* route, const std::string& method, HttpResponse response,
+                         const HttpResponder& respond) {
+  requests_.Add({route, method, absl::StrCat(response.status)});
+  respond(std::move(response));
+}
+
+void PushHandler::Handle(HttpRequest request, HttpResponder respond) {
+  absl::StatusOr<std::string> path = PercentDecodePath(request.Path());
+  if (!path.ok()) {
+    return Finish("other", request.method, HttpResponse::Error(400, path.status().message()),
+                  respond);
+  }
+  absl::string_view rest = *path;
+  if (!absl::ConsumePrefix(&rest, options_.route_prefix)) {
+    return Finish("other", request.method, HttpResponse::Error(404, "not found"), respond);
+  }
+  const bool is_get = request.method == "GET" || request.method == "HEAD";
+  if (rest == "/-/healthy" || rest == "/-/ready") {
+    if (!is_get) {
+      HttpResponse response = HttpResponse::Error(405, "method not allowed");
+      response.headers.emplace_back("Allow", "GET, HEAD");
+      return Finish("health", request.method, std::move(response), respond);
+    }
+    if (rest == "/-/ready" && !client_->connected()) {
+      return Finish("health", request.method,
+                    HttpResponse::Error(503, "aggregator is not reachable"), respond);
+    }
+    return Finish("health", request.method, Text(200, "OK\n"), respond);
+  }
+  if (rest == "/metrics") {
+    if (!is_get) {
+      HttpResponse response = HttpResponse::Error(405, "method not allowed");
+      response.headers.emplace_back("Allow", "GET, HEAD");
+      return Finish("metrics", request.method, std::move(response), respond);
+    }
+    HttpResponse response = Text(200, registry_->Render());
+    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return Finish("metrics", request.method, std::move(response), respond);
+  }
+  if (absl::ConsumePrefix(&rest, "/metrics/") &&
+      (absl::StartsWith(rest, "job/") || absl::StartsWith(rest, "job@base64/") || rest == "job" ||
+       rest == "job@base64")) {
+    if (request.method != "PUT" && request.method != "POST" && request.method != "DELETE") {
+      HttpResponse response = HttpResponse::Error(
+          405, absl::StrCat("method ", request.method,
+                            " not allowed on a push path; use PUT, POST or DELETE"));
+      response.headers.emplace_back("Allow", "PUT, POST, DELETE");
+      return Finish(kPushRoute, request.method, std::move(response), respond);
+    }
+    return HandlePush(request, rest, std::move(respond));
+  }
+  return Finish("other", request.method, HttpResponse::Error(404, "not found"), respond);
+}
+
+void PushHandler::HandlePush(HttpRequest& request, absl::string_view key_path,
+                             HttpResponder respond) {
+  const int64_t receive_time_ns = absl::GetCurrentTimeNanos();
+  const std::string method = request.method;
+  auto reject = [&](const char* reason, const absl::Status& status) {
+    rejected_pushes_.Add({reason});
+    Finish(kPushRoute, method, HttpResponse::Error(StatusFor(status), status.message()), respond);
+  };
+
+  PushRequest push;
+  push.set_receive_time_ns(receive_time_ns);
+  absl::StatusOr<pushgate::v1::GroupingKey> key = ParseGroupingKey(key_path);
+  if (!key.ok()) return reject("url", key.status());
+  *push.mutable_grouping_key() = std::move(*key);
+
+  if (method == "DELETE") {
+    push.set_method(pushgate::v1::DELETE);
+  } else {
+    push.set_method(method == "PUT" ? pushgate::v1::PUT : pushgate::v1::POST);
+    body_bytes_.Add(request.body.size());
+    absl::StatusOr<ContentEncoding> encoding =
+        ParseContentEncoding(request.Header("Content-Encoding"));
+    if (!encoding.ok()) {
+      return reject("encoding", absl::UnimplementedError(encoding.status().message()));
+    }
+    std::string decompressed;
+    absl::string_view body = request.body;
+    if (*encoding != ContentEncoding::kIdentity) {
+      absl::Status status =
+          Decompress(*encoding, request.body, options_.max_decompressed_bytes, &decompressed);
+      if (!status.ok()) return reject("encoding", status);
+      body = decompressed;
+    }
+    decoded_bytes_.Add(body.size());
+    absl::Status parsed = IsDelimitedProtobuf(request.Header("Content-Type"))
+                              ? DecodeProtobufPush(body, options_.limits, push.mutable_families())
+                              : ParseText(body, options_.limits, push.mutable_families());
+    if (!parsed.ok()) return reject("body", parsed);
+    size_t series = 0;
+    for (const auto& family : push.families()) series += family.series_size();
+    series_received_.Add(series);
+  }
+
+  const int success_status = method == "DELETE" ? 202 : 200;
+  client_->Push(std::move(push), [this, method, success_status,
+                                  respond = std::move(respond)](const PushAck& ack) {
+    switch (ack.code()) {
+      case PushAck::OK:
+        return Finish(kPushRoute, method, Text(success_status, ""), respond);
+      case PushAck::INVALID:
+        return Finish(kPushRoute, method, HttpResponse::Error(400, ack.message()), respond);
+      default: {
+        HttpResponse response = HttpResponse::Error(
+            503, absl::StrCat("push not accepted, retry later: ", ack.message()));
+        response.headers.emplace_back("Retry-After", absl::StrCat(options_.retry_after_seconds));
+        return Finish(kPushRoute, method, std::move(response), respond);
+      }
+    }
+  });
+}
+
+}  // namespace pushgate

@@ -1,0 +1,60 @@
+// The front's HTTP API: Pushgateway-compatible push routes, health checks and self metrics.
+//
+// A push is decoded completely (grouping key from the URL, Content-Encoding, text or
+// delimited-protobuf body) before anything is sent on; any problem is answered with one line
+// of plain text and the matching status, and nothing of that push leaves the front. A valid
+// push is answered only once the aggregator acknowledged it: 200 (202 for DELETE) when it is
+// durable, 503 with Retry-After when it could not be handed over. Routes and statuses:
+// shared push-api.md, kept in tests/testdata.
+#ifndef PUSHGATE_LIBS_PUSH_HANDLER_PUSH_HANDLER_H_
+#define PUSHGATE_LIBS_PUSH_HANDLER_PUSH_HANDLER_H_
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "libs/http_server/http_server.h"
+#include "libs/ingest_client/ingest_client.h"
+#include "libs/self_metrics/self_metrics.h"
+#include "libs/text_parser/text_parser.h"
+
+namespace pushgate {
+
+struct PushHandlerOptions {
+  // Normalised with NormalizeRoutePrefix; "" serves the routes at the root.
+  std::string route_prefix;
+  size_t max_decompressed_bytes = 64 << 20;
+  TextParserLimits limits;
+  // Seconds suggested to clients in Retry-After when the aggregator cannot take a push.
+  int retry_after_seconds = 1;
+};
+
+// "" and "/" -> ""; "x" and "/x/" -> "/x".
+std::string NormalizeRoutePrefix(absl::string_view prefix);
+
+class PushHandler {
+ public:
+  // `client` and `registry` must outlive the handler.
+  PushHandler(PushHandlerOptions options, IngestClient* client, MetricsRegistry* registry);
+
+  // Serves one request (an HttpHandler for HttpServer).
+  void Handle(HttpRequest request, HttpResponder respond);
+
+ private:
+  void HandlePush(HttpRequest& request, absl::string_view key_path, HttpResponder respond);
+  // Responds and records the outcome in the request counter.
+  void Finish(const char* route, const std::string& method, HttpResponse response,
+              const HttpResponder& respond);
+
+  const PushHandlerOptions options_;
+  IngestClient* const client_;
+  MetricsRegistry* const registry_;
+  MetricFamilyValues& requests_;
+  MetricFamilyValues& body_bytes_;
+  MetricFamilyValues& decoded_bytes_;
+  MetricFamilyValues& rejected_pushes_;
+  MetricFamilyValues& series_received_;
+};
+
+}  // namespace pushgate
+
+#endif  // PUSHGATE_LIBS_PUSH_HANDLER_PUSH_HANDLER_H_

@@ -1,0 +1,180 @@
+// pushgate-aggregator: receives pushes over the gRPC ingest API, names and converts them,
+// batches them and uploads them to the configured backends. Wiring only: flags -> sinks and
+// uploaders (libs/uploader), the PushPipeline (libs/pipeline) behind an IngestServer, and a
+// small HTTP endpoint for health and self metrics.
+#include <limits.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "glog/logging.h"
+#include "libs/http_server/http_server.h"
+#include "libs/ingest_server/ingest_server.h"
+#include "libs/pipeline/pipeline.h"
+#include "libs/self_metrics/self_metrics.h"
+#include "libs/service_util/service_util.h"
+#include "libs/uploader/uploader.h"
+
+ABSL_FLAG(std::string, grpc_listen, "0.0.0.0:9092", "gRPC address of the ingest API.");
+ABSL_FLAG(std::string, http_listen, "0.0.0.0:9093",
+          "HTTP address for /-/healthy, /-/ready and /metrics.");
+ABSL_FLAG(std::string, measurement_name, "",
+          "Put every point in this measurement (env ENV_INPUT_PUSHGATEWAY_MEASUREMENT_NAME).");
+ABSL_FLAG(bool, job_as_measurement, false,
+          "Use the push's job as the measurement (env ENV_INPUT_PUSHGATEWAY_JOB_AS_MEASUREMENT).");
+ABSL_FLAG(bool, keep_exist_metric_name, true,
+          "Field names keep the whole metric name (env "
+          "ENV_INPUT_PUSHGATEWAY_KEEP_EXIST_METRIC_NAME).");
+ABSL_FLAG(bool, honor_timestamps, true,
+          "Use samples' own timestamps (env ENV_INPUT_PUSHGATEWAY_HONOR_TIMESTAMPS).");
+ABSL_FLAG(std::string, upload_url, "",
+          "Where points go: http(s)://... (POST line protocol) or file:///path (append). "
+          "Empty: the embedded default, a line-protocol file under --data_dir.");
+ABSL_FLAG(bool, upload_gzip, true, "gzip HTTP upload bodies (Content-Encoding: gzip).");
+ABSL_FLAG(std::string, upload_token, "",
+          "Sent as 'Authorization: Token <t>' (InfluxDB 2.x); env PUSHGATE_UPLOAD_TOKEN.");
+ABSL_FLAG(absl::Duration, upload_timeout, absl::Seconds(10), "Timeout of one upload request.");
+ABSL_FLAG(absl::Duration, flush_interval, absl::Seconds(1),
+          "Longest time points wait in a batch before it is uploaded.");
+ABSL_FLAG(int64_t, batch_max_points, 5000, "Upload a batch once it has this many points.");
+ABSL_FLAG(int64_t, batch_max_bytes, 1 << 20,
+          "Upload a batch once it has this many bytes (before compression).");
+ABSL_FLAG(std::string, data_dir, "pushgate-data",
+          "Directory for the aggregator's files (the embedded default sink's points.lp).");
+
+namespace pushgate {
+namespace {
+
+absl::StatusOr<ConversionOptions> ConversionOptionsFromFlags() {
+  ConversionOptions options;
+  options.naming.measurement_name =
+      StringFlagOrEnv("measurement_name", "ENV_INPUT_PUSHGATEWAY_MEASUREMENT_NAME");
+  absl::StatusOr<bool> job_as_measurement =
+      BoolFlagOrEnv("job_as_measurement", "ENV_INPUT_PUSHGATEWAY_JOB_AS_MEASUREMENT");
+  absl::StatusOr<bool> keep =
+      BoolFlagOrEnv("keep_exist_metric_name", "ENV_INPUT_PUSHGATEWAY_KEEP_EXIST_METRIC_NAME");
+  absl::StatusOr<bool> honor =
+      BoolFlagOrEnv("honor_timestamps", "ENV_INPUT_PUSHGATEWAY_HONOR_TIMESTAMPS");
+  for (const auto* value : {&job_as_measurement, &keep, &honor}) {
+    if (!value->ok()) return value->status();
+  }
+  options.naming.job_as_measurement = *job_as_measurement;
+  options.naming.keep_exist_metric_name = *keep;
+  options.honor_timestamps = *honor;
+  return options;
+}
+
+int Run() {
+  absl::StatusOr<ConversionOptions> conversion = ConversionOptionsFromFlags();
+  if (!conversion.ok()) {
+    LOG(ERROR) << conversion.status();
+    return 2;
+  }
+  std::string url = absl::GetFlag(FLAGS_upload_url);
+  if (url.empty()) {
+    const std::string dir = absl::GetFlag(FLAGS_data_dir);
+    if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+      PLOG(ERROR) << "cannot create --data_dir " << dir;
+      return 2;
+    }
+    char resolved[PATH_MAX];
+    url = absl::StrCat("file://", realpath(dir.c_str(), resolved), "/points.lp");
+  }
+  HttpSinkOptions sink_options;
+  sink_options.gzip = absl::GetFlag(FLAGS_upload_gzip);
+  sink_options.token = StringFlagOrEnv("upload_token", "PUSHGATE_UPLOAD_TOKEN");
+  sink_options.timeout = absl::GetFlag(FLAGS_upload_timeout);
+  absl::StatusOr<std::unique_ptr<Sink>> sink = MakeSinkForUrl(url, sink_options);
+  if (!sink.ok()) {
+    LOG(ERROR) << "--upload_url: " << sink.status();
+    return 2;
+  }
+  const std::string backend = (*sink)->Describe();
+  UploaderOptions uploader_options;
+  uploader_options.flush_interval = absl::GetFlag(FLAGS_flush_interval);
+  uploader_options.batch_max_points = absl::GetFlag(FLAGS_batch_max_points);
+  uploader_options.batch_max_bytes = absl::GetFlag(FLAGS_batch_max_bytes);
+  Uploader uploader(std::move(*sink), uploader_options);
+
+  MetricsRegistry registry;
+  registry.CallbackFamily(
+      "pushgate_aggregator_upload_points_total", "Points accepted by the backend.", "counter",
+      {"backend"}, [&] {
+        return MetricsRegistry::SeriesList{{{backend}, double(uploader.stats().points_sent)}};
+      });
+  registry.CallbackFamily(
+      "pushgate_aggregator_upload_batches_total", "Batches accepted by the backend.", "counter",
+      {"backend"}, [&] {
+        return MetricsRegistry::SeriesList{{{backend}, double(uploader.stats().batches_sent)}};
+      });
+  registry.CallbackFamily(
+      "pushgate_aggregator_upload_retries_total", "Upload attempts that failed and were retried.",
+      "counter", {"backend"}, [&] {
+        return MetricsRegistry::SeriesList{{{backend}, double(uploader.stats().retries)}};
+      });
+  registry.CallbackFamily(
+      "pushgate_aggregator_upload_rejected_batches_total",
+      "Batches the backend refused permanently (4xx other than 408/429); logged and dropped.",
+      "counter", {"backend"}, [&] {
+        return MetricsRegistry::SeriesList{
+            {{backend}, double(uploader.stats().permanent_failures)}};
+      });
+  registry.CallbackFamily(
+      "pushgate_aggregator_upload_queued_points", "Points waiting to be uploaded.", "gauge",
+      {"backend"}, [&] {
+        return MetricsRegistry::SeriesList{{{backend}, double(uploader.stats().queued_points)}};
+      });
+  PushPipeline pipeline(*conversion, {&uploader}, &registry);
+
+  IngestServer ingest(absl::GetFlag(FLAGS_grpc_listen), &pipeline);
+  absl::Status started = ingest.Start();
+  if (!started.ok()) {
+    LOG(ERROR) << started;
+    return 1;
+  }
+  HttpServerOptions http_options;
+  http_options.listen = absl::GetFlag(FLAGS_http_listen);
+  http_options.max_body_bytes = 0;
+  HttpServer http(http_options, [&registry](HttpRequest request, HttpResponder respond) {
+    absl::string_view path = request.Path();
+    HttpResponse response;
+    if (path == "/-/healthy" || path == "/-/ready") {
+      response.body = "OK\n";
+    } else if (path == "/metrics") {
+      response.body = registry.Render();
+      response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    } else {
+      response = HttpResponse::Error(404, "not found");
+    }
+    respond(std::move(response));
+  });
+  started = http.Start();
+  if (!started.ok()) {
+    LOG(ERROR) << started;
+    return 1;
+  }
+  LOG(INFO) << "pushgate-aggregator: ingest on " << absl::GetFlag(FLAGS_grpc_listen) << " (port "
+            << ingest.port() << "), http on " << http_options.listen << ", uploading to "
+            << backend;
+
+  LOG(INFO) << "received " << WaitForTerminationSignal() << ", shutting down";
+  ingest.Stop();
+  http.Stop();
+  uploader.Stop(/*drain_timeout=*/absl::Seconds(10));
+  return 0;
+}
+
+}  // namespace
+}  // namespace pushgate
+
+int main(int argc, char** argv) {
+  pushgate::InitService(argc, argv, "pushgate-aggregator: names, batches and uploads pushes");
+  return pushgate::Run();
+}

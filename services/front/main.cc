@@ -1,0 +1,74 @@
+// pushgate-front: accepts Pushgateway pushes over HTTP and streams them to the aggregator.
+// Wiring only: flags -> PushHandler (libs/push_handler) on an HttpServer, with an
+// IngestClient to the aggregator.
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/time/time.h"
+#include "glog/logging.h"
+#include "libs/http_server/http_server.h"
+#include "libs/ingest_client/ingest_client.h"
+#include "libs/push_handler/push_handler.h"
+#include "libs/self_metrics/self_metrics.h"
+#include "libs/service_util/service_util.h"
+
+ABSL_FLAG(std::string, listen, "0.0.0.0:9091", "HTTP address to serve pushes on (host:port).");
+ABSL_FLAG(std::string, aggregator, "127.0.0.1:9092", "gRPC address of the aggregator.");
+ABSL_FLAG(std::string, route_prefix, "",
+          "Prefix of every route, e.g. /pushgateway (env ENV_INPUT_PUSHGATEWAY_ROUTE_PREFIX).");
+ABSL_FLAG(int, threads, 2, "HTTP worker threads.");
+ABSL_FLAG(int64_t, max_body_bytes, 16 << 20, "Largest request body accepted, as sent (413).");
+ABSL_FLAG(int64_t, max_decompressed_bytes, 64 << 20,
+          "Largest push body accepted after decompression (413).");
+ABSL_FLAG(int64_t, max_series_per_push, 100000, "Most series in one push (400); 0 = no limit.");
+ABSL_FLAG(int64_t, max_labels_per_series, 64, "Most labels on one series (400); 0 = no limit.");
+ABSL_FLAG(int64_t, max_label_name_length, 1024, "Longest label name (400); 0 = no limit.");
+ABSL_FLAG(int64_t, max_label_value_length, 16384, "Longest label value (400); 0 = no limit.");
+ABSL_FLAG(int64_t, max_inflight_pushes, 1024,
+          "Pushes waiting for the aggregator's acknowledgement; beyond it pushes get 503.");
+ABSL_FLAG(absl::Duration, ack_timeout, absl::Seconds(30),
+          "How long a push may wait for the aggregator's acknowledgement before 503.");
+
+int main(int argc, char** argv) {
+  pushgate::InitService(argc, argv, "pushgate-front: Pushgateway-compatible push endpoint");
+
+  pushgate::IngestClientOptions client_options;
+  client_options.target = absl::GetFlag(FLAGS_aggregator);
+  client_options.max_inflight = absl::GetFlag(FLAGS_max_inflight_pushes);
+  client_options.ack_timeout = absl::GetFlag(FLAGS_ack_timeout);
+  pushgate::IngestClient client(client_options);
+  client.Start();
+
+  pushgate::PushHandlerOptions handler_options;
+  handler_options.route_prefix = pushgate::NormalizeRoutePrefix(
+      pushgate::StringFlagOrEnv("route_prefix", "ENV_INPUT_PUSHGATEWAY_ROUTE_PREFIX"));
+  handler_options.max_decompressed_bytes = absl::GetFlag(FLAGS_max_decompressed_bytes);
+  handler_options.limits.max_series = absl::GetFlag(FLAGS_max_series_per_push);
+  handler_options.limits.max_labels_per_series = absl::GetFlag(FLAGS_max_labels_per_series);
+  handler_options.limits.max_label_name_length = absl::GetFlag(FLAGS_max_label_name_length);
+  handler_options.limits.max_label_value_length = absl::GetFlag(FLAGS_max_label_value_length);
+  pushgate::MetricsRegistry registry;
+  pushgate::PushHandler handler(handler_options, &client, &registry);
+
+  pushgate::HttpServerOptions server_options;
+  server_options.listen = absl::GetFlag(FLAGS_listen);
+  server_options.threads = absl::GetFlag(FLAGS_threads);
+  server_options.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
+  pushgate::HttpServer server(
+      server_options, [&handler](pushgate::HttpRequest request, pushgate::HttpResponder respond) {
+        handler.Handle(std::move(request), std::move(respond));
+      });
+  absl::Status started = server.Start();
+  if (!started.ok()) {
+    LOG(ERROR) << started;
+    return 1;
+  }
+  LOG(INFO) << "pushgate-front listening on " << server_options.listen << " (port " << server.port()
+            << "), route prefix \"" << handler_options.route_prefix << "\", aggregator "
+            << client_options.target;
+
+  LOG(INFO) << "received " << pushgate::WaitForTerminationSignal() << ", shutting down";
+  server.Stop();
+  client.Stop();
+  return 0;
+}

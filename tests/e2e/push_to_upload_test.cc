@@ -1,0 +1,125 @@
+// End to end: pushes sent over HTTP to the real front come out of the real aggregator as
+// line protocol at the upload URL (a local receiver) or in the embedded default file sink.
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libs/compression/compression.h"
+#include "libs/line_protocol/line_protocol.h"
+#include "tests/harness/harness.h"
+
+namespace pushgate {
+namespace {
+
+using ::pushgate::testing::HttpRequestTo;
+using ::pushgate::testing::HttpResult;
+using ::pushgate::testing::Pushgate;
+using ::pushgate::testing::PushgateOptions;
+using ::pushgate::testing::UploadReceiver;
+using ::testing::HasSubstr;
+
+constexpr char kBody[] =
+    "# TYPE http_requests_total counter\n"
+    "http_requests_total{code=\"200\",instance=\"from-body\"} 1027 1700000000000\n"
+    "# TYPE process_open_fds gauge\n"
+    "process_open_fds 12\n";
+
+// The points kBody must produce when pushed to /metrics/job/demo/instance@base64/<"a/b">.
+constexpr char kExpected[] =
+    "http,code=200,instance=a/b,job=demo http_requests_total=1027 1700000000000000000\n"
+    "process,instance=a/b,job=demo process_open_fds=12 NOW\n";
+
+// Pushes `body`, then waits for `expected` at the receiver and compares (NOW = the push's
+// receive time, which lies between sending and the answer).
+void PushAndExpect(Pushgate& pushgate, UploadReceiver& receiver, const std::string& body,
+                   const std::vector<std::string>& headers, const std::string& expected) {
+  size_t lines_before = 0;
+  for (char c : receiver.Received()) lines_before += c == '\n';
+  int64_t t0 = absl::GetCurrentTimeNanos();
+  HttpResult result = HttpRequestTo(
+      "PUT", pushgate.front_url() + "/metrics/job/demo/instance@base64/YS9i", body, headers);
+  int64_t t1 = absl::GetCurrentTimeNanos();
+  ASSERT_EQ(result.status, 200) << result.body << result.error;
+  EXPECT_EQ(result.body, "");
+  auto want = ParseLineProtocol(expected);
+  ASSERT_TRUE(want.ok()) << want.status();
+  ASSERT_TRUE(receiver.WaitForLines(lines_before + want->size(), absl::Seconds(10)))
+      << "received so far:\n"
+      << receiver.Received();
+  std::string received = receiver.Received();
+  size_t start = 0;
+  for (size_t i = 0; i < lines_before; ++i) start = received.find('\n', start) + 1;
+  auto got = ParseLineProtocol(received.substr(start));
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_TRUE(ComparePoints(*want, *got, t0, t1).ok())
+      << ComparePoints(*want, *got, t0, t1) << "\nreceived:\n"
+      << received.substr(start);
+}
+
+TEST(PushToUploadTest, PlainAndGzipTextPushesArriveAsExactPoints) {
+  UploadReceiver receiver;
+  Pushgate pushgate(PushgateOptions{receiver.url()});
+
+  PushAndExpect(pushgate, receiver, kBody, {"Content-Type: text/plain; version=0.0.4"}, kExpected);
+
+  std::string gzipped;
+  ASSERT_TRUE(GzipCompress(kBody, &gzipped).ok());
+  PushAndExpect(pushgate, receiver, gzipped, {"Content-Encoding: gzip"}, kExpected);
+}
+
+TEST(PushToUploadTest, RejectedPushUploadsNothing) {
+  UploadReceiver receiver;
+  Pushgate pushgate(PushgateOptions{receiver.url()});
+
+  // The second line is malformed: the whole push is refused, its valid first line included.
+  HttpResult bad = HttpRequestTo("PUT", pushgate.front_url() + "/metrics/job/demo",
+                                 "good_metric 1\nbad_metric{x=\"1\" 2\n");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_THAT(bad.body, HasSubstr("line 2"));
+  HttpResult bad_url =
+      HttpRequestTo("PUT", pushgate.front_url() + "/metrics/job/demo/odd", "good_metric 1\n");
+  EXPECT_EQ(bad_url.status, 400);
+
+  // A valid push afterwards is the only thing that arrives.
+  PushAndExpect(pushgate, receiver, "only_metric 5\n", {},
+                "only,instance=a/b,job=demo only_metric=5 NOW\n");
+  absl::SleepFor(absl::Milliseconds(300));  // Several flush intervals: nothing else comes.
+  EXPECT_THAT(receiver.Received(), ::testing::Not(HasSubstr("good_metric")));
+}
+
+TEST(PushToUploadTest, DefaultSinkWritesLineProtocolUnderDataDir) {
+  Pushgate pushgate(PushgateOptions{});
+  HttpResult result = HttpRequestTo("POST", pushgate.front_url() + "/metrics/job/cron/instance/a",
+                                    "done_total 3\n");
+  ASSERT_EQ(result.status, 200) << result.body;
+  std::string path = pushgate.data_dir() + "/points.lp";
+  std::string contents;
+  for (int i = 0; i < 200 && contents.empty(); ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+    std::ifstream in(path);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    contents = buffer.str();
+  }
+  auto got = ParseLineProtocol(contents);
+  ASSERT_TRUE(got.ok()) << got.status() << contents;
+  auto want = ParseLineProtocol("done,instance=a,job=cron done_total=3 NOW\n");
+  EXPECT_TRUE(ComparePoints(*want, *got, 0, absl::GetCurrentTimeNanos()).ok()) << contents;
+}
+
+TEST(PushToUploadTest, AggregatorDownMeans503WithRetryAfter) {
+  UploadReceiver receiver;
+  Pushgate pushgate(PushgateOptions{receiver.url()});
+  pushgate.aggregator().Stop(9);
+  HttpResult result = HttpRequestTo("PUT", pushgate.front_url() + "/metrics/job/demo", "x 1\n");
+  EXPECT_EQ(result.status, 503);
+  EXPECT_THAT(result.headers, HasSubstr("Retry-After:"));
+  HttpResult ready = HttpRequestTo("GET", pushgate.front_url() + "/-/ready");
+  EXPECT_EQ(ready.status, 503);
+}
+
+}  // namespace
+}  // namespace pushgate

@@ -1,0 +1,264 @@
+#include "tests/harness/harness.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "glog/logging.h"
+#include "libs/compression/compression.h"
+
+namespace pushgate::testing {
+namespace {
+
+void CheckOk(const absl::Status& status) { CHECK(status.ok()) << status; }
+
+}  // namespace
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  CHECK_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string RunfilePath(const std::string& workspace_relative) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  CHECK(srcdir != nullptr) << "run under bazel test";
+  return absl::StrCat(srcdir, "/pushgate/", workspace_relative);
+}
+
+std::string ScratchDir(const std::string& name) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  std::string dir = absl::StrCat(tmp ? tmp : "/tmp", "/", name, "-", getpid());
+  mkdir(dir.c_str(), 0755);
+  return dir;
+}
+
+Process::Process(std::vector<std::string> argv, std::string log_path)
+    : log_path_(std::move(log_path)) {
+  pid_ = fork();
+  CHECK_GE(pid_, 0);
+  if (pid_ == 0) {
+    int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    // The child must die with the test even if the test crashes.
+    setpgid(0, 0);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+}
+
+Process::~Process() {
+  if (pid_ > 0 && Running()) Stop(SIGKILL);
+}
+
+bool Process::Running() {
+  if (pid_ <= 0) return false;
+  int status;
+  pid_t r = waitpid(pid_, &status, WNOHANG);
+  if (r == pid_) {
+    pid_ = -1;
+    return false;
+  }
+  return true;
+}
+
+int Process::Stop(int signal) {
+  if (pid_ <= 0) return 0;
+  kill(pid_, signal);
+  int status = 0;
+  for (int i = 0; i < 1000; ++i) {  // Up to 10 s, then SIGKILL.
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return status;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  kill(pid_, SIGKILL);
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return status;
+}
+
+namespace {
+
+size_t AppendTo(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+}  // namespace
+
+HttpResult HttpRequestTo(const std::string& method, const std::string& url, const std::string& body,
+                         const std::vector<std::string>& headers) {
+  HttpResult result;
+  CURL* curl = curl_easy_init();
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+  if (method == "GET") {
+    curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+  } else if (!body.empty() || method == "PUT" || method == "POST") {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  }
+  curl_slist* list = curl_slist_append(nullptr, "Expect:");
+  for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, AppendTo);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &result.body);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, AppendTo);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &result.headers);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 60000L);
+  CURLcode code = curl_easy_perform(curl);
+  if (code == CURLE_OK) {
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result.status);
+  } else {
+    result.error = curl_easy_strerror(code);
+  }
+  curl_slist_free_all(list);
+  curl_easy_cleanup(curl);
+  return result;
+}
+
+absl::Status WaitForHttp200(const std::string& url, absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  HttpResult last;
+  while (absl::Now() < deadline) {
+    last = HttpRequestTo("GET", url);
+    if (last.status == 200) return absl::OkStatus();
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat(url, " not ready: status ", last.status, " ", last.error, " ", last.body));
+}
+
+UploadReceiver::UploadReceiver() {
+  HttpServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.max_body_bytes = 256 << 20;
+  server_ =
+      std::make_unique<HttpServer>(options, [this](HttpRequest request, HttpResponder respond) {
+        std::string body = std::move(request.body);
+        if (absl::EqualsIgnoreCase(request.Header("Content-Encoding"), "gzip")) {
+          std::string plain;
+          CheckOk(Decompress(ContentEncoding::kGzip, body, 1 << 30, &plain));
+          body = std::move(plain);
+        }
+        HttpResponse response;
+        {
+          absl::MutexLock lock(&mu_);
+          response.status = status_;
+          if (status_ < 300) {
+            received_ += body;
+          }
+          ++requests_;
+        }
+        respond(std::move(response));
+      });
+  CheckOk(server_->Start());
+}
+
+UploadReceiver::~UploadReceiver() { server_->Stop(); }
+
+std::string UploadReceiver::url(const std::string& path) const {
+  return absl::StrCat("http://127.0.0.1:", server_->port(), path);
+}
+
+std::string UploadReceiver::Received() {
+  absl::MutexLock lock(&mu_);
+  return received_;
+}
+
+size_t UploadReceiver::requests() {
+  absl::MutexLock lock(&mu_);
+  return requests_;
+}
+
+void UploadReceiver::set_status(int status) {
+  absl::MutexLock lock(&mu_);
+  status_ = status;
+}
+
+bool UploadReceiver::WaitForLines(size_t lines, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return static_cast<size_t>(std::count(received_.begin(), received_.end(), '\n')) >= lines;
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+}
+
+Pushgate::Pushgate(PushgateOptions options)
+    : options_(std::move(options)),
+      data_dir_(ScratchDir("pushgate")),
+      front_port_(FreePort()),
+      grpc_port_(FreePort()),
+      aggregator_http_port_(FreePort()) {
+  StartAggregator();
+  CheckOk(WaitForHttp200(absl::StrCat("http://127.0.0.1:", aggregator_http_port_, "/-/healthy"),
+                         absl::Seconds(20)));
+  std::vector<std::string> argv = {RunfilePath("services/front/pushgate-front"),
+                                   absl::StrCat("--listen=127.0.0.1:", front_port_),
+                                   absl::StrCat("--aggregator=127.0.0.1:", grpc_port_)};
+  argv.insert(argv.end(), options_.front_flags.begin(), options_.front_flags.end());
+  front_ = std::make_unique<Process>(argv, absl::StrCat(data_dir_, "/front.log"));
+  std::string prefix;
+  for (const auto& flag : options_.front_flags) {
+    if (absl::StartsWith(flag, "--route_prefix=")) prefix = flag.substr(15);
+  }
+  if (!prefix.empty() && prefix[0] != '/') prefix = "/" + prefix;
+  if (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+  CheckOk(WaitForHttp200(absl::StrCat(front_url(), prefix, "/-/ready"), absl::Seconds(20)));
+}
+
+Pushgate::~Pushgate() {
+  if (front_) front_->Stop();
+  if (aggregator_) aggregator_->Stop();
+}
+
+void Pushgate::StartAggregator() {
+  std::vector<std::string> argv = {
+      RunfilePath("services/aggregator/pushgate-aggregator"),
+      absl::StrCat("--grpc_listen=127.0.0.1:", grpc_port_),
+      absl::StrCat("--http_listen=127.0.0.1:", aggregator_http_port_),
+      absl::StrCat("--data_dir=", data_dir_),
+      "--flush_interval=50ms",
+  };
+  if (!options_.upload_url.empty()) argv.push_back("--upload_url=" + options_.upload_url);
+  argv.insert(argv.end(), options_.aggregator_flags.begin(), options_.aggregator_flags.end());
+  aggregator_ = std::make_unique<Process>(argv, absl::StrCat(data_dir_, "/aggregator.log"));
+}
+
+void Pushgate::RestartAggregator() {
+  aggregator_->Stop(SIGKILL);
+  StartAggregator();
+  CheckOk(WaitForHttp200(absl::StrCat("http://127.0.0.1:", aggregator_http_port_, "/-/healthy"),
+                         absl::Seconds(20)));
+}
+
+std::string Pushgate::front_url() const { return absl::StrCat("http://127.0.0.1:", front_port_); }
+
+std::string Pushgate::aggregator_metrics_url() const {
+  return absl::StrCat("http://127.0.0.1:", aggregator_http_port_, "/metrics");
+}
+
+}  // namespace pushgate::testing
