@@ -208,15 +208,14 @@ int HttpServer::port() const { return impl_->port; }
 
 void HttpServer::Stop() {
   if (impl_->stopped.exchange(true)) return;
-  if (impl_->acceptor) {
-    asio::post(impl_->io, [this] {
-      beast::error_code ignored;
-      impl_->acceptor->close(ignored);
-    });
-  }
   impl_->io.stop();
   for (auto& worker : impl_->workers) worker.join();
   impl_->workers.clear();
+  // The workers are gone, so the acceptor can be closed here; the port is free on return.
+  if (impl_->acceptor) {
+    beast::error_code ignored;
+    impl_->acceptor->close(ignored);
+  }
 }
 
 absl::string_view HttpRequest::Header(absl::string_view name) const {

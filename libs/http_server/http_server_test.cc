@@ -164,3 +164,26 @@ TEST(SplitHostPortTest, ParsesAndRejects) {
 
 }  // namespace
 }  // namespace pushgate
+
+namespace pushgate {
+namespace {
+
+TEST(HttpServerRestartTest, PortIsFreeAgainAfterStop) {
+  HttpServerOptions options;
+  options.listen = "127.0.0.1:0";
+  auto handler = [](HttpRequest, HttpResponder respond) { respond(HttpResponse{}); };
+  HttpServer first(options, handler);
+  ASSERT_TRUE(first.Start().ok());
+  const int port = first.port();
+  CURL* curl = curl_easy_init();  // Leaves a kept-alive connection open on the server.
+  EXPECT_EQ(Send(curl, "GET", absl::StrCat("http://127.0.0.1:", port, "/"), "").status, 200);
+  first.Stop();
+  options.listen = absl::StrCat("127.0.0.1:", port);
+  HttpServer second(options, handler);
+  absl::Status started = second.Start();
+  EXPECT_TRUE(started.ok()) << started;
+  curl_easy_cleanup(curl);
+}
+
+}  // namespace
+}  // namespace pushgate
