@@ -1,0 +1,843 @@
+#include "libs/spool/spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glog/logging.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "libs/spool/internal/crc32c.h"
+#include "libs/spool/internal/record_format.h"
+
+namespace pushgate {
+namespace {
+
+using spool_internal::EncodeHeader;
+using spool_internal::kHeaderSize;
+using spool_internal::kMaxPayloadSize;
+using spool_internal::SegmentReader;
+
+constexpr absl::string_view kSegmentSuffix = ".wal";
+constexpr size_t kSegmentNameDigits = 20;
+constexpr char kReleasedFile[] = "released";
+constexpr char kReleasedTempFile[] = "released.tmp";
+constexpr char kLockFile[] = "LOCK";
+constexpr uint32_t kReleasedMagic = 0x52504750;  // "PGPR"
+constexpr absl::Duration kReleasePersistInterval = absl::Milliseconds(200);
+// Granularity and memory bound of Stats::oldest_unreleased.
+constexpr absl::Duration kAgeMarkInterval = absl::Seconds(1);
+constexpr size_t kMaxAgeMarks = 1 << 17;
+// Bounds the work of one ReadCommitted call under the lock when segments are many and small.
+constexpr size_t kMaxSegmentsPerRead = 64;
+
+absl::Status ErrnoStatus(absl::string_view what, const std::string& path) {
+  const int error = errno;
+  std::string message = absl::StrCat(what, " ", path, ": ", strerror(error));
+  if (error == ENOSPC || error == EDQUOT) return absl::ResourceExhaustedError(message);
+  return absl::InternalError(message);
+}
+
+std::string SegmentName(uint64_t base) { return absl::StrFormat("%020d%s", base, kSegmentSuffix); }
+
+std::optional<uint64_t> ParseSegmentName(absl::string_view name) {
+  if (name.size() != kSegmentNameDigits + kSegmentSuffix.size()) return std::nullopt;
+  if (name.substr(kSegmentNameDigits) != kSegmentSuffix) return std::nullopt;
+  const absl::string_view digits = name.substr(0, kSegmentNameDigits);
+  for (char c : digits) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+  }
+  uint64_t base;
+  if (!absl::SimpleAtoi(digits, &base)) return std::nullopt;
+  return base;
+}
+
+// Retries short writes; `iov` is consumed.
+bool WriteFully(int fd, std::vector<iovec>& iov, uint64_t offset) {
+  size_t first = 0;
+  while (first < iov.size()) {
+    const int count = static_cast<int>(std::min<size_t>(iov.size() - first, IOV_MAX));
+    const ssize_t n = pwritev(fd, &iov[first], count, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    offset += static_cast<uint64_t>(n);
+    size_t left = static_cast<size_t>(n);
+    while (first < iov.size() && left >= iov[first].iov_len) {
+      left -= iov[first].iov_len;
+      ++first;
+    }
+    if (left > 0) {
+      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
+      iov[first].iov_len -= left;
+    }
+  }
+  return true;
+}
+
+// One segment file. Readers open their own descriptor, so only the active segment keeps one
+// open and the number of open files does not grow with the number of segments.
+struct Segment {
+  Segment(uint64_t base, std::string path) : base(base), path(std::move(path)) {}
+  ~Segment() {
+    if (fd >= 0) close(fd);
+  }
+
+  const uint64_t base;
+  const std::string path;
+  // Read-write descriptor while the segment is active, else -1. Used by the committer only.
+  int fd = -1;
+  // The rest is guarded by Impl::mu_.
+  // Bytes in the file. Changed only by the committer (and Open).
+  uint64_t file_size = 0;
+  // Bytes readers may read: the committed size of the active segment, the valid prefix of a
+  // sealed one.
+  uint64_t readable = 0;
+  // Damage found by Open, skipped by readers without reporting it again. Fixed after Open.
+  std::vector<spool_internal::Gap> gaps;
+};
+
+}  // namespace
+
+absl::StatusOr<FsyncMode> ParseFsyncMode(absl::string_view text) {
+  if (text == "batch") return FsyncMode::kBatch;
+  if (text == "always") return FsyncMode::kAlways;
+  if (text == "never") return FsyncMode::kNever;
+  return absl::InvalidArgumentError(
+      absl::StrCat("fsync mode must be batch, always or never, not \"", text, "\""));
+}
+
+absl::string_view FsyncModeName(FsyncMode mode) {
+  switch (mode) {
+    case FsyncMode::kBatch:
+      return "batch";
+    case FsyncMode::kAlways:
+      return "always";
+    case FsyncMode::kNever:
+      return "never";
+  }
+  return "unknown";
+}
+
+class Spool::Impl {
+ public:
+  explicit Impl(SpoolOptions options) : options_(std::move(options)) {}
+
+  ~Impl() {
+    Close();
+    cursor_reader_.reset();
+    if (cursor_fd_ >= 0) close(cursor_fd_);
+    if (dir_fd_ >= 0) close(dir_fd_);
+    if (lock_fd_ >= 0) close(lock_fd_);  // releases the flock
+  }
+
+  absl::Status Recover();
+  void Start() {
+    committer_ = std::thread([this] { CommitterLoop(); });
+  }
+
+  void Append(std::string record, AppendDone done);
+  std::vector<Record> ReadCommitted(uint64_t after, size_t max_records, size_t max_bytes,
+                                    absl::Duration timeout);
+  uint64_t first_unreleased() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return FirstUnreleasedLocked();
+  }
+  uint64_t committed_end() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return committed_end_;
+  }
+  void Release(uint64_t position);
+  Stats stats() const;
+  void Close();
+
+ private:
+  struct Pending {
+    std::string data;
+    AppendDone done;
+  };
+
+  std::string PathOf(absl::string_view name) const { return absl::StrCat(options_.dir, "/", name); }
+  uint64_t FirstUnreleasedLocked() const { return std::max(released_, segments_.front()->base); }
+  absl::Status SyncDir();
+  absl::StatusOr<std::shared_ptr<Segment>> CreateSegment(uint64_t base);
+  std::optional<uint64_t> LoadReleased();
+  void PersistReleased(uint64_t position);
+  void AddAgeMarkLocked(uint64_t position, absl::Time now);
+
+  // Points the cursor at the start of `segment`. NotFound if its file was deleted.
+  absl::Status OpenCursor(std::shared_ptr<Segment> segment);
+
+  void CommitterLoop();
+  // Writes batch[begin, end) (which all fit the active segment), syncs per the fsync mode,
+  // publishes and acknowledges them.
+  void CommitRun(std::vector<Pending>& batch, size_t begin, size_t end);
+  void FailRecords(std::vector<Pending>& batch, size_t begin, size_t end,
+                   const absl::Status& status);
+
+  const SpoolOptions options_;
+  int dir_fd_ = -1;
+  int lock_fd_ = -1;
+
+  // std::mutex rather than absl::Mutex so ThreadSanitizer understands the locking (the system
+  // Abseil is not instrumented). Guards the members up to age_marks_.
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;                // the committer waits for appends
+  std::condition_variable commit_cv_;              // readers wait for commits
+  std::deque<std::shared_ptr<Segment>> segments_;  // back() is active
+  std::vector<Pending> queue_;
+  uint64_t queued_bytes_ = 0;  // framed size of queue_ and the batch
+  uint64_t committed_end_ = 0;
+  uint64_t released_ = 0;
+  bool closing_ = false;
+  absl::Status failed_;
+  Stats counters_;
+  // (start position, commit time) samples, at most one per kAgeMarkInterval, oldest first.
+  std::deque<std::pair<uint64_t, absl::Time>> age_marks_;
+
+  // Owned by the committer thread once started (the same object as segments_.back()).
+  std::shared_ptr<Segment> active_;
+  std::thread committer_;
+
+  // Reader cursor, guarded by read_mu_ (taken before mu_): `cursor_reader_` reads
+  // `cursor_segment_` through `cursor_fd_` and is positioned at the first record after
+  // `cursor_after_`.
+  std::mutex read_mu_;
+  std::shared_ptr<Segment> cursor_segment_;
+  int cursor_fd_ = -1;
+  std::unique_ptr<SegmentReader> cursor_reader_;
+  uint64_t cursor_after_ = 0;
+
+  // Taken before mu_; guards the two members below.
+  std::mutex release_mu_;
+  uint64_t persisted_released_ = 0;
+  absl::Time last_persist_ = absl::InfinitePast();
+
+  std::mutex close_mu_;
+};
+
+// ---------------------------------------------------------------------------------------
+// Opening and recovery.
+
+absl::Status Spool::Impl::SyncDir() {
+  if (options_.fsync == FsyncMode::kNever) return absl::OkStatus();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++counters_.fsyncs;
+  }
+  if (fsync(dir_fd_) != 0) return ErrnoStatus("fsync", options_.dir);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<Segment>> Spool::Impl::CreateSegment(uint64_t base) {
+  // No file at or past the end of the log belongs to it (Open loads every segment file), so
+  // truncating a leftover from a failed earlier attempt is safe.
+  const std::string path = PathOf(SegmentName(base));
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoStatus("creating", path);
+  auto segment = std::make_shared<Segment>(base, path);
+  segment->fd = fd;
+  // The new name must be durable before records in it are acknowledged.
+  absl::Status synced = SyncDir();
+  if (!synced.ok()) return synced;
+  return segment;
+}
+
+std::optional<uint64_t> Spool::Impl::LoadReleased() {
+  const std::string path = PathOf(kReleasedFile);
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char buffer[17];
+  ssize_t n;
+  do {
+    n = pread(fd, buffer, sizeof(buffer), 0);
+  } while (n < 0 && errno == EINTR);
+  close(fd);
+  uint32_t magic, crc;
+  uint64_t position;
+  if (n == 16) {
+    std::memcpy(&magic, buffer, 4);
+    std::memcpy(&crc, buffer + 4, 4);
+    std::memcpy(&position, buffer + 8, 8);
+    if (magic == kReleasedMagic &&
+        crc == spool_internal::Crc32cExtend(0, absl::string_view(buffer + 8, 8))) {
+      return position;
+    }
+  }
+  // It is written without fsync (see PersistReleased), so a crash can leave it damaged.
+  LOG(WARNING) << "spool: ignoring damaged " << path << "; replaying from the oldest segment";
+  return std::nullopt;
+}
+
+// Saved without fsync: losing it only replays already delivered records, which the design
+// allows, and the rename never exposes a half-written file under the real name.
+void Spool::Impl::PersistReleased(uint64_t position) {
+  char buffer[16];
+  std::memcpy(buffer, &kReleasedMagic, 4);
+  std::memcpy(buffer + 8, &position, 8);
+  const uint32_t crc = spool_internal::Crc32cExtend(0, absl::string_view(buffer + 8, 8));
+  std::memcpy(buffer + 4, &crc, 4);
+  const std::string temp = PathOf(kReleasedTempFile);
+  const int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  bool ok = fd >= 0;
+  if (ok) {
+    ssize_t n;
+    do {
+      n = write(fd, buffer, sizeof(buffer));
+    } while (n < 0 && errno == EINTR);
+    ok = n == static_cast<ssize_t>(sizeof(buffer));
+    ok = close(fd) == 0 && ok;
+  }
+  if (ok) ok = rename(temp.c_str(), PathOf(kReleasedFile).c_str()) == 0;
+  if (!ok) {
+    LOG(WARNING) << "spool: could not save the release position in " << options_.dir << ": "
+                 << strerror(errno);
+    return;
+  }
+  persisted_released_ = position;
+  last_persist_ = absl::Now();
+}
+
+absl::Status Spool::Impl::Recover() {
+  const std::string& dir = options_.dir;
+  // mkdir -p
+  for (size_t slash = dir.find('/', 1);; slash = dir.find('/', slash + 1)) {
+    const std::string prefix = dir.substr(0, slash);
+    if (mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoStatus("creating", prefix);
+    if (slash == std::string::npos) break;
+  }
+  dir_fd_ = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd_ < 0) return ErrnoStatus("opening", dir);
+  const std::string lock_path = PathOf(kLockFile);
+  lock_fd_ = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) return ErrnoStatus("opening", lock_path);
+  if (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("spool directory ", dir, " is in use by another process"));
+    }
+    return ErrnoStatus("locking", lock_path);
+  }
+
+  std::vector<uint64_t> bases;
+  DIR* listing = opendir(dir.c_str());
+  if (listing == nullptr) return ErrnoStatus("listing", dir);
+  while (const dirent* entry = readdir(listing)) {
+    if (std::optional<uint64_t> base = ParseSegmentName(entry->d_name)) bases.push_back(*base);
+  }
+  closedir(listing);
+  std::sort(bases.begin(), bases.end());
+  unlink(PathOf(kReleasedTempFile).c_str());
+
+  const std::optional<uint64_t> released = LoadReleased();
+  const uint64_t released_floor = released.value_or(0);
+  uint64_t recovered = 0;
+  uint64_t skipped = 0;
+  uint64_t tail_dropped = 0;
+
+  std::deque<std::shared_ptr<Segment>> segments;
+  for (size_t i = 0; i < bases.size(); ++i) {
+    const bool last = i + 1 == bases.size();
+    const std::string path = PathOf(SegmentName(bases[i]));
+    const int fd = open(path.c_str(), (last ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0) return ErrnoStatus("opening", path);
+    auto segment = std::make_shared<Segment>(bases[i], path);
+    segment->fd = fd;  // closed below unless the segment stays active
+    struct stat st;
+    if (fstat(fd, &st) != 0) return ErrnoStatus("stat", path);
+    segment->file_size = static_cast<uint64_t>(st.st_size);
+    // Records of one segment must end before the next one starts, or positions would repeat.
+    uint64_t limit = segment->file_size;
+    if (!last) limit = std::min(limit, bases[i + 1] - bases[i]);
+
+    SegmentReader reader(fd, segment->base);
+    absl::string_view payload;
+    uint64_t records = 0;
+    while (reader.Next(limit, &payload)) {
+      ++records;
+      if (segment->base + reader.offset() > released_floor) ++recovered;
+    }
+    if (!reader.status().ok()) return reader.status();
+    const uint64_t valid_end = reader.offset();
+    segment->readable = valid_end;
+    segment->gaps = reader.new_gaps();
+    if (reader.skipped_bytes() > 0) {
+      LOG(ERROR) << "spool: skipped " << reader.skipped_bytes() << " damaged bytes inside " << path
+                 << " (kept the valid records around them)";
+      skipped += reader.skipped_bytes();
+    }
+    if (last && valid_end < segment->file_size) {
+      // A torn final write or damage at the end: cut it so appends continue after the last
+      // valid record.
+      const uint64_t cut = segment->file_size - valid_end;
+      LOG(WARNING) << "spool: dropping the last " << cut << " bytes of " << path
+                   << " (incomplete or damaged record after " << records
+                   << " valid records, at position " << segment->base + valid_end << ")";
+      if (ftruncate(fd, static_cast<off_t>(valid_end)) != 0) return ErrnoStatus("truncating", path);
+      if (fdatasync(fd) != 0) return ErrnoStatus("syncing", path);
+      std::lock_guard<std::mutex> lock(mu_);
+      ++counters_.fsyncs;
+      segment->file_size = valid_end;
+      tail_dropped += cut;
+    } else if (!last && valid_end < segment->file_size) {
+      const uint64_t bad = segment->file_size - valid_end;
+      LOG(ERROR) << "spool: the last " << bad << " bytes of " << path
+                 << " are not valid records; skipping to the next segment";
+      skipped += bad;
+    }
+    if (!last) {
+      close(segment->fd);
+      segment->fd = -1;
+    }
+    segments.push_back(std::move(segment));
+  }
+  // Segments below the saved release position whose deletion did not reach the disk.
+  bool deleted = false;
+  while (segments.size() > 1 && segments[1]->base <= released_floor) {
+    if (unlink(segments.front()->path.c_str()) != 0) {
+      LOG(ERROR) << "spool: " << ErrnoStatus("deleting released", segments.front()->path);
+      break;
+    }
+    segments.pop_front();
+    deleted = true;
+  }
+  if (deleted) {
+    absl::Status synced = SyncDir();
+    if (!synced.ok()) return synced;
+  }
+  if (segments.empty()) {
+    absl::StatusOr<std::shared_ptr<Segment>> first = CreateSegment(released_floor);
+    if (!first.ok()) return first.status();
+    segments.push_back(*std::move(first));
+  }
+
+  {
+    std::lock_guard<std::mutex> release_lock(release_mu_);
+    persisted_released_ = released_floor;
+  }
+  const absl::Time now = absl::Now();
+  std::lock_guard<std::mutex> lock(mu_);
+  segments_ = std::move(segments);
+  active_ = segments_.back();
+  committed_end_ = active_->base + active_->file_size;
+  released_ = released_floor;
+  if (released_ > committed_end_) {
+    // Only possible when records were lost with fsync=never; new appends reuse those positions.
+    LOG(WARNING) << "spool: saved release position " << released_ << " is past the end of the log ("
+                 << committed_end_ << "); records may have been lost by an OS crash";
+    released_ = committed_end_;
+  }
+  counters_.records_recovered = recovered;
+  counters_.corrupt_bytes_skipped = skipped;
+  counters_.corrupt_tail_bytes_dropped = tail_dropped;
+  if (committed_end_ > FirstUnreleasedLocked()) AddAgeMarkLocked(FirstUnreleasedLocked(), now);
+  LOG(INFO) << "spool: opened " << options_.dir << " (" << segments_.size() << " segments, "
+            << recovered << " unreleased records, fsync=" << FsyncModeName(options_.fsync) << ")";
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------
+// Appending.
+
+void Spool::Impl::Append(std::string record, AppendDone done) {
+  absl::Status refused;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const uint64_t framed = kHeaderSize + record.size();
+    if (closing_) {
+      refused = absl::FailedPreconditionError("spool is closed");
+    } else if (!failed_.ok()) {
+      refused = failed_;
+    } else if (record.size() > kMaxPayloadSize || framed > options_.max_bytes) {
+      refused = absl::InvalidArgumentError(absl::StrCat(
+          "spool record of ", record.size(), " bytes is larger than the spool can hold"));
+    } else if (committed_end_ + queued_bytes_ - FirstUnreleasedLocked() + framed >
+               options_.max_bytes) {
+      ++counters_.appends_refused;
+      refused = absl::ResourceExhaustedError(
+          absl::StrCat("spool is full: ", committed_end_ + queued_bytes_ - FirstUnreleasedLocked(),
+                       " unreleased bytes, limit ", options_.max_bytes));
+    } else {
+      queued_bytes_ += framed;
+      queue_.push_back(Pending{std::move(record), std::move(done)});
+      work_cv_.notify_one();
+      return;
+    }
+  }
+  done(std::move(refused));
+}
+
+void Spool::Impl::CommitterLoop() {
+  std::vector<Pending> batch;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      work_cv_.wait(lock, [this] { return !queue_.empty() || closing_; });
+      if (queue_.empty()) return;  // closing, and everything queued is committed
+      batch.swap(queue_);
+    }
+    // Split the batch into runs that each fit the active segment, rolling to a new segment
+    // between runs.
+    size_t begin = 0;
+    while (begin < batch.size()) {
+      absl::Status failed;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        failed = failed_;
+      }
+      if (!failed.ok()) {
+        FailRecords(batch, begin, batch.size(), failed);
+        break;
+      }
+      const uint64_t first_size = kHeaderSize + batch[begin].data.size();
+      if (active_->file_size > 0 && active_->file_size + first_size > options_.segment_bytes) {
+        absl::StatusOr<std::shared_ptr<Segment>> next =
+            CreateSegment(active_->base + active_->file_size);
+        if (!next.ok()) {
+          LOG(ERROR) << "spool: " << next.status();
+          FailRecords(batch, begin, batch.size(), next.status());
+          break;
+        }
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          segments_.push_back(*next);
+        }
+        close(active_->fd);
+        active_->fd = -1;
+        active_ = *std::move(next);
+      }
+      size_t end = begin + 1;
+      if (options_.fsync != FsyncMode::kAlways) {
+        uint64_t size = active_->file_size + first_size;
+        while (end < batch.size() &&
+               size + kHeaderSize + batch[end].data.size() <= options_.segment_bytes) {
+          size += kHeaderSize + batch[end].data.size();
+          ++end;
+        }
+      }
+      CommitRun(batch, begin, end);
+      begin = end;
+    }
+    batch.clear();
+  }
+}
+
+void Spool::Impl::CommitRun(std::vector<Pending>& batch, size_t begin, size_t end) {
+  Segment& segment = *active_;
+  const uint64_t old_size = segment.file_size;
+  std::vector<char> headers((end - begin) * kHeaderSize);
+  std::vector<iovec> iov;
+  iov.reserve(2 * (end - begin));
+  std::vector<uint64_t> positions;
+  positions.reserve(end - begin);
+  uint64_t position = segment.base + old_size;
+  for (size_t i = begin; i < end; ++i) {
+    char* header = headers.data() + (i - begin) * kHeaderSize;
+    EncodeHeader(position, batch[i].data, header);
+    iov.push_back({header, kHeaderSize});
+    if (!batch[i].data.empty()) iov.push_back({batch[i].data.data(), batch[i].data.size()});
+    position += kHeaderSize + batch[i].data.size();
+    positions.push_back(position);
+  }
+  const uint64_t run_bytes = position - (segment.base + old_size);
+
+  absl::Status status;
+  const absl::Time now = absl::Now();
+  if (!WriteFully(segment.fd, iov, old_size)) {
+    status = ErrnoStatus("writing", segment.path);
+    // Take the partial write back so the segment ends with a whole record again.
+    if (ftruncate(segment.fd, static_cast<off_t>(old_size)) != 0) {
+      std::lock_guard<std::mutex> lock(mu_);
+      failed_ = absl::InternalError(absl::StrCat(status.message(), "; truncating it back failed: ",
+                                                 strerror(errno), "; restart to recover"));
+    }
+  } else {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      segment.file_size = old_size + run_bytes;
+    }
+    if (options_.fsync != FsyncMode::kNever) {
+      const bool synced = fdatasync(segment.fd) == 0;
+      if (!synced) status = ErrnoStatus("syncing", segment.path);
+      std::lock_guard<std::mutex> lock(mu_);
+      ++counters_.fsyncs;
+      if (!synced) {
+        // After a failed fdatasync the kernel may have dropped the dirty pages while the file
+        // still looks complete, so nothing written since the last good sync can be trusted.
+        failed_ = absl::InternalError(absl::StrCat(status.message(), "; restart to recover"));
+      }
+    }
+  }
+
+  if (!status.ok()) {
+    LOG(ERROR) << "spool: " << status;
+    FailRecords(batch, begin, end, status);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    segment.readable = segment.file_size;
+    committed_end_ = position;
+    queued_bytes_ -= run_bytes;
+    counters_.records_appended += end - begin;
+    AddAgeMarkLocked(segment.base + old_size, now);
+    commit_cv_.notify_all();
+  }
+  for (size_t i = begin; i < end; ++i) {
+    AppendDone done = std::move(batch[i].done);
+    done(positions[i - begin]);
+  }
+}
+
+void Spool::Impl::FailRecords(std::vector<Pending>& batch, size_t begin, size_t end,
+                              const absl::Status& status) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = begin; i < end; ++i) queued_bytes_ -= kHeaderSize + batch[i].data.size();
+    counters_.append_errors += end - begin;
+  }
+  for (size_t i = begin; i < end; ++i) {
+    AppendDone done = std::move(batch[i].done);
+    done(status);
+  }
+}
+
+void Spool::Impl::AddAgeMarkLocked(uint64_t position, absl::Time now) {
+  if (!age_marks_.empty() &&
+      (now - age_marks_.back().second < kAgeMarkInterval || age_marks_.size() >= kMaxAgeMarks)) {
+    return;
+  }
+  age_marks_.emplace_back(position, now);
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading.
+
+absl::Status Spool::Impl::OpenCursor(std::shared_ptr<Segment> segment) {
+  cursor_reader_.reset();
+  cursor_segment_.reset();
+  if (cursor_fd_ >= 0) close(cursor_fd_);
+  cursor_fd_ = open(segment->path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (cursor_fd_ < 0) {
+    // ENOENT: released and deleted since the caller looked, so there is nothing to read.
+    if (errno == ENOENT) return absl::NotFoundError(segment->path);
+    return ErrnoStatus("opening", segment->path);
+  }
+  cursor_reader_ = std::make_unique<SegmentReader>(cursor_fd_, segment->base, &segment->gaps);
+  cursor_segment_ = std::move(segment);
+  return absl::OkStatus();
+}
+
+std::vector<Spool::Record> Spool::Impl::ReadCommitted(uint64_t after, size_t max_records,
+                                                      size_t max_bytes, absl::Duration timeout) {
+  std::vector<Record> out;
+  if (max_records == 0) return out;
+  std::lock_guard<std::mutex> read_lock(read_mu_);
+  const absl::Time deadline = absl::Now() + timeout;
+  // Everything before `scanned` has been looked at without finding a record past `after`.
+  uint64_t scanned = after;
+  size_t bytes = 0;
+  for (;;) {
+    // The segments to read, from the cursor's on, with how far each may be read.
+    std::vector<std::pair<std::shared_ptr<Segment>, uint64_t>> view;
+    uint64_t view_end;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      const auto ready = [&] { return committed_end_ > scanned || closing_; };
+      if (deadline == absl::InfiniteFuture()) {
+        commit_cv_.wait(lock, ready);
+      } else {
+        commit_cv_.wait_until(lock, absl::ToChronoTime(deadline), ready);
+      }
+      if (committed_end_ <= scanned || closing_) break;
+      view_end = committed_end_;
+      if (cursor_reader_ == nullptr || cursor_after_ != after) {
+        // Start over from the segment holding `after`; records up to it are skipped below.
+        size_t index = 0;
+        while (index + 1 < segments_.size() && segments_[index + 1]->base <= after) ++index;
+        cursor_reader_.reset();
+        cursor_segment_ = nullptr;
+        cursor_after_ = after;
+        view.emplace_back(segments_[index], segments_[index]->readable);
+      } else {
+        // The cursor's segment may have been released and removed meanwhile; it still reads.
+        view.emplace_back(cursor_segment_, cursor_segment_->readable);
+      }
+      const uint64_t first_base = view.front().first->base;
+      for (const auto& segment : segments_) {
+        if (segment->base <= first_base) continue;
+        if (view.size() == kMaxSegmentsPerRead) {
+          view_end = segment->base;  // the rest on the next round
+          break;
+        }
+        view.emplace_back(segment, segment->readable);
+      }
+    }
+
+    for (size_t index = 0; index < view.size(); ++index) {
+      const auto& [segment, limit] = view[index];
+      if (cursor_segment_ != segment) {
+        const absl::Status opened = OpenCursor(segment);
+        if (absl::IsNotFound(opened)) continue;
+        if (!opened.ok()) {
+          LOG(ERROR) << "spool: " << opened;  // retried by the next call
+          break;
+        }
+      }
+      const uint64_t skipped_before = cursor_reader_->skipped_bytes();
+      absl::string_view payload;
+      while (out.size() < max_records && (bytes < max_bytes || out.empty()) &&
+             cursor_reader_->Next(limit, &payload)) {
+        const uint64_t position = cursor_reader_->base() + cursor_reader_->offset();
+        if (position <= after) continue;
+        out.push_back(Record{position, std::string(payload)});
+        bytes += payload.size();
+      }
+      if (const uint64_t skipped = cursor_reader_->skipped_bytes() - skipped_before) {
+        LOG(ERROR) << "spool: skipped " << skipped << " damaged bytes in " << segment->path
+                   << " while reading";
+        std::lock_guard<std::mutex> lock(mu_);
+        counters_.corrupt_bytes_skipped += skipped;
+      }
+      if (!cursor_reader_->status().ok()) {
+        LOG(ERROR) << "spool: " << cursor_reader_->status();  // retried by the next call
+        break;
+      }
+      if (out.size() >= max_records || (bytes >= max_bytes && !out.empty())) break;
+      // Not full, so this segment is read up to `limit`; a later one in the view means this
+      // one is sealed and done.
+    }
+    if (!out.empty()) {
+      cursor_after_ = out.back().position;
+      break;
+    }
+    scanned = view_end;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Releasing, stats, closing.
+
+void Spool::Impl::Release(uint64_t position) {
+  std::lock_guard<std::mutex> release_lock(release_mu_);
+  std::vector<std::shared_ptr<Segment>> doomed;
+  uint64_t released;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    position = std::min(position, committed_end_);
+    if (position <= released_) return;
+    released_ = position;
+    // A segment holds only released records once the next one starts at or before the
+    // release position; the active segment always stays.
+    while (segments_.size() > 1 && segments_[1]->base <= released_) {
+      doomed.push_back(std::move(segments_.front()));
+      segments_.pop_front();
+    }
+    while (age_marks_.size() > 1 && age_marks_[1].first <= released_) age_marks_.pop_front();
+    if (committed_end_ <= released_) age_marks_.clear();
+    released = released_;
+  }
+  for (const auto& segment : doomed) {
+    if (unlink(segment->path.c_str()) != 0) {
+      LOG(ERROR) << "spool: deleting released segment " << segment->path << ": " << strerror(errno);
+    }
+  }
+  if (!doomed.empty()) {
+    // Unsynced deletions could reappear after an OS crash; that would only replay released
+    // records, but the disk space would also come back.
+    absl::Status synced = SyncDir();
+    if (!synced.ok()) LOG(ERROR) << "spool: " << synced;
+  }
+  if (!doomed.empty() || absl::Now() - last_persist_ >= kReleasePersistInterval) {
+    PersistReleased(released);
+  }
+}
+
+Spool::Stats Spool::Impl::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stats stats = counters_;
+  for (const auto& segment : segments_) stats.bytes += segment->file_size;
+  stats.segments = segments_.size();
+  stats.committed_end = committed_end_;
+  stats.first_unreleased = FirstUnreleasedLocked();
+  stats.unreleased_bytes = committed_end_ + queued_bytes_ - stats.first_unreleased;
+  stats.oldest_unreleased = committed_end_ > stats.first_unreleased && !age_marks_.empty()
+                                ? age_marks_.front().second
+                                : absl::InfiniteFuture();
+  return stats;
+}
+
+void Spool::Impl::Close() {
+  std::lock_guard<std::mutex> close_lock(close_mu_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closing_ = true;
+    work_cv_.notify_one();
+    commit_cv_.notify_all();
+  }
+  if (committer_.joinable()) committer_.join();
+  std::lock_guard<std::mutex> release_lock(release_mu_);
+  uint64_t released;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (segments_.empty()) return;  // Open failed
+    released = released_;
+  }
+  if (released != persisted_released_) PersistReleased(released);
+}
+
+// ---------------------------------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(SpoolOptions options) {
+  if (options.dir.empty()) return absl::InvalidArgumentError("spool directory is empty");
+  if (options.segment_bytes <= kHeaderSize) {
+    return absl::InvalidArgumentError("spool segment_bytes is too small");
+  }
+  if (options.max_bytes <= kHeaderSize) {
+    return absl::InvalidArgumentError("spool max_bytes is too small");
+  }
+  while (options.dir.size() > 1 && options.dir.back() == '/') options.dir.pop_back();
+  auto impl = std::make_unique<Impl>(std::move(options));
+  absl::Status recovered = impl->Recover();
+  if (!recovered.ok()) return recovered;
+  impl->Start();
+  return std::unique_ptr<Spool>(new Spool(std::move(impl)));
+}
+
+Spool::Spool(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Spool::~Spool() = default;
+
+void Spool::Append(std::string record, AppendDone done) {
+  impl_->Append(std::move(record), std::move(done));
+}
+std::vector<Spool::Record> Spool::ReadCommitted(uint64_t after, size_t max_records,
+                                                size_t max_bytes, absl::Duration timeout) {
+  return impl_->ReadCommitted(after, max_records, max_bytes, timeout);
+}
+uint64_t Spool::first_unreleased() const { return impl_->first_unreleased(); }
+uint64_t Spool::committed_end() const { return impl_->committed_end(); }
+void Spool::Release(uint64_t position) { impl_->Release(position); }
+Spool::Stats Spool::stats() const { return impl_->stats(); }
+void Spool::Close() { impl_->Close(); }
+
+}  // namespace pushgate

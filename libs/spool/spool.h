@@ -1,0 +1,152 @@
+// The aggregator's on-disk write-ahead log ("spool") of accepted pushes, so that a push
+// acknowledged to a client survives aggregator crashes (kill -9) and backend outages.
+//
+// Flow: Append() each accepted push (opaque bytes) and acknowledge the client only once its
+// `done` reports a position; one dispatcher reads committed records in order with
+// ReadCommitted() and hands them to every backend; once all backends delivered up to position
+// P it calls Release(P), which deletes the segment files holding only released records. After a
+// restart every record not yet released is read again, so a record can be delivered twice after
+// a crash, but an acknowledged record is never lost.
+//
+// On disk: `dir` holds segment files named by the log position of their first byte
+// (`00000000000000000000.wal`, 20 digits), a `released` file with the last persisted release
+// position, and a `LOCK` file that keeps a second process from opening the same directory.
+// Positions are byte offsets in the log's global address space; a record's position is the
+// offset just past its end, so positions increase with every record and the position of the
+// last record handled is the natural "after" of the next read. Each record carries its own
+// position and a CRC-32C; see internal/record_format.h.
+//
+// Recovery (Open): every record is checked. Damaged bytes (a torn write at the end, a flipped
+// bit) are skipped up to the next valid record, so one bad record hides no later ones; unusable
+// bytes at the end of the last segment are cut off. Both are logged and counted in Stats.
+#ifndef PUSHGATE_LIBS_SPOOL_SPOOL_H_
+#define PUSHGATE_LIBS_SPOOL_SPOOL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace pushgate {
+
+// When an append counts as durable, i.e. when its `done` is called.
+enum class FsyncMode {
+  // Group commit: the committer writes every queued append with one write and one fdatasync,
+  // so appends arriving during an fdatasync share the next one. Survives power loss.
+  kBatch,
+  // One write and one fdatasync per append, none shared. Survives power loss; slowest.
+  kAlways,
+  // Written to the OS but never synced: survives an aggregator crash, not an OS crash or power
+  // loss.
+  kNever,
+};
+
+// Parses "batch", "always" or "never"; InvalidArgument otherwise.
+absl::StatusOr<FsyncMode> ParseFsyncMode(absl::string_view text);
+// The inverse of ParseFsyncMode.
+absl::string_view FsyncModeName(FsyncMode mode);
+
+struct SpoolOptions {
+  // Created (with parents) if missing.
+  std::string dir;
+  FsyncMode fsync = FsyncMode::kBatch;
+  // A new segment starts when the current one would grow beyond this (a single larger record
+  // gets a segment of its own). Smaller segments free disk space sooner after Release().
+  size_t segment_bytes = 64 << 20;
+  // Limit on unreleased bytes (committed and queued records plus their 20-byte headers, not yet
+  // released). An append beyond it is refused with ResourceExhausted; old data is never dropped
+  // to make room. Disk use can exceed it by the released part of the oldest segment.
+  size_t max_bytes = 1 << 30;
+};
+
+class Spool {
+ public:
+  using AppendDone = std::function<void(absl::StatusOr<uint64_t> position)>;
+
+  struct Record {
+    uint64_t position;  // log position just past the record
+    std::string data;
+  };
+
+  struct Stats {
+    uint64_t bytes = 0;             // size of all segment files
+    uint64_t segments = 0;          // segment files
+    uint64_t unreleased_bytes = 0;  // what max_bytes bounds
+    uint64_t committed_end = 0;     // position of the last durable record
+    uint64_t first_unreleased = 0;
+    uint64_t records_appended = 0;            // committed by this instance
+    uint64_t records_recovered = 0;           // unreleased records found by Open
+    uint64_t fsyncs = 0;                      // fdatasync/fsync calls, directories included
+    uint64_t appends_refused = 0;             // ResourceExhausted
+    uint64_t append_errors = 0;               // appends failed by an I/O error
+    uint64_t corrupt_tail_bytes_dropped = 0;  // cut from the end of the last segment by Open
+    uint64_t corrupt_bytes_skipped = 0;       // other damaged bytes passed over
+    // Commit time of the oldest unreleased record, to within about a second (recovered records
+    // count as committed at Open); absl::InfiniteFuture() when everything is released.
+    absl::Time oldest_unreleased = absl::InfiniteFuture();
+  };
+
+  // Opens or creates the spool in options.dir and recovers its records (see the top of this
+  // file). Fails on invalid options, I/O errors, or when another process has the directory
+  // open (FailedPrecondition).
+  static absl::StatusOr<std::unique_ptr<Spool>> Open(SpoolOptions options);
+
+  ~Spool();  // Close()
+  Spool(const Spool&) = delete;
+  Spool& operator=(const Spool&) = delete;
+
+  // Queues `record`. `done` receives the record's position once it is durable per the fsync
+  // mode, or an error: ResourceExhausted beyond max_bytes, InvalidArgument for a record that
+  // could never fit (over max_bytes or 1 GiB), FailedPrecondition after Close(), or the I/O
+  // error that failed the write (ResourceExhausted for a full disk). After a failed fdatasync
+  // the spool refuses every later append with that error, because the OS may have dropped the
+  // unsynced data; restart to recover. Refusals call `done` before Append returns; everything
+  // else calls it from the committer thread, in append order. `done` may call any method but
+  // Close() and should be quick: it delays the next commit.
+  void Append(std::string record, AppendDone done);
+
+  // For the (single) dispatcher: waits up to `timeout` for committed records with positions
+  // greater than `after` and returns the first of them, in order: at most `max_records`, and
+  // no more once their data reaches `max_bytes` (at least one is returned when any is
+  // available). Released records may or may not be returned. Returns an empty vector on
+  // timeout or once Close() began. Reading on from the last returned position is sequential;
+  // any other `after` (e.g. first_unreleased() at start) costs a scan of one segment.
+  // Concurrent calls are serialized.
+  std::vector<Record> ReadCommitted(uint64_t after, size_t max_records, size_t max_bytes,
+                                    absl::Duration timeout);
+
+  // The position after which unreleased records start: replay begins with
+  // ReadCommitted(first_unreleased(), ...).
+  uint64_t first_unreleased() const;
+  // The position of the last durable record (equal to first_unreleased() when empty).
+  uint64_t committed_end() const;
+
+  // Declares every record with position <= `position` delivered everywhere (values beyond
+  // committed_end() are clamped to it; lower values than before are ignored). Deletes segment
+  // files holding only such records and saves the position, so that a restart replays none of
+  // them. The saved position is rewritten at most every 200 ms (and on deletions and Close), so
+  // a crash can replay the records released just before it.
+  void Release(uint64_t position);
+
+  Stats stats() const;
+
+  // Refuses further appends, commits the queued ones (their `done` is called), stops the
+  // committer thread, wakes ReadCommitted() and saves the release position. Idempotent.
+  void Close();
+
+ private:
+  class Impl;
+  explicit Spool(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pushgate
+
+#endif  // PUSHGATE_LIBS_SPOOL_SPOOL_H_

@@ -1,0 +1,714 @@
+#include "libs/spool/spool.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <map>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libs/spool/internal/crc32c.h"
+#include "libs/spool/internal/record_format.h"
+
+namespace pushgate {
+namespace {
+
+namespace fs = std::filesystem;
+using spool_internal::kHeaderSize;
+using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
+using ::testing::HasSubstr;
+
+// A fresh directory per test.
+std::string TestDir() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string dir = absl::StrCat(::testing::TempDir(), "/spool_", info->test_suite_name(), "_",
+                                 info->name(), "_", getpid());
+  fs::remove_all(dir);
+  return dir;
+}
+
+SpoolOptions Options(const std::string& dir, size_t segment_bytes = 64 << 20,
+                     size_t max_bytes = 1 << 30, FsyncMode fsync = FsyncMode::kBatch) {
+  SpoolOptions options;
+  options.dir = dir;
+  options.segment_bytes = segment_bytes;
+  options.max_bytes = max_bytes;
+  options.fsync = fsync;
+  return options;
+}
+
+std::unique_ptr<Spool> MustOpen(const SpoolOptions& options) {
+  absl::StatusOr<std::unique_ptr<Spool>> spool = Spool::Open(options);
+  EXPECT_TRUE(spool.ok()) << spool.status();
+  return spool.ok() ? *std::move(spool) : nullptr;
+}
+
+// Standard-library synchronisation throughout, so ThreadSanitizer runs are meaningful (the
+// system Abseil is not instrumented).
+absl::StatusOr<uint64_t> AppendAndWait(Spool& spool, std::string data) {
+  std::promise<absl::StatusOr<uint64_t>> result;
+  std::future<absl::StatusOr<uint64_t>> future = result.get_future();
+  spool.Append(std::move(data),
+               [&](absl::StatusOr<uint64_t> position) { result.set_value(std::move(position)); });
+  return future.get();
+}
+
+class Countdown {
+ public:
+  explicit Countdown(int count) : count_(count) {}
+  void Decrement() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (--count_ == 0) zero_.notify_all();
+  }
+  void Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    zero_.wait(lock, [this] { return count_ == 0; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable zero_;
+  int count_;
+};
+
+// Distinct, varied-length payloads, so a misplaced or merged record cannot pass for another.
+std::string Payload(int i) {
+  return absl::StrCat("push-", i, "-", std::string(10 + (i * 7) % 40, 'a' + i % 26));
+}
+
+// Appends Payload(first) .. Payload(first + count - 1) and returns their positions.
+std::vector<uint64_t> AppendPayloads(Spool& spool, int first, int count) {
+  std::vector<uint64_t> positions;
+  for (int i = first; i < first + count; ++i) {
+    absl::StatusOr<uint64_t> position = AppendAndWait(spool, Payload(i));
+    EXPECT_TRUE(position.ok()) << position.status();
+    positions.push_back(position.value_or(0));
+  }
+  return positions;
+}
+
+// Every committed record after `after`, in order.
+std::vector<Spool::Record> ReadAll(Spool& spool, uint64_t after) {
+  std::vector<Spool::Record> all;
+  for (;;) {
+    std::vector<Spool::Record> some = spool.ReadCommitted(after, 7, 1 << 20, absl::ZeroDuration());
+    if (some.empty()) return all;
+    after = some.back().position;
+    for (auto& record : some) all.push_back(std::move(record));
+  }
+}
+
+std::vector<std::string> DataOf(const std::vector<Spool::Record>& records) {
+  std::vector<std::string> data;
+  for (const auto& record : records) data.push_back(record.data);
+  return data;
+}
+
+std::vector<std::string> Payloads(int first, int count) {
+  std::vector<std::string> data;
+  for (int i = first; i < first + count; ++i) data.push_back(Payload(i));
+  return data;
+}
+
+std::vector<std::string> SegmentFiles(const std::string& dir) {
+  std::vector<std::string> files;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() == ".wal") files.push_back(entry.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void WriteFile(const std::string& path, const std::string& data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << data;
+}
+
+TEST(FsyncModeTest, ParsesTheThreeNames) {
+  for (FsyncMode mode : {FsyncMode::kBatch, FsyncMode::kAlways, FsyncMode::kNever}) {
+    absl::StatusOr<FsyncMode> parsed = ParseFsyncMode(FsyncModeName(mode));
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(*parsed, mode);
+  }
+  EXPECT_EQ(ParseFsyncMode("batch").value(), FsyncMode::kBatch);
+  EXPECT_EQ(ParseFsyncMode("Always").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseFsyncMode("").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Crc32cTest, MatchesTheStandardCheckValueAndThePortableCode) {
+  using spool_internal::Crc32cExtend;
+  using spool_internal::Crc32cExtendPortable;
+  EXPECT_EQ(Crc32cExtend(0, "123456789"), 0xe3069283u);
+  EXPECT_EQ(Crc32cExtendPortable(0, "123456789"), 0xe3069283u);
+  std::mt19937 rng(7);
+  std::string data(1000, '\0');
+  for (char& c : data) c = static_cast<char>(rng());
+  for (size_t length : {0, 1, 7, 8, 9, 63, 64, 65, 999, 1000}) {
+    const absl::string_view part(data.data(), length);
+    EXPECT_EQ(Crc32cExtend(0, part), Crc32cExtendPortable(0, part)) << length;
+    for (size_t split : {size_t{0}, length / 3, length}) {
+      EXPECT_EQ(Crc32cExtend(Crc32cExtend(0, part.substr(0, split)), part.substr(split)),
+                Crc32cExtend(0, part))
+          << length << " split at " << split;
+    }
+  }
+}
+
+TEST(SpoolTest, RejectsInvalidOptions) {
+  EXPECT_EQ(Spool::Open(Options("")).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Spool::Open(Options(TestDir(), /*segment_bytes=*/10)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(SpoolTest, AppendsAreReadBackInOrderWithTheirPositions) {
+  const std::string dir = TestDir();
+  auto spool = MustOpen(Options(dir));
+  ASSERT_NE(spool, nullptr);
+  EXPECT_EQ(spool->first_unreleased(), 0u);
+  EXPECT_TRUE(spool->ReadCommitted(0, 10, 1 << 20, absl::ZeroDuration()).empty());
+
+  const std::vector<uint64_t> positions = AppendPayloads(*spool, 0, 100);
+  EXPECT_TRUE(std::is_sorted(positions.begin(), positions.end()));
+  EXPECT_EQ(std::adjacent_find(positions.begin(), positions.end()), positions.end());
+  EXPECT_EQ(spool->committed_end(), positions.back());
+
+  const std::vector<Spool::Record> all = ReadAll(*spool, spool->first_unreleased());
+  EXPECT_THAT(DataOf(all), ElementsAreArray(Payloads(0, 100)));
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].position, positions[i]);
+
+  // Reading after any record's position starts with the next one.
+  std::vector<Spool::Record> tail =
+      spool->ReadCommitted(positions[49], 3, 1 << 20, absl::ZeroDuration());
+  EXPECT_THAT(DataOf(tail), ElementsAre(Payload(50), Payload(51), Payload(52)));
+  // max_bytes stops the batch, but one record is always returned.
+  tail = spool->ReadCommitted(positions[9], 100, 1, absl::ZeroDuration());
+  EXPECT_THAT(DataOf(tail), ElementsAre(Payload(10)));
+  tail = spool->ReadCommitted(positions[9], 100, Payload(10).size() + 1, absl::ZeroDuration());
+  EXPECT_THAT(DataOf(tail), ElementsAre(Payload(10), Payload(11)));
+
+  const Spool::Stats stats = spool->stats();
+  EXPECT_EQ(stats.records_appended, 100u);
+  EXPECT_EQ(stats.segments, 1u);
+  EXPECT_EQ(stats.bytes, positions.back());
+  EXPECT_EQ(stats.unreleased_bytes, positions.back());
+}
+
+TEST(SpoolTest, ReadCommittedWaitsForAnAppendOrTheTimeout) {
+  auto spool = MustOpen(Options(TestDir()));
+  ASSERT_NE(spool, nullptr);
+  const absl::Time start = absl::Now();
+  EXPECT_TRUE(spool->ReadCommitted(0, 10, 1 << 20, absl::Milliseconds(50)).empty());
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(50));
+
+  std::vector<Spool::Record> got;
+  std::thread reader([&] { got = spool->ReadCommitted(0, 10, 1 << 20, absl::Seconds(5)); });
+  absl::SleepFor(absl::Milliseconds(20));
+  ASSERT_TRUE(AppendAndWait(*spool, "hello").ok());
+  reader.join();
+  EXPECT_THAT(DataOf(got), ElementsAre("hello"));
+
+  // Close wakes a waiting reader.
+  const uint64_t end = spool->committed_end();
+  std::thread waiter([&] { got = spool->ReadCommitted(end, 10, 1 << 20, absl::Seconds(30)); });
+  absl::SleepFor(absl::Milliseconds(20));
+  spool->Close();
+  waiter.join();
+  EXPECT_TRUE(got.empty());
+}
+
+TEST(SpoolTest, ConcurrentAppendsShareFsyncsInBatchMode) {
+  auto spool = MustOpen(Options(TestDir(), /*segment_bytes=*/1 << 20));
+  ASSERT_NE(spool, nullptr);
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 250;
+  Countdown pending(kThreads * kPerThread);
+  std::mutex mu;
+  std::vector<uint64_t> positions;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        spool->Append(Payload(t * kPerThread + i), [&](absl::StatusOr<uint64_t> position) {
+          if (position.ok()) {
+            std::lock_guard<std::mutex> lock(mu);
+            positions.push_back(*position);
+          } else {
+            ++failures;
+          }
+          pending.Decrement();
+        });
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  pending.Wait();
+  EXPECT_EQ(failures.load(), 0);
+  std::sort(positions.begin(), positions.end());
+  EXPECT_EQ(std::unique(positions.begin(), positions.end()), positions.end());
+  const Spool::Stats stats = spool->stats();
+  EXPECT_EQ(stats.records_appended, static_cast<uint64_t>(kThreads * kPerThread));
+  EXPECT_GE(stats.fsyncs, 1u);
+  EXPECT_LT(stats.fsyncs, static_cast<uint64_t>(kThreads * kPerThread / 4));
+  EXPECT_EQ(ReadAll(*spool, 0).size(), static_cast<size_t>(kThreads * kPerThread));
+}
+
+TEST(SpoolTest, AlwaysSyncsEveryAppendAndNeverSyncsNone) {
+  const std::string dir = TestDir();
+  {
+    auto spool = MustOpen(Options(dir + "/always", 64 << 20, 1 << 30, FsyncMode::kAlways));
+    ASSERT_NE(spool, nullptr);
+    Countdown pending(40);
+    for (int i = 0; i < 40; ++i) {
+      spool->Append(Payload(i), [&](absl::StatusOr<uint64_t>) { pending.Decrement(); });
+    }
+    pending.Wait();
+    EXPECT_GE(spool->stats().fsyncs, 40u);
+  }
+  {
+    auto spool = MustOpen(Options(dir + "/never", 256, 1 << 30, FsyncMode::kNever));
+    ASSERT_NE(spool, nullptr);
+    AppendPayloads(*spool, 0, 40);
+    EXPECT_GT(spool->stats().segments, 1u);
+    EXPECT_EQ(spool->stats().fsyncs, 0u);
+    EXPECT_THAT(DataOf(ReadAll(*spool, 0)), ElementsAreArray(Payloads(0, 40)));
+  }
+}
+
+TEST(SpoolTest, ReopenReplaysUnreleasedRecords) {
+  const std::string dir = TestDir();
+  std::vector<uint64_t> positions;
+  {
+    auto spool = MustOpen(Options(dir, /*segment_bytes=*/512));
+    ASSERT_NE(spool, nullptr);
+    positions = AppendPayloads(*spool, 0, 30);
+    spool->Release(positions[9]);
+  }
+  auto spool = MustOpen(Options(dir, 512));
+  ASSERT_NE(spool, nullptr);
+  EXPECT_EQ(spool->first_unreleased(), positions[9]);
+  EXPECT_EQ(spool->committed_end(), positions.back());
+  EXPECT_EQ(spool->stats().records_recovered, 20u);
+  const std::vector<Spool::Record> replay = ReadAll(*spool, spool->first_unreleased());
+  EXPECT_THAT(DataOf(replay), ElementsAreArray(Payloads(10, 20)));
+  EXPECT_EQ(replay.front().position, positions[10]);
+  EXPECT_LE(spool->stats().oldest_unreleased, absl::Now());
+
+  // Appending continues after the recovered records.
+  const std::vector<uint64_t> more = AppendPayloads(*spool, 30, 3);
+  EXPECT_GT(more.front(), positions.back());
+  EXPECT_THAT(DataOf(ReadAll(*spool, positions.back())), ElementsAreArray(Payloads(30, 3)));
+}
+
+TEST(SpoolTest, ReleaseDeletesWholeSegmentsAndReopenDoesNotReplayThem) {
+  const std::string dir = TestDir();
+  std::vector<uint64_t> positions;
+  {
+    auto spool = MustOpen(Options(dir, /*segment_bytes=*/300));
+    ASSERT_NE(spool, nullptr);
+    positions = AppendPayloads(*spool, 0, 60);
+    const size_t before = SegmentFiles(dir).size();
+    ASSERT_GT(before, 5u);
+    EXPECT_EQ(spool->stats().segments, before);
+    EXPECT_LT(spool->stats().oldest_unreleased, absl::InfiniteFuture());
+
+    spool->Release(positions[39]);
+    const std::vector<std::string> after = SegmentFiles(dir);
+    EXPECT_LT(after.size(), before);
+    EXPECT_EQ(spool->stats().segments, after.size());
+    // The oldest remaining file holds record 40 (the first unreleased one), or starts with it.
+    const uint64_t first_base = std::stoull(fs::path(after.front()).stem().string());
+    EXPECT_LE(first_base, positions[39]);
+    EXPECT_GT(first_base, positions[0]);
+    EXPECT_EQ(spool->first_unreleased(), positions[39]);
+    EXPECT_THAT(DataOf(ReadAll(*spool, spool->first_unreleased())),
+                ElementsAreArray(Payloads(40, 20)));
+
+    // Releasing less than before changes nothing.
+    spool->Release(positions[5]);
+    EXPECT_EQ(spool->first_unreleased(), positions[39]);
+    EXPECT_EQ(SegmentFiles(dir), after);
+  }
+  {
+    auto spool = MustOpen(Options(dir, 300));
+    ASSERT_NE(spool, nullptr);
+    EXPECT_EQ(spool->first_unreleased(), positions[39]);
+    EXPECT_THAT(DataOf(ReadAll(*spool, spool->first_unreleased())),
+                ElementsAreArray(Payloads(40, 20)));
+    // Releasing everything deletes all but the active segment and clears the age.
+    spool->Release(spool->committed_end());
+    EXPECT_EQ(SegmentFiles(dir).size(), 1u);
+    EXPECT_EQ(spool->stats().unreleased_bytes, 0u);
+    EXPECT_EQ(spool->stats().oldest_unreleased, absl::InfiniteFuture());
+    EXPECT_TRUE(ReadAll(*spool, spool->first_unreleased()).empty());
+  }
+  // Without the saved position, only what is left on disk is replayed: from the start of the
+  // remaining segment, never records from deleted ones.
+  fs::remove(dir + "/released");
+  auto spool = MustOpen(Options(dir, 300));
+  ASSERT_NE(spool, nullptr);
+  const std::vector<Spool::Record> replay = ReadAll(*spool, spool->first_unreleased());
+  ASSERT_FALSE(replay.empty());
+  EXPECT_LT(replay.size(), 10u);
+  EXPECT_EQ(replay.back().data, Payload(59));
+}
+
+TEST(SpoolTest, ReopenDeletesReleasedSegmentsWhoseDeletionWasLost) {
+  const std::string dir = TestDir();
+  std::vector<uint64_t> positions;
+  std::string first_name, first_content;
+  {
+    auto spool = MustOpen(Options(dir, /*segment_bytes=*/300));
+    ASSERT_NE(spool, nullptr);
+    positions = AppendPayloads(*spool, 0, 30);
+    first_name = SegmentFiles(dir).front();
+    first_content = ReadFile(first_name);
+    spool->Release(positions[20]);
+    ASSERT_FALSE(fs::exists(first_name));
+  }
+  // As if the deletion had not reached the disk before a crash.
+  WriteFile(first_name, first_content);
+  auto spool = MustOpen(Options(dir, 300));
+  ASSERT_NE(spool, nullptr);
+  EXPECT_FALSE(fs::exists(first_name));
+  EXPECT_EQ(spool->first_unreleased(), positions[20]);
+  EXPECT_THAT(DataOf(ReadAll(*spool, spool->first_unreleased())),
+              ElementsAreArray(Payloads(21, 9)));
+  const std::vector<Spool::Record> everything = ReadAll(*spool, 0);
+  ASSERT_FALSE(everything.empty());
+  EXPECT_GT(everything.front().position, static_cast<uint64_t>(first_content.size()));
+}
+
+TEST(SpoolTest, RefusesAppendsBeyondMaxBytesUntilReleased) {
+  const std::string dir = TestDir();
+  const std::string record(80, 'r');
+  const size_t framed = kHeaderSize + record.size();
+  auto spool = MustOpen(Options(dir, /*segment_bytes=*/3 * framed, /*max_bytes=*/10 * framed));
+  ASSERT_NE(spool, nullptr);
+  std::vector<uint64_t> positions;
+  for (int i = 0; i < 10; ++i) {
+    absl::StatusOr<uint64_t> position = AppendAndWait(*spool, record);
+    ASSERT_TRUE(position.ok()) << position.status();
+    positions.push_back(*position);
+  }
+  absl::StatusOr<uint64_t> refused = AppendAndWait(*spool, record);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted) << refused.status();
+  EXPECT_EQ(spool->stats().appends_refused, 1u);
+  EXPECT_EQ(spool->stats().unreleased_bytes, 10 * framed);
+  // A smaller record does not fit either; nothing old was dropped to make room.
+  EXPECT_EQ(AppendAndWait(*spool, "x").status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(ReadAll(*spool, 0).size(), 10u);
+
+  spool->Release(positions[1]);
+  EXPECT_TRUE(AppendAndWait(*spool, record).ok());
+  EXPECT_TRUE(AppendAndWait(*spool, record).ok());
+  EXPECT_EQ(AppendAndWait(*spool, record).status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(ReadAll(*spool, spool->first_unreleased()).size(), 10u);
+
+  // A record that could never fit is a different error.
+  EXPECT_EQ(AppendAndWait(*spool, std::string(11 * framed, 'x')).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(SpoolTest, RecordsLargerThanASegmentGetTheirOwn) {
+  const std::string dir = TestDir();
+  const std::string big(5000, 'B');
+  {
+    auto spool = MustOpen(Options(dir, /*segment_bytes=*/1024));
+    ASSERT_NE(spool, nullptr);
+    ASSERT_TRUE(AppendAndWait(*spool, "small").ok());
+    ASSERT_TRUE(AppendAndWait(*spool, big).ok());
+    ASSERT_TRUE(AppendAndWait(*spool, "after").ok());
+    EXPECT_EQ(SegmentFiles(dir).size(), 3u);
+  }
+  auto spool = MustOpen(Options(dir, 1024));
+  ASSERT_NE(spool, nullptr);
+  EXPECT_THAT(DataOf(ReadAll(*spool, 0)), ElementsAre("small", big, "after"));
+}
+
+TEST(SpoolTest, TornTailIsCutAndAppendingContinues) {
+  const std::string dir = TestDir();
+  std::vector<uint64_t> positions;
+  {
+    auto spool = MustOpen(Options(dir));
+    ASSERT_NE(spool, nullptr);
+    positions = AppendPayloads(*spool, 0, 20);
+  }
+  const std::vector<std::string> files = SegmentFiles(dir);
+  ASSERT_EQ(files.size(), 1u);
+  // The last record loses its final 7 bytes, then garbage follows, as after a torn write.
+  std::string content = ReadFile(files[0]);
+  ASSERT_EQ(content.size(), positions.back());
+  content.resize(content.size() - 7);
+  const std::string garbage = "\xa7PGW garbage that is not a record, followed by more junk......";
+  content += garbage;
+  WriteFile(files[0], content);
+
+  {
+    auto spool = MustOpen(Options(dir));
+    ASSERT_NE(spool, nullptr);
+    const Spool::Stats stats = spool->stats();
+    EXPECT_EQ(stats.corrupt_tail_bytes_dropped, positions[19] - positions[18] - 7 + garbage.size());
+    EXPECT_EQ(stats.corrupt_bytes_skipped, 0u);
+    EXPECT_EQ(stats.records_recovered, 19u);
+    EXPECT_EQ(spool->committed_end(), positions[18]);
+    EXPECT_THAT(DataOf(ReadAll(*spool, 0)), ElementsAreArray(Payloads(0, 19)));
+    const std::vector<uint64_t> more = AppendPayloads(*spool, 100, 5);
+    EXPECT_GT(more.front(), positions[18]);
+    EXPECT_EQ(fs::file_size(files[0]), more.back());
+  }
+  auto spool = MustOpen(Options(dir));
+  ASSERT_NE(spool, nullptr);
+  EXPECT_EQ(spool->stats().corrupt_tail_bytes_dropped, 0u);
+  std::vector<std::string> expected = Payloads(0, 19);
+  for (const std::string& extra : Payloads(100, 5)) expected.push_back(extra);
+  EXPECT_THAT(DataOf(ReadAll(*spool, 0)), ElementsAreArray(expected));
+}
+
+// A flipped byte anywhere in one record (header or payload) loses that record only.
+TEST(SpoolTest, DamagedRecordInTheLastSegmentLosesOnlyThatRecord) {
+  for (size_t offset_in_record : {size_t{0}, size_t{5}, size_t{9}, size_t{17}, size_t{25}}) {
+    SCOPED_TRACE(offset_in_record);
+    const std::string dir = absl::StrCat(TestDir(), "_", offset_in_record);
+    fs::remove_all(dir);
+    std::vector<uint64_t> positions;
+    {
+      auto spool = MustOpen(Options(dir));
+      ASSERT_NE(spool, nullptr);
+      positions = AppendPayloads(*spool, 0, 20);
+    }
+    const std::string file = SegmentFiles(dir).front();
+    std::string content = ReadFile(file);
+    content[positions[9] + offset_in_record] ^= 0x10;  // inside record 10
+    WriteFile(file, content);
+
+    auto spool = MustOpen(Options(dir));
+    ASSERT_NE(spool, nullptr);
+    std::vector<std::string> expected = Payloads(0, 10);
+    for (const std::string& later : Payloads(11, 9)) expected.push_back(later);
+    EXPECT_THAT(DataOf(ReadAll(*spool, 0)), ElementsAreArray(expected));
+    EXPECT_EQ(spool->stats().corrupt_bytes_skipped, positions[10] - positions[9]);
+    EXPECT_EQ(spool->stats().corrupt_tail_bytes_dropped, 0u);
+    ASSERT_TRUE(AppendAndWait(*spool, "new").ok());
+    EXPECT_EQ(ReadAll(*spool, positions[19]).size(), 1u);
+  }
+}
+
+TEST(SpoolTest, DamageInAnOlderSegmentKeepsTheRecordsAroundIt) {
+  const std::string dir = TestDir();
+  std::vector<uint64_t> positions;
+  {
+    auto spool = MustOpen(Options(dir, /*segment_bytes=*/400));
+    ASSERT_NE(spool, nullptr);
+    positions = AppendPayloads(*spool, 0, 30);
+  }
+  const std::vector<std::string> files = SegmentFiles(dir);
+  ASSERT_GT(files.size(), 2u);
+  // Garble the last 5 bytes of the first segment: its last record is lost, nothing else.
+  std::string first = ReadFile(files[0]);
+  const uint64_t first_end = first.size();
+  for (size_t i = first.size() - 5; i < first.size(); ++i) first[i] = '~';
+  WriteFile(files[0], first);
+  const auto lost = std::find(positions.begin(), positions.end(), first_end);
+  ASSERT_NE(lost, positions.end());
+  const int lost_index = static_cast<int>(lost - positions.begin());
+
+  auto spool = MustOpen(Options(dir, 400));
+  ASSERT_NE(spool, nullptr);
+  std::vector<std::string> expected = Payloads(0, lost_index);
+  for (const std::string& later : Payloads(lost_index + 1, 29 - lost_index)) {
+    expected.push_back(later);
+  }
+  EXPECT_THAT(DataOf(ReadAll(*spool, 0)), ElementsAreArray(expected));
+  EXPECT_EQ(spool->stats().corrupt_bytes_skipped,
+            positions[lost_index] - (lost_index > 0 ? positions[lost_index - 1] : 0));
+  EXPECT_EQ(spool->stats().corrupt_tail_bytes_dropped, 0u);
+  EXPECT_EQ(fs::file_size(files[0]), first_end);  // older segments are left as they are
+}
+
+TEST(SpoolTest, ReadingFromAnyPositionAcrossSegments) {
+  auto spool = MustOpen(Options(TestDir(), /*segment_bytes=*/200));
+  ASSERT_NE(spool, nullptr);
+  const std::vector<uint64_t> positions = AppendPayloads(*spool, 0, 40);
+  ASSERT_GT(spool->stats().segments, 5u);
+  for (int start : {39, 0, 17, 3, 38, 25}) {
+    std::vector<Spool::Record> got =
+        spool->ReadCommitted(positions[start], 5, 1 << 20, absl::ZeroDuration());
+    EXPECT_THAT(DataOf(got), ElementsAreArray(Payloads(start + 1, std::min(5, 39 - start))))
+        << start;
+  }
+  // A position inside a record reads from that record on.
+  std::vector<Spool::Record> got =
+      spool->ReadCommitted(positions[20] - 1, 1, 1 << 20, absl::ZeroDuration());
+  EXPECT_THAT(DataOf(got), ElementsAre(Payload(20)));
+}
+
+size_t OpenFileCount() {
+  return static_cast<size_t>(std::distance(fs::directory_iterator("/proc/self/fd"), {}));
+}
+
+TEST(SpoolTest, ManySmallSegmentsAreReadInOrderWithoutHoldingThemOpen) {
+  const std::string dir = TestDir();
+  const size_t files_before = OpenFileCount();
+  // Every record gets a segment of its own; more segments than one read visits at a time.
+  auto spool = MustOpen(Options(dir, /*segment_bytes=*/40));
+  ASSERT_NE(spool, nullptr);
+  std::vector<uint64_t> positions = AppendPayloads(*spool, 0, 150);
+  ASSERT_TRUE(AppendAndWait(*spool, "").ok());  // empty records are records too
+  EXPECT_EQ(spool->stats().segments, 151u);
+  EXPECT_LE(OpenFileCount(), files_before + 4);
+
+  std::vector<std::string> expected = Payloads(0, 150);
+  expected.push_back("");
+  EXPECT_THAT(DataOf(ReadAll(*spool, 0)), ElementsAreArray(expected));
+
+  // Segments are deleted under the dispatcher: reading on returns at most released records it
+  // had open, then everything unreleased; a read from before the deleted range starts with the
+  // oldest remaining record.
+  std::vector<Spool::Record> first = spool->ReadCommitted(0, 3, 1 << 20, absl::ZeroDuration());
+  ASSERT_EQ(first.size(), 3u);
+  spool->Release(positions[99]);
+  EXPECT_EQ(spool->stats().segments, 51u);
+  const std::vector<std::string> rest = DataOf(ReadAll(*spool, first.back().position));
+  ASSERT_GE(rest.size(), 51u);
+  EXPECT_THAT(std::vector<std::string>(rest.end() - 51, rest.end()),
+              ElementsAreArray(expected.end() - 51, expected.end()));
+  EXPECT_THAT(DataOf(spool->ReadCommitted(0, 2, 1 << 20, absl::ZeroDuration())),
+              ElementsAre(Payload(100), Payload(101)));
+  spool.reset();
+  EXPECT_LE(OpenFileCount(), files_before);
+}
+
+TEST(SpoolTest, DamageAfterOpenIsSkippedWhileReading) {
+  const std::string dir = TestDir();
+  auto spool = MustOpen(Options(dir));
+  ASSERT_NE(spool, nullptr);
+  const std::vector<uint64_t> positions = AppendPayloads(*spool, 0, 10);
+  const std::string file = SegmentFiles(dir).front();
+  std::string content = ReadFile(file);
+  content[positions[4] + kHeaderSize + 3] ^= 0x01;  // a payload byte of record 5
+  WriteFile(file, content);
+
+  std::vector<std::string> expected = Payloads(0, 5);
+  for (const std::string& later : Payloads(6, 4)) expected.push_back(later);
+  EXPECT_THAT(DataOf(ReadAll(*spool, 0)), ElementsAreArray(expected));
+  EXPECT_EQ(spool->stats().corrupt_bytes_skipped, positions[5] - positions[4]);
+}
+
+TEST(SpoolTest, CloseCommitsQueuedAppendsAndThenRefuses) {
+  const std::string dir = TestDir();
+  std::atomic<int> ok{0};
+  {
+    auto spool = MustOpen(Options(dir));
+    ASSERT_NE(spool, nullptr);
+    for (int i = 0; i < 200; ++i) {
+      spool->Append(Payload(i), [&](absl::StatusOr<uint64_t> position) {
+        if (position.ok()) ++ok;
+      });
+    }
+    spool->Close();
+    EXPECT_EQ(ok.load(), 200);
+    absl::StatusOr<uint64_t> late = AppendAndWait(*spool, "late");
+    EXPECT_EQ(late.status().code(), absl::StatusCode::kFailedPrecondition);
+  }
+  auto spool = MustOpen(Options(dir));
+  ASSERT_NE(spool, nullptr);
+  EXPECT_THAT(DataOf(ReadAll(*spool, 0)), ElementsAreArray(Payloads(0, 200)));
+}
+
+TEST(SpoolTest, ASecondOpenOfTheSameDirectoryFails) {
+  const std::string dir = TestDir();
+  auto spool = MustOpen(Options(dir));
+  ASSERT_NE(spool, nullptr);
+  absl::StatusOr<std::unique_ptr<Spool>> second = Spool::Open(Options(dir));
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(second.status().message(), HasSubstr("in use"));
+  spool.reset();
+  EXPECT_TRUE(Spool::Open(Options(dir)).ok());
+}
+
+// The child appends as fast as it can and reports each acknowledged (payload index, position)
+// through a pipe until it is killed; every acknowledged record must survive.
+TEST(SpoolTest, AcknowledgedRecordsSurviveSigkill) {
+  const std::string dir = TestDir();
+  const SpoolOptions options = Options(dir, /*segment_bytes=*/16 << 10);
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(pipe_fds[0]);
+    absl::StatusOr<std::unique_ptr<Spool>> spool = Spool::Open(options);
+    if (!spool.ok()) _exit(2);
+    std::atomic<int> in_flight{0};
+    for (uint64_t i = 0;; ++i) {
+      while (in_flight.load() > 200) usleep(50);
+      ++in_flight;
+      (*spool)->Append(Payload(static_cast<int>(i)), [&, i](absl::StatusOr<uint64_t> position) {
+        if (position.ok()) {
+          const uint64_t message[2] = {i, *position};
+          if (write(pipe_fds[1], message, sizeof(message)) != sizeof(message)) _exit(3);
+        }
+        --in_flight;
+      });
+    }
+  }
+  close(pipe_fds[1]);
+  std::map<uint64_t, uint64_t> acked;  // position -> payload index
+  uint64_t message[2];
+  const absl::Time deadline = absl::Now() + absl::Seconds(4);
+  while (acked.size() < 3000 && absl::Now() < deadline &&
+         read(pipe_fds[0], message, sizeof(message)) == sizeof(message)) {
+    acked[message[1]] = message[0];
+  }
+  kill(child, SIGKILL);
+  int status;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "child exited with " << WEXITSTATUS(status);
+  // Acks written before the kill are still in the pipe.
+  while (read(pipe_fds[0], message, sizeof(message)) == sizeof(message))
+    acked[message[1]] = message[0];
+  close(pipe_fds[0]);
+  ASSERT_GT(acked.size(), 100u);
+
+  auto spool = MustOpen(options);
+  ASSERT_NE(spool, nullptr);
+  std::map<uint64_t, std::string> on_disk;
+  for (auto& record : ReadAll(*spool, spool->first_unreleased())) {
+    on_disk[record.position] = std::move(record.data);
+  }
+  size_t missing = 0;
+  for (const auto& [position, index] : acked) {
+    const auto found = on_disk.find(position);
+    if (found == on_disk.end() || found->second != Payload(static_cast<int>(index))) ++missing;
+  }
+  EXPECT_EQ(missing, 0u) << "of " << acked.size() << " acknowledged records";
+  EXPECT_GE(on_disk.size(), acked.size());
+  // New appends work after the crash recovery.
+  EXPECT_TRUE(AppendAndWait(*spool, "after crash").ok());
+}
+
+}  // namespace
+}  // namespace pushgate
