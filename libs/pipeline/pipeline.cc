@@ -1,47 +1,216 @@
 #include "libs/pipeline/pipeline.h"
 
+#include <algorithm>
+#include <limits>
 #include <string>
 
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
 #include "libs/line_protocol/line_protocol.h"
+#include "libs/remote_write/remote_write.h"
 
 namespace pushgate {
 
 using pushgate::v1::PushAck;
 using pushgate::v1::PushRequest;
 
-PushPipeline::PushPipeline(ConversionOptions options, std::vector<Uploader*> uploaders,
+absl::StatusOr<UploadFormat> ParseUploadFormat(absl::string_view text) {
+  if (text == "lineproto") return UploadFormat::kLineProtocol;
+  if (text == "remote_write") return UploadFormat::kRemoteWrite;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown upload format \"", text, "\"; use lineproto or remote_write"));
+}
+
+PushPipeline::PushPipeline(PipelineOptions options, Spool* spool, std::vector<BackendSpec> backends,
                            MetricsRegistry* registry)
-    : options_(std::move(options)),
-      uploaders_(std::move(uploaders)),
-      pushes_(registry->Counter("pushgate_aggregator_pushes_total",
-                                "Pushes received over the ingest API, by method.", {"method"})),
-      points_(registry->Counter("pushgate_aggregator_points_total",
-                                "Points produced from accepted pushes.")),
-      dropped_non_finite_(
-          registry->Counter("pushgate_aggregator_dropped_non_finite_total",
-                            "NaN or infinite sample values and fields left out of points.")) {}
+    : options_(std::move(options)), spool_(spool) {
+  for (size_t i = 0; i < backends.size(); ++i) {
+    auto backend = std::make_unique<Backend>();
+    backend->format = backends[i].format;
+    backend->name = backends[i].sink->Describe();
+    backend->delivered = spool_->first_unreleased();
+    UploaderOptions uploader_options = backends[i].uploader;
+    uploader_options.on_delivered = [this, i](uint64_t position) { OnDelivered(i, position); };
+    backend->uploader =
+        std::make_unique<Uploader>(std::move(backends[i].sink), std::move(uploader_options));
+    backends_.push_back(std::move(backend));
+  }
+  RegisterMetrics(registry);
+  dispatcher_ = std::thread([this] { Dispatch(); });
+}
+
+PushPipeline::~PushPipeline() { Stop(); }
+
+void PushPipeline::Stop() {
+  if (stopping_.exchange(true)) return;
+  dispatcher_.join();
+  for (auto& backend : backends_) backend->uploader->Stop(options_.drain_timeout);
+}
 
 void PushPipeline::Process(PushRequest request, Done done) {
-  pushes_.Add({pushgate::v1::Method_Name(request.method())});
-  if (request.method() != pushgate::v1::DELETE) {
-    // Reused per thread: one allocation pattern per stream, not per push.
-    thread_local std::vector<Point> points;
-    thread_local std::string lines;
-    points.clear();
-    lines.clear();
-    ConversionStats stats;
-    ConvertPush(request, options_, &points, &stats);
-    LineProtocolEncoder encoder;
-    for (const Point& point : points) encoder.Append(point, &lines);
-    if (!points.empty()) {
-      for (Uploader* uploader : uploaders_) uploader->Add(lines, points.size());
-    }
-    points_.Add(points.size());
-    if (stats.dropped_non_finite > 0) dropped_non_finite_.Add(stats.dropped_non_finite);
+  pushes_->Add({pushgate::v1::Method_Name(request.method())});
+  if (request.method() == pushgate::v1::DELETE) {
+    PushAck ack;
+    ack.set_code(PushAck::OK);
+    return done(std::move(ack));
   }
-  PushAck ack;
-  ack.set_code(PushAck::OK);
-  done(std::move(ack));
+  spool_->Append(request.SerializeAsString(), [this, done = std::move(done)](
+                                                  absl::StatusOr<uint64_t> position) {
+    PushAck ack;
+    if (position.ok()) {
+      ack.set_code(PushAck::OK);
+    } else {
+      refused_->Add({absl::StatusCodeToString(position.status().code())});
+      ack.set_code(PushAck::UNAVAILABLE);
+      ack.set_message(
+          absl::IsResourceExhausted(position.status())
+              ? absl::StrCat("aggregator spool is full (--spool_max_bytes): ",
+                             position.status().message())
+              : absl::StrCat("aggregator cannot store the push: ", position.status().message()));
+    }
+    done(std::move(ack));
+  });
+}
+
+void PushPipeline::Dispatch() {
+  uint64_t after = spool_->first_unreleased();
+  while (!stopping_) {
+    if (AnyBackendFull()) {
+      absl::SleepFor(absl::Milliseconds(20));
+      continue;
+    }
+    std::vector<Spool::Record> records =
+        spool_->ReadCommitted(after, /*max_records=*/512, /*max_bytes=*/4 << 20,
+                              /*timeout=*/absl::Milliseconds(100));
+    for (const Spool::Record& record : records) {
+      DispatchRecord(record);
+      after = record.position;
+    }
+  }
+}
+
+void PushPipeline::DispatchRecord(const Spool::Record& record) {
+  // Reused across records: the dispatcher is one thread.
+  static thread_local PushRequest push;
+  static thread_local std::vector<Point> points;
+  static thread_local std::string lines, remote_write;
+  push.Clear();
+  points.clear();
+  lines.clear();
+  remote_write.clear();
+  if (!push.ParseFromString(record.data)) {
+    // Checksummed on disk, so this means a record written by an incompatible version.
+    LOG(ERROR) << "spool record at " << record.position << " is not a push; skipping it";
+    unreadable_records_->Add();
+  }
+  bool lines_ready = false, remote_write_ready = false;
+  size_t remote_write_samples = 0;
+  for (auto& backend : backends_) {
+    if (backend->format == UploadFormat::kLineProtocol) {
+      if (!lines_ready) {
+        ConversionStats stats;
+        ConvertPush(push, options_.conversion, &points, &stats);
+        LineProtocolEncoder encoder;
+        for (const Point& point : points) encoder.Append(point, &lines);
+        points_->Add(points.size());
+        if (stats.dropped_non_finite > 0) dropped_non_finite_->Add(stats.dropped_non_finite);
+        lines_ready = true;
+      }
+      backend->uploader->Add(lines, points.size(), record.position);
+    } else {
+      if (!remote_write_ready) {
+        RemoteWriteOptions rw_options;
+        rw_options.honor_timestamps = options_.conversion.honor_timestamps;
+        remote_write_samples = AppendRemoteWrite(push, rw_options, &remote_write);
+        remote_write_ready = true;
+      }
+      backend->uploader->Add(remote_write, remote_write_samples, record.position);
+    }
+  }
+}
+
+bool PushPipeline::AnyBackendFull() const {
+  for (const auto& backend : backends_) {
+    if (backend->uploader->stats().queued_bytes >= options_.max_queued_bytes_per_backend) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void PushPipeline::OnDelivered(size_t backend, uint64_t position) {
+  uint64_t release = std::numeric_limits<uint64_t>::max();
+  {
+    absl::MutexLock lock(&release_mu_);
+    backends_[backend]->delivered = std::max(backends_[backend]->delivered, position);
+    for (const auto& b : backends_) release = std::min(release, b->delivered);
+  }
+  spool_->Release(release);
+}
+
+void PushPipeline::RegisterMetrics(MetricsRegistry* registry) {
+  pushes_ = &registry->Counter("pushgate_aggregator_pushes_total",
+                               "Pushes received over the ingest API, by method.", {"method"});
+  refused_ =
+      &registry->Counter("pushgate_aggregator_pushes_refused_total",
+                         "Pushes refused because the spool could not store them.", {"reason"});
+  points_ = &registry->Counter("pushgate_aggregator_points_total",
+                               "Line-protocol points produced from spooled pushes.");
+  dropped_non_finite_ =
+      &registry->Counter("pushgate_aggregator_dropped_non_finite_total",
+                         "NaN or infinite sample values and fields left out of points.");
+  unreadable_records_ = &registry->Counter("pushgate_aggregator_spool_unreadable_records_total",
+                                           "Spool records that did not decode as a push.");
+
+  auto spool_gauge = [this, registry](const char* name, const char* help, auto read) {
+    registry->CallbackGauge(name, help, [this, read] { return double(read(spool_->stats())); });
+  };
+  spool_gauge("pushgate_aggregator_spool_bytes", "Size of the spool's segment files.",
+              [](const Spool::Stats& s) { return s.bytes; });
+  spool_gauge("pushgate_aggregator_spool_unreleased_bytes",
+              "Spooled bytes not yet delivered to every backend (bounded by --spool_max_bytes).",
+              [](const Spool::Stats& s) { return s.unreleased_bytes; });
+  spool_gauge("pushgate_aggregator_spool_segments", "Segment files in the spool.",
+              [](const Spool::Stats& s) { return s.segments; });
+  spool_gauge("pushgate_aggregator_spool_recovered_records",
+              "Unreleased records found in the spool at start (replayed).",
+              [](const Spool::Stats& s) { return s.records_recovered; });
+  spool_gauge(
+      "pushgate_aggregator_spool_corrupt_bytes", "Damaged spool bytes skipped or cut at start.",
+      [](const Spool::Stats& s) { return s.corrupt_tail_bytes_dropped + s.corrupt_bytes_skipped; });
+  spool_gauge("pushgate_aggregator_spool_fsyncs", "fdatasync calls made by the spool.",
+              [](const Spool::Stats& s) { return s.fsyncs; });
+  registry->CallbackGauge(
+      "pushgate_aggregator_oldest_unsent_age_seconds",
+      "Age of the oldest push not yet delivered to every backend; 0 when none.", [this] {
+        absl::Time oldest = spool_->stats().oldest_unreleased;
+        return oldest == absl::InfiniteFuture() ? 0.0 : absl::ToDoubleSeconds(absl::Now() - oldest);
+      });
+
+  auto backend_family = [this, registry](const char* name, const char* help, const char* type,
+                                         auto read) {
+    registry->CallbackFamily(name, help, type, {"backend"}, [this, read] {
+      MetricsRegistry::SeriesList series;
+      for (const auto& b : backends_) {
+        series.push_back({{b->name}, double(read(b->uploader->stats()))});
+      }
+      return series;
+    });
+  };
+  backend_family("pushgate_aggregator_upload_points_total", "Points accepted by the backend.",
+                 "counter", [](const Uploader::Stats& s) { return s.points_sent; });
+  backend_family("pushgate_aggregator_upload_batches_total", "Batches accepted by the backend.",
+                 "counter", [](const Uploader::Stats& s) { return s.batches_sent; });
+  backend_family("pushgate_aggregator_upload_retries_total",
+                 "Upload attempts that failed and were retried.", "counter",
+                 [](const Uploader::Stats& s) { return s.retries; });
+  backend_family("pushgate_aggregator_upload_rejected_batches_total",
+                 "Batches the backend refused permanently (4xx other than 408/429); logged and "
+                 "dropped.",
+                 "counter", [](const Uploader::Stats& s) { return s.permanent_failures; });
+  backend_family("pushgate_aggregator_upload_queued_points",
+                 "Points read from the spool and waiting in memory for upload.", "gauge",
+                 [](const Uploader::Stats& s) { return s.queued_points; });
 }
 
 }  // namespace pushgate

@@ -1,33 +1,101 @@
-// The aggregator's processing of accepted pushes: conversion to points (naming rules,
-// libs/conversion), encoding as line protocol, and hand-over to every backend's Uploader.
+// The aggregator's durable path from an accepted push to every backend.
+//
+//   Process(push) --append--> Spool (write-ahead log, group commit) --ack OK--> producer
+//   dispatcher thread: Spool::ReadCommitted --> convert + encode per backend --> Uploader
+//   each Uploader: on_delivered(position) --> min over backends --> Spool::Release
+//
+// A push is acknowledged only once it is on disk, and leaves the spool only once every
+// backend accepted it (or refused it permanently), so neither an aggregator crash nor a
+// backend outage loses an acknowledged push; after a crash, pushes not yet released are sent
+// again (duplicates are possible, losses are not). When the spool is full new pushes are
+// refused as UNAVAILABLE (the front answers 503) rather than old data being dropped.
 #ifndef PUSHGATE_LIBS_PIPELINE_PIPELINE_H_
 #define PUSHGATE_LIBS_PIPELINE_PIPELINE_H_
 
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "libs/conversion/conversion.h"
 #include "libs/ingest_server/ingest_server.h"
 #include "libs/self_metrics/self_metrics.h"
+#include "libs/spool/spool.h"
 #include "libs/uploader/uploader.h"
 
 namespace pushgate {
 
+enum class UploadFormat {
+  kLineProtocol,  // DataKit-named points (libs/conversion), line protocol
+  kRemoteWrite,   // Prometheus names, remote write 1.0 (libs/remote_write)
+};
+
+// Parses "lineproto" or "remote_write".
+absl::StatusOr<UploadFormat> ParseUploadFormat(absl::string_view text);
+
+struct BackendSpec {
+  UploadFormat format = UploadFormat::kLineProtocol;
+  std::unique_ptr<Sink> sink;
+  UploaderOptions uploader;  // on_delivered is set by the pipeline
+};
+
+struct PipelineOptions {
+  ConversionOptions conversion;
+  // The dispatcher stops reading the spool while a backend has this much data queued in
+  // memory, so a backend outage fills the (bounded, on-disk) spool instead of memory.
+  size_t max_queued_bytes_per_backend = 64 << 20;
+  // How long Stop() keeps delivering what was read from the spool; the rest is replayed
+  // from the spool on the next start.
+  absl::Duration drain_timeout = absl::Seconds(5);
+};
+
 class PushPipeline : public PushProcessor {
  public:
-  // `uploaders` and `registry` must outlive the pipeline.
-  PushPipeline(ConversionOptions options, std::vector<Uploader*> uploaders,
+  // `spool` and `registry` must outlive the pipeline. Starts the dispatcher, which first
+  // replays every unreleased record of the spool.
+  PushPipeline(PipelineOptions options, Spool* spool, std::vector<BackendSpec> backends,
                MetricsRegistry* registry);
+  ~PushPipeline() override;  // Stop()
 
-  // Converts the push and queues its points on every uploader, then acknowledges it.
-  // A DELETE has no points; it is acknowledged as accepted.
+  // Appends the push to the spool and acknowledges it once durable: OK, or UNAVAILABLE
+  // (spool full or failing). A DELETE is acknowledged at once: groups are not stored yet.
   void Process(pushgate::v1::PushRequest request, Done done) override;
 
+  // Stops the dispatcher, drains the uploaders for up to drain_timeout. Idempotent.
+  void Stop();
+
  private:
-  const ConversionOptions options_;
-  const std::vector<Uploader*> uploaders_;
-  MetricFamilyValues& pushes_;
-  MetricFamilyValues& points_;
-  MetricFamilyValues& dropped_non_finite_;
+  struct Backend {
+    UploadFormat format;
+    std::string name;
+    std::unique_ptr<Uploader> uploader;
+    uint64_t delivered = 0;  // guarded by release_mu_
+  };
+
+  void Dispatch();
+  // Encodes one spooled push for every backend and queues it there.
+  void DispatchRecord(const Spool::Record& record);
+  bool AnyBackendFull() const;
+  void OnDelivered(size_t backend, uint64_t position);
+  void RegisterMetrics(MetricsRegistry* registry);
+
+  const PipelineOptions options_;
+  Spool* const spool_;
+  std::vector<std::unique_ptr<Backend>> backends_;
+
+  absl::Mutex release_mu_;
+  std::atomic<bool> stopping_{false};
+  std::thread dispatcher_;
+
+  MetricFamilyValues* pushes_;
+  MetricFamilyValues* refused_;
+  MetricFamilyValues* points_;
+  MetricFamilyValues* dropped_non_finite_;
+  MetricFamilyValues* unreadable_records_;
 };
 
 }  // namespace pushgate

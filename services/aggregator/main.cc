@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <string>
@@ -18,8 +19,10 @@
 #include "libs/http_server/http_server.h"
 #include "libs/ingest_server/ingest_server.h"
 #include "libs/pipeline/pipeline.h"
+#include "libs/remote_write/remote_write.h"
 #include "libs/self_metrics/self_metrics.h"
 #include "libs/service_util/service_util.h"
+#include "libs/spool/spool.h"
 #include "libs/uploader/uploader.h"
 
 ABSL_FLAG(std::string, grpc_listen, "0.0.0.0:9092", "gRPC address of the ingest API.");
@@ -35,9 +38,12 @@ ABSL_FLAG(bool, keep_exist_metric_name, true,
 ABSL_FLAG(bool, honor_timestamps, true,
           "Use samples' own timestamps (env ENV_INPUT_PUSHGATEWAY_HONOR_TIMESTAMPS).");
 ABSL_FLAG(std::string, upload_url, "",
-          "Where points go: http(s)://... (POST line protocol) or file:///path (append). "
-          "Empty: the embedded default, a line-protocol file under --data_dir.");
-ABSL_FLAG(bool, upload_gzip, true, "gzip HTTP upload bodies (Content-Encoding: gzip).");
+          "Where points go: http(s)://... (POST) or file:///path (append). Repeat the flag to "
+          "fan out to several backends, each with its own queue. Empty: the embedded default, "
+          "a line-protocol file under --data_dir.");
+ABSL_FLAG(std::string, upload_format, "lineproto",
+          "lineproto (DataKit-named points) or remote_write (Prometheus remote write 1.0).");
+ABSL_FLAG(bool, upload_gzip, true, "gzip line-protocol upload bodies (Content-Encoding: gzip).");
 ABSL_FLAG(std::string, upload_token, "",
           "Sent as 'Authorization: Token <t>' (InfluxDB 2.x); env PUSHGATE_UPLOAD_TOKEN.");
 ABSL_FLAG(absl::Duration, upload_timeout, absl::Seconds(10), "Timeout of one upload request.");
@@ -47,7 +53,15 @@ ABSL_FLAG(int64_t, batch_max_points, 5000, "Upload a batch once it has this many
 ABSL_FLAG(int64_t, batch_max_bytes, 1 << 20,
           "Upload a batch once it has this many bytes (before compression).");
 ABSL_FLAG(std::string, data_dir, "pushgate-data",
-          "Directory for the aggregator's files (the embedded default sink's points.lp).");
+          "Directory for the aggregator's files: the spool (unless --spool_dir) and the "
+          "embedded default sink's points.lp.");
+ABSL_FLAG(std::string, spool_dir, "",
+          "Write-ahead log of acknowledged pushes; default <data_dir>/spool.");
+ABSL_FLAG(std::string, spool_fsync, "batch",
+          "When a push counts as durable: batch (group commit), always, never.");
+ABSL_FLAG(int64_t, spool_max_bytes, int64_t{1} << 30,
+          "Undelivered bytes the spool may hold; beyond it pushes are refused (503).");
+ABSL_FLAG(int64_t, spool_segment_bytes, 64 << 20, "Size of one spool segment file.");
 
 namespace pushgate {
 namespace {
@@ -77,61 +91,69 @@ int Run() {
     LOG(ERROR) << conversion.status();
     return 2;
   }
-  std::string url = absl::GetFlag(FLAGS_upload_url);
-  if (url.empty()) {
-    const std::string dir = absl::GetFlag(FLAGS_data_dir);
-    if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-      PLOG(ERROR) << "cannot create --data_dir " << dir;
-      return 2;
-    }
+  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (mkdir(data_dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    PLOG(ERROR) << "cannot create --data_dir " << data_dir;
+    return 2;
+  }
+  std::vector<std::string> urls = FlagValuesGiven("upload_url");
+  urls.erase(std::remove(urls.begin(), urls.end(), ""), urls.end());
+  if (urls.empty()) {
     char resolved[PATH_MAX];
-    url = absl::StrCat("file://", realpath(dir.c_str(), resolved), "/points.lp");
+    urls.push_back(absl::StrCat("file://", realpath(data_dir.c_str(), resolved), "/points.lp"));
+  }
+  absl::StatusOr<UploadFormat> format = ParseUploadFormat(absl::GetFlag(FLAGS_upload_format));
+  if (!format.ok()) {
+    LOG(ERROR) << "--upload_format: " << format.status();
+    return 2;
   }
   HttpSinkOptions sink_options;
   sink_options.gzip = absl::GetFlag(FLAGS_upload_gzip);
   sink_options.token = StringFlagOrEnv("upload_token", "PUSHGATE_UPLOAD_TOKEN");
   sink_options.timeout = absl::GetFlag(FLAGS_upload_timeout);
-  absl::StatusOr<std::unique_ptr<Sink>> sink = MakeSinkForUrl(url, sink_options);
-  if (!sink.ok()) {
-    LOG(ERROR) << "--upload_url: " << sink.status();
-    return 2;
+  if (*format == UploadFormat::kRemoteWrite) {
+    sink_options.snappy_block = true;
+    sink_options.content_type = kRemoteWriteContentType;
+    for (const char* header : kRemoteWriteHeaders) sink_options.extra_headers.push_back(header);
   }
-  const std::string backend = (*sink)->Describe();
   UploaderOptions uploader_options;
   uploader_options.flush_interval = absl::GetFlag(FLAGS_flush_interval);
   uploader_options.batch_max_points = absl::GetFlag(FLAGS_batch_max_points);
   uploader_options.batch_max_bytes = absl::GetFlag(FLAGS_batch_max_bytes);
-  Uploader uploader(std::move(*sink), uploader_options);
+  std::vector<BackendSpec> backends;
+  for (const std::string& url : urls) {
+    absl::StatusOr<std::unique_ptr<Sink>> sink = MakeSinkForUrl(url, sink_options);
+    if (!sink.ok()) {
+      LOG(ERROR) << "--upload_url: " << sink.status();
+      return 2;
+    }
+    LOG(INFO) << "uploading to " << (*sink)->Describe();
+    backends.push_back({*format, std::move(*sink), uploader_options});
+  }
+
+  SpoolOptions spool_options;
+  spool_options.dir = absl::GetFlag(FLAGS_spool_dir);
+  if (spool_options.dir.empty()) spool_options.dir = data_dir + "/spool";
+  absl::StatusOr<FsyncMode> fsync = ParseFsyncMode(absl::GetFlag(FLAGS_spool_fsync));
+  if (!fsync.ok()) {
+    LOG(ERROR) << "--spool_fsync: " << fsync.status();
+    return 2;
+  }
+  spool_options.fsync = *fsync;
+  spool_options.max_bytes = absl::GetFlag(FLAGS_spool_max_bytes);
+  spool_options.segment_bytes = absl::GetFlag(FLAGS_spool_segment_bytes);
+  absl::StatusOr<std::unique_ptr<Spool>> spool = Spool::Open(spool_options);
+  if (!spool.ok()) {
+    LOG(ERROR) << "spool " << spool_options.dir << ": " << spool.status();
+    return 1;
+  }
+  LOG(INFO) << "spool " << spool_options.dir << ": " << (*spool)->stats().records_recovered
+            << " unsent pushes to replay";
 
   MetricsRegistry registry;
-  registry.CallbackFamily(
-      "pushgate_aggregator_upload_points_total", "Points accepted by the backend.", "counter",
-      {"backend"}, [&] {
-        return MetricsRegistry::SeriesList{{{backend}, double(uploader.stats().points_sent)}};
-      });
-  registry.CallbackFamily(
-      "pushgate_aggregator_upload_batches_total", "Batches accepted by the backend.", "counter",
-      {"backend"}, [&] {
-        return MetricsRegistry::SeriesList{{{backend}, double(uploader.stats().batches_sent)}};
-      });
-  registry.CallbackFamily(
-      "pushgate_aggregator_upload_retries_total", "Upload attempts that failed and were retried.",
-      "counter", {"backend"}, [&] {
-        return MetricsRegistry::SeriesList{{{backend}, double(uploader.stats().retries)}};
-      });
-  registry.CallbackFamily(
-      "pushgate_aggregator_upload_rejected_batches_total",
-      "Batches the backend refused permanently (4xx other than 408/429); logged and dropped.",
-      "counter", {"backend"}, [&] {
-        return MetricsRegistry::SeriesList{
-            {{backend}, double(uploader.stats().permanent_failures)}};
-      });
-  registry.CallbackFamily(
-      "pushgate_aggregator_upload_queued_points", "Points waiting to be uploaded.", "gauge",
-      {"backend"}, [&] {
-        return MetricsRegistry::SeriesList{{{backend}, double(uploader.stats().queued_points)}};
-      });
-  PushPipeline pipeline(*conversion, {&uploader}, &registry);
+  PipelineOptions pipeline_options;
+  pipeline_options.conversion = *conversion;
+  PushPipeline pipeline(pipeline_options, spool->get(), std::move(backends), &registry);
 
   IngestServer ingest(absl::GetFlag(FLAGS_grpc_listen), &pipeline);
   absl::Status started = ingest.Start();
@@ -161,13 +183,14 @@ int Run() {
     return 1;
   }
   LOG(INFO) << "pushgate-aggregator: ingest on " << absl::GetFlag(FLAGS_grpc_listen) << " (port "
-            << ingest.port() << "), http on " << http_options.listen << ", uploading to "
-            << backend;
+            << ingest.port() << "), http on " << http_options.listen;
 
-  LOG(INFO) << "received " << WaitForTerminationSignal() << ", shutting down";
+  const std::string signal = WaitForTerminationSignal();
+  LOG(INFO) << "received " << signal << ", shutting down";
   ingest.Stop();
   http.Stop();
-  uploader.Stop(/*drain_timeout=*/absl::Seconds(10));
+  pipeline.Stop();
+  (*spool)->Close();
   return 0;
 }
 

@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
             << "), route prefix \"" << handler_options.route_prefix << "\", aggregator "
             << client_options.target;
 
-  LOG(INFO) << "received " << pushgate::WaitForTerminationSignal() << ", shutting down";
+  const std::string signal = pushgate::WaitForTerminationSignal();
+  LOG(INFO) << "received " << signal << ", shutting down";
   server.Stop();
   client.Stop();
   return 0;

@@ -58,6 +58,9 @@ Process::Process(std::vector<std::string> argv, std::string log_path)
     int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     dup2(fd, 1);
     dup2(fd, 2);
+    // Sockets of the test process (e.g. an UploadReceiver's listener) must not leak into the
+    // child, or they outlive the test's own Stop().
+    for (int other = 3; other < 4096; ++other) close(other);
     // The child must die with the test even if the test crashes.
     setpgid(0, 0);
     std::vector<char*> args;
@@ -152,9 +155,11 @@ absl::Status WaitForHttp200(const std::string& url, absl::Duration timeout) {
       absl::StrCat(url, " not ready: status ", last.status, " ", last.error, " ", last.body));
 }
 
-UploadReceiver::UploadReceiver() {
+UploadReceiver::UploadReceiver() { Listen(0); }
+
+void UploadReceiver::Listen(int port) {
   HttpServerOptions options;
-  options.listen = "127.0.0.1:0";
+  options.listen = absl::StrCat("127.0.0.1:", port);
   options.max_body_bytes = 256 << 20;
   server_ =
       std::make_unique<HttpServer>(options, [this](HttpRequest request, HttpResponder respond) {
@@ -176,12 +181,22 @@ UploadReceiver::UploadReceiver() {
         respond(std::move(response));
       });
   CheckOk(server_->Start());
+  port_ = server_->port();
 }
 
-UploadReceiver::~UploadReceiver() { server_->Stop(); }
+void UploadReceiver::Pause() {
+  server_->Stop();
+  server_.reset();  // Also closes the connections the uploader kept alive.
+}
+
+void UploadReceiver::Resume() { Listen(port_); }
+
+UploadReceiver::~UploadReceiver() {
+  if (server_) server_->Stop();
+}
 
 std::string UploadReceiver::url(const std::string& path) const {
-  return absl::StrCat("http://127.0.0.1:", server_->port(), path);
+  return absl::StrCat("http://127.0.0.1:", port_, path);
 }
 
 std::string UploadReceiver::Received() {

@@ -63,6 +63,10 @@ class UploadReceiver {
  public:
   UploadReceiver();
   ~UploadReceiver();
+  // Simulates a backend outage: the port stops answering (connections are refused) until
+  // Resume(), which listens on the same port again. Received data is kept.
+  void Pause();
+  void Resume();
   std::string url(const std::string& path = "/write") const;
   // All bodies received so far, concatenated.
   std::string Received();
@@ -77,7 +81,9 @@ class UploadReceiver {
   std::string received_ ABSL_GUARDED_BY(mu_);
   size_t requests_ ABSL_GUARDED_BY(mu_) = 0;
   int status_ ABSL_GUARDED_BY(mu_) = 204;
+  int port_ = 0;
   std::unique_ptr<HttpServer> server_;
+  void Listen(int port);
 };
 
 // The front and aggregator started together, the aggregator uploading to `upload_url`.

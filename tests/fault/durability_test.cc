@@ -1,0 +1,191 @@
+// Fault tests of the promise "a push answered 200 reaches the backend": the aggregator is
+// killed with SIGKILL mid-stream, the backend goes away for a while, and the spool's tail is
+// damaged. Every push carries a unique `seq` label; the test counts what the backend got.
+// Duplicates are allowed (a crash replays unreleased pushes) and reported; losses fail.
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "gtest/gtest.h"
+#include "libs/line_protocol/line_protocol.h"
+#include "tests/harness/harness.h"
+
+namespace pushgate {
+namespace {
+
+using ::pushgate::testing::HttpRequestTo;
+using ::pushgate::testing::Pushgate;
+using ::pushgate::testing::PushgateOptions;
+using ::pushgate::testing::UploadReceiver;
+
+// Pushes from several threads, each push one point with a unique seq, and remembers which
+// pushes were acknowledged with 200.
+class Pusher {
+ public:
+  Pusher(std::string front_url, int threads) : front_url_(std::move(front_url)) {
+    for (int t = 0; t < threads; ++t) {
+      threads_.emplace_back([this, t] {
+        while (!stop_) Push(t);
+      });
+    }
+  }
+  ~Pusher() { Stop(); }
+
+  void Stop() {
+    stop_ = true;
+    for (auto& thread : threads_) thread.join();
+    threads_.clear();
+  }
+  // Pushes synchronously (used while no pusher threads run).
+  void Push(int thread) {
+    const int seq = next_seq_++;
+    auto result =
+        HttpRequestTo("PUT", absl::StrCat(front_url_, "/metrics/job/fault/instance/t", thread),
+                      absl::StrCat("fault_seq{seq=\"", seq, "\"} ", seq, "\n"));
+    absl::MutexLock lock(&mu_);
+    if (result.status == 200) {
+      acked_.insert(seq);
+    } else {
+      ++refused_;
+    }
+  }
+  std::set<int> acked() {
+    absl::MutexLock lock(&mu_);
+    return acked_;
+  }
+  int refused() {
+    absl::MutexLock lock(&mu_);
+    return refused_;
+  }
+
+ private:
+  std::string front_url_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> next_seq_{0};
+  std::vector<std::thread> threads_;
+  absl::Mutex mu_;
+  std::set<int> acked_ ABSL_GUARDED_BY(mu_);
+  int refused_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// seq -> times the backend received it.
+std::map<int, int> ReceivedSeqs(UploadReceiver& receiver) {
+  std::map<int, int> seqs;
+  auto points = ParseLineProtocol(receiver.Received());
+  EXPECT_TRUE(points.ok()) << points.status();
+  if (!points.ok()) return seqs;
+  for (const Point& point : *points) {
+    for (const auto& [key, value] : point.tags) {
+      if (key == "seq") ++seqs[std::stoi(value)];
+    }
+  }
+  return seqs;
+}
+
+// Waits until every acked seq arrived (or a timeout), then reports and checks the figures.
+void ExpectNoLoss(const std::string& scenario, Pusher& pusher, UploadReceiver& receiver) {
+  std::set<int> acked = pusher.acked();
+  std::map<int, int> received;
+  std::vector<int> lost;
+  for (int i = 0; i < 300; ++i) {
+    received = ReceivedSeqs(receiver);
+    lost.clear();
+    for (int seq : acked) {
+      if (!received.count(seq)) lost.push_back(seq);
+    }
+    if (lost.empty()) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  int delivered = 0, duplicates = 0;
+  for (const auto& [seq, count] : received) {
+    delivered += count;
+    duplicates += count - 1;
+  }
+  // The figures the issue asks for; CI logs keep them.
+  std::cout << "FAULT " << scenario << ": pushes_acked=" << acked.size()
+            << " pushes_refused=" << pusher.refused() << " points_delivered=" << delivered
+            << " duplicates=" << duplicates << " losses=" << lost.size() << std::endl;
+  EXPECT_TRUE(lost.empty()) << lost.size() << " acknowledged pushes never arrived, first seq "
+                            << lost.front();
+}
+
+std::string LastSegment(const std::string& spool_dir) {
+  std::string last;
+  DIR* dir = opendir(spool_dir.c_str());
+  while (dirent* entry = readdir(dir)) {
+    std::string name = entry->d_name;
+    if (name.size() > 4 && name.substr(name.size() - 4) == ".wal" && name > last) last = name;
+  }
+  closedir(dir);
+  return last.empty() ? "" : spool_dir + "/" + last;
+}
+
+TEST(DurabilityTest, AggregatorKilledMidStreamLosesNoAcknowledgedPush) {
+  UploadReceiver receiver;
+  Pushgate pushgate(PushgateOptions{receiver.url()});
+  Pusher pusher(pushgate.front_url(), 4);
+  absl::SleepFor(absl::Seconds(1));
+  const size_t acked_before_kill = pusher.acked().size();
+  pushgate.RestartAggregator();  // SIGKILL, then start again on the same spool and ports
+  absl::SleepFor(absl::Seconds(1.5));
+  pusher.Stop();
+  EXPECT_GT(acked_before_kill, 20u);
+  EXPECT_GT(pusher.acked().size(), acked_before_kill) << "no push was accepted after restart";
+  ExpectNoLoss("kill-9-aggregator", pusher, receiver);
+}
+
+TEST(DurabilityTest, BackendOutageLosesNoAcknowledgedPush) {
+  UploadReceiver receiver;
+  Pushgate pushgate(PushgateOptions{receiver.url()});
+  Pusher pusher(pushgate.front_url(), 4);
+  absl::SleepFor(absl::Milliseconds(500));
+  receiver.Pause();
+  absl::SleepFor(absl::Seconds(1.5));
+  const size_t acked_during_outage = pusher.acked().size();
+  receiver.Resume();
+  absl::SleepFor(absl::Milliseconds(500));
+  pusher.Stop();
+  EXPECT_GT(acked_during_outage, 20u);
+  ExpectNoLoss("backend-outage", pusher, receiver);
+}
+
+TEST(DurabilityTest, CorruptSpoolTailKeepsEveryCompleteRecord) {
+  UploadReceiver receiver;
+  receiver.Pause();  // Nothing leaves the spool, so everything is in it when we damage it.
+  Pushgate pushgate(PushgateOptions{receiver.url()});
+  Pusher pusher(pushgate.front_url(), 0);
+  for (int i = 0; i < 200; ++i) pusher.Push(0);
+  ASSERT_EQ(pusher.acked().size(), 200u);
+  pushgate.aggregator().Stop(SIGKILL);
+
+  // A torn write: half a record's worth of garbage after the last complete record.
+  std::string segment = LastSegment(pushgate.data_dir() + "/spool");
+  ASSERT_FALSE(segment.empty());
+  int fd = open(segment.c_str(), O_WRONLY | O_APPEND);
+  ASSERT_GE(fd, 0);
+  std::string garbage(37, '\x5a');
+  ASSERT_EQ(write(fd, garbage.data(), garbage.size()), static_cast<ssize_t>(garbage.size()));
+  close(fd);
+
+  receiver.Resume();
+  pushgate.RestartAggregator();
+  ExpectNoLoss("corrupt-spool-tail", pusher, receiver);
+  // The damage was seen and reported, not silently read as data.
+  auto metrics = HttpRequestTo("GET", pushgate.aggregator_metrics_url());
+  EXPECT_NE(metrics.body.find("pushgate_aggregator_spool_corrupt_bytes 37\n"), std::string::npos)
+      << metrics.body;
+  // New pushes after recovery are stored and delivered too.
+  for (int i = 0; i < 20; ++i) pusher.Push(0);
+  ExpectNoLoss("after-recovery", pusher, receiver);
+}
+
+}  // namespace
+}  // namespace pushgate
