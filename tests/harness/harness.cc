@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 
 #include "absl/strings/match.h"
@@ -44,8 +45,10 @@ std::string RunfilePath(const std::string& workspace_relative) {
 }
 
 std::string ScratchDir(const std::string& name) {
+  // Several Pushgates in one test must not share a data dir (the spool is locked).
+  static std::atomic<int> counter{0};
   const char* tmp = std::getenv("TEST_TMPDIR");
-  std::string dir = absl::StrCat(tmp ? tmp : "/tmp", "/", name, "-", getpid());
+  std::string dir = absl::StrCat(tmp ? tmp : "/tmp", "/", name, "-", getpid(), "-", counter++);
   mkdir(dir.c_str(), 0755);
   return dir;
 }

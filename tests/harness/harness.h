@@ -24,7 +24,7 @@ int FreePort();
 // "services/front/pushgate-front".
 std::string RunfilePath(const std::string& workspace_relative);
 
-// A writable scratch directory unique to this test process.
+// A new writable scratch directory on each call, named after `name`.
 std::string ScratchDir(const std::string& name);
 
 // A child process; killed (SIGKILL) on destruction if still running.
