@@ -101,6 +101,7 @@ class Pushgate {
   std::string front_url() const;
   std::string aggregator_metrics_url() const;
   Process& aggregator() { return *aggregator_; }
+  pid_t front_pid() const { return front_->pid(); }
   // Restarts the aggregator with the same flags and ports.
   void RestartAggregator();
   const std::string& data_dir() const { return data_dir_; }

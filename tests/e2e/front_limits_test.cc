@@ -1,0 +1,144 @@
+// The front's limits and back-pressure, seen from a client: bodies and decompressed bodies
+// over their limits get 413 without the front's memory following the claimed size, unknown
+// encodings 415, per-push limits 400 naming the limit, and a stalled aggregator 503 with
+// Retry-After instead of an unbounded queue.
+#include <signal.h>
+#include <zlib.h>
+
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/harness/harness.h"
+
+namespace pushgate {
+namespace {
+
+using ::pushgate::testing::HttpRequestTo;
+using ::pushgate::testing::HttpResult;
+using ::pushgate::testing::Pushgate;
+using ::pushgate::testing::PushgateOptions;
+using ::pushgate::testing::UploadReceiver;
+using ::testing::HasSubstr;
+
+// gzip of `zeros` zero bytes, compressed in chunks so the test never holds them.
+std::string GzipOfZeros(size_t zeros) {
+  z_stream z{};
+  deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY);
+  const std::string chunk(1 << 20, '\0');
+  std::string out;
+  char buffer[1 << 16];
+  for (size_t done = 0; done < zeros; done += chunk.size()) {
+    const bool last = done + chunk.size() >= zeros;
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(chunk.data()));
+    z.avail_in = static_cast<uInt>(std::min(chunk.size(), zeros - done));
+    do {
+      z.next_out = reinterpret_cast<Bytef*>(buffer);
+      z.avail_out = sizeof(buffer);
+      deflate(&z, last ? Z_FINISH : Z_NO_FLUSH);
+      out.append(buffer, sizeof(buffer) - z.avail_out);
+    } while (z.avail_out == 0);
+  }
+  deflateEnd(&z);
+  return out;
+}
+
+// Peak resident memory of a process (VmHWM), in bytes.
+size_t PeakRss(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) {
+      std::vector<std::string> parts = absl::StrSplit(line, ' ', absl::SkipEmpty());
+      size_t kb = 0;
+      if (parts.size() >= 2 && absl::SimpleAtoi(parts[1], &kb)) return kb * 1024;
+    }
+  }
+  return 0;
+}
+
+class FrontLimitsTest : public ::testing::Test {
+ protected:
+  void Start(std::vector<std::string> front_flags) {
+    pushgate_ =
+        std::make_unique<Pushgate>(PushgateOptions{receiver_.url(), std::move(front_flags), {}});
+  }
+  HttpResult Put(const std::string& body, std::vector<std::string> headers = {}) {
+    return HttpRequestTo("PUT", pushgate_->front_url() + "/metrics/job/limits", body, headers);
+  }
+  UploadReceiver receiver_;
+  std::unique_ptr<Pushgate> pushgate_;
+};
+
+TEST_F(FrontLimitsTest, GzipBombOfOneGibibyteIs413AndMemoryStaysSmall) {
+  Start({});
+  const std::string bomb = GzipOfZeros(size_t{1} << 30);
+  ASSERT_LT(bomb.size(), 2u << 20);  // about 1 MiB on the wire
+  HttpResult result = Put(bomb, {"Content-Encoding: gzip"});
+  EXPECT_EQ(result.status, 413);
+  EXPECT_THAT(result.body, HasSubstr("exceeds"));
+  const size_t peak = PeakRss(pushgate_->front_pid());
+  EXPECT_GT(peak, 0u);
+  EXPECT_LT(peak, 100u << 20) << "front peak RSS " << (peak >> 20) << " MiB";
+  std::cout << "front peak RSS after a 1 GiB gzip bomb: " << (peak >> 20) << " MiB" << std::endl;
+}
+
+TEST_F(FrontLimitsTest, SizesEncodingsAndPerPushLimitsGetClearErrors) {
+  Start({"--max_body_bytes=1000", "--max_decompressed_bytes=2000", "--max_labels_per_series=2",
+         "--max_series_per_push=3", "--max_label_value_length=10"});
+  EXPECT_EQ(Put(std::string(1001, '#')).status, 413);
+  HttpResult inflated = Put(GzipOfZeros(2001), {"Content-Encoding: gzip"});
+  EXPECT_EQ(inflated.status, 413);
+  EXPECT_THAT(inflated.body, HasSubstr("2000"));
+  HttpResult brotli = Put("x 1\n", {"Content-Encoding: br"});
+  EXPECT_EQ(brotli.status, 415);
+  EXPECT_THAT(brotli.body, HasSubstr("br"));
+
+  HttpResult labels = Put("m{a=\"1\",b=\"2\",c=\"3\"} 1\n");
+  EXPECT_EQ(labels.status, 400);
+  EXPECT_THAT(labels.body, HasSubstr("max_labels_per_series"));
+  HttpResult series = Put("a 1\nb 1\nc 1\nd 1\n");
+  EXPECT_EQ(series.status, 400);
+  EXPECT_THAT(series.body, HasSubstr("max_series"));
+  HttpResult value = Put("m{a=\"12345678901\"} 1\n");
+  EXPECT_EQ(value.status, 400);
+  EXPECT_THAT(value.body, HasSubstr("max_label_value_length"));
+  // Each error is one line of text.
+  for (const HttpResult* r : {&inflated, &brotli, &labels, &series, &value}) {
+    EXPECT_EQ(std::count(r->body.begin(), r->body.end(), '\n'), 1) << r->body;
+  }
+  EXPECT_EQ(Put("a 1\nb 2\n").status, 200);
+}
+
+TEST_F(FrontLimitsTest, StalledAggregatorGets503WithRetryAfterNotAQueue) {
+  Start({"--max_inflight_pushes=1", "--ack_timeout=2s"});
+  kill(pushgate_->aggregator().pid(), SIGSTOP);  // alive but not answering
+  std::thread first([&] {
+    HttpResult r = Put("slow 1\n");
+    // Never 200 for a push the aggregator did not acknowledge.
+    EXPECT_EQ(r.status, 503);
+  });
+  absl::SleepFor(absl::Milliseconds(300));
+  absl::Time start = absl::Now();
+  HttpResult second = Put("second 1\n");
+  EXPECT_EQ(second.status, 503);
+  EXPECT_THAT(second.headers, HasSubstr("Retry-After:"));
+  EXPECT_THAT(second.body, HasSubstr("in flight"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1)) << "refused at once, not queued";
+  first.join();
+  kill(pushgate_->aggregator().pid(), SIGCONT);
+  HttpResult later;
+  for (int i = 0; i < 50 && later.status != 200; ++i) {
+    later = Put("after 1\n");
+    if (later.status != 200) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(later.status, 200) << later.body;
+}
+
+}  // namespace
+}  // namespace pushgate
