@@ -1,0 +1,222 @@
+// Google Benchmark microbenchmarks of every stage a push goes through, on one body shaped
+// like the end-to-end benchmark's default workload (tools/bench): 40 counters with 3 labels,
+// 20 gauges, 3 histograms of 12 buckets with _sum/_count, about 6 KB of text. Each stage
+// reports bytes/s (of its input) and items/s (samples).
+//
+//   bazel run -c opt //tools/microbench:pipeline_benchmark
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "benchmark/benchmark.h"
+#include "google/protobuf/arena.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "libs/compression/compression.h"
+#include "libs/conversion/conversion.h"
+#include "libs/line_protocol/line_protocol.h"
+#include "libs/naming/naming.h"
+#include "libs/protobuf_decoder/protobuf_decoder.h"
+#include "libs/text_parser/text_parser.h"
+#include "proto/ingest.pb.h"
+#include "proto/prometheus_client.pb.h"
+
+namespace pushgate {
+namespace {
+
+// Samples in DefaultBody(): 40 + 20 + 3 * (12 buckets + sum + count).
+constexpr int kSamples = 40 + 20 + 3 * 14;
+
+std::string DefaultBody() {
+  std::string body;
+  const char* methods[] = {"GET", "POST", "PUT", "DELETE"};
+  body += "# HELP http_requests_total Requests served.\n# TYPE http_requests_total counter\n";
+  for (int i = 0; i < 40; ++i) {
+    absl::StrAppend(&body, "http_requests_total{method=\"", methods[i % 4], "\",code=\"",
+                    200 + (i % 5) * 100, "\",handler=\"/api/v1/resource", i / 5, "\"} ",
+                    1000 + i * 37, "\n");
+  }
+  for (int i = 0; i < 20; ++i) {
+    absl::StrAppend(&body, "# TYPE process_gauge_", i, " gauge\nprocess_gauge_", i, " ",
+                    i * 1.25 + 0.5, "\n");
+  }
+  const double bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  for (int h = 0; h < 3; ++h) {
+    absl::StrAppend(&body, "# HELP rpc_duration_seconds_", h, " RPC latency.\n",
+                    "# TYPE rpc_duration_seconds_", h, " histogram\n");
+    for (int b = 0; b < 11; ++b) {
+      absl::StrAppend(&body, "rpc_duration_seconds_", h, "_bucket{le=\"", bounds[b], "\"} ",
+                      b * 10 + h, "\n");
+    }
+    absl::StrAppend(&body, "rpc_duration_seconds_", h, "_bucket{le=\"+Inf\"} ", 120 + h, "\n",
+                    "rpc_duration_seconds_", h, "_sum ", 53.25 + h, "\n", "rpc_duration_seconds_",
+                    h, "_count ", 120 + h, "\n");
+  }
+  return body;
+}
+
+pushgate::v1::PushRequest ParsedPush() {
+  pushgate::v1::PushRequest push;
+  push.mutable_grouping_key()->set_job("bench");
+  auto* label = push.mutable_grouping_key()->add_labels();
+  label->set_name("instance");
+  label->set_value("i1");
+  push.set_receive_time_ns(1700000000000000000);
+  if (!ParseText(DefaultBody(), {}, push.mutable_families()).ok()) std::abort();
+  return push;
+}
+
+// The same push as delimited io.prometheus.client.MetricFamily messages.
+std::string ProtobufBody() {
+  using io::prometheus::client::MetricFamily;
+  std::string out;
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  const pushgate::v1::PushRequest push = ParsedPush();
+  for (const auto& family : push.families()) {
+    MetricFamily mf;
+    mf.set_name(family.name());
+    mf.set_help(family.help());
+    for (const auto& series : family.series()) {
+      auto* metric = mf.add_metric();
+      for (const auto& l : series.labels()) {
+        auto* pair = metric->add_label();
+        pair->set_name(l.name());
+        pair->set_value(l.value());
+      }
+      switch (family.type()) {
+        case pushgate::v1::COUNTER:
+          mf.set_type(io::prometheus::client::COUNTER);
+          metric->mutable_counter()->set_value(series.value());
+          break;
+        case pushgate::v1::HISTOGRAM: {
+          mf.set_type(io::prometheus::client::HISTOGRAM);
+          auto* h = metric->mutable_histogram();
+          h->set_sample_count(series.histogram().count());
+          h->set_sample_sum(series.histogram().sum());
+          for (const auto& b : series.histogram().buckets()) {
+            auto* bucket = h->add_bucket();
+            bucket->set_upper_bound(b.upper_bound());
+            bucket->set_cumulative_count(b.cumulative_count());
+          }
+          break;
+        }
+        default:
+          mf.set_type(io::prometheus::client::GAUGE);
+          metric->mutable_gauge()->set_value(series.value());
+      }
+    }
+    coded.WriteVarint32(mf.ByteSizeLong());
+    mf.SerializeToCodedStream(&coded);
+  }
+  coded.Trim();
+  return out;
+}
+
+void BM_TextParse(benchmark::State& state) {
+  const std::string body = DefaultBody();
+  google::protobuf::Arena arena;
+  for (auto _ : state) {
+    auto* push = google::protobuf::Arena::CreateMessage<pushgate::v1::PushRequest>(&arena);
+    benchmark::DoNotOptimize(ParseText(body, {}, push->mutable_families()));
+    if (arena.SpaceUsed() > (64 << 20)) arena.Reset();
+  }
+  state.SetBytesProcessed(state.iterations() * body.size());
+  state.SetItemsProcessed(state.iterations() * kSamples);
+}
+BENCHMARK(BM_TextParse);
+
+void BM_ProtobufDecode(benchmark::State& state) {
+  const std::string body = ProtobufBody();
+  google::protobuf::Arena arena;
+  for (auto _ : state) {
+    auto* push = google::protobuf::Arena::CreateMessage<pushgate::v1::PushRequest>(&arena);
+    benchmark::DoNotOptimize(DecodeProtobufPush(body, {}, push->mutable_families()));
+    if (arena.SpaceUsed() > (64 << 20)) arena.Reset();
+  }
+  state.SetBytesProcessed(state.iterations() * body.size());
+  state.SetItemsProcessed(state.iterations() * kSamples);
+}
+BENCHMARK(BM_ProtobufDecode);
+
+void BM_Naming(benchmark::State& state) {
+  const pushgate::v1::PushRequest push = ParsedPush();
+  NamingOptions options;
+  size_t bytes = 0;
+  for (const auto& family : push.families()) bytes += family.name().size();
+  for (auto _ : state) {
+    for (const auto& family : push.families()) {
+      benchmark::DoNotOptimize(NameMetric(options, family.name(), "bench"));
+    }
+  }
+  state.SetBytesProcessed(state.iterations() * bytes);
+  state.SetItemsProcessed(state.iterations() * push.families_size());
+}
+BENCHMARK(BM_Naming);
+
+void BM_ConvertPush(benchmark::State& state) {
+  const pushgate::v1::PushRequest push = ParsedPush();
+  std::vector<Point> points;
+  for (auto _ : state) {
+    points.clear();
+    ConvertPush(push, {}, &points, nullptr);
+    benchmark::DoNotOptimize(points.data());
+  }
+  state.SetItemsProcessed(state.iterations() * kSamples);
+}
+BENCHMARK(BM_ConvertPush);
+
+void BM_LineProtocolEncode(benchmark::State& state) {
+  std::vector<Point> points;
+  ConvertPush(ParsedPush(), {}, &points, nullptr);
+  std::string out;
+  LineProtocolEncoder encoder;
+  for (const Point& p : points) encoder.Append(p, &out);
+  const size_t bytes = out.size();
+  for (auto _ : state) {
+    out.clear();
+    for (const Point& p : points) encoder.Append(p, &out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(state.iterations() * bytes);  // output bytes
+  state.SetItemsProcessed(state.iterations() * points.size());
+}
+BENCHMARK(BM_LineProtocolEncode);
+
+void BM_UploadGzip(benchmark::State& state) {
+  std::vector<Point> points;
+  ConvertPush(ParsedPush(), {}, &points, nullptr);
+  std::string lines, out;
+  LineProtocolEncoder encoder;
+  for (int i = 0; i < 50; ++i) {  // a batch of 50 pushes
+    for (const Point& p : points) encoder.Append(p, &lines);
+  }
+  for (auto _ : state) {
+    out.clear();
+    benchmark::DoNotOptimize(GzipCompress(lines, &out, static_cast<int>(state.range(0))));
+  }
+  state.SetBytesProcessed(state.iterations() * lines.size());
+  state.SetItemsProcessed(state.iterations() * 50 * kSamples);
+}
+BENCHMARK(BM_UploadGzip)->Arg(1)->Arg(6);
+
+void BM_PushRequestSerializeParse(benchmark::State& state) {
+  // What the gRPC hop and the spool cost: one serialize and one parse per push each.
+  const pushgate::v1::PushRequest push = ParsedPush();
+  std::string wire;
+  pushgate::v1::PushRequest copy;
+  for (auto _ : state) {
+    wire.clear();
+    push.SerializeToString(&wire);
+    copy.ParseFromString(wire);
+    benchmark::DoNotOptimize(copy.families_size());
+  }
+  state.SetBytesProcessed(state.iterations() * wire.size());
+  state.SetItemsProcessed(state.iterations() * kSamples);
+}
+BENCHMARK(BM_PushRequestSerializeParse);
+
+}  // namespace
+}  // namespace pushgate
+
+BENCHMARK_MAIN();
