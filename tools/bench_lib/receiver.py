@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Upload target for tools/bench: accepts line-protocol uploads, counts lines, keeps nothing.
+
+Usage: receiver.py PORT_FILE
+Listens on 127.0.0.1 on a free port, writes the port to PORT_FILE once listening, and answers
+every POST/PUT with 204 after reading (and gunzipping, for Content-Encoding: gzip) the body.
+GET /count returns {"lines": ..., "requests": ..., "bytes": ..., "bad": ...} as JSON, where
+lines counts non-empty line-protocol lines (one per point) and bad counts bodies that could not
+be decoded. pushgate uploads batches of thousands of points, so the request rate stays low and
+the work per request is C code (zlib, bytes.count); this is not the benchmark's bottleneck.
+"""
+import json
+import os
+import sys
+import threading
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+lock = threading.Lock()
+totals = {"lines": 0, "requests": 0, "bytes": 0, "bad": 0}
+
+
+def count_lines(data):
+    lines = data.count(b"\n")
+    if data and not data.endswith(b"\n"):
+        lines += 1
+    if b"\n\n" in data or data.startswith(b"\n"):  # blank lines are not points
+        lines = sum(1 for line in data.split(b"\n") if line.strip())
+    return lines
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the uploader expects of a backend
+
+    def read_body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("Content-Length", "0")))
+
+    def reply(self, status, body=b"", content_type="text/plain"):
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        if body:
+            self.send_header("Content-Type", content_type)
+        self.end_headers()
+        if body:
+            self.wfile.write(body)
+
+    def do_POST(self):
+        raw = self.read_body()
+        try:
+            data = raw
+            if self.headers.get("Content-Encoding", "").lower() == "gzip":
+                data = zlib.decompress(raw, 16 + zlib.MAX_WBITS)
+            lines = count_lines(data)
+        except zlib.error:
+            with lock:
+                totals["bad"] += 1
+            return self.reply(400, b"bad gzip body\n")
+        with lock:
+            totals["lines"] += lines
+            totals["requests"] += 1
+            totals["bytes"] += len(raw)
+        self.reply(204)
+
+    do_PUT = do_POST
+
+    def do_GET(self):
+        if self.path.split("?")[0] != "/count":
+            return self.reply(404, b"not found\n")
+        with lock:
+            body = json.dumps(totals).encode()
+        self.reply(200, body, "application/json")
+
+    def log_message(self, *args):
+        pass
+
+
+def main():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    with open(sys.argv[1] + ".tmp", "w") as f:
+        f.write(str(server.server_address[1]))
+    os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
