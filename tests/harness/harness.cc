@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -55,9 +56,15 @@ std::string ScratchDir(const std::string& name) {
 
 Process::Process(std::vector<std::string> argv, std::string log_path)
     : log_path_(std::move(log_path)) {
+  const pid_t parent = getpid();
   pid_ = fork();
   CHECK_GE(pid_, 0);
   if (pid_ == 0) {
+    // The child must not outlive a test that crashes (a failed CHECK skips the destructors):
+    // the kernel kills it when the test process exits. Process is created on the test's
+    // main thread, whose exit is what PR_SET_PDEATHSIG watches.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
     int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     dup2(fd, 1);
     dup2(fd, 2);

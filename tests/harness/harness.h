@@ -27,7 +27,8 @@ std::string RunfilePath(const std::string& workspace_relative);
 // A new writable scratch directory on each call, named after `name`.
 std::string ScratchDir(const std::string& name);
 
-// A child process; killed (SIGKILL) on destruction if still running.
+// A child process; killed (SIGKILL) on destruction if still running, and by the kernel when
+// the thread that created it exits (so create it on the test's main thread).
 class Process {
  public:
   // Starts `argv[0]` with `argv`; stdout/stderr go to `log_path` (appended).

@@ -1,0 +1,239 @@
+// pushgate against a real InfluxDB 1.x (Debian's influxd, started here on loopback): a push
+// of every metric type with grouping labels goes through the real front and aggregator to
+// InfluxDB's /write (gzip line protocol), and InfluxQL over HTTP must show the measurements,
+// tags, float fields and nanosecond timestamps that conversion.md prescribes.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libs/line_protocol/line_protocol.h"
+#include "tests/backends/backend_util.h"
+#include "tests/harness/harness.h"
+
+namespace pushgate {
+namespace {
+
+using ::pushgate::testing::FetchJson;
+using ::pushgate::testing::FileTail;
+using ::pushgate::testing::FreePort;
+using ::pushgate::testing::HttpRequestTo;
+using ::pushgate::testing::HttpResult;
+using ::pushgate::testing::PollUntil;
+using ::pushgate::testing::Process;
+using ::pushgate::testing::Pushgate;
+using ::pushgate::testing::PushgateOptions;
+using ::pushgate::testing::ScratchDir;
+using ::pushgate::testing::UrlQueryEncode;
+
+constexpr char kDatabase[] = "pushgate";
+
+// An influxd with its own config, directories and ports; killed when destroyed.
+class InfluxDb {
+ public:
+  InfluxDb() : dir_(ScratchDir("influxdb")), http_port_(FreePort()) {
+    // Debian's influxdb 1.6 patches the upstream `reporting-disabled` key into an opt-in
+    // `reporting-enabled` (see `influxd config`); both spellings are given so that no
+    // version phones home. The monitor's _internal database and the query log are off to
+    // keep the server quiet; everything binds to loopback.
+    testing::WriteFileOrDie(dir_ + "/influxdb.conf", absl::StrCat("reporting-enabled = false\n"
+                                                                  "reporting-disabled = true\n"
+                                                                  "bind-address = \"127.0.0.1:",
+                                                                  FreePort(),
+                                                                  "\"\n"
+                                                                  "[meta]\n"
+                                                                  "  dir = \"",
+                                                                  dir_,
+                                                                  "/meta\"\n"
+                                                                  "[data]\n"
+                                                                  "  dir = \"",
+                                                                  dir_,
+                                                                  "/data\"\n"
+                                                                  "  wal-dir = \"",
+                                                                  dir_,
+                                                                  "/wal\"\n"
+                                                                  "  query-log-enabled = false\n"
+                                                                  "[monitor]\n"
+                                                                  "  store-enabled = false\n"
+                                                                  "[continuous_queries]\n"
+                                                                  "  enabled = false\n"
+                                                                  "[http]\n"
+                                                                  "  enabled = true\n"
+                                                                  "  bind-address = \"127.0.0.1:",
+                                                                  http_port_,
+                                                                  "\"\n"
+                                                                  "  log-enabled = false\n"
+                                                                  "  pprof-enabled = false\n"));
+    process_ = std::make_unique<Process>(
+        std::vector<std::string>{"/usr/bin/influxd", "run", "-config", dir_ + "/influxdb.conf"},
+        dir_ + "/influxd.log");
+  }
+
+  std::string url(const std::string& path) const {
+    return absl::StrCat("http://127.0.0.1:", http_port_, path);
+  }
+  std::string log() const { return FileTail(process_->log_path()); }
+
+  // Runs InfluxQL `q` (in `db` when given); the "results" array of the answer.
+  absl::StatusOr<boost::json::array> Query(const std::string& q, const std::string& method = "GET",
+                                           const std::string& db = "") {
+    std::string path = absl::StrCat("/query?epoch=ns&q=", UrlQueryEncode(q));
+    if (!db.empty()) absl::StrAppend(&path, "&db=", db);
+    absl::StatusOr<boost::json::value> answer = FetchJson(url(path), method);
+    if (!answer.ok()) return answer.status();
+    const boost::json::array* results = answer->as_object().at("results").if_array();
+    if (results == nullptr) return absl::InternalError("no results array");
+    for (const auto& result : *results) {
+      if (result.as_object().contains("error")) {
+        return absl::InvalidArgumentError(boost::json::serialize(result));
+      }
+    }
+    return *results;
+  }
+
+ private:
+  std::string dir_;
+  int http_port_;
+  std::unique_ptr<Process> process_;
+};
+
+// The points of every series in the answer to a `SELECT * ... GROUP BY *`: empty tag values
+// (tag keys a series lacks) and null fields (fields of other series) are left out.
+std::vector<Point> PointsOf(const boost::json::array& results) {
+  std::vector<Point> points;
+  for (const auto& result : results) {
+    const boost::json::value* series_list = result.as_object().if_contains("series");
+    if (series_list == nullptr) continue;
+    for (const auto& series_value : series_list->as_array()) {
+      const boost::json::object& series = series_value.as_object();
+      Point base;
+      base.measurement = boost::json::value_to<std::string>(series.at("name"));
+      if (const auto* tags = series.if_contains("tags")) {
+        for (const auto& [key, value] : tags->as_object()) {
+          std::string text = boost::json::value_to<std::string>(value);
+          if (!text.empty()) base.tags.emplace_back(std::string(key), text);
+        }
+      }
+      const boost::json::array& columns = series.at("columns").as_array();
+      for (const auto& row_value : series.at("values").as_array()) {
+        const boost::json::array& row = row_value.as_array();
+        Point point = base;
+        point.timestamp_ns = row.at(0).to_number<int64_t>();
+        for (size_t i = 1; i < row.size(); ++i) {
+          if (row[i].is_null()) continue;
+          point.fields.emplace_back(boost::json::value_to<std::string>(columns.at(i)),
+                                    row[i].to_number<double>());
+        }
+        points.push_back(std::move(point));
+      }
+    }
+  }
+  return points;
+}
+
+// Every metric type, with sample labels that need escaping in line protocol; the samples
+// carry a timestamp except the gauge, which gets the push's receive time.
+constexpr char kBody[] =
+    "# TYPE http_requests_total counter\n"
+    "http_requests_total{code=\"200\",path=\"/api v1,x=y\"} 1027 1700000000123\n"
+    "http_requests_total{code=\"500\",path=\"/api v1,x=y\"} 3 1700000000123\n"
+    "# TYPE process_open_fds gauge\n"
+    "process_open_fds 12\n"
+    "# TYPE rpc_duration_seconds summary\n"
+    "rpc_duration_seconds{quantile=\"0.5\"} 0.05 1700000000123\n"
+    "rpc_duration_seconds{quantile=\"0.99\"} 0.3 1700000000123\n"
+    "rpc_duration_seconds_sum 17.5 1700000000123\n"
+    "rpc_duration_seconds_count 120 1700000000123\n"
+    "# TYPE request_latency_seconds histogram\n"
+    "request_latency_seconds_bucket{le=\"0.1\"} 4 1700000000123\n"
+    "request_latency_seconds_bucket{le=\"1\"} 9 1700000000123\n"
+    "request_latency_seconds_bucket{le=\"+Inf\"} 10 1700000000123\n"
+    "request_latency_seconds_sum 3.5 1700000000123\n"
+    "request_latency_seconds_count 10 1700000000123\n";
+
+// Pushed to /metrics/job/batch/instance/host-1/zone@base64/ZXUgd2VzdA== ("eu west").
+constexpr char kExpected[] =
+    "http,code=200,instance=host-1,job=batch,path=/api\\ v1\\,x\\=y,zone=eu\\ west "
+    "http_requests_total=1027 1700000000123000000\n"
+    "http,code=500,instance=host-1,job=batch,path=/api\\ v1\\,x\\=y,zone=eu\\ west "
+    "http_requests_total=3 1700000000123000000\n"
+    "process,instance=host-1,job=batch,zone=eu\\ west process_open_fds=12 NOW\n"
+    "rpc,instance=host-1,job=batch,zone=eu\\ west "
+    "rpc_duration_seconds_count=120,rpc_duration_seconds_sum=17.5 1700000000123000000\n"
+    "rpc,instance=host-1,job=batch,quantile=0.5,zone=eu\\ west rpc_duration_seconds=0.05 "
+    "1700000000123000000\n"
+    "rpc,instance=host-1,job=batch,quantile=0.99,zone=eu\\ west rpc_duration_seconds=0.3 "
+    "1700000000123000000\n"
+    "request,instance=host-1,job=batch,zone=eu\\ west "
+    "request_latency_seconds_count=10,request_latency_seconds_sum=3.5 1700000000123000000\n"
+    "request,instance=host-1,job=batch,le=0.1,zone=eu\\ west request_latency_seconds_bucket=4 "
+    "1700000000123000000\n"
+    "request,instance=host-1,job=batch,le=1,zone=eu\\ west request_latency_seconds_bucket=9 "
+    "1700000000123000000\n"
+    "request,instance=host-1,job=batch,le=+Inf,zone=eu\\ west request_latency_seconds_bucket=10 "
+    "1700000000123000000\n";
+
+TEST(InfluxDbTest, PushOfEveryTypeIsQueryableWithTagsFieldsAndTimestamps) {
+  InfluxDb influx;
+  ASSERT_TRUE(
+      testing::WaitForHttp200(influx.url("/query?q=SHOW%20DATABASES"), absl::Seconds(30)).ok())
+      << influx.log();
+  ASSERT_TRUE(influx.Query(absl::StrCat("CREATE DATABASE ", kDatabase), "POST").ok())
+      << influx.log();
+
+  Pushgate pushgate(PushgateOptions{
+      influx.url(absl::StrCat("/write?db=", kDatabase)), {}, {"--flush_interval=20ms"}});
+  const int64_t t0 = absl::GetCurrentTimeNanos();
+  HttpResult pushed = HttpRequestTo(
+      "PUT",
+      pushgate.front_url() + "/metrics/job/batch/instance/host-1/zone@base64/ZXUgd2VzdA==", kBody,
+      {"Content-Type: text/plain; version=0.0.4"});
+  const int64_t t1 = absl::GetCurrentTimeNanos();
+  ASSERT_EQ(pushed.status, 200) << pushed.body << pushed.error;
+
+  absl::StatusOr<std::vector<Point>> expected = ParseLineProtocol(kExpected);
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  const std::string select = "SELECT * FROM /.*/ GROUP BY *";
+  absl::StatusOr<boost::json::array> answer;
+  const bool arrived = PollUntil(absl::Seconds(20), [&] {
+    answer = influx.Query(select, "GET", kDatabase);
+    return answer.ok() && PointsOf(*answer).size() >= expected->size();
+  });
+  ASSERT_TRUE(arrived) << (answer.ok() ? boost::json::serialize(*answer)
+                                       : std::string(answer.status().message()))
+                       << "\ninfluxd log:\n"
+                       << influx.log() << "\naggregator log:\n"
+                       << FileTail(pushgate.aggregator().log_path());
+  // Anything beyond the expected points would have had time to arrive by now.
+  absl::SleepFor(absl::Milliseconds(300));
+  answer = influx.Query(select, "GET", kDatabase);
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  const absl::Status same = ComparePoints(*expected, PointsOf(*answer), t0, t1);
+  EXPECT_TRUE(same.ok()) << same.message() << "\n" << boost::json::serialize(*answer);
+
+  // Every field was written as a float (no `i` suffix), so later pushes of the same metric
+  // with fractional values cannot hit a field type conflict.
+  absl::StatusOr<boost::json::array> field_keys = influx.Query("SHOW FIELD KEYS", "GET", kDatabase);
+  ASSERT_TRUE(field_keys.ok()) << field_keys.status();
+  std::vector<std::string> fields;
+  for (const auto& series : field_keys->at(0).as_object().at("series").as_array()) {
+    for (const auto& row : series.as_object().at("values").as_array()) {
+      fields.push_back(absl::StrCat(boost::json::value_to<std::string>(row.as_array().at(0)), ":",
+                                    boost::json::value_to<std::string>(row.as_array().at(1))));
+    }
+  }
+  EXPECT_THAT(fields,
+              ::testing::UnorderedElementsAre(
+                  "http_requests_total:float", "process_open_fds:float",
+                  "rpc_duration_seconds:float", "rpc_duration_seconds_count:float",
+                  "rpc_duration_seconds_sum:float", "request_latency_seconds_bucket:float",
+                  "request_latency_seconds_count:float", "request_latency_seconds_sum:float"));
+}
+
+}  // namespace
+}  // namespace pushgate
