@@ -59,10 +59,11 @@ class BoundedOutput {
       return;
     }
     // libstdc++ rounds any growth up to twice the old capacity, which could reserve up to
-    // twice the limit. A fresh string reserves exactly what it is asked for.
-    std::string fresh;
-    fresh.reserve(want);
-    fresh.append(*out_);
+    // twice the limit. reserve() on a fresh string does the same below twice its built-in
+    // buffer (a limit of 17 bytes got 30), while a string constructed at a size allocates
+    // exactly that size; the copy then fits without another allocation.
+    std::string fresh(want, '\0');
+    fresh.assign(*out_);
     out_->swap(fresh);
   }
 

@@ -685,6 +685,20 @@ TEST(SnappyFramedTest, BombIsRefusedWithinTheLimit) {
   EXPECT_LE(out.capacity(), kLimit + kDecompressChunkBytes);
 }
 
+// Found by tools/fuzz (compression): with a limit just above the string's built-in buffer
+// the output used to reserve up to 30 bytes, over the limit.
+TEST(DecompressTest, SmallLimitIsNeverReservedBeyond) {
+  FrameOptions o;
+  o.chunk_size = 8;  // several appends, the second one past the built-in buffer
+  for (size_t n = 1; n <= 64; ++n) {
+    const std::string plain = SampleText(n, n);
+    std::string out;
+    ASSERT_TRUE(Decompress(ContentEncoding::kSnappyFramed, SnappyFrame(plain, o), n, &out).ok());
+    EXPECT_TRUE(out == plain) << n;
+    EXPECT_LE(out.capacity(), std::max<size_t>(n, std::string().capacity())) << n;
+  }
+}
+
 TEST(DecompressTest, ReusesTheCallersBufferAndClearsIt) {
   std::string out(1 << 16, 'x');
   ASSERT_TRUE(Decompress(ContentEncoding::kGzip, ZlibGzip("abc"), 100, &out).ok());
