@@ -158,6 +158,19 @@ absl::StatusOr<std::string> DecodeBase64(absl::string_view s) {
   }
 }
 
+bool IsValidUtf8(absl::string_view s) {
+  while (!s.empty()) {
+    if (static_cast<unsigned char>(s[0]) < 0x80) {
+      s.remove_prefix(1);
+      continue;
+    }
+    const size_t len = Utf8SequenceLength(s);
+    if (len == 0) return false;
+    s.remove_prefix(len);
+  }
+  return true;
+}
+
 bool IsLabelName(absl::string_view name) {
   if (name.empty()) return false;
   for (size_t i = 0; i < name.size(); ++i) {
@@ -269,6 +282,17 @@ absl::StatusOr<pushgate::v1::GroupingKey> ParseGroupingKey(absl::string_view pat
     }
   }
   if (job.empty()) return absl::InvalidArgumentError("job name is required");
+  // The key is a proto3 message, whose strings must be UTF-8: the aggregator could not even
+  // parse a push carrying anything else. Only values that end up in the key are checked.
+  if (!IsValidUtf8(job)) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid UTF-8 in job name ", GoQuote(job)));
+  }
+  for (const auto& [name, value] : labels) {
+    if (name != "job" && !IsValidUtf8(value)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid UTF-8 in value of label ", name, "=", GoQuote(value)));
+    }
+  }
 
   pushgate::v1::GroupingKey key;
   key.set_job(std::move(job));

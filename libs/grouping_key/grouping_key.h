@@ -39,7 +39,12 @@ absl::StatusOr<std::string> PercentDecodePath(absl::string_view raw_path);
 //   4. a `<NAME>@base64` value that is not base64:
 //      `invalid base64 encoding for label <name>="<raw value>": illegal base64 data at input
 //      byte N`;
-//   5. an empty job (also `job@base64/=`): `job name is required`.
+//   5. an empty job (also `job@base64/=`): `job name is required`;
+//   6. a job or label value that is not UTF-8 (after base64 decoding; a value the key does
+//      not keep, such as an overridden `job` label, is not checked):
+//      `invalid UTF-8 in job name "<job>"`, `invalid UTF-8 in value of label <name>="<value>"`.
+//      The key is a proto3 message, whose strings must be UTF-8; the Pushgateway refuses such
+//      a push too, in its consistency check, with a message about the whole metric.
 // Quoting follows Go's %q (backslash escapes for quotes, backslashes and control bytes).
 //
 // base64 is the URL-safe alphabet of RFC 4648 §5 without padding; trailing `=` are removed

@@ -171,9 +171,9 @@ TEST(ParseGroupingKeyTest, Base64Labels) {
 }
 
 TEST(ParseGroupingKeyTest, Base64UsesUrlSafeAlphabet) {
-  // Standard base64 of FB FF BF is "+/+/"; the URL-safe form is "-_-_".
-  EXPECT_THAT(Labels(MustParse("job/j/b@base64/-_-_")),
-              ElementsAre(Pair("b", std::string("\xFB\xFF\xBF"))));
+  // Standard base64 of EF BF BF (U+FFFF in UTF-8) is "77+/"; the URL-safe form is "77-_".
+  EXPECT_THAT(Labels(MustParse("job/j/b@base64/77-_")),
+              ElementsAre(Pair("b", std::string("\xEF\xBF\xBF"))));
   EXPECT_EQ(InvalidMessage("job/j/b@base64/+_-_"),
             "invalid base64 encoding for label b=\"+_-_\": illegal base64 data at input byte 0");
 }
@@ -262,6 +262,23 @@ TEST(ParseGroupingKeyTest, JobNameIsRequired) {
   EXPECT_EQ(InvalidMessage("job@base64/="), "job name is required");
   EXPECT_EQ(InvalidMessage("job@base64/"), "job name is required");
   EXPECT_EQ(InvalidMessage("job@base64//a/1"), "job name is required");
+}
+
+// Found by tools/fuzz (grouping_key): `%FF` in a push path made a key the aggregator cannot
+// parse (proto3 strings must be UTF-8).
+TEST(ParseGroupingKeyTest, ValuesMustBeUtf8) {
+  EXPECT_EQ(InvalidMessage("job/\xFF"), "invalid UTF-8 in job name \"\\xff\"");
+  EXPECT_EQ(InvalidMessage("job@base64/_w"), "invalid UTF-8 in job name \"\\xff\"");
+  EXPECT_EQ(InvalidMessage("job/j/a/x\xC3"), "invalid UTF-8 in value of label a=\"x\\xc3\"");
+  EXPECT_EQ(InvalidMessage("job/j/a@base64/_w"), "invalid UTF-8 in value of label a=\"\\xff\"");
+  // Overlong forms and surrogates are not UTF-8 either.
+  EXPECT_EQ(InvalidMessage("job/j/a/\xC0\xAF"), "invalid UTF-8 in value of label a=\"\\xc0\\xaf\"");
+  EXPECT_EQ(InvalidMessage("job/j/a/\xED\xA0\x80"),
+            "invalid UTF-8 in value of label a=\"\\xed\\xa0\\x80\"");
+  // Only what the key keeps is checked: an overridden job label, an overwritten value.
+  EXPECT_EQ(MustParse("job/j/job/\xFF").job(), "j");
+  EXPECT_THAT(Labels(MustParse("job/j/a/\xFF/a/ok")), ElementsAre(Pair("a", "ok")));
+  EXPECT_EQ(MustParse("job/Z\xC3\xBCrich\xF0\x9F\x98\x80").job(), "Z\xC3\xBCrich\xF0\x9F\x98\x80");
 }
 
 TEST(ParseGroupingKeyTest, ErrorsAreCheckedInThePushgatewaysOrder) {
