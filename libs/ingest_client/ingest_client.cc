@@ -66,7 +66,7 @@ class IngestClient::Impl {
     FailAll("pushgate front is shutting down");
   }
 
-  void Push(PushRequest request, Done done) {
+  void Push(ArenaPush request, Done done) {
     uint64_t sequence;
     std::string refusal;
     {
@@ -78,7 +78,7 @@ class IngestClient::Impl {
         refusal =
             absl::StrCat("too many pushes in flight (", options_.max_inflight, "); retry later");
       } else {
-        request.set_sequence(sequence);
+        request->set_sequence(sequence);
         pending_.emplace(sequence, Pending{std::move(done), absl::Now() + options_.ack_timeout});
         queue_.push_back(std::move(request));
         return;
@@ -145,7 +145,7 @@ class IngestClient::Impl {
   }
 
   void WriteLoop(Stream* stream) {
-    std::vector<PushRequest> batch;
+    std::vector<ArenaPush> batch;
     for (;;) {
       {
         absl::MutexLock lock(&mu_);
@@ -159,7 +159,7 @@ class IngestClient::Impl {
         queue_.clear();
       }
       for (auto& item : batch) {
-        if (!stream->Write(item)) return;  // The reader sees the break too.
+        if (!stream->Write(*item)) return;  // The reader sees the break too.
       }
       batch.clear();
     }
@@ -226,15 +226,24 @@ class IngestClient::Impl {
   Stream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;
   uint64_t last_sequence_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<uint64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
-  std::deque<PushRequest> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<ArenaPush> queue_ ABSL_GUARDED_BY(mu_);
   IngestClientStats stats_ ABSL_GUARDED_BY(mu_);
 };
+
+ArenaPush::ArenaPush() {
+  google::protobuf::ArenaOptions options;
+  // One block holds a typical push (a few hundred series); larger ones add blocks.
+  options.start_block_size = 32 << 10;
+  options.max_block_size = 1 << 20;
+  arena_ = std::make_unique<google::protobuf::Arena>(options);
+  request_ = google::protobuf::Arena::CreateMessage<PushRequest>(arena_.get());
+}
 
 IngestClient::IngestClient(IngestClientOptions options) : impl_(new Impl(std::move(options))) {}
 IngestClient::~IngestClient() = default;
 void IngestClient::Start() { impl_->Start(); }
 void IngestClient::Stop() { impl_->Stop(); }
-void IngestClient::Push(PushRequest request, Done done) {
+void IngestClient::Push(ArenaPush request, Done done) {
   impl_->Push(std::move(request), std::move(done));
 }
 bool IngestClient::connected() const { return impl_->stats().connected; }

@@ -19,9 +19,9 @@ using pushgate::v1::PushRequest;
 // Holds every push until the test releases it.
 class HeldProcessor : public PushProcessor {
  public:
-  void Process(PushRequest request, Done done) override {
+  void Process(const PushRequest& request, Done done) override {
     absl::MutexLock lock(&mu_);
-    held_.push_back({std::move(request), std::move(done)});
+    held_.push_back({request, std::move(done)});
   }
   size_t held() {
     absl::MutexLock lock(&mu_);
@@ -50,9 +50,9 @@ class HeldProcessor : public PushProcessor {
   std::vector<std::pair<PushRequest, Done>> held_ ABSL_GUARDED_BY(mu_);
 };
 
-PushRequest RequestForJob(const std::string& job) {
-  PushRequest request;
-  request.mutable_grouping_key()->set_job(job);
+ArenaPush RequestForJob(const std::string& job) {
+  ArenaPush request;
+  request->mutable_grouping_key()->set_job(job);
   return request;
 }
 

@@ -88,11 +88,10 @@ class IngestServer::Service final : public pushgate::v1::Ingest::Service {
     while (stream->Read(&request)) {
       uint64_t sequence = request.sequence();
       acks->ExpectOne();
-      processor_->Process(std::move(request), [acks, sequence](PushAck ack) {
+      processor_->Process(request, [acks, sequence](PushAck ack) {
         ack.set_sequence(sequence);
         acks->Add(std::move(ack));
       });
-      request.Clear();
     }
     if (context->IsCancelled()) acks->Abort();
     acks->InputDone();

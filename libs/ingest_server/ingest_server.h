@@ -26,8 +26,9 @@ class PushProcessor {
   using Done = std::function<void(pushgate::v1::PushAck)>;
   virtual ~PushProcessor() = default;
   // Takes one push; must call `done` exactly once, from any thread. The ack's sequence is
-  // filled in by the server.
-  virtual void Process(pushgate::v1::PushRequest request, Done done) = 0;
+  // filled in by the server. `request` is only valid during the call: the server reuses the
+  // message (and its allocations) for the stream's next request.
+  virtual void Process(const pushgate::v1::PushRequest& request, Done done) = 0;
 };
 
 class IngestServer {

@@ -47,7 +47,7 @@ void PushPipeline::Stop() {
   for (auto& backend : backends_) backend->uploader->Stop(options_.drain_timeout);
 }
 
-void PushPipeline::Process(PushRequest request, Done done) {
+void PushPipeline::Process(const PushRequest& request, Done done) {
   pushes_->Add({pushgate::v1::Method_Name(request.method())});
   if (request.method() == pushgate::v1::DELETE) {
     PushAck ack;

@@ -63,7 +63,7 @@ class PushPipeline : public PushProcessor {
 
   // Appends the push to the spool and acknowledges it once durable: OK, or UNAVAILABLE
   // (spool full or failing). A DELETE is acknowledged at once: groups are not stored yet.
-  void Process(pushgate::v1::PushRequest request, Done done) override;
+  void Process(const pushgate::v1::PushRequest& request, Done done) override;
 
   // Stops the dispatcher, drains the uploaders for up to drain_timeout. Idempotent.
   void Stop();

@@ -137,16 +137,16 @@ void PushHandler::HandlePush(HttpRequest& request, absl::string_view key_path,
     Finish(kPushRoute, method, HttpResponse::Error(StatusFor(status), status.message()), respond);
   };
 
-  PushRequest push;
-  push.set_receive_time_ns(receive_time_ns);
+  ArenaPush push;
+  push->set_receive_time_ns(receive_time_ns);
   absl::StatusOr<pushgate::v1::GroupingKey> key = ParseGroupingKey(key_path);
   if (!key.ok()) return reject("url", key.status());
-  *push.mutable_grouping_key() = std::move(*key);
+  *push->mutable_grouping_key() = std::move(*key);
 
   if (method == "DELETE") {
-    push.set_method(pushgate::v1::DELETE);
+    push->set_method(pushgate::v1::DELETE);
   } else {
-    push.set_method(method == "PUT" ? pushgate::v1::PUT : pushgate::v1::POST);
+    push->set_method(method == "PUT" ? pushgate::v1::PUT : pushgate::v1::POST);
     body_bytes_.Add(request.body.size());
     absl::StatusOr<ContentEncoding> encoding =
         ParseContentEncoding(request.Header("Content-Encoding"));
@@ -163,11 +163,11 @@ void PushHandler::HandlePush(HttpRequest& request, absl::string_view key_path,
     }
     decoded_bytes_.Add(body.size());
     absl::Status parsed = IsDelimitedProtobuf(request.Header("Content-Type"))
-                              ? DecodeProtobufPush(body, options_.limits, push.mutable_families())
-                              : ParseText(body, options_.limits, push.mutable_families());
+                              ? DecodeProtobufPush(body, options_.limits, push->mutable_families())
+                              : ParseText(body, options_.limits, push->mutable_families());
     if (!parsed.ok()) return reject("body", parsed);
     size_t series = 0;
-    for (const auto& family : push.families()) series += family.series_size();
+    for (const auto& family : push->families()) series += family.series_size();
     series_received_.Add(series);
   }
 

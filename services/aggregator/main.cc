@@ -44,6 +44,7 @@ ABSL_FLAG(std::string, upload_url, "",
 ABSL_FLAG(std::string, upload_format, "lineproto",
           "lineproto (DataKit-named points) or remote_write (Prometheus remote write 1.0).");
 ABSL_FLAG(bool, upload_gzip, true, "gzip line-protocol upload bodies (Content-Encoding: gzip).");
+ABSL_FLAG(int, upload_gzip_level, 1, "zlib compression level of gzip upload bodies, 1-9.");
 ABSL_FLAG(std::string, upload_token, "",
           "Sent as 'Authorization: Token <t>' (InfluxDB 2.x); env PUSHGATE_UPLOAD_TOKEN.");
 ABSL_FLAG(absl::Duration, upload_timeout, absl::Seconds(10), "Timeout of one upload request.");
@@ -109,6 +110,11 @@ int Run() {
   }
   HttpSinkOptions sink_options;
   sink_options.gzip = absl::GetFlag(FLAGS_upload_gzip);
+  sink_options.gzip_level = absl::GetFlag(FLAGS_upload_gzip_level);
+  if (sink_options.gzip_level < 1 || sink_options.gzip_level > 9) {
+    LOG(ERROR) << "--upload_gzip_level must be 1-9";
+    return 2;
+  }
   sink_options.token = StringFlagOrEnv("upload_token", "PUSHGATE_UPLOAD_TOKEN");
   sink_options.timeout = absl::GetFlag(FLAGS_upload_timeout);
   if (*format == UploadFormat::kRemoteWrite) {

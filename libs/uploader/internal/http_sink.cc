@@ -106,7 +106,7 @@ class CurlSink : public Sink {
       payload = compressed_;
     } else if (options_.gzip) {
       compressed_.clear();
-      absl::Status s = GzipCompress(body, &compressed_);
+      absl::Status s = GzipCompress(body, &compressed_, options_.gzip_level);
       if (!s.ok()) return s;
       payload = compressed_;
     }
