@@ -32,38 +32,14 @@
 #include "libs/text_parser/text_parser.h"
 #include "proto/ingest.pb.h"
 #include "tests/conformance/conversion_vector.pb.h"
+#include "tests/conformance/vectors.h"
 
 namespace pushgate {
 namespace {
 
 // Relative to the test's runfiles directory, where Bazel starts it.
-constexpr char kVectorDir[] = "tests/testdata/conversion";
-
 // Any fixed time works in-process: every NOW point must carry exactly the receive time.
 constexpr int64_t kReceiveTimeNs = 1750000000000000000;
-
-std::vector<std::string> VectorFiles() {
-  std::vector<std::string> files;
-  std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator(kVectorDir, error)) {
-    if (entry.path().extension() == ".json") files.push_back(entry.path().string());
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
-absl::StatusOr<testing::ConversionVector> ReadVector(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  testing::ConversionVector vector;
-  const auto status = google::protobuf::util::JsonStringToMessage(text.str(), &vector);
-  if (!status.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", status.ToString()));
-  }
-  return vector;
-}
 
 ConversionOptions OptionsOf(const testing::ConversionVector::Options& o) {
   ConversionOptions options;
@@ -114,18 +90,10 @@ absl::Status BuildPush(const testing::ConversionVector::Request& request, v1::Pu
   return ParseText(request.body(), no_limits, push->mutable_families());
 }
 
-std::string TestName(const ::testing::TestParamInfo<std::string>& info) {
-  std::string name = std::filesystem::path(info.param).stem().string();
-  for (char& c : name) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c))) c = '_';
-  }
-  return name;
-}
-
 class ConversionVectorTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ConversionVectorTest, ProducesTheExpectedStatusAndPoints) {
-  absl::StatusOr<testing::ConversionVector> vector = ReadVector(GetParam());
+  absl::StatusOr<testing::ConversionVector> vector = testing::ReadVector(GetParam());
   ASSERT_TRUE(vector.ok()) << vector.status();
   SCOPED_TRACE(absl::StrCat(vector->name(), ": ", vector->description()));
   ASSERT_EQ(std::filesystem::path(GetParam()).stem().string(), vector->name());
@@ -176,12 +144,12 @@ TEST_P(ConversionVectorTest, ProducesTheExpectedStatusAndPoints) {
   EXPECT_THAT(encoded_lines, ::testing::UnorderedElementsAreArray(expected_lines));
 }
 
-INSTANTIATE_TEST_SUITE_P(Vectors, ConversionVectorTest, ::testing::ValuesIn(VectorFiles()),
-                         TestName);
+INSTANTIATE_TEST_SUITE_P(Vectors, ConversionVectorTest, ::testing::ValuesIn(testing::VectorFiles()),
+                         testing::VectorTestName);
 
 // Guards against the data dependency going missing, which would leave nothing to run.
 TEST(ConversionVectorFilesTest, AllVectorsArePresent) {
-  const std::vector<std::string> files = VectorFiles();
+  const std::vector<std::string> files = testing::VectorFiles();
   EXPECT_GE(files.size(), 32u);
   std::vector<std::string> names;
   for (const std::string& file : files) names.push_back(std::filesystem::path(file).stem());

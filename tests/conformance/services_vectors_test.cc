@@ -36,6 +36,7 @@
 #include "gtest/gtest.h"
 #include "libs/line_protocol/line_protocol.h"
 #include "tests/conformance/conversion_vector.pb.h"
+#include "tests/conformance/vectors.h"
 #include "tests/harness/harness.h"
 
 namespace pushgate {
@@ -46,34 +47,9 @@ using ::pushgate::testing::PushgateOptions;
 using ::pushgate::testing::UploadReceiver;
 
 // Relative to the test's runfiles directory, where Bazel starts it.
-constexpr char kVectorDir[] = "tests/testdata/conversion";
-
 // After the expected lines arrived (or at once when none are expected), how long to keep
 // listening for points that should not be there: many flush intervals of 20 ms.
 constexpr absl::Duration kGrace = absl::Milliseconds(300);
-
-std::vector<std::string> VectorFiles() {
-  std::vector<std::string> files;
-  std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator(kVectorDir, error)) {
-    if (entry.path().extension() == ".json") files.push_back(entry.path().string());
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
-absl::StatusOr<testing::ConversionVector> ReadVector(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  testing::ConversionVector vector;
-  const auto status = google::protobuf::util::JsonStringToMessage(text.str(), &vector);
-  if (!status.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", status.ToString()));
-  }
-  return vector;
-}
 
 // The aggregator flags for a vector's options; only the options the vector sets are passed,
 // so the others keep the services' own defaults (which the vectors assume).
@@ -159,14 +135,6 @@ std::string AfterLines(const std::string& text, size_t lines) {
   return text.substr(start);
 }
 
-std::string TestName(const ::testing::TestParamInfo<std::string>& info) {
-  std::string name = std::filesystem::path(info.param).stem().string();
-  for (char& c : name) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c))) c = '_';
-  }
-  return name;
-}
-
 class ServicesVectorTest : public ::testing::TestWithParam<std::string> {
  protected:
   // One running pair per options set, shared by the vectors that use it.
@@ -197,7 +165,7 @@ class ServicesVectorTest : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(ServicesVectorTest, ServicesAnswerAndUploadTheExpectedPoints) {
-  absl::StatusOr<testing::ConversionVector> vector = ReadVector(GetParam());
+  absl::StatusOr<testing::ConversionVector> vector = testing::ReadVector(GetParam());
   ASSERT_TRUE(vector.ok()) << vector.status();
   SCOPED_TRACE(absl::StrCat(vector->name(), ": ", vector->description()));
   ASSERT_THAT(vector->expect_status(), ::testing::AnyOf(200, 400));
@@ -236,11 +204,12 @@ TEST_P(ServicesVectorTest, ServicesAnswerAndUploadTheExpectedPoints) {
   EXPECT_TRUE(same.ok()) << same.message() << "\nuploaded:\n" << arrived;
 }
 
-INSTANTIATE_TEST_SUITE_P(Vectors, ServicesVectorTest, ::testing::ValuesIn(VectorFiles()), TestName);
+INSTANTIATE_TEST_SUITE_P(Vectors, ServicesVectorTest, ::testing::ValuesIn(testing::VectorFiles()),
+                         testing::VectorTestName);
 
 // Guards against the data dependency going missing, which would leave nothing to run.
 TEST(ServicesVectorFilesTest, AllVectorsArePresent) {
-  const std::vector<std::string> files = VectorFiles();
+  const std::vector<std::string> files = testing::VectorFiles();
   EXPECT_GE(files.size(), 32u);
   std::vector<std::string> names;
   for (const std::string& file : files) names.push_back(std::filesystem::path(file).stem());
