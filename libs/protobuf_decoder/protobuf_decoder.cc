@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -262,16 +263,31 @@ void ConvertHistogram(const client::Histogram& in, v1::Histogram* out) {
   n->mutable_positive_counts()->Add(in.positive_count().begin(), in.positive_count().end());
 }
 
-// True when two of `labels` share a name.
+// True when two of `labels` share a name; `*duplicate` is then the first label that repeats
+// an earlier name.
 bool HasDuplicateName(const google::protobuf::RepeatedPtrField<v1::Label>& labels,
                       std::string* duplicate) {
   const int n = labels.size();
-  for (int i = 1; i < n; ++i) {
-    for (int j = 0; j < i; ++j) {
-      if (labels[i].name() == labels[j].name()) {
-        *duplicate = labels[i].name();
-        return true;
+  // Comparing every pair is fastest for the usual handful of labels, but quadratic: without a
+  // max_labels_per_series limit one metric with 100k labels would take minutes.
+  static constexpr int kPairwiseMax = 32;
+  if (n <= kPairwiseMax) {
+    for (int i = 1; i < n; ++i) {
+      for (int j = 0; j < i; ++j) {
+        if (labels[i].name() == labels[j].name()) {
+          *duplicate = labels[i].name();
+          return true;
+        }
       }
+    }
+    return false;
+  }
+  absl::flat_hash_set<absl::string_view> seen;
+  seen.reserve(n);
+  for (const v1::Label& label : labels) {
+    if (!seen.insert(label.name()).second) {
+      *duplicate = label.name();
+      return true;
     }
   }
   return false;
