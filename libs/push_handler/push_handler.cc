@@ -153,6 +153,13 @@ void PushHandler::HandlePush(HttpRequest& request, absl::string_view key_path,
     if (!encoding.ok()) {
       return reject("encoding", absl::UnimplementedError(encoding.status().message()));
     }
+    // A gzip stream is never empty (it has at least its header), and the Pushgateway and
+    // DataKit refuse an empty one; Decompress would read it as an empty push.
+    if (*encoding == ContentEncoding::kGzip && request.body.empty()) {
+      return reject("encoding",
+                    absl::InvalidArgumentError("empty body with Content-Encoding gzip: send a "
+                                               "gzip stream, or no Content-Encoding header"));
+    }
     std::string decompressed;
     absl::string_view body = request.body;
     if (*encoding != ContentEncoding::kIdentity) {

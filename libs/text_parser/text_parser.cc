@@ -129,6 +129,27 @@ bool IsValidUtf8(absl::string_view s) {
   return true;
 }
 
+// `s` with every run of bytes that is not valid UTF-8 replaced by one U+FFFD, as Go's
+// strings.ToValidUTF8 does.
+std::string ToValidUtf8(absl::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  bool in_invalid_run = false;
+  while (!s.empty()) {
+    const size_t len = Utf8SequenceLength(s);
+    if (len == 0) {
+      if (!in_invalid_run) out.append("\xEF\xBF\xBD");
+      in_invalid_run = true;
+      s.remove_prefix(1);
+      continue;
+    }
+    in_invalid_run = false;
+    out.append(s.data(), len);
+    s.remove_prefix(len);
+  }
+  return out;
+}
+
 // Quotes `s` for an error message: Go-like escapes so the message stays on one line, and
 // long text cut short so a huge line cannot blow up the response.
 std::string Quote(absl::string_view s) {
@@ -492,15 +513,19 @@ class Parser {
         ++i;
       }
     }
-    if (!IsValidUtf8(*help)) {
-      return Error("HELP text of ", Quote(name), " is not valid UTF-8");
-    }
+    // The Prometheus parsers take any bytes here; the model needs UTF-8, and HELP carries no
+    // data, so the text is repaired rather than the push refused.
+    if (!IsValidUtf8(*help)) *help = ToValidUtf8(*help);
     return absl::OkStatus();
   }
 
   absl::Status SetType(absl::string_view name, absl::string_view word) {
-    while (!word.empty() && IsBlank(word.back())) word.remove_suffix(1);
-    if (word.empty()) return Error("TYPE line for ", Quote(name), " has no type");
+    // `# TYPE name` alone declares nothing, as in the Prometheus parser.
+    if (word.empty()) return absl::OkStatus();
+    if (IsBlank(word.back())) {
+      return Error("whitespace after the type in the TYPE line for ", Quote(name),
+                   " (end the line right after the type)");
+    }
     MetricType type;
     if (!ParseTypeName(word, &type)) {
       return Error("unknown metric type ", Quote(word), " for ", Quote(name));
@@ -576,6 +601,7 @@ class Parser {
       return Error("invalid value ", Quote(value_text), " for metric ", Quote(name));
     }
     i = SkipBlanks(line, token_end);
+    if (i == line.size() && token_end != i) return TrailingBlank(name, "value");
     bool has_timestamp = false;
     int64_t timestamp = 0;
     if (i < line.size() && line[i] != '#') {
@@ -587,12 +613,21 @@ class Parser {
       }
       has_timestamp = true;
       i = SkipBlanks(line, token_end);
+      if (i == line.size() && token_end != i) return TrailingBlank(name, "timestamp");
     }
     if (i < line.size() && !IsExemplar(line.substr(i))) {
       return Error("unexpected text ", Quote(line.substr(i)), " after the ",
                    has_timestamp ? "timestamp" : "value", " of metric ", Quote(name));
     }
     return AddSample(name, same_name, value, has_timestamp, timestamp);
+  }
+
+  // The Prometheus parsers read a blank after the value as the start of a timestamp, so a
+  // line ending in blanks is an error there; pushgate answers the same.
+  ABSL_ATTRIBUTE_NOINLINE absl::Status TrailingBlank(absl::string_view name,
+                                                     absl::string_view after) const {
+    return Error("whitespace at the end of the line after the ", after, " of metric ", Quote(name),
+                 " (end the line right after the ", after, ")");
   }
 
   // ` # {labels} value [timestamp]`, an OpenMetrics exemplar: not carried.
@@ -761,10 +796,8 @@ class Parser {
           return Target{exact, Role::kQuantile};
         case v1::HISTOGRAM:
         case v1::GAUGE_HISTOGRAM:
-          return Error("sample ", Quote(name), " of ", TypeName(family.type), " ", Quote(name),
-                       " needs a _bucket, ",
-                       family.type == v1::HISTOGRAM ? "_sum or _count" : "_gsum or _gcount",
-                       " suffix");
+          // The Prometheus parser reads the bare name like `_bucket`.
+          return Target{exact, Role::kBucket};
         default:
           return Target{exact, Role::kValue};
       }
@@ -876,15 +909,15 @@ class Parser {
     }
     double bound = 0;
     if (target.role == Role::kQuantile || target.role == Role::kBucket) {
-      if (special_index < 0) {
-        return Error("sample ", Quote(name), " of ", TypeName(family.type), " ", Quote(family.key),
-                     " has no ", special, " label");
-      }
+      // Without its quantile/le, or with le="NaN", the sample says nothing: the Prometheus
+      // parser (so the Pushgateway and DataKit) accepts and drops it, and so does pushgate.
+      if (special_index < 0) return absl::OkStatus();
       const absl::string_view text = labels_[special_index].value;
-      if (!ParseFloat(text, &bound) || (target.role == Role::kBucket && std::isnan(bound))) {
+      if (!ParseFloat(text, &bound)) {
         return Error("invalid ", special, " label value ", Quote(text), " in sample ", Quote(name),
-                     " (want a number", target.role == Role::kBucket ? " other than NaN" : "", ")");
+                     " (want a number)");
       }
+      if (target.role == Role::kBucket && std::isnan(bound)) return absl::OkStatus();
     }
     const size_t kept_labels = labels_.size() - (special_index >= 0 ? 1 : 0);
     absl::Status status = CheckLabelCount(name, kept_labels);

@@ -4,11 +4,15 @@
 // copies only what ends up in the output messages.
 //
 // Lines (`\n` or `\r\n` ends; the last line may lack one; leading spaces/tabs are ignored;
-// blank lines are skipped):
-//   # HELP <name> <text>     `\\` and `\n` are the only escapes; <text> must be UTF-8
+// blank lines are skipped; as in the Prometheus parser, nothing may follow the value or
+// timestamp of a sample, or the type of a TYPE line, not even spaces/tabs):
+//   # HELP <name> <text>     `\\` and `\n` are the only escapes; runs of bytes that are not
+//                            UTF-8 are each replaced by U+FFFD (the Prometheus parser takes
+//                            any bytes; the model needs UTF-8)
 //   # TYPE <name> <type>     counter, gauge, summary, histogram, untyped, info,
 //                            gaugehistogram (OpenMetrics `unknown` = untyped,
-//                            `stateset` = gauge); case-insensitive
+//                            `stateset` = gauge); case-insensitive. `# TYPE <name>` without
+//                            a type changes nothing, as in the Prometheus parser.
 //   # EOF                    ends the body (OpenMetrics); the rest is not read
 //   # anything else          ignored
 //   <name>[{<label>="<value>",...}] <value> [<timestamp>]
@@ -38,12 +42,14 @@
 //     included, labels in written order.
 //   - Summary and histogram samples with the same labels (ignoring `quantile` resp. `le`, and
 //     their order) form one series, labelled as the first of them was written. A summary
-//     sample `x{quantile="q"}` adds a quantile (q parsed like a value; required); `x_sum`
-//     and `x_count` set sum and count (the last one wins; a missing one stays 0). A
-//     histogram's `x_bucket{le="b"}` (b required, not NaN) adds a bucket; buckets come out
-//     sorted by bound, repeated bounds kept in order. A sample named exactly like a
-//     histogram family is an error. The series' timestamp is the last one given by any of its
-//     samples.
+//     sample `x{quantile="q"}` adds a quantile (q parsed like a value); `x_sum` and
+//     `x_count` set sum and count (the last one wins; a missing one stays 0). A histogram's
+//     `x_bucket{le="b"}` adds a bucket; buckets come out sorted by bound, repeated bounds kept
+//     in order. A sample named exactly like a histogram family is read as `_bucket`. As in
+//     the Prometheus parser (so the Pushgateway and DataKit), a quantile or bucket sample
+//     without its `quantile`/`le` label, or a bucket with `le="NaN"`, is accepted and dropped
+//     (it creates no series); a quantile/le that is not a number is an error. The series'
+//     timestamp is the last one given by any of its samples.
 //   - Samples of a family need not be adjacent (DataKit's tolerance, where the Prometheus
 //     parsers reject some layouts): a family that reappears later, after other families or
 //     after a repeated HELP/TYPE block, gets the new samples, and summary/histogram samples

@@ -521,10 +521,26 @@ TEST(TextParserTest, LineEndingsAndWhitespace) {
   EXPECT_EQ(Parse("a 1\r\nb{x=\"1\"} 2"), expected);
   EXPECT_EQ(Parse("a 1\nb{x=\"1\"} 2\r"), expected);
   EXPECT_EQ(Parse("  a 1\n\t b{x=\"1\"} 2\n"), expected);
-  EXPECT_EQ(Parse("a \t 1 \t\nb {x=\"1\"}\t2 \n"), expected);
+  EXPECT_EQ(Parse("a \t 1\nb {x=\"1\"}\t2\n"), expected);
   EXPECT_EQ(Parse("\n\r\n\n  \na 1\n\n\nb{x=\"1\"} 2\n\n"), expected);
   // No blank is needed between '}' and the value.
   EXPECT_EQ(Parse("a 1\nb{x=\"1\"}2\n"), expected);
+}
+
+// The Prometheus parser (the Pushgateway's and DataKit's) takes a blank after the value as
+// the start of a timestamp, so a line may not end in blanks.
+TEST(TextParserTest, BlanksAtTheEndOfASampleLine) {
+  EXPECT_EQ(Reject("a 1 \n"),
+            "line 1: whitespace at the end of the line after the value of metric \"a\" (end the "
+            "line right after the value)");
+  EXPECT_EQ(Reject("a 1\nb{x=\"1\"} 2\t\r\n"),
+            "line 2: whitespace at the end of the line after the value of metric \"b\" (end the "
+            "line right after the value)");
+  EXPECT_EQ(Reject("a 1 1700000000000  "),
+            "line 1: whitespace at the end of the line after the timestamp of metric \"a\" (end "
+            "the line right after the timestamp)");
+  // Blanks before an exemplar are separators, not trailing.
+  EXPECT_EQ(Parse("# TYPE c counter\nc_total 1 # {t=\"x\"} 1\n"), "c_total counter\n  {} 1\n");
 }
 
 TEST(TextParserTest, HelpTextAndEscapes) {
@@ -537,6 +553,10 @@ TEST(TextParserTest, HelpTextAndEscapes) {
   EXPECT_EQ(out[0].help(), "");
   out = ParseToProto("# HELP m caf\xC3\xA9\r\nm 1\r\n");
   EXPECT_EQ(out[0].help(), "caf\xC3\xA9");
+  // Bytes that are not UTF-8 are accepted, as the Prometheus parser does; each run of them
+  // becomes one U+FFFD so the model stays valid UTF-8.
+  out = ParseToProto("# HELP m caf\xE9 \xFF\xFE end \xC3\nm 1\n");
+  EXPECT_EQ(out[0].help(), "caf\xEF\xBF\xBD \xEF\xBF\xBD end \xEF\xBF\xBD");
 }
 
 TEST(TextParserTest, BadHelpText) {
@@ -548,7 +568,6 @@ TEST(TextParserTest, BadHelpText) {
             "\\n are allowed)");
   EXPECT_THAT(Reject("m 1\n# HELP m trailing \\\n"),
               StartsWith("line 2: invalid escape sequence \"\\\\\" in HELP text"));
-  EXPECT_EQ(Reject("# HELP m bad \xFF utf8\n"), "line 1: HELP text of \"m\" is not valid UTF-8");
   EXPECT_EQ(Reject("# HELP 1m text\n"), "line 1: invalid metric name \"1m\" in HELP line");
 }
 
@@ -570,14 +589,19 @@ TEST(TextParserTest, TypeNames) {
       {"stateset", "gauge"},  {"info", "info"},
   };
   for (const auto& [word, type] : cases) {
-    Families out = ParseToProto(absl::StrCat("# TYPE m ", word, "  \nm 1\n"));
+    Families out = ParseToProto(absl::StrCat("# TYPE m ", word, "\nm 1\n"));
     ASSERT_EQ(out.size(), 1) << word;
     EXPECT_EQ(TypeName(out[0].type()), type) << word;
   }
   EXPECT_EQ(Reject("m 1\n# TYPE x counte\n"), "line 2: unknown metric type \"counte\" for \"x\"");
   EXPECT_EQ(Reject("# TYPE x counter extra\n"),
             "line 1: unknown metric type \"counter extra\" for \"x\"");
-  EXPECT_EQ(Reject("# TYPE x\n"), "line 1: TYPE line for \"x\" has no type");
+  EXPECT_EQ(Reject("# TYPE x gauge \n"),
+            "line 1: whitespace after the type in the TYPE line for \"x\" (end the line right "
+            "after the type)");
+  // A TYPE line without a type declares nothing (as in the Prometheus parser).
+  EXPECT_EQ(Parse("# TYPE x\nx 1\n# TYPE y  \n# TYPE y gauge\ny 2\n"),
+            "x untyped\n  {} 1\ny gauge\n  {} 2\n");
   EXPECT_EQ(Reject("# TYPE x-y counter\n"), "line 1: invalid metric name \"x-y\" in TYPE line");
 }
 
@@ -752,7 +776,7 @@ TEST(TextParserTest, Timestamps) {
       "d 1 -5\n"
       "e 1 9223372036854775807\n"
       "f 1 -9223372036854775808\n"
-      "g 1 +42  \n");
+      "g 1 +42\n");
   ASSERT_EQ(out.size(), 7);
   EXPECT_EQ(out[0].series(0).timestamp_ms(), 1700000000123);
   EXPECT_FALSE(out[1].series(0).has_timestamp_ms());
@@ -827,9 +851,15 @@ TEST(TextParserTest, SeriesKeyIsUnambiguous) {
             "  {a=\"xb\"} count=0 sum=0 q=[0.5:3]\n");
 }
 
+TEST(TextParserTest, SummarySampleWithoutQuantileIsDropped) {
+  // As the Prometheus parser does: accepted, and it adds nothing.
+  EXPECT_EQ(Parse("# TYPE s summary\ns 1\n"), "");
+  EXPECT_EQ(Parse("# TYPE s summary\ns{a=\"x\"} 7\ns{a=\"x\",quantile=\"0.5\"} 1\n"
+                  "s_count{a=\"x\"} 2\n"),
+            "s summary\n  {a=\"x\"} count=2 sum=0 q=[0.5:1]\n");
+}
+
 TEST(TextParserTest, SummaryErrors) {
-  EXPECT_EQ(Reject("# TYPE s summary\ns 1\n"),
-            "line 2: sample \"s\" of summary \"s\" has no quantile label");
   EXPECT_EQ(Reject("# TYPE s summary\ns{quantile=\"high\"} 1\n"),
             "line 2: invalid quantile label value \"high\" in sample \"s\" (want a number)");
   EXPECT_EQ(Reject("# TYPE s summary\ns{quantile=\"\"} 1\n"),
@@ -855,16 +885,25 @@ TEST(TextParserTest, HistogramSeriesAndBucketOrder) {
 }
 
 TEST(TextParserTest, HistogramErrors) {
-  EXPECT_EQ(Reject("# TYPE h histogram\nh_bucket 1\n"),
-            "line 2: sample \"h_bucket\" of histogram \"h\" has no le label");
   EXPECT_EQ(Reject("# TYPE h histogram\nh_bucket{le=\"x\"} 1\n"),
-            "line 2: invalid le label value \"x\" in sample \"h_bucket\" (want a number other "
-            "than NaN)");
-  EXPECT_EQ(Reject("# TYPE h histogram\nh_bucket{le=\"NaN\"} 1\n"),
-            "line 2: invalid le label value \"NaN\" in sample \"h_bucket\" (want a number other "
-            "than NaN)");
-  EXPECT_EQ(Reject("# TYPE h histogram\nh 1\n"),
-            "line 2: sample \"h\" of histogram \"h\" needs a _bucket, _sum or _count suffix");
+            "line 2: invalid le label value \"x\" in sample \"h_bucket\" (want a number)");
+  EXPECT_EQ(Reject("# TYPE h histogram\nh{le=\"\"} 1\n"),
+            "line 2: invalid le label value \"\" in sample \"h\" (want a number)");
+}
+
+// What the Prometheus parser (so the Pushgateway and DataKit) accepts and drops, pushgate
+// accepts and drops too: bucket samples without le or with le="NaN".
+TEST(TextParserTest, HistogramSamplesThatSayNothingAreDropped) {
+  EXPECT_EQ(Parse("# TYPE h histogram\nh_bucket 1\nh_bucket{le=\"NaN\"} 2\nh 3\n"), "");
+  EXPECT_EQ(Parse("# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"nan\"} 5\n"
+                  "h_bucket{p=\"x\"} 6\nh_count 1\n"),
+            "h histogram\n  {} count=1 sum=0 b=[1:1]\n");
+}
+
+// The Prometheus parser reads a sample named exactly like a histogram family as a bucket.
+TEST(TextParserTest, BareHistogramNameIsABucket) {
+  EXPECT_EQ(Parse("# TYPE h histogram\nh{le=\"2\"} 3\nh_bucket{le=\"1\"} 1\nh_count 3\n"),
+            "h histogram\n  {} count=3 sum=0 b=[1:1 2:3]\n");
 }
 
 TEST(TextParserTest, GaugeHistogram) {
@@ -878,9 +917,8 @@ TEST(TextParserTest, GaugeHistogram) {
             "  {} count=3 sum=4 b=[1:2 +Inf:3]\n"
             "g_count untyped\n"
             "  {} 5\n");
-  EXPECT_EQ(Reject("# TYPE g gaugehistogram\ng 1\n"),
-            "line 2: sample \"g\" of gaugehistogram \"g\" needs a _bucket, _gsum or _gcount "
-            "suffix");
+  EXPECT_EQ(Parse("# TYPE g gaugehistogram\ng 1\ng{le=\"1\"} 2\n"),
+            "g gauge_histogram\n  {} count=0 sum=0 b=[1:2]\n");
 }
 
 TEST(TextParserTest, SuffixesOnlyJoinTheMatchingType) {
