@@ -182,9 +182,58 @@ TEST(DurabilityTest, CorruptSpoolTailKeepsEveryCompleteRecord) {
   auto metrics = HttpRequestTo("GET", pushgate.aggregator_metrics_url());
   EXPECT_NE(metrics.body.find("pushgate_aggregator_spool_corrupt_bytes 37\n"), std::string::npos)
       << metrics.body;
-  // New pushes after recovery are stored and delivered too.
+  // New pushes after recovery are stored and delivered too, once the front has reconnected
+  // (a client retries after the 503s it gets meanwhile).
+  for (int i = 0; i < 100; ++i) {
+    if (HttpRequestTo("PUT", pushgate.front_url() + "/metrics/job/probe", "probe 1\n").status ==
+        200) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
   for (int i = 0; i < 20; ++i) pusher.Push(0);
+  EXPECT_EQ(pusher.acked().size(), 220u);
   ExpectNoLoss("after-recovery", pusher, receiver);
+}
+
+TEST(DurabilityTest, FullSpoolRefusesNewPushesAndKeepsTheOldOnes) {
+  UploadReceiver receiver;
+  receiver.Pause();  // The backend is down, so the spool only fills.
+  Pushgate pushgate(PushgateOptions{receiver.url(), {}, {"--spool_max_bytes=20000"}});
+  Pusher pusher(pushgate.front_url(), 0);
+  int first_refusal = -1;
+  for (int i = 0; i < 1000 && first_refusal < 0; ++i) {
+    auto result = HttpRequestTo("PUT", pushgate.front_url() + "/metrics/job/fault/instance/full",
+                                absl::StrCat("fault_fill{fill=\"", i, "\"} ", i, "\n"));
+    if (result.status == 503) {
+      first_refusal = i;
+      EXPECT_NE(result.headers.find("Retry-After:"), std::string::npos) << result.headers;
+      EXPECT_NE(result.body.find("spool is full"), std::string::npos) << result.body;
+    } else {
+      ASSERT_EQ(result.status, 200) << result.body;
+    }
+  }
+  ASSERT_GT(first_refusal, 10) << "the spool should hold some pushes before refusing";
+  std::cout << "FAULT spool-full: " << first_refusal << " pushes acknowledged before the first 503"
+            << std::endl;
+
+  // Once the backend is back the spool drains and pushes are accepted again; everything
+  // acknowledged, before and after, arrives.
+  receiver.Resume();
+  bool accepted = false;
+  for (int i = 0; i < 100 && !accepted; ++i) {
+    accepted = HttpRequestTo("PUT", pushgate.front_url() + "/metrics/job/fault/instance/full",
+                             "fault_after_resume 1\n")
+                   .status == 200;
+    if (!accepted) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(accepted);
+  for (int i = 0; i < 20; ++i) pusher.Push(0);
+  ExpectNoLoss("spool-full", pusher, receiver);
+  std::string received = receiver.Received();
+  for (int i = 0; i < first_refusal; ++i) {
+    EXPECT_NE(received.find(absl::StrCat("fill=", i, " ")), std::string::npos) << i;
+  }
 }
 
 }  // namespace
