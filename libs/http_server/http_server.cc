@@ -150,17 +150,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
 }  // namespace
 
+// One io_context per worker thread, each connection bound to one of them: a connection's
+// handlers then never run concurrently without a strand, and no lock is shared between the
+// workers on the request path.
 struct HttpServer::Impl {
   HttpServerOptions options;
   HttpHandler handler;
-  asio::io_context io{options.threads};
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::optional<tcp::acceptor> acceptor;
   std::vector<std::thread> workers;
   std::atomic<bool> stopped{false};
+  size_t next_context = 0;
   int port = 0;
 
   void Accept() {
-    acceptor->async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket s) {
+    asio::io_context& target = *contexts[next_context++ % contexts.size()];
+    acceptor->async_accept(target, [this](beast::error_code ec, tcp::socket s) {
       if (ec) {
         if (ec == asio::error::operation_aborted || stopped) return;
         LOG(WARNING) << "accept failed: " << ec.message();
@@ -187,7 +192,11 @@ absl::Status HttpServer::Start() {
     return absl::InvalidArgumentError(
         absl::StrCat("bad listen address \"", impl_->options.listen, "\""));
   tcp::endpoint endpoint(address, static_cast<unsigned short>(host_port->second));
-  tcp::acceptor& acceptor = impl_->acceptor.emplace(impl_->io);
+  const int threads = std::max(1, impl_->options.threads);
+  for (int i = 0; i < threads; ++i) {
+    impl_->contexts.push_back(std::make_unique<asio::io_context>(1));
+  }
+  tcp::acceptor& acceptor = impl_->acceptor.emplace(*impl_->contexts[0]);
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor.bind(endpoint, ec);
@@ -198,8 +207,11 @@ absl::Status HttpServer::Start() {
   }
   impl_->port = acceptor.local_endpoint().port();
   impl_->Accept();
-  for (int i = 0; i < std::max(1, impl_->options.threads); ++i) {
-    impl_->workers.emplace_back([this] { impl_->io.run(); });
+  for (auto& context : impl_->contexts) {
+    impl_->workers.emplace_back([this, io = context.get()] {
+      auto work = asio::make_work_guard(*io);  // idle contexts wait for connections
+      io->run();
+    });
   }
   return absl::OkStatus();
 }
@@ -208,7 +220,7 @@ int HttpServer::port() const { return impl_->port; }
 
 void HttpServer::Stop() {
   if (impl_->stopped.exchange(true)) return;
-  impl_->io.stop();
+  for (auto& context : impl_->contexts) context->stop();
   for (auto& worker : impl_->workers) worker.join();
   impl_->workers.clear();
   // The workers are gone, so the acceptor can be closed here; the port is free on return.
