@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "libs/go_text/go_text.h"
 
 namespace pushgate {
 namespace {
@@ -23,96 +24,6 @@ int HexValue(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-// Length of the valid UTF-8 sequence at the start of `s`, or 0 if it is not one.
-size_t Utf8SequenceLength(absl::string_view s) {
-  const auto b0 = static_cast<unsigned char>(s[0]);
-  size_t len;
-  uint32_t min;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    len = 2, min = 0x80;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    len = 3, min = 0x800;
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    len = 4, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (s.size() < len) return 0;
-  uint32_t cp = b0 & (0x7F >> len);
-  for (size_t i = 1; i < len; ++i) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
-}
-
-// Go's strconv.Quote (what fmt's %q prints), close enough for error texts: multi-byte runes
-// are kept except the C1 controls, which Go prints as \u00XX.
-std::string GoQuote(absl::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(s.size() + 2);
-  out.push_back('"');
-  while (!s.empty()) {
-    const auto c = static_cast<unsigned char>(s[0]);
-    if (c >= 0x80) {
-      const size_t len = Utf8SequenceLength(s);
-      if (len == 0) {
-        out.append({'\\', 'x', kHex[c >> 4], kHex[c & 0xF]});
-        s.remove_prefix(1);
-      } else if (len == 2 && c == 0xC2 && static_cast<unsigned char>(s[1]) < 0xA0) {
-        const auto cp = static_cast<unsigned char>(s[1]);
-        out.append({'\\', 'u', '0', '0', kHex[cp >> 4], kHex[cp & 0xF]});
-        s.remove_prefix(2);
-      } else {
-        out.append(s.data(), len);
-        s.remove_prefix(len);
-      }
-      continue;
-    }
-    s.remove_prefix(1);
-    switch (c) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\a':
-        out.append("\\a");
-        break;
-      case '\b':
-        out.append("\\b");
-        break;
-      case '\f':
-        out.append("\\f");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      case '\v':
-        out.append("\\v");
-        break;
-      default:
-        if (c < 0x20 || c == 0x7F) {
-          out.append({'\\', 'x', kHex[c >> 4], kHex[c & 0xF]});
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out.push_back('"');
-  return out;
 }
 
 int Base64Value(unsigned char c) {
@@ -156,19 +67,6 @@ absl::StatusOr<std::string> DecodeBase64(absl::string_view s) {
     if (count == 4) out.push_back(static_cast<char>(value));
     if (count < 4) return out;
   }
-}
-
-bool IsValidUtf8(absl::string_view s) {
-  while (!s.empty()) {
-    if (static_cast<unsigned char>(s[0]) < 0x80) {
-      s.remove_prefix(1);
-      continue;
-    }
-    const size_t len = Utf8SequenceLength(s);
-    if (len == 0) return false;
-    s.remove_prefix(len);
-  }
-  return true;
 }
 
 bool IsLabelName(absl::string_view name) {

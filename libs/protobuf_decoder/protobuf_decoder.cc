@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/unknown_field_set.h"
+#include "libs/go_text/go_text.h"
 #include "proto/prometheus_client.pb.h"
 
 namespace pushgate {
@@ -100,44 +101,6 @@ bool IsValidLabelName(absl::string_view name) {
   if (name.empty() || !IsLabelNameStart(name[0])) return false;
   for (char c : name.substr(1)) {
     if (!IsLabelNameChar(c)) return false;
-  }
-  return true;
-}
-
-// Strict UTF-8 (no overlong forms, surrogates or code points above U+10FFFF), which is what
-// proto3 string fields of the output must hold to be parsed again downstream.
-bool IsValidUtf8(absl::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const auto* end = p + s.size();
-  while (p < end) {
-    if (*p < 0x80) {
-      ++p;
-      continue;
-    }
-    int extra;
-    uint32_t cp;
-    if ((*p & 0xE0) == 0xC0) {
-      extra = 1;
-      cp = *p & 0x1F;
-    } else if ((*p & 0xF0) == 0xE0) {
-      extra = 2;
-      cp = *p & 0x0F;
-    } else if ((*p & 0xF8) == 0xF0) {
-      extra = 3;
-      cp = *p & 0x07;
-    } else {
-      return false;
-    }
-    if (end - p <= extra) return false;
-    for (int i = 1; i <= extra; ++i) {
-      if ((p[i] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    static constexpr uint32_t kMinForLength[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMinForLength[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    p += extra + 1;
   }
   return true;
 }

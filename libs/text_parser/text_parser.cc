@@ -19,6 +19,7 @@
 #include "absl/strings/charconv.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "libs/go_text/go_text.h"
 
 namespace pushgate {
 namespace {
@@ -85,122 +86,9 @@ bool IsMetricName(absl::string_view s) {
   return true;
 }
 
-// Length of the valid UTF-8 sequence at the start of `s` (non-empty), or 0 if there is none.
-size_t Utf8SequenceLength(absl::string_view s) {
-  const auto b0 = static_cast<unsigned char>(s[0]);
-  if (b0 < 0x80) return 1;
-  size_t len;
-  uint32_t min;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    len = 2, min = 0x80;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    len = 3, min = 0x800;
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    len = 4, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (s.size() < len) return 0;
-  uint32_t cp = b0 & (0x7F >> len);
-  for (size_t i = 1; i < len; ++i) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
-}
-
-bool IsValidUtf8(absl::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    // Most text is ASCII: step over it eight bytes at a time.
-    while (i + 8 <= s.size()) {
-      uint64_t word;
-      std::memcpy(&word, s.data() + i, 8);
-      if (word & 0x8080808080808080ull) break;
-      i += 8;
-    }
-    if (i >= s.size()) break;
-    const size_t len = Utf8SequenceLength(s.substr(i));
-    if (len == 0) return false;
-    i += len;
-  }
-  return true;
-}
-
-// `s` with every run of bytes that is not valid UTF-8 replaced by one U+FFFD, as Go's
-// strings.ToValidUTF8 does.
-std::string ToValidUtf8(absl::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  bool in_invalid_run = false;
-  while (!s.empty()) {
-    const size_t len = Utf8SequenceLength(s);
-    if (len == 0) {
-      if (!in_invalid_run) out.append("\xEF\xBF\xBD");
-      in_invalid_run = true;
-      s.remove_prefix(1);
-      continue;
-    }
-    in_invalid_run = false;
-    out.append(s.data(), len);
-    s.remove_prefix(len);
-  }
-  return out;
-}
-
-// Quotes `s` for an error message: Go-like escapes so the message stays on one line, and
-// long text cut short so a huge line cannot blow up the response.
-std::string Quote(absl::string_view s) {
-  static constexpr size_t kMaxQuoted = 100;
-  static constexpr char kHex[] = "0123456789abcdef";
-  const bool cut = s.size() > kMaxQuoted;
-  if (cut) s = s.substr(0, kMaxQuoted);
-  std::string out = "\"";
-  while (!s.empty()) {
-    const auto c = static_cast<unsigned char>(s[0]);
-    if (c >= 0x80) {
-      const size_t len = Utf8SequenceLength(s);
-      if (len == 0) {
-        if (cut && s.size() < 4) break;  // a sequence split by the cut; drop it
-        out.append({'\\', 'x', kHex[c >> 4], kHex[c & 0xF]});
-        s.remove_prefix(1);
-      } else {
-        out.append(s.data(), len);
-        s.remove_prefix(len);
-      }
-      continue;
-    }
-    s.remove_prefix(1);
-    switch (c) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      default:
-        if (c < 0x20 || c == 0x7F) {
-          out.append({'\\', 'x', kHex[c >> 4], kHex[c & 0xF]});
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out.push_back('"');
-  if (cut) out.append("...");
-  return out;
-}
+// Quotes `s` for an error message: Go's escapes so the message stays on one line, and long
+// text cut at 100 bytes so a huge line cannot blow up the response.
+std::string Quote(absl::string_view s) { return GoQuote(s, /*max_bytes=*/100); }
 
 // ---------------------------------------------------------------------------------------
 // Numbers.
