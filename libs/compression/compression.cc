@@ -15,13 +15,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "libs/compression/internal/crc32c.h"
+#include "libs/crc32c/crc32c.h"
 
 namespace pushgate {
 namespace {
-
-using compression_internal::Crc32c;
-using compression_internal::MaskCrc32c;
 
 absl::Status TooLarge(size_t max_bytes) {
   return absl::ResourceExhaustedError(

@@ -14,14 +14,11 @@
 #include "absl/strings/string_view.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "libs/compression/internal/crc32c.h"
+#include "libs/crc32c/crc32c.h"
 
 namespace pushgate {
 namespace {
 
-using compression_internal::Crc32c;
-using compression_internal::Crc32cExtend;
-using compression_internal::MaskCrc32c;
 using ::testing::HasSubstr;
 
 // ---------------------------------------------------------------------------------------
@@ -234,47 +231,6 @@ TEST(ParseContentEncodingTest, NamesParseBack) {
     auto parsed = ParseContentEncoding(ContentEncodingName(e));
     ASSERT_TRUE(parsed.ok());
     EXPECT_EQ(*parsed, e);
-  }
-}
-
-// ---------------------------------------------------------------------------------------
-// CRC-32C
-
-uint32_t BitwiseCrc32c(absl::string_view data) {
-  uint32_t crc = 0xffffffffu;
-  for (unsigned char c : data) {
-    crc ^= c;
-    for (int i = 0; i < 8; ++i) crc = (crc >> 1) ^ ((crc & 1) ? 0x82f63b78u : 0);
-  }
-  return ~crc;
-}
-
-TEST(Crc32cTest, PublishedCheckValues) {
-  // The CRC catalogue's check value and RFC 3720 (iSCSI) appendix B.4 vectors.
-  EXPECT_EQ(Crc32c("123456789"), 0xe3069283u);
-  EXPECT_EQ(Crc32c(std::string(32, '\0')), 0x8a9136aau);
-  EXPECT_EQ(Crc32c(std::string(32, '\xff')), 0x62a8ab43u);
-  std::string ascending(32, '\0');
-  for (int i = 0; i < 32; ++i) ascending[i] = static_cast<char>(i);
-  EXPECT_EQ(Crc32c(ascending), 0x46dd794eu);
-  EXPECT_EQ(Crc32c(""), 0u);
-}
-
-TEST(Crc32cTest, MatchesBitwiseDefinitionAtEveryLengthAndAlignment) {
-  const std::string data = RandomBytes(300);
-  for (size_t start = 0; start < 9; ++start) {
-    for (size_t len = 0; start + len <= 150; ++len) {
-      const absl::string_view piece = absl::string_view(data).substr(start, len);
-      ASSERT_EQ(Crc32c(piece), BitwiseCrc32c(piece)) << start << "+" << len;
-    }
-  }
-}
-
-TEST(Crc32cTest, ExtendEqualsWhole) {
-  const std::string data = RandomBytes(1000);
-  for (size_t split : {0, 1, 7, 8, 9, 500, 999, 1000}) {
-    const absl::string_view v(data);
-    EXPECT_EQ(Crc32cExtend(Crc32c(v.substr(0, split)), v.substr(split)), Crc32c(v)) << split;
   }
 }
 

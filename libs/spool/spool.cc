@@ -25,7 +25,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "libs/spool/internal/crc32c.h"
+#include "libs/crc32c/crc32c.h"
 #include "libs/spool/internal/record_format.h"
 
 namespace pushgate {
@@ -278,8 +278,7 @@ std::optional<uint64_t> Spool::Impl::LoadReleased() {
     std::memcpy(&magic, buffer, 4);
     std::memcpy(&crc, buffer + 4, 4);
     std::memcpy(&position, buffer + 8, 8);
-    if (magic == kReleasedMagic &&
-        crc == spool_internal::Crc32cExtend(0, absl::string_view(buffer + 8, 8))) {
+    if (magic == kReleasedMagic && crc == Crc32c(absl::string_view(buffer + 8, 8))) {
       return position;
     }
   }
@@ -294,7 +293,7 @@ void Spool::Impl::PersistReleased(uint64_t position) {
   char buffer[16];
   std::memcpy(buffer, &kReleasedMagic, 4);
   std::memcpy(buffer + 8, &position, 8);
-  const uint32_t crc = spool_internal::Crc32cExtend(0, absl::string_view(buffer + 8, 8));
+  const uint32_t crc = Crc32c(absl::string_view(buffer + 8, 8));
   std::memcpy(buffer + 4, &crc, 4);
   const std::string temp = PathOf(kReleasedTempFile);
   const int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

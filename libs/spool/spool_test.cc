@@ -14,7 +14,6 @@
 #include <future>
 #include <map>
 #include <mutex>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,7 +22,6 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "libs/spool/internal/crc32c.h"
 #include "libs/spool/internal/record_format.h"
 
 namespace pushgate {
@@ -155,25 +153,6 @@ TEST(FsyncModeTest, ParsesTheThreeNames) {
   EXPECT_EQ(ParseFsyncMode("batch").value(), FsyncMode::kBatch);
   EXPECT_EQ(ParseFsyncMode("Always").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ParseFsyncMode("").status().code(), absl::StatusCode::kInvalidArgument);
-}
-
-TEST(Crc32cTest, MatchesTheStandardCheckValueAndThePortableCode) {
-  using spool_internal::Crc32cExtend;
-  using spool_internal::Crc32cExtendPortable;
-  EXPECT_EQ(Crc32cExtend(0, "123456789"), 0xe3069283u);
-  EXPECT_EQ(Crc32cExtendPortable(0, "123456789"), 0xe3069283u);
-  std::mt19937 rng(7);
-  std::string data(1000, '\0');
-  for (char& c : data) c = static_cast<char>(rng());
-  for (size_t length : {0, 1, 7, 8, 9, 63, 64, 65, 999, 1000}) {
-    const absl::string_view part(data.data(), length);
-    EXPECT_EQ(Crc32cExtend(0, part), Crc32cExtendPortable(0, part)) << length;
-    for (size_t split : {size_t{0}, length / 3, length}) {
-      EXPECT_EQ(Crc32cExtend(Crc32cExtend(0, part.substr(0, split)), part.substr(split)),
-                Crc32cExtend(0, part))
-          << length << " split at " << split;
-    }
-  }
 }
 
 TEST(SpoolTest, RejectsInvalidOptions) {

@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "libs/spool/internal/crc32c.h"
+#include "libs/crc32c/crc32c.h"
 
 namespace pushgate {
 namespace spool_internal {

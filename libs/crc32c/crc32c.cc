@@ -1,4 +1,4 @@
-#include "libs/spool/internal/crc32c.h"
+#include "libs/crc32c/crc32c.h"
 
 #include <array>
 #include <cstring>
@@ -8,23 +8,34 @@
 #endif
 
 namespace pushgate {
-namespace spool_internal {
 namespace {
 
 // Reflected form of the Castagnoli polynomial 0x1EDC6F41.
 constexpr uint32_t kPolynomial = 0x82f63b78u;
 
-constexpr std::array<uint32_t, 256> MakeTable() {
-  std::array<uint32_t, 256> table{};
-  for (uint32_t byte = 0; byte < 256; ++byte) {
-    uint32_t crc = byte;
+// Slicing-by-8: tables[k][b] is the CRC contribution of byte b followed by k zero bytes, so
+// the portable path folds eight input bytes per step instead of one (several times faster
+// than a single table, which matters for multi-megabyte bodies on CPUs without SSE4.2).
+using Tables = std::array<std::array<uint32_t, 256>, 8>;
+
+constexpr Tables MakeTables() {
+  Tables t{};
+  for (uint32_t b = 0; b < 256; ++b) {
+    uint32_t crc = b;
     for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ ((crc & 1) ? kPolynomial : 0);
-    table[byte] = crc;
+    t[0][b] = crc;
   }
-  return table;
+  for (int k = 1; k < 8; ++k) {
+    for (uint32_t b = 0; b < 256; ++b) t[k][b] = (t[k - 1][b] >> 8) ^ t[0][t[k - 1][b] & 0xff];
+  }
+  return t;
 }
 
-constexpr std::array<uint32_t, 256> kTable = MakeTable();
+constexpr Tables kTables = MakeTables();
+
+inline uint32_t LoadLE32(const unsigned char* p) {
+  return uint32_t{p[0]} | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16) | (uint32_t{p[3]} << 24);
+}
 
 #if defined(__x86_64__)
 __attribute__((target("sse4.2"))) uint32_t Crc32cExtendHardware(uint32_t crc,
@@ -55,9 +66,18 @@ bool HaveSse42() {
 }  // namespace
 
 uint32_t Crc32cExtendPortable(uint32_t crc, absl::string_view data) {
-  uint32_t state = ~crc;
-  for (unsigned char c : data) state = (state >> 8) ^ kTable[(state ^ c) & 0xff];
-  return ~state;
+  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+  size_t n = data.size();
+  uint32_t c = ~crc;
+  for (; n >= 8; p += 8, n -= 8) {
+    const uint32_t lo = LoadLE32(p) ^ c;
+    const uint32_t hi = LoadLE32(p + 4);
+    c = kTables[7][lo & 0xff] ^ kTables[6][(lo >> 8) & 0xff] ^ kTables[5][(lo >> 16) & 0xff] ^
+        kTables[4][lo >> 24] ^ kTables[3][hi & 0xff] ^ kTables[2][(hi >> 8) & 0xff] ^
+        kTables[1][(hi >> 16) & 0xff] ^ kTables[0][hi >> 24];
+  }
+  for (; n > 0; ++p, --n) c = (c >> 8) ^ kTables[0][(c ^ *p) & 0xff];
+  return ~c;
 }
 
 uint32_t Crc32cExtend(uint32_t crc, absl::string_view data) {
@@ -67,5 +87,4 @@ uint32_t Crc32cExtend(uint32_t crc, absl::string_view data) {
   return Crc32cExtendPortable(crc, data);
 }
 
-}  // namespace spool_internal
 }  // namespace pushgate
