@@ -1,0 +1,160 @@
+// Checks on the normalized model (proto/ingest.proto) that every successful text parse and
+// protobuf decode must satisfy, whatever the input was: the promises of the two decoders'
+// headers that downstream code (naming, conversion) relies on.
+#ifndef PUSHGATE_TOOLS_FUZZ_TARGETS_MODEL_CHECKS_H_
+#define PUSHGATE_TOOLS_FUZZ_TARGETS_MODEL_CHECKS_H_
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "google/protobuf/repeated_ptr_field.h"
+#include "proto/ingest.pb.h"
+#include "tools/fuzz_targets/fuzz_check.h"
+
+namespace pushgate {
+namespace fuzz {
+
+using Families = google::protobuf::RepeatedPtrField<pushgate::v1::MetricFamily>;
+
+inline bool IsMetricName(absl::string_view s) {
+  if (s.empty()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
+                    (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+inline bool IsLabelName(absl::string_view s) {
+  return IsMetricName(s) && s.find(':') == absl::string_view::npos;
+}
+
+// An independent, deliberately plain strict UTF-8 check (no overlongs, surrogates or code
+// points above U+10FFFF), so a bug in a decoder's fast check does not hide itself.
+inline bool IsUtf8(absl::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    int n;
+    uint32_t cp;
+    if (b < 0x80) {
+      ++i;
+      continue;
+    } else if ((b >> 5) == 0x6) {
+      n = 1, cp = b & 0x1F;
+    } else if ((b >> 4) == 0xE) {
+      n = 2, cp = b & 0x0F;
+    } else if ((b >> 3) == 0x1E) {
+      n = 3, cp = b & 0x07;
+    } else {
+      return false;
+    }
+    if (s.size() - i <= static_cast<size_t>(n)) return false;
+    for (int k = 1; k <= n; ++k) {
+      const auto c = static_cast<unsigned char>(s[i + k]);
+      if ((c >> 6) != 0x2) return false;
+      cp = (cp << 6) | (c & 0x3F);
+    }
+    const uint32_t min = n == 1 ? 0x80 : n == 2 ? 0x800 : 0x10000;
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+inline std::string Bytes(const Families& families) {
+  std::string out;
+  for (const auto& f : families) {
+    const std::string one = f.SerializeAsString();
+    absl::StrAppend(&out, one.size(), ":", one);
+  }
+  return out;
+}
+
+// The elements of `families` from `first` on, serialized, for exact comparisons (NaN values
+// included, which a field-by-field comparison would call unequal).
+inline std::string BytesFrom(const Families& families, int first) {
+  std::string out;
+  for (int i = first; i < families.size(); ++i) {
+    const std::string one = families.Get(i).SerializeAsString();
+    absl::StrAppend(&out, one.size(), ":", one);
+  }
+  return out;
+}
+
+struct ModelRules {
+  bool families_have_series = false;  // the text parser drops families without samples
+  bool info_allowed = false;          // only the text format has info families
+  bool unique_family_names = false;   // the protobuf decoder keeps the last of a name
+  // The text parser joins summary/histogram samples with equal label sets into one series;
+  // the protobuf decoder keeps every pushed metric as its own series.
+  bool unique_grouped_series = false;
+};
+
+inline void CheckFamilies(const Families& families, int first, const ModelRules& rules) {
+  std::set<std::string> names;
+  for (int f = first; f < families.size(); ++f) {
+    const v1::MetricFamily& family = families.Get(f);
+    const std::string where = absl::StrCat("family ", f, " \"", family.name(), "\"");
+    FUZZ_CHECK(IsMetricName(family.name()), where, ": invalid name");
+    FUZZ_CHECK(IsUtf8(family.help()), where, ": help is not UTF-8");
+    FUZZ_CHECK(v1::MetricType_IsValid(family.type()), where, ": type ", family.type());
+    FUZZ_CHECK(rules.info_allowed || family.type() != v1::INFO, where, ": unexpected INFO");
+    FUZZ_CHECK(!rules.families_have_series || family.series_size() > 0, where, ": no series");
+    if (rules.unique_family_names) {
+      FUZZ_CHECK(names.insert(family.name()).second, where, ": name given twice");
+    }
+    const bool summary = family.type() == v1::SUMMARY;
+    const bool histogram = family.type() == v1::HISTOGRAM || family.type() == v1::GAUGE_HISTOGRAM;
+    // Label sets (as sets) of summary/histogram series: each must be one series.
+    std::set<std::vector<std::pair<std::string, std::string>>> grouped_keys;
+    for (int s = 0; s < family.series_size(); ++s) {
+      const v1::Series& series = family.series(s);
+      const std::string at = absl::StrCat(where, " series ", s);
+      std::set<std::string> label_names;
+      std::vector<std::pair<std::string, std::string>> key;
+      for (const v1::Label& label : series.labels()) {
+        FUZZ_CHECK(IsLabelName(label.name()), at, ": invalid label name \"", label.name(), "\"");
+        FUZZ_CHECK(label.name() != "__name__", at, ": reserved label name");
+        FUZZ_CHECK(IsUtf8(label.value()), at, ": label value is not UTF-8");
+        FUZZ_CHECK(label_names.insert(label.name()).second, at, ": label \"", label.name(),
+                   "\" given twice");
+        key.emplace_back(label.name(), label.value());
+      }
+      if (summary) {
+        FUZZ_CHECK(series.data_case() == v1::Series::kSummary, at, ": summary without summary");
+      } else if (histogram) {
+        FUZZ_CHECK(series.data_case() == v1::Series::kHistogram, at, ": no histogram data");
+        const auto& buckets = series.histogram().buckets();
+        for (int b = 0; b < buckets.size(); ++b) {
+          FUZZ_CHECK(!std::isnan(buckets.Get(b).upper_bound()), at, ": NaN bucket bound");
+          FUZZ_CHECK(b == 0 || buckets.Get(b - 1).upper_bound() <= buckets.Get(b).upper_bound(), at,
+                     ": buckets not sorted at ", b);
+        }
+      } else {
+        FUZZ_CHECK(series.data_case() == v1::Series::kValue, at, ": no plain value");
+      }
+      if (rules.unique_grouped_series && (summary || histogram)) {
+        FUZZ_CHECK(!label_names.count(summary ? "quantile" : "le"), at,
+                   ": kept its quantile/le label");
+        std::sort(key.begin(), key.end());
+        FUZZ_CHECK(grouped_keys.insert(std::move(key)).second, at,
+                   ": same labels as an earlier series of the family");
+      }
+    }
+  }
+}
+
+}  // namespace fuzz
+}  // namespace pushgate
+
+#endif  // PUSHGATE_TOOLS_FUZZ_TARGETS_MODEL_CHECKS_H_
