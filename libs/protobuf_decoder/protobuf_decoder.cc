@@ -264,9 +264,9 @@ absl::Status ConvertFamily(const Position& pos, const TextParserLimits& limits,
   if (!IsValidMetricName(in->name())) {
     return FamilyError(pos, absl::StrCat("invalid metric name ", Quote(in->name())));
   }
-  if (!IsValidUtf8(in->help())) {
-    return FamilyError(pos, absl::StrCat("help of ", Quote(in->name()), " is not valid UTF-8"));
-  }
+  // As the text parser does (and the Pushgateway accepts): help is documentation, so bytes
+  // that are not UTF-8 become U+FFFD rather than failing the push.
+  if (!IsValidUtf8(in->help())) in->set_help(ToValidUtf8(in->help()));
   v1::MetricType type;
   int64_t unknown_type;
   if (!in->has_type() && UnknownTypeNumber(*in, &unknown_type)) {

@@ -4,7 +4,8 @@
 // parser (libs/text_parser), so a push means the same whichever format carried it.
 //
 // How a MetricFamily becomes a pushgate.v1.MetricFamily:
-//   - name must match `[a-zA-Z_:][a-zA-Z0-9_:]*` (so it is never empty); help must be UTF-8.
+//   - name must match `[a-zA-Z_:][a-zA-Z0-9_:]*` (so it is never empty); help that is
+//     not UTF-8 has each bad run replaced by U+FFFD, as in the text parser.
 //   - type: COUNTER, GAUGE, SUMMARY, UNTYPED, HISTOGRAM, GAUGE_HISTOGRAM map to the v1 type of
 //     the same name; an absent type is COUNTER (the proto2 default, as in the Go client); a
 //     type number outside that list is an error.

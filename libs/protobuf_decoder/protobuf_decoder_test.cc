@@ -628,9 +628,15 @@ TEST(DecodeProtobufPushTest, FamilyNamesAreChecked) {
         << name;
     EXPECT_THAT(Rejected(Delimited({Counter(name, 1)})), HasSubstr("invalid metric name")) << name;
   }
+}
+
+TEST(DecodeProtobufPushTest, HelpThatIsNotUtf8IsRepairedNotRejected) {
   client::MetricFamily bad_help = Counter("x", 1);
-  bad_help.set_help("\xff");
-  EXPECT_THAT(Rejected(Delimited({bad_help})), HasSubstr("not valid UTF-8"));
+  bad_help.set_help("caf\xe9 \xff\xfe!");
+  google::protobuf::RepeatedPtrField<v1::MetricFamily> out;
+  ASSERT_TRUE(DecodeProtobufPush(Delimited({bad_help}), {}, &out).ok());
+  ASSERT_EQ(out.size(), 1);
+  EXPECT_EQ(out[0].help(), "caf\xEF\xBF\xBD \xEF\xBF\xBD!");
 }
 
 TEST(DecodeProtobufPushTest, LabelsAreChecked) {
