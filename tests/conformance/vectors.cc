@@ -7,6 +7,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace pushgate::testing {
@@ -34,6 +35,15 @@ absl::StatusOr<ConversionVector> ReadVector(const std::string& path) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", status.ToString()));
   }
   return vector;
+}
+
+void ExpectVectorFilesPresent() {
+  const std::vector<std::string> files = VectorFiles();
+  EXPECT_GE(files.size(), 32u);
+  std::vector<std::string> names;
+  for (const std::string& file : files) names.push_back(std::filesystem::path(file).stem());
+  EXPECT_THAT(names, ::testing::IsSupersetOf({"h1_defaults_with_instance", "h6_nan_and_inf_values",
+                                              "h9_protobuf_body", "reject_truncated_protobuf"}));
 }
 
 std::string VectorTestName(const ::testing::TestParamInfo<std::string>& info) {

@@ -19,6 +19,10 @@ std::vector<std::string> VectorFiles();
 // Reads one vector file.
 absl::StatusOr<ConversionVector> ReadVector(const std::string& path);
 
+// Expects the vector files to be there (at least the 32 shipped, the ones named below), so a
+// lost data dependency fails instead of leaving a parameterized test with nothing to run.
+void ExpectVectorFilesPresent();
+
 // A gtest parameter name for a vector file: its stem with non-alphanumerics as '_'.
 std::string VectorTestName(const ::testing::TestParamInfo<std::string>& info);
 
