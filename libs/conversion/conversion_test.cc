@@ -565,8 +565,12 @@ m,bs=a\b,cm=a\,b,eq=a\=b,job=j,nl=a\ b,q=say\ "hi",sp=a\ b,tail=x m_b=2 NOW
 )");
   ASSERT_EQ(result.points.size(), 1u);
   for (const auto& tag : result.points[0].tags) {
-    if (tag.first == "nl") EXPECT_EQ(tag.second, "a b");
-    if (tag.first == "tail") EXPECT_EQ(tag.second, "x");
+    if (tag.first == "nl") {
+      EXPECT_EQ(tag.second, "a b");
+    }
+    if (tag.first == "tail") {
+      EXPECT_EQ(tag.second, "x");
+    }
   }
 }
 

@@ -162,7 +162,9 @@ class TestHttpServer {
         const std::string name = absl::AsciiStrToLower(lines[i].substr(0, colon));
         const std::string value(absl::StripAsciiWhitespace(lines[i].substr(colon + 1)));
         request.headers[name] = value;
-        if (name == "content-length") EXPECT_TRUE(absl::SimpleAtoi(value, &content_length));
+        if (name == "content-length") {
+          EXPECT_TRUE(absl::SimpleAtoi(value, &content_length));
+        }
       }
       buf.erase(0, header_end + 4);
       while (buf.size() < content_length) {
