@@ -57,16 +57,22 @@ void PushPipeline::Process(const PushRequest& request, Done done) {
   spool_->Append(request.SerializeAsString(), [this, done = std::move(done)](
                                                   absl::StatusOr<uint64_t> position) {
     PushAck ack;
+    const absl::Status status = position.status();
     if (position.ok()) {
       ack.set_code(PushAck::OK);
+    } else if (absl::IsInvalidArgument(status)) {
+      // A push that could never fit the spool: retrying cannot help.
+      refused_->Add({absl::StatusCodeToString(status.code())});
+      ack.set_code(PushAck::INVALID);
+      ack.set_message(
+          absl::StrCat("push too large for the aggregator's spool: ", status.message()));
     } else {
-      refused_->Add({absl::StatusCodeToString(position.status().code())});
+      refused_->Add({absl::StatusCodeToString(status.code())});
       ack.set_code(PushAck::UNAVAILABLE);
       ack.set_message(
-          absl::IsResourceExhausted(position.status())
-              ? absl::StrCat("aggregator spool is full (--spool_max_bytes): ",
-                             position.status().message())
-              : absl::StrCat("aggregator cannot store the push: ", position.status().message()));
+          absl::IsResourceExhausted(status)
+              ? absl::StrCat("aggregator spool is full (--spool_max_bytes): ", status.message())
+              : absl::StrCat("aggregator cannot store the push: ", status.message()));
     }
     done(std::move(ack));
   });

@@ -61,8 +61,8 @@ class PushPipeline : public PushProcessor {
                MetricsRegistry* registry);
   ~PushPipeline() override;  // Stop()
 
-  // Appends the push to the spool and acknowledges it once durable: OK, or UNAVAILABLE
-  // (spool full or failing). A DELETE is acknowledged at once: groups are not stored yet.
+  // Appends the push to the spool and acknowledges it once durable: OK; UNAVAILABLE when
+  // the spool is full or failing; INVALID for a push larger than the spool could ever hold. A DELETE is acknowledged at once: groups are not stored yet.
   void Process(const pushgate::v1::PushRequest& request, Done done) override;
 
   // Stops the dispatcher, drains the uploaders for up to drain_timeout. Idempotent.

@@ -201,6 +201,13 @@ TEST(DurabilityTest, FullSpoolRefusesNewPushesAndKeepsTheOldOnes) {
   receiver.Pause();  // The backend is down, so the spool only fills.
   Pushgate pushgate(PushgateOptions{receiver.url(), {}, {"--spool_max_bytes=20000"}});
   Pusher pusher(pushgate.front_url(), 0);
+  // A push that could never fit is a client error, not a reason to retry.
+  std::string huge;
+  for (int i = 0; i < 1000; ++i) absl::StrAppend(&huge, "fault_huge{i=\"", i, "\"} 1\n");
+  auto too_large =
+      HttpRequestTo("PUT", pushgate.front_url() + "/metrics/job/fault/instance/huge", huge);
+  EXPECT_EQ(too_large.status, 400);
+  EXPECT_NE(too_large.body.find("too large"), std::string::npos) << too_large.body;
   int first_refusal = -1;
   for (int i = 0; i < 1000 && first_refusal < 0; ++i) {
     auto result = HttpRequestTo("PUT", pushgate.front_url() + "/metrics/job/fault/instance/full",
