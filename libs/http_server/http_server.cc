@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "boost/asio.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
@@ -29,11 +30,19 @@ std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
 
 // One client connection. Requests on a connection are answered in order: the next request
 // is read only after the previous response was written, as HTTP/1.1 without pipelining
-// expects. All socket work runs on the connection's strand.
+// expects. All socket work runs on the thread of the connection's io_context.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket socket, const HttpServerOptions& options, const HttpHandler& handler)
-      : stream_(std::move(socket)), options_(options), handler_(handler) {}
+  // Requests being handled or answered, and whether the server is draining (then every
+  // response closes its connection); both owned by the server.
+  struct Shared {
+    std::atomic<int> inflight{0};
+    std::atomic<bool> draining{false};
+  };
+
+  Connection(tcp::socket socket, const HttpServerOptions& options, const HttpHandler& handler,
+             Shared* shared)
+      : stream_(std::move(socket)), options_(options), handler_(handler), shared_(shared) {}
 
   void Start() {
     asio::dispatch(stream_.get_executor(),
@@ -104,16 +113,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
       request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
     request.body = std::move(msg.body());
-    // The handler may answer from another thread; hop back onto this connection's strand.
+    // The handler may answer from another thread; hop back onto this connection's thread.
     stream_.expires_never();
+    shared_->inflight.fetch_add(1);
     handler_(std::move(request), [self = shared_from_this()](HttpResponse response) {
       asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
-        self->Respond(std::move(response), self->keep_alive_);
+        self->Respond(std::move(response), self->keep_alive_ && !self->shared_->draining.load(),
+                      /*answering=*/true);
       });
     });
   }
 
-  void Respond(HttpResponse response, bool keep_alive) {
+  // `answering` marks the answer to a request the handler took (counted in `inflight`).
+  void Respond(HttpResponse response, bool keep_alive, bool answering = false) {
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(response.status), version_ ? version_ : 11);
     res->set(http::field::server, "pushgate");
@@ -127,7 +139,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     stream_.expires_after(ToChrono(options_.idle_timeout));
     http::async_write(
         stream_, *res,
-        [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
+        [self = shared_from_this(), res, keep_alive, answering](beast::error_code ec, std::size_t) {
+          if (answering) self->shared_->inflight.fetch_sub(1);
           if (ec || !keep_alive) return self->Close();
           self->ReadHeader();
         });
@@ -144,6 +157,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<http::request_parser<http::string_body>> parser_;
   const HttpServerOptions& options_;
   const HttpHandler& handler_;
+  Shared* const shared_;
   bool keep_alive_ = true;
   unsigned version_ = 11;
 };
@@ -160,6 +174,7 @@ struct HttpServer::Impl {
   std::optional<tcp::acceptor> acceptor;
   std::vector<std::thread> workers;
   std::atomic<bool> stopped{false};
+  Connection::Shared shared;
   size_t next_context = 0;
   int port = 0;
 
@@ -171,7 +186,7 @@ struct HttpServer::Impl {
         LOG(WARNING) << "accept failed: " << ec.message();
       } else {
         s.set_option(tcp::no_delay(true), ec);
-        std::make_shared<Connection>(std::move(s), options, handler)->Start();
+        std::make_shared<Connection>(std::move(s), options, handler, &shared)->Start();
       }
       Accept();
     });
@@ -217,6 +232,22 @@ absl::Status HttpServer::Start() {
 }
 
 int HttpServer::port() const { return impl_->port; }
+
+void HttpServer::Shutdown(absl::Duration drain_timeout) {
+  if (impl_->stopped) return;
+  impl_->shared.draining = true;
+  if (impl_->acceptor) {
+    asio::post(*impl_->contexts[0], [this] {
+      beast::error_code ignored;
+      impl_->acceptor->close(ignored);
+    });
+  }
+  const absl::Time deadline = absl::Now() + drain_timeout;
+  while (impl_->shared.inflight.load() > 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  Stop();
+}
 
 void HttpServer::Stop() {
   if (impl_->stopped.exchange(true)) return;

@@ -73,6 +73,9 @@ class HttpServer {
   int port() const;
   // Stops accepting, closes connections and joins the workers. Idempotent.
   void Stop();
+  // A graceful Stop(): stops accepting, lets requests already being handled get their
+  // answers (with `Connection: close`) for up to `drain_timeout`, then Stop().
+  void Shutdown(absl::Duration drain_timeout);
 
  private:
   struct Impl;

@@ -150,6 +150,27 @@ TEST_F(HttpServerTest, AnswersExpectContinueWithoutStalling) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(4));
 }
 
+TEST_F(HttpServerTest, ShutdownLetsRequestsInFlightGetTheirAnswer) {
+  std::thread late;
+  StartServer({}, [&](HttpRequest, HttpResponder respond) {
+    late = std::thread([respond] {
+      absl::SleepFor(absl::Milliseconds(300));
+      HttpResponse response;
+      response.body = "answered";
+      respond(response);
+    });
+  });
+  CurlResult result;
+  std::thread client([&] { result = Send(curl_, "PUT", Url("/slow"), "x"); });
+  absl::SleepFor(absl::Milliseconds(100));  // The request is now with the handler.
+  server_->Shutdown(absl::Seconds(5));
+  client.join();
+  late.join();
+  EXPECT_EQ(result.status, 200);
+  EXPECT_EQ(result.body, "answered");
+  EXPECT_THAT(result.headers, HasSubstr("Connection: close"));
+}
+
 TEST(SplitHostPortTest, ParsesAndRejects) {
   auto a = SplitHostPort("127.0.0.1:9091");
   ASSERT_TRUE(a.ok());

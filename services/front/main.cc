@@ -28,6 +28,8 @@ ABSL_FLAG(int64_t, max_inflight_pushes, 1024,
           "Pushes waiting for the aggregator's acknowledgement; beyond it pushes get 503.");
 ABSL_FLAG(absl::Duration, ack_timeout, absl::Seconds(30),
           "How long a push may wait for the aggregator's acknowledgement before 503.");
+ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
+          "On SIGTERM, how long pushes already received may take to be answered.");
 
 int main(int argc, char** argv) {
   pushgate::InitService(argc, argv, "pushgate-front: Pushgateway-compatible push endpoint");
@@ -69,7 +71,7 @@ int main(int argc, char** argv) {
 
   const std::string signal = pushgate::WaitForTerminationSignal();
   LOG(INFO) << "received " << signal << ", shutting down";
-  server.Stop();
+  server.Shutdown(absl::GetFlag(FLAGS_drain_timeout));
   client.Stop();
   return 0;
 }
