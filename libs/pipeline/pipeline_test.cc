@@ -1,0 +1,199 @@
+// The pipeline with a real spool in a temporary directory and in-memory sinks: what is
+// acknowledged reaches every backend in its format, survives a restart while a backend is
+// down, and a full spool refuses instead of dropping.
+#include "libs/pipeline/pipeline.h"
+
+#include <cstdlib>
+#include <future>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
+#include "gtest/gtest.h"
+#include "libs/line_protocol/line_protocol.h"
+#include "proto/remote_write.pb.h"
+
+namespace pushgate {
+namespace {
+
+using pushgate::v1::PushAck;
+using pushgate::v1::PushRequest;
+using ::testing::HasSubstr;
+
+// What a backend received; shared with the test so it outlives the pipeline.
+struct Received {
+  absl::Mutex mu;
+  std::vector<std::string> bodies ABSL_GUARDED_BY(mu);
+  bool down ABSL_GUARDED_BY(mu) = false;
+
+  std::string All() {
+    absl::MutexLock lock(&mu);
+    std::string all;
+    for (const auto& b : bodies) all += b;
+    return all;
+  }
+};
+
+class MemorySink : public Sink {
+ public:
+  explicit MemorySink(std::shared_ptr<Received> received) : received_(std::move(received)) {}
+  absl::Status Send(absl::string_view body) override {
+    absl::MutexLock lock(&received_->mu);
+    if (received_->down) return absl::UnavailableError("backend down");
+    received_->bodies.emplace_back(body);
+    return absl::OkStatus();
+  }
+  std::string Describe() const override { return "memory"; }
+
+ private:
+  std::shared_ptr<Received> received_;
+};
+
+BackendSpec Backend(UploadFormat format, std::shared_ptr<Received> received) {
+  BackendSpec spec;
+  spec.format = format;
+  spec.sink = std::make_unique<MemorySink>(std::move(received));
+  spec.uploader.flush_interval = absl::Milliseconds(10);
+  spec.uploader.backoff_base = absl::Milliseconds(5);
+  spec.uploader.backoff_max = absl::Milliseconds(20);
+  return spec;
+}
+
+PushRequest Push(int value) {
+  PushRequest push;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      absl::StrCat(R"pb(grouping_key { job: "j" }
+                        receive_time_ns: 1000000000
+                        families { name: "jobs_done" type: GAUGE
+                                   series { value:)pb",
+                   value, "} }"),
+      &push));
+  return push;
+}
+
+PushAck ProcessAndWait(PushPipeline& pipeline, const PushRequest& push) {
+  std::promise<PushAck> acked;
+  pipeline.Process(push, [&](PushAck ack) { acked.set_value(std::move(ack)); });
+  return acked.get_future().get();
+}
+
+bool WaitFor(const std::function<bool()>& done) {
+  for (int i = 0; i < 500; ++i) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return false;
+}
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Spool> OpenSpool(size_t max_bytes = 1 << 20) {
+    SpoolOptions options;
+    options.dir = dir_;
+    options.max_bytes = max_bytes;
+    auto spool = Spool::Open(options);
+    EXPECT_TRUE(spool.ok()) << spool.status();
+    return std::move(*spool);
+  }
+  // With a backend down, Stop() would otherwise keep retrying for the default 5 s.
+  static PipelineOptions QuickStop() {
+    PipelineOptions options;
+    options.drain_timeout = absl::Milliseconds(50);
+    return options;
+  }
+  std::string dir_ = absl::StrCat(std::getenv("TEST_TMPDIR"), "/spool");
+  MetricsRegistry registry_;
+};
+
+TEST_F(PipelineTest, AcknowledgedPushesReachEveryBackendInItsFormat) {
+  auto lines = std::make_shared<Received>();
+  auto remote = std::make_shared<Received>();
+  auto spool = OpenSpool();
+  std::vector<BackendSpec> backends;
+  backends.push_back(Backend(UploadFormat::kLineProtocol, lines));
+  backends.push_back(Backend(UploadFormat::kRemoteWrite, remote));
+  PushPipeline pipeline(QuickStop(), spool.get(), std::move(backends), &registry_);
+
+  EXPECT_EQ(ProcessAndWait(pipeline, Push(1)).code(), PushAck::OK);
+  EXPECT_EQ(ProcessAndWait(pipeline, Push(2)).code(), PushAck::OK);
+  ASSERT_TRUE(WaitFor([&] { return lines->All().size() > 0 && !remote->All().empty(); }));
+  ASSERT_TRUE(WaitFor([&] {
+    return lines->All() == "jobs,job=j jobs_done=1 1000000000\njobs,job=j jobs_done=2 1000000000\n";
+  })) << lines->All();
+  ASSERT_TRUE(WaitFor([&] {
+    prometheus::WriteRequest request;
+    return request.ParseFromString(remote->All()) && request.timeseries_size() == 2;
+  }));
+  prometheus::WriteRequest request;
+  ASSERT_TRUE(request.ParseFromString(remote->All()));
+  EXPECT_EQ(request.timeseries(1).labels(0).value(), "jobs_done");
+  EXPECT_EQ(request.timeseries(1).samples(0).value(), 2);
+  // Delivered everywhere, so nothing is left to replay.
+  ASSERT_TRUE(WaitFor([&] { return spool->first_unreleased() == spool->committed_end(); }));
+}
+
+TEST_F(PipelineTest, PushesAcknowledgedWhileABackendIsDownAreReplayedAfterARestart) {
+  auto up = std::make_shared<Received>();
+  auto down = std::make_shared<Received>();
+  {
+    absl::MutexLock lock(&down->mu);
+    down->down = true;
+  }
+  {
+    auto spool = OpenSpool();
+    std::vector<BackendSpec> backends;
+    backends.push_back(Backend(UploadFormat::kLineProtocol, up));
+    backends.push_back(Backend(UploadFormat::kLineProtocol, down));
+    PushPipeline pipeline(QuickStop(), spool.get(), std::move(backends), &registry_);
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(ProcessAndWait(pipeline, Push(i)).code(), PushAck::OK);
+    ASSERT_TRUE(WaitFor([&] { return absl::StrContains(up->All(), "jobs_done=4 "); }));
+    pipeline.Stop();  // The second backend never got them: they stay in the spool.
+  }
+  auto back = std::make_shared<Received>();
+  auto spool = OpenSpool();
+  std::vector<BackendSpec> backends;
+  backends.push_back(Backend(UploadFormat::kLineProtocol, back));
+  MetricsRegistry registry;
+  PushPipeline pipeline(QuickStop(), spool.get(), std::move(backends), &registry);
+  ASSERT_TRUE(WaitFor([&] { return absl::StrContains(back->All(), "jobs_done=4 "); }))
+      << back->All();
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_THAT(back->All(), HasSubstr(absl::StrCat("jobs_done=", i, " "))) << i;
+  }
+}
+
+TEST_F(PipelineTest, FullSpoolRefusesAsUnavailableAndTooLargeAsInvalid) {
+  auto down = std::make_shared<Received>();
+  {
+    absl::MutexLock lock(&down->mu);
+    down->down = true;
+  }
+  auto spool = OpenSpool(/*max_bytes=*/2000);
+  std::vector<BackendSpec> backends;
+  backends.push_back(Backend(UploadFormat::kLineProtocol, down));
+  PushPipeline pipeline(QuickStop(), spool.get(), std::move(backends), &registry_);
+
+  PushRequest huge = Push(0);
+  huge.mutable_families(0)->set_help(std::string(5000, 'h'));
+  PushAck too_large = ProcessAndWait(pipeline, huge);
+  EXPECT_EQ(too_large.code(), PushAck::INVALID);
+  EXPECT_THAT(too_large.message(), HasSubstr("too large"));
+
+  PushAck ack;
+  int accepted = 0;
+  while ((ack = ProcessAndWait(pipeline, Push(accepted))).code() == PushAck::OK) ++accepted;
+  EXPECT_GT(accepted, 5);
+  EXPECT_EQ(ack.code(), PushAck::UNAVAILABLE);
+  EXPECT_THAT(ack.message(), HasSubstr("spool is full"));
+}
+
+TEST(ParseUploadFormatTest, KnowsBothFormats) {
+  EXPECT_EQ(*ParseUploadFormat("lineproto"), UploadFormat::kLineProtocol);
+  EXPECT_EQ(*ParseUploadFormat("remote_write"), UploadFormat::kRemoteWrite);
+  EXPECT_FALSE(ParseUploadFormat("json").ok());
+}
+
+}  // namespace
+}  // namespace pushgate
