@@ -68,6 +68,17 @@ TEST(PushToUploadTest, PlainAndGzipTextPushesArriveAsExactPoints) {
   std::string gzipped;
   ASSERT_TRUE(GzipCompress(kBody, &gzipped).ok());
   PushAndExpect(pushgate, receiver, gzipped, {"Content-Encoding: gzip"}, kExpected);
+
+  // Both services account for what they did on their own /metrics.
+  HttpResult front = HttpRequestTo("GET", pushgate.front_url() + "/metrics");
+  EXPECT_THAT(
+      front.body,
+      HasSubstr("pushgate_front_requests_total{route=\"push\",method=\"PUT\",code=\"200\"} 2\n"));
+  EXPECT_THAT(front.body, HasSubstr("pushgate_front_upstream_connected 1\n"));
+  HttpResult aggregator = HttpRequestTo("GET", pushgate.aggregator_metrics_url());
+  EXPECT_THAT(aggregator.body, HasSubstr("pushgate_aggregator_pushes_total{method=\"PUT\"} 2\n"));
+  EXPECT_THAT(aggregator.body, HasSubstr("pushgate_aggregator_upload_points_total{backend=\""));
+  EXPECT_THAT(aggregator.body, HasSubstr("pushgate_aggregator_spool_unreleased_bytes "));
 }
 
 TEST(PushToUploadTest, RejectedPushUploadsNothing) {
