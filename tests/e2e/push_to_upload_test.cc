@@ -121,6 +121,40 @@ TEST(PushToUploadTest, DefaultSinkWritesLineProtocolUnderDataDir) {
   EXPECT_TRUE(ComparePoints(*want, *got, 0, absl::GetCurrentTimeNanos()).ok()) << contents;
 }
 
+TEST(PushToUploadTest, RoutePrefixPrefixesEveryRoute) {
+  UploadReceiver receiver;
+  Pushgate pushgate(PushgateOptions{receiver.url(), {"--route_prefix=pushgateway/"}, {}});
+  const std::string base = pushgate.front_url();
+  EXPECT_EQ(HttpRequestTo("GET", base + "/pushgateway/-/healthy").status, 200);
+  EXPECT_EQ(HttpRequestTo("PUT", base + "/metrics/job/p", "x 1\n").status, 404);
+  HttpResult pushed = HttpRequestTo("PUT", base + "/pushgateway/metrics/job/p", "prefixed 1\n");
+  EXPECT_EQ(pushed.status, 200) << pushed.body;
+  EXPECT_TRUE(receiver.WaitForLines(1, absl::Seconds(10)));
+  EXPECT_THAT(receiver.Received(), HasSubstr("prefixed,job=p prefixed=1 "));
+}
+
+// The DataKit-style environment variables configure both services; a flag given on the
+// command line wins over its variable.
+TEST(PushToUploadTest, EnvironmentVariablesConfigureAndFlagsWin) {
+  setenv("ENV_INPUT_PUSHGATEWAY_ROUTE_PREFIX", "/gw", 1);
+  setenv("ENV_INPUT_PUSHGATEWAY_JOB_AS_MEASUREMENT", "true", 1);
+  setenv("ENV_INPUT_PUSHGATEWAY_KEEP_EXIST_METRIC_NAME", "false", 1);
+  UploadReceiver receiver;
+  {
+    Pushgate pushgate(PushgateOptions{receiver.url(), {}, {"--keep_exist_metric_name=true"}});
+    EXPECT_EQ(HttpRequestTo("PUT", pushgate.front_url() + "/gw/metrics/job/nightly",
+                            "backup_bytes_total 5\n")
+                  .status,
+              200);
+    EXPECT_TRUE(receiver.WaitForLines(1, absl::Seconds(10)));
+  }
+  unsetenv("ENV_INPUT_PUSHGATEWAY_ROUTE_PREFIX");
+  unsetenv("ENV_INPUT_PUSHGATEWAY_JOB_AS_MEASUREMENT");
+  unsetenv("ENV_INPUT_PUSHGATEWAY_KEEP_EXIST_METRIC_NAME");
+  // Job as measurement from the environment; the whole name kept because the flag said so.
+  EXPECT_THAT(receiver.Received(), HasSubstr("nightly,job=nightly backup_bytes_total=5 "));
+}
+
 TEST(PushToUploadTest, AggregatorDownMeans503WithRetryAfter) {
   UploadReceiver receiver;
   Pushgate pushgate(PushgateOptions{receiver.url()});

@@ -246,7 +246,9 @@ Pushgate::Pushgate(PushgateOptions options)
                                    absl::StrCat("--aggregator=127.0.0.1:", grpc_port_)};
   argv.insert(argv.end(), options_.front_flags.begin(), options_.front_flags.end());
   front_ = std::make_unique<Process>(argv, absl::StrCat(data_dir_, "/front.log"));
-  std::string prefix;
+  // The front's route prefix, as it resolves it: flag, else environment variable.
+  const char* env_prefix = std::getenv("ENV_INPUT_PUSHGATEWAY_ROUTE_PREFIX");
+  std::string prefix = env_prefix ? env_prefix : "";
   for (const auto& flag : options_.front_flags) {
     if (absl::StartsWith(flag, "--route_prefix=")) prefix = flag.substr(15);
   }
