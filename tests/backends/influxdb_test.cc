@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "libs/line_protocol/line_protocol.h"
 #include "tests/backends/backend_util.h"
+#include "tests/backends/influxdb_server.h"
 #include "tests/harness/harness.h"
 
 namespace pushgate {
@@ -32,75 +33,6 @@ using ::pushgate::testing::ScratchDir;
 using ::pushgate::testing::UrlQueryEncode;
 
 constexpr char kDatabase[] = "pushgate";
-
-// An influxd with its own config, directories and ports; killed when destroyed.
-class InfluxDb {
- public:
-  InfluxDb() : dir_(ScratchDir("influxdb")), http_port_(FreePort()) {
-    // Debian's influxdb 1.6 patches the upstream `reporting-disabled` key into an opt-in
-    // `reporting-enabled` (see `influxd config`); both spellings are given so that no
-    // version phones home. The monitor's _internal database and the query log are off to
-    // keep the server quiet; everything binds to loopback.
-    testing::WriteFileOrDie(dir_ + "/influxdb.conf", absl::StrCat("reporting-enabled = false\n"
-                                                                  "reporting-disabled = true\n"
-                                                                  "bind-address = \"127.0.0.1:",
-                                                                  FreePort(),
-                                                                  "\"\n"
-                                                                  "[meta]\n"
-                                                                  "  dir = \"",
-                                                                  dir_,
-                                                                  "/meta\"\n"
-                                                                  "[data]\n"
-                                                                  "  dir = \"",
-                                                                  dir_,
-                                                                  "/data\"\n"
-                                                                  "  wal-dir = \"",
-                                                                  dir_,
-                                                                  "/wal\"\n"
-                                                                  "  query-log-enabled = false\n"
-                                                                  "[monitor]\n"
-                                                                  "  store-enabled = false\n"
-                                                                  "[continuous_queries]\n"
-                                                                  "  enabled = false\n"
-                                                                  "[http]\n"
-                                                                  "  enabled = true\n"
-                                                                  "  bind-address = \"127.0.0.1:",
-                                                                  http_port_,
-                                                                  "\"\n"
-                                                                  "  log-enabled = false\n"
-                                                                  "  pprof-enabled = false\n"));
-    process_ = std::make_unique<Process>(
-        std::vector<std::string>{"/usr/bin/influxd", "run", "-config", dir_ + "/influxdb.conf"},
-        dir_ + "/influxd.log");
-  }
-
-  std::string url(const std::string& path) const {
-    return absl::StrCat("http://127.0.0.1:", http_port_, path);
-  }
-  std::string log() const { return FileTail(process_->log_path()); }
-
-  // Runs InfluxQL `q` (in `db` when given); the "results" array of the answer.
-  absl::StatusOr<boost::json::array> Query(const std::string& q, const std::string& method = "GET",
-                                           const std::string& db = "") {
-    std::string path = absl::StrCat("/query?epoch=ns&q=", UrlQueryEncode(q));
-    if (!db.empty()) absl::StrAppend(&path, "&db=", db);
-    absl::StatusOr<boost::json::value> answer = FetchJson(url(path), method);
-    if (!answer.ok()) return answer.status();
-    const boost::json::array* results = answer->as_object().at("results").if_array();
-    if (results == nullptr) return absl::InternalError("no results array");
-    for (const auto& result : *results) {
-      if (result.as_object().contains("error")) {
-        return absl::InvalidArgumentError(boost::json::serialize(result));
-      }
-    }
-    return *results;
-  }
-
- private:
-  std::string dir_;
-  int http_port_;
-  std::unique_ptr<Process> process_;
-};
 
 // The points of every series in the answer to a `SELECT * ... GROUP BY *`: empty tag values
 // (tag keys a series lacks) and null fields (fields of other series) are left out.
@@ -179,10 +111,8 @@ constexpr char kExpected[] =
     "1700000000123000000\n";
 
 TEST(InfluxDbTest, PushOfEveryTypeIsQueryableWithTagsFieldsAndTimestamps) {
-  InfluxDb influx;
-  ASSERT_TRUE(
-      testing::WaitForHttp200(influx.url("/query?q=SHOW%20DATABASES"), absl::Seconds(30)).ok())
-      << influx.log();
+  testing::InfluxDbServer influx;
+  ASSERT_TRUE(influx.Start().ok()) << influx.log();
   ASSERT_TRUE(influx.Query(absl::StrCat("CREATE DATABASE ", kDatabase), "POST").ok())
       << influx.log();
 
