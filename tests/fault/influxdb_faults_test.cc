@@ -1,0 +1,151 @@
+// Fault tests against a real backend, Debian's InfluxDB 1.x: it is stopped in the middle of a
+// stream of pushes and started again on the same data; or the aggregator is killed with
+// SIGKILL mid-stream and restarted. Every push the front answered 200 must then be in
+// InfluxDB. Each push carries a unique `seq` tag, so a lost push
+// is a missing tag value. (InfluxDB merges identical points, so duplicates cannot be counted
+// here; tests/fault:durability_test counts them with a receiver that keeps every upload.)
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "gtest/gtest.h"
+#include "tests/backends/backend_util.h"
+#include "tests/backends/influxdb_server.h"
+#include "tests/harness/harness.h"
+
+namespace pushgate {
+namespace {
+
+using ::pushgate::testing::HttpRequestTo;
+using ::pushgate::testing::InfluxDbServer;
+using ::pushgate::testing::Pushgate;
+using ::pushgate::testing::PushgateOptions;
+
+// The seq tag values InfluxDB holds for the fault measurement.
+absl::StatusOr<std::set<int>> StoredSeqs(InfluxDbServer& influx) {
+  auto results = influx.Query("SHOW TAG VALUES FROM fault WITH KEY = \"seq\"", "GET", "faults");
+  if (!results.ok()) return results.status();
+  std::set<int> seqs;
+  for (const auto& result : *results) {
+    const auto* series = result.as_object().if_contains("series");
+    if (series == nullptr) continue;
+    for (const auto& s : series->as_array()) {
+      for (const auto& row : s.as_object().at("values").as_array()) {
+        int seq;
+        if (absl::SimpleAtoi(std::string(row.as_array().at(1).as_string()), &seq)) {
+          seqs.insert(seq);
+        }
+      }
+    }
+  }
+  return seqs;
+}
+
+// Pushes from four threads, each push one point with a unique seq; remembers the 200s.
+class SeqPusher {
+ public:
+  explicit SeqPusher(std::string front_url) : front_url_(std::move(front_url)) {
+    for (int t = 0; t < 4; ++t) {
+      threads_.emplace_back([this, t] {
+        while (!stop_) {
+          const int seq = next_++;
+          auto result =
+              HttpRequestTo("PUT", absl::StrCat(front_url_, "/metrics/job/fault/instance/t", t),
+                            absl::StrCat("fault_seq{seq=\"", seq, "\"} ", seq, "\n"));
+          absl::MutexLock lock(&mu_);
+          if (result.status == 200) {
+            acked_.insert(seq);
+          } else {
+            ++refused_;
+          }
+        }
+      });
+    }
+  }
+  ~SeqPusher() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+  std::set<int> acked() {
+    absl::MutexLock lock(&mu_);
+    return acked_;
+  }
+  int refused() {
+    absl::MutexLock lock(&mu_);
+    return refused_;
+  }
+
+ private:
+  std::string front_url_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> next_{0};
+  std::vector<std::thread> threads_;
+  absl::Mutex mu_;
+  std::set<int> acked_ ABSL_GUARDED_BY(mu_);
+  int refused_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Waits until every acknowledged seq is in InfluxDB; reports and checks the figures.
+void ExpectAllStored(const std::string& scenario, SeqPusher& pusher, InfluxDbServer& influx,
+                     size_t acked_during_fault) {
+  const std::set<int> acked = pusher.acked();
+  std::vector<int> lost;
+  testing::PollUntil(absl::Seconds(60), [&] {
+    auto stored = StoredSeqs(influx);
+    if (!stored.ok()) return false;
+    lost.clear();
+    for (int seq : acked) {
+      if (!stored->count(seq)) lost.push_back(seq);
+    }
+    return lost.empty();
+  });
+  std::cout << "FAULT " << scenario << ": pushes_acked=" << acked.size() << " (before recovery "
+            << acked_during_fault << ") pushes_refused=" << pusher.refused()
+            << " losses=" << lost.size() << std::endl;
+  EXPECT_GT(acked_during_fault, 50u);
+  EXPECT_TRUE(lost.empty()) << lost.size() << " acknowledged pushes missing from InfluxDB, e.g. "
+                            << lost.front() << "\n"
+                            << influx.log();
+}
+
+class InfluxDbFaultTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(influx_.Start().ok()) << influx_.log();
+    ASSERT_TRUE(influx_.Query("CREATE DATABASE faults", "POST").ok()) << influx_.log();
+  }
+  InfluxDbServer influx_;
+};
+
+TEST_F(InfluxDbFaultTest, PushesAcknowledgedWhileInfluxDbIsDownAllArrive) {
+  Pushgate pushgate(PushgateOptions{influx_.url("/write?db=faults"), {}, {}});
+  SeqPusher pusher(pushgate.front_url());
+  absl::SleepFor(absl::Milliseconds(700));
+  influx_.Stop();
+  absl::SleepFor(absl::Seconds(2));
+  const size_t acked_while_down = pusher.acked().size();
+  ASSERT_TRUE(influx_.Start().ok()) << influx_.log();
+  absl::SleepFor(absl::Milliseconds(500));
+  pusher.Stop();
+  ExpectAllStored("influxdb-outage", pusher, influx_, acked_while_down);
+}
+
+TEST_F(InfluxDbFaultTest, AggregatorKilledMidStreamLosesNothingInInfluxDb) {
+  Pushgate pushgate(PushgateOptions{influx_.url("/write?db=faults"), {}, {}});
+  SeqPusher pusher(pushgate.front_url());
+  absl::SleepFor(absl::Seconds(1));
+  const size_t acked_before_kill = pusher.acked().size();
+  pushgate.RestartAggregator();  // SIGKILL, then start again on the same spool
+  absl::SleepFor(absl::Seconds(1.5));
+  pusher.Stop();
+  EXPECT_GT(pusher.acked().size(), acked_before_kill) << "no push was accepted after restart";
+  ExpectAllStored("kill-9-aggregator-influxdb", pusher, influx_, acked_before_kill);
+}
+
+}  // namespace
+}  // namespace pushgate
