@@ -1,0 +1,166 @@
+// The push handler in-process, in front of a real ingest stream to a recording processor:
+// what reaches the aggregator for each kind of request, and what the client is answered.
+#include "libs/push_handler/push_handler.h"
+
+#include <future>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libs/compression/compression.h"
+#include "libs/ingest_server/ingest_server.h"
+
+namespace pushgate {
+namespace {
+
+using pushgate::v1::PushAck;
+using pushgate::v1::PushRequest;
+using ::testing::HasSubstr;
+
+// Records every push and answers with a scripted code.
+class RecordingProcessor : public PushProcessor {
+ public:
+  void Process(const PushRequest& request, Done done) override {
+    PushAck ack;
+    {
+      absl::MutexLock lock(&mu_);
+      received_.push_back(request);
+      ack.set_code(code_);
+      ack.set_message("scripted");
+    }
+    done(ack);
+  }
+  void set_code(PushAck::Code code) {
+    absl::MutexLock lock(&mu_);
+    code_ = code;
+  }
+  std::vector<PushRequest> received() {
+    absl::MutexLock lock(&mu_);
+    return received_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<PushRequest> received_ ABSL_GUARDED_BY(mu_);
+  PushAck::Code code_ ABSL_GUARDED_BY(mu_) = PushAck::OK;
+};
+
+class PushHandlerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<IngestServer>("127.0.0.1:0", &processor_);
+    ASSERT_TRUE(server_->Start().ok());
+    IngestClientOptions options;
+    options.target = absl::StrCat("127.0.0.1:", server_->port());
+    client_ = std::make_unique<IngestClient>(options);
+    client_->Start();
+    for (int i = 0; i < 200 && !client_->connected(); ++i) absl::SleepFor(absl::Milliseconds(10));
+    PushHandlerOptions handler_options;
+    handler_options.route_prefix = NormalizeRoutePrefix("/pg/");
+    handler_options.limits.max_labels_per_series = 2;
+    handler_ = std::make_unique<PushHandler>(handler_options, client_.get(), &registry_);
+  }
+  void TearDown() override {
+    client_->Stop();
+    server_->Stop();
+  }
+
+  HttpResponse Handle(std::string method, std::string target, std::string body = "",
+                      std::vector<std::pair<std::string, std::string>> headers = {}) {
+    HttpRequest request;
+    request.method = std::move(method);
+    request.target = std::move(target);
+    request.body = std::move(body);
+    request.headers = std::move(headers);
+    std::promise<HttpResponse> answered;
+    handler_->Handle(std::move(request), [&](HttpResponse r) { answered.set_value(r); });
+    return answered.get_future().get();
+  }
+
+  RecordingProcessor processor_;
+  MetricsRegistry registry_;
+  std::unique_ptr<IngestServer> server_;
+  std::unique_ptr<IngestClient> client_;
+  std::unique_ptr<PushHandler> handler_;
+};
+
+TEST_F(PushHandlerTest, PushReachesTheAggregatorDecodedWithItsKeyMethodAndTime) {
+  const int64_t before = absl::GetCurrentTimeNanos();
+  std::string gzipped;
+  ASSERT_TRUE(GzipCompress("# TYPE up gauge\nup{a=\"1\"} 1\n", &gzipped).ok());
+  HttpResponse response = Handle("POST", "/pg/metrics/job/j/instance@base64/aS8x?ignored=1",
+                                 gzipped, {{"Content-Encoding", "GZIP"}});
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, "");
+  const std::vector<PushRequest> received = processor_.received();
+  ASSERT_EQ(received.size(), 1u);
+  const PushRequest& push = received[0];
+  EXPECT_EQ(push.method(), pushgate::v1::POST);
+  EXPECT_EQ(push.grouping_key().job(), "j");
+  ASSERT_EQ(push.grouping_key().labels_size(), 1);
+  EXPECT_EQ(push.grouping_key().labels(0).value(), "i/1");
+  ASSERT_EQ(push.families_size(), 1);
+  EXPECT_EQ(push.families(0).name(), "up");
+  EXPECT_GE(push.receive_time_ns(), before);
+  EXPECT_LE(push.receive_time_ns(), absl::GetCurrentTimeNanos());
+}
+
+TEST_F(PushHandlerTest, DeleteIsForwardedAndAnswered202) {
+  EXPECT_EQ(Handle("DELETE", "/pg/metrics/job/j").status, 202);
+  ASSERT_EQ(processor_.received().size(), 1u);
+  EXPECT_EQ(processor_.received()[0].method(), pushgate::v1::DELETE);
+  EXPECT_EQ(processor_.received()[0].families_size(), 0);
+}
+
+TEST_F(PushHandlerTest, RoutesOutsideThePrefixAndWrongMethodsAreRefused) {
+  EXPECT_EQ(Handle("PUT", "/metrics/job/j", "x 1\n").status, 404);
+  EXPECT_EQ(Handle("GET", "/pg/nothing").status, 404);
+  HttpResponse get = Handle("GET", "/pg/metrics/job/j");
+  EXPECT_EQ(get.status, 405);
+  EXPECT_THAT(get.headers, ::testing::Contains(::testing::Pair("Allow", "PUT, POST, DELETE")));
+  EXPECT_EQ(Handle("GET", "/pg/-/healthy").status, 200);
+  EXPECT_EQ(Handle("GET", "/pg/-/ready").status, 200);
+  EXPECT_THAT(Handle("GET", "/pg/metrics").body, HasSubstr("pushgate_front_requests_total"));
+  EXPECT_TRUE(processor_.received().empty());
+}
+
+TEST_F(PushHandlerTest, BadInputIsRefusedBeforeReachingTheAggregator) {
+  HttpResponse odd = Handle("PUT", "/pg/metrics/job/j/lonely", "x 1\n");
+  EXPECT_EQ(odd.status, 400);
+  EXPECT_THAT(odd.body, HasSubstr("odd number of components"));
+  HttpResponse labels = Handle("PUT", "/pg/metrics/job/j", "m{a=\"1\",b=\"2\",c=\"3\"} 1\n");
+  EXPECT_EQ(labels.status, 400);
+  EXPECT_THAT(labels.body, HasSubstr("max_labels_per_series"));
+  EXPECT_EQ(Handle("PUT", "/pg/metrics/job/j", "x 1\n", {{"Content-Encoding", "br"}}).status, 415);
+  EXPECT_EQ(Handle("PUT", "/pg/metrics/job/j", "not gzip", {{"Content-Encoding", "gzip"}}).status,
+            400);
+  EXPECT_EQ(Handle("PUT", "/pg/metrics/job/j", "\x01\x02",
+                   {{"Content-Type",
+                     "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; "
+                     "encoding=delimited"}})
+                .status,
+            400);
+  EXPECT_TRUE(processor_.received().empty());
+}
+
+TEST_F(PushHandlerTest, AggregatorAnswersBecomeHttpStatuses) {
+  processor_.set_code(PushAck::INVALID);
+  HttpResponse invalid = Handle("PUT", "/pg/metrics/job/j", "x 1\n");
+  EXPECT_EQ(invalid.status, 400);
+  EXPECT_THAT(invalid.body, HasSubstr("scripted"));
+  processor_.set_code(PushAck::UNAVAILABLE);
+  HttpResponse unavailable = Handle("PUT", "/pg/metrics/job/j", "x 1\n");
+  EXPECT_EQ(unavailable.status, 503);
+  EXPECT_THAT(unavailable.headers, ::testing::Contains(::testing::Pair("Retry-After", "1")));
+}
+
+TEST(NormalizeRoutePrefixTest, LeadingSlashNoTrailingSlash) {
+  EXPECT_EQ(NormalizeRoutePrefix(""), "");
+  EXPECT_EQ(NormalizeRoutePrefix("/"), "");
+  EXPECT_EQ(NormalizeRoutePrefix("x"), "/x");
+  EXPECT_EQ(NormalizeRoutePrefix("/x/"), "/x");
+}
+
+}  // namespace
+}  // namespace pushgate
