@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 #include "libs/line_protocol/line_protocol.h"
+#include "tests/fault/seq_pusher.h"
 #include "tests/harness/harness.h"
 
 namespace pushgate {
@@ -24,57 +25,8 @@ namespace {
 using ::pushgate::testing::HttpRequestTo;
 using ::pushgate::testing::Pushgate;
 using ::pushgate::testing::PushgateOptions;
+using ::pushgate::testing::SeqPusher;
 using ::pushgate::testing::UploadReceiver;
-
-// Pushes from several threads, each push one point with a unique seq, and remembers which
-// pushes were acknowledged with 200.
-class Pusher {
- public:
-  Pusher(std::string front_url, int threads) : front_url_(std::move(front_url)) {
-    for (int t = 0; t < threads; ++t) {
-      threads_.emplace_back([this, t] {
-        while (!stop_) Push(t);
-      });
-    }
-  }
-  ~Pusher() { Stop(); }
-
-  void Stop() {
-    stop_ = true;
-    for (auto& thread : threads_) thread.join();
-    threads_.clear();
-  }
-  // Pushes synchronously (used while no pusher threads run).
-  void Push(int thread) {
-    const int seq = next_seq_++;
-    auto result =
-        HttpRequestTo("PUT", absl::StrCat(front_url_, "/metrics/job/fault/instance/t", thread),
-                      absl::StrCat("fault_seq{seq=\"", seq, "\"} ", seq, "\n"));
-    absl::MutexLock lock(&mu_);
-    if (result.status == 200) {
-      acked_.insert(seq);
-    } else {
-      ++refused_;
-    }
-  }
-  std::set<int> acked() {
-    absl::MutexLock lock(&mu_);
-    return acked_;
-  }
-  int refused() {
-    absl::MutexLock lock(&mu_);
-    return refused_;
-  }
-
- private:
-  std::string front_url_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> next_seq_{0};
-  std::vector<std::thread> threads_;
-  absl::Mutex mu_;
-  std::set<int> acked_ ABSL_GUARDED_BY(mu_);
-  int refused_ ABSL_GUARDED_BY(mu_) = 0;
-};
 
 // seq -> times the backend received it.
 std::map<int, int> ReceivedSeqs(UploadReceiver& receiver) {
@@ -91,7 +43,7 @@ std::map<int, int> ReceivedSeqs(UploadReceiver& receiver) {
 }
 
 // Waits until every acked seq arrived (or a timeout), then reports and checks the figures.
-void ExpectNoLoss(const std::string& scenario, Pusher& pusher, UploadReceiver& receiver) {
+void ExpectNoLoss(const std::string& scenario, SeqPusher& pusher, UploadReceiver& receiver) {
   std::set<int> acked = pusher.acked();
   std::map<int, int> received;
   std::vector<int> lost;
@@ -131,7 +83,7 @@ std::string LastSegment(const std::string& spool_dir) {
 TEST(DurabilityTest, AggregatorKilledMidStreamLosesNoAcknowledgedPush) {
   UploadReceiver receiver;
   Pushgate pushgate(PushgateOptions{receiver.url()});
-  Pusher pusher(pushgate.front_url(), 4);
+  SeqPusher pusher(pushgate.front_url(), 4);
   absl::SleepFor(absl::Seconds(1));
   const size_t acked_before_kill = pusher.acked().size();
   pushgate.RestartAggregator();  // SIGKILL, then start again on the same spool and ports
@@ -145,7 +97,7 @@ TEST(DurabilityTest, AggregatorKilledMidStreamLosesNoAcknowledgedPush) {
 TEST(DurabilityTest, BackendOutageLosesNoAcknowledgedPush) {
   UploadReceiver receiver;
   Pushgate pushgate(PushgateOptions{receiver.url()});
-  Pusher pusher(pushgate.front_url(), 4);
+  SeqPusher pusher(pushgate.front_url(), 4);
   absl::SleepFor(absl::Milliseconds(500));
   receiver.Pause();
   absl::SleepFor(absl::Seconds(1.5));
@@ -161,7 +113,7 @@ TEST(DurabilityTest, CorruptSpoolTailKeepsEveryCompleteRecord) {
   UploadReceiver receiver;
   receiver.Pause();  // Nothing leaves the spool, so everything is in it when we damage it.
   Pushgate pushgate(PushgateOptions{receiver.url()});
-  Pusher pusher(pushgate.front_url(), 0);
+  SeqPusher pusher(pushgate.front_url(), 0);
   for (int i = 0; i < 200; ++i) pusher.Push(0);
   ASSERT_EQ(pusher.acked().size(), 200u);
   pushgate.aggregator().Stop(SIGKILL);
@@ -200,7 +152,7 @@ TEST(DurabilityTest, FullSpoolRefusesNewPushesAndKeepsTheOldOnes) {
   UploadReceiver receiver;
   receiver.Pause();  // The backend is down, so the spool only fills.
   Pushgate pushgate(PushgateOptions{receiver.url(), {}, {"--spool_max_bytes=20000"}});
-  Pusher pusher(pushgate.front_url(), 0);
+  SeqPusher pusher(pushgate.front_url(), 0);
   // A push that could never fit is a client error, not a reason to retry.
   std::string huge;
   for (int i = 0; i < 1000; ++i) absl::StrAppend(&huge, "fault_huge{i=\"", i, "\"} 1\n");

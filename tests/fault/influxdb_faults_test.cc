@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "tests/backends/backend_util.h"
 #include "tests/backends/influxdb_server.h"
+#include "tests/fault/seq_pusher.h"
 #include "tests/harness/harness.h"
 
 namespace pushgate {
@@ -23,6 +24,7 @@ using ::pushgate::testing::HttpRequestTo;
 using ::pushgate::testing::InfluxDbServer;
 using ::pushgate::testing::Pushgate;
 using ::pushgate::testing::PushgateOptions;
+using ::pushgate::testing::SeqPusher;
 
 // The seq tag values InfluxDB holds for the fault measurement.
 absl::StatusOr<std::set<int>> StoredSeqs(InfluxDbServer& influx) {
@@ -43,52 +45,6 @@ absl::StatusOr<std::set<int>> StoredSeqs(InfluxDbServer& influx) {
   }
   return seqs;
 }
-
-// Pushes from four threads, each push one point with a unique seq; remembers the 200s.
-class SeqPusher {
- public:
-  explicit SeqPusher(std::string front_url) : front_url_(std::move(front_url)) {
-    for (int t = 0; t < 4; ++t) {
-      threads_.emplace_back([this, t] {
-        while (!stop_) {
-          const int seq = next_++;
-          auto result =
-              HttpRequestTo("PUT", absl::StrCat(front_url_, "/metrics/job/fault/instance/t", t),
-                            absl::StrCat("fault_seq{seq=\"", seq, "\"} ", seq, "\n"));
-          absl::MutexLock lock(&mu_);
-          if (result.status == 200) {
-            acked_.insert(seq);
-          } else {
-            ++refused_;
-          }
-        }
-      });
-    }
-  }
-  ~SeqPusher() { Stop(); }
-  void Stop() {
-    stop_ = true;
-    for (auto& t : threads_) t.join();
-    threads_.clear();
-  }
-  std::set<int> acked() {
-    absl::MutexLock lock(&mu_);
-    return acked_;
-  }
-  int refused() {
-    absl::MutexLock lock(&mu_);
-    return refused_;
-  }
-
- private:
-  std::string front_url_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> next_{0};
-  std::vector<std::thread> threads_;
-  absl::Mutex mu_;
-  std::set<int> acked_ ABSL_GUARDED_BY(mu_);
-  int refused_ ABSL_GUARDED_BY(mu_) = 0;
-};
 
 // Waits until every acknowledged seq is in InfluxDB; reports and checks the figures.
 void ExpectAllStored(const std::string& scenario, SeqPusher& pusher, InfluxDbServer& influx,
@@ -124,7 +80,7 @@ class InfluxDbFaultTest : public ::testing::Test {
 
 TEST_F(InfluxDbFaultTest, PushesAcknowledgedWhileInfluxDbIsDownAllArrive) {
   Pushgate pushgate(PushgateOptions{influx_.url("/write?db=faults"), {}, {}});
-  SeqPusher pusher(pushgate.front_url());
+  SeqPusher pusher(pushgate.front_url(), 4);
   absl::SleepFor(absl::Milliseconds(700));
   influx_.Stop();
   absl::SleepFor(absl::Seconds(2));
@@ -137,7 +93,7 @@ TEST_F(InfluxDbFaultTest, PushesAcknowledgedWhileInfluxDbIsDownAllArrive) {
 
 TEST_F(InfluxDbFaultTest, AggregatorKilledMidStreamLosesNothingInInfluxDb) {
   Pushgate pushgate(PushgateOptions{influx_.url("/write?db=faults"), {}, {}});
-  SeqPusher pusher(pushgate.front_url());
+  SeqPusher pusher(pushgate.front_url(), 4);
   absl::SleepFor(absl::Seconds(1));
   const size_t acked_before_kill = pusher.acked().size();
   pushgate.RestartAggregator();  // SIGKILL, then start again on the same spool
