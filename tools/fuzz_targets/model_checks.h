@@ -12,9 +12,12 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/repeated_ptr_field.h"
+#include "libs/text_parser/text_parser.h"
 #include "proto/ingest.pb.h"
 #include "tools/fuzz_targets/fuzz_check.h"
 
@@ -152,6 +155,68 @@ inline void CheckFamilies(const Families& families, int first, const ModelRules&
       }
     }
   }
+}
+
+// The contract both body decoders (ParseText, DecodeProtobufPush) share, checked on one input.
+// `decode(limits, out)` decodes the input, appending to `out`; `existing` is put in `out`
+// first. A rejection is InvalidArgument on one line starting with `error_prefix` and leaves
+// `out` as it was; an acceptance appends well-formed families (per `rules`); tight limits
+// only ever reject (with a message containing `limit_marker`) or give exactly the same
+// families, within the limits.
+template <typename Decode>
+void CheckBodyDecoder(const Decode& decode, const v1::MetricFamily& existing,
+                      absl::string_view error_prefix, absl::string_view limit_marker,
+                      const ModelRules& rules) {
+  auto check_rejected = [&](const absl::Status& status, const std::string& before,
+                            const Families& out) {
+    FUZZ_CHECK(status.code() == absl::StatusCode::kInvalidArgument, status.ToString());
+    FUZZ_CHECK(absl::StartsWith(status.message(), error_prefix), status.ToString());
+    FUZZ_CHECK(status.message().find('\n') == absl::string_view::npos, status.ToString());
+    FUZZ_CHECK(Bytes(out) == before, "a rejected body changed the output: ", status.ToString());
+  };
+  Families out;
+  *out.Add() = existing;
+  const std::string before = Bytes(out);
+  const absl::Status status = decode(TextParserLimits{}, &out);
+
+  TextParserLimits tight;
+  tight.max_series = 4;
+  tight.max_labels_per_series = 3;
+  tight.max_label_name_length = 6;
+  tight.max_label_value_length = 8;
+  Families limited;
+  *limited.Add() = existing;
+  const absl::Status limited_status = decode(tight, &limited);
+
+  if (!status.ok()) {
+    check_rejected(status, before, out);
+    FUZZ_CHECK(!limited_status.ok(), "limits turned a rejected body into an accepted one");
+    check_rejected(limited_status, before, limited);
+    return;
+  }
+  FUZZ_CHECK(absl::StartsWith(Bytes(out), before), "the family already in the output changed");
+  CheckFamilies(out, 1, rules);
+
+  if (!limited_status.ok()) {
+    check_rejected(limited_status, before, limited);
+    FUZZ_CHECK(absl::StrContains(limited_status.message(), limit_marker),
+               "rejected under limits for something else: ", limited_status.ToString());
+    return;
+  }
+  FUZZ_CHECK(BytesFrom(limited, 1) == BytesFrom(out, 1), "limits changed the decode result");
+  size_t series = 0;
+  for (int f = 1; f < limited.size(); ++f) {
+    for (const v1::Series& s : limited.Get(f).series()) {
+      ++series;
+      FUZZ_CHECK(static_cast<size_t>(s.labels_size()) <= tight.max_labels_per_series,
+                 "series over max_labels_per_series accepted");
+      for (const v1::Label& l : s.labels()) {
+        FUZZ_CHECK(l.name().size() <= tight.max_label_name_length, "long label name accepted");
+        FUZZ_CHECK(l.value().size() <= tight.max_label_value_length, "long label value accepted");
+      }
+    }
+  }
+  FUZZ_CHECK(series <= tight.max_series, series, " series accepted over max_series");
 }
 
 }  // namespace fuzz
