@@ -15,6 +15,7 @@
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
 #include "glog/logging.h"
+#include "libs/thread_name/thread_name.h"
 
 namespace pushgate {
 namespace {
@@ -223,7 +224,8 @@ absl::Status HttpServer::Start() {
   impl_->port = acceptor.local_endpoint().port();
   impl_->Accept();
   for (auto& context : impl_->contexts) {
-    impl_->workers.emplace_back([this, io = context.get()] {
+    impl_->workers.emplace_back([this, io = context.get(), n = impl_->workers.size()] {
+      SetCurrentThreadName(absl::StrCat("http-", n));
       auto work = asio::make_work_guard(*io);  // idle contexts wait for connections
       io->run();
     });

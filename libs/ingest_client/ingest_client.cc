@@ -10,6 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "glog/logging.h"
 #include "grpcpp/grpcpp.h"
+#include "libs/thread_name/thread_name.h"
 #include "proto/ingest.grpc.pb.h"
 
 namespace pushgate {
@@ -50,8 +51,14 @@ class IngestClient::Impl {
     absl::MutexLock lock(&mu_);
     if (running_) return;
     running_ = true;
-    manager_ = std::thread([this] { Run(); });
-    reaper_ = std::thread([this] { ReapExpired(); });
+    manager_ = std::thread([this] {
+      SetCurrentThreadName("ingest-read");
+      Run();
+    });
+    reaper_ = std::thread([this] {
+      SetCurrentThreadName("ingest-reaper");
+      ReapExpired();
+    });
   }
 
   void Stop() {
@@ -100,14 +107,17 @@ class IngestClient::Impl {
     Done done;
     absl::Time deadline;
   };
-  using Stream = grpc::ClientReaderWriter<PushRequest, PushAck>;
+  using Stream = grpc::ClientReaderWriter<pushgate::v1::PushBatch, pushgate::v1::AckBatch>;
+  static constexpr size_t kMaxPushesPerBatch = 256;
+  // A batch ends once it holds this much (one larger push still goes, alone).
+  static constexpr size_t kMaxBatchBytes = 4 << 20;
 
   void Run() {
     absl::Duration backoff = absl::Milliseconds(50);
     while (IsRunning()) {
       if (!channel_->WaitForConnected(Deadline(absl::Milliseconds(500)))) continue;
       auto context = std::make_unique<grpc::ClientContext>();
-      std::unique_ptr<Stream> stream = stub_->Push(context.get());
+      std::unique_ptr<Stream> stream = stub_->PushBatches(context.get());
       {
         absl::MutexLock lock(&mu_);
         if (!running_) break;
@@ -116,12 +126,15 @@ class IngestClient::Impl {
         ++stats_.stream_starts;
       }
       LOG(INFO) << "ingest stream to " << options_.target << " open";
-      std::thread writer([this, s = stream.get()] { WriteLoop(s); });
-      PushAck ack;
+      std::thread writer([this, s = stream.get()] {
+        SetCurrentThreadName("ingest-write");
+        WriteLoop(s);
+      });
+      pushgate::v1::AckBatch acks;
       bool received_any = false;
-      while (stream->Read(&ack)) {
+      while (stream->Read(&acks)) {
         received_any = true;
-        Complete(ack);
+        Complete(acks);
       }
       {
         absl::MutexLock lock(&mu_);
@@ -144,8 +157,11 @@ class IngestClient::Impl {
     }
   }
 
+  // Sends whatever queued up since the previous write as one PushBatch, so under load one
+  // stream message (and one wake-up of the aggregator) carries many pushes.
   void WriteLoop(Stream* stream) {
-    std::vector<ArenaPush> batch;
+    std::deque<ArenaPush> queued;
+    pushgate::v1::PushBatch batch;
     for (;;) {
       {
         absl::MutexLock lock(&mu_);
@@ -154,27 +170,40 @@ class IngestClient::Impl {
         };
         mu_.Await(absl::Condition(&ready));
         if (stream_ != stream) return;
-        batch.assign(std::make_move_iterator(queue_.begin()),
-                     std::make_move_iterator(queue_.end()));
-        queue_.clear();
+        queued.swap(queue_);
       }
-      for (auto& item : batch) {
-        if (!stream->Write(*item)) return;  // The reader sees the break too.
+      while (!queued.empty()) {
+        // The pushes stay on their own arenas: the batch only borrows them for the write.
+        size_t bytes = 0;
+        std::vector<ArenaPush> sent;
+        while (!queued.empty() && sent.size() < kMaxPushesPerBatch &&
+               (sent.empty() || bytes < kMaxBatchBytes)) {
+          bytes += queued.front()->ByteSizeLong();
+          batch.mutable_pushes()->UnsafeArenaAddAllocated(&*queued.front());
+          sent.push_back(std::move(queued.front()));
+          queued.pop_front();
+        }
+        const bool written = stream->Write(batch);
+        while (!batch.pushes().empty()) batch.mutable_pushes()->UnsafeArenaReleaseLast();
+        if (!written) return;  // The reader sees the break too.
       }
-      batch.clear();
     }
   }
 
-  void Complete(const PushAck& ack) {
-    Done done;
+  // Takes the whole batch's callbacks under one lock, then runs them outside it.
+  void Complete(const pushgate::v1::AckBatch& acks) {
+    std::vector<std::pair<Done, const PushAck*>> completed;
+    completed.reserve(acks.acks_size());
     {
       absl::MutexLock lock(&mu_);
-      auto it = pending_.find(ack.sequence());
-      if (it == pending_.end()) return;  // Already timed out.
-      done = std::move(it->second.done);
-      pending_.erase(it);
+      for (const PushAck& ack : acks.acks()) {
+        auto it = pending_.find(ack.sequence());
+        if (it == pending_.end()) continue;  // Already timed out.
+        completed.emplace_back(std::move(it->second.done), &ack);
+        pending_.erase(it);
+      }
     }
-    done(ack);
+    for (auto& [done, ack] : completed) done(*ack);
   }
 
   void FailAll(const std::string& message) {

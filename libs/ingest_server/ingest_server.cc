@@ -8,18 +8,21 @@
 #include "absl/synchronization/mutex.h"
 #include "glog/logging.h"
 #include "grpcpp/grpcpp.h"
+#include "libs/thread_name/thread_name.h"
 #include "proto/ingest.grpc.pb.h"
 
 namespace pushgate {
 
+using pushgate::v1::AckBatch;
 using pushgate::v1::PushAck;
+using pushgate::v1::PushBatch;
 using pushgate::v1::PushRequest;
 
 namespace {
 
 // The acks of one stream: the processor adds them from any thread, one writer thread sends
 // them, in the order they became ready.
-class AckQueue {
+class AckQueue : public std::enable_shared_from_this<AckQueue> {
  public:
   void Add(PushAck ack) {
     absl::MutexLock lock(&mu_);
@@ -34,8 +37,9 @@ class AckQueue {
     input_done_ = true;
   }
 
-  // Writes acks until every expected ack was written after InputDone(), or a write fails.
-  void WriteAll(grpc::ServerReaderWriter<PushAck, PushRequest>* stream) {
+  // Hands the acks ready so far to `write` (false when the stream broke) until every
+  // expected ack was written after InputDone(), or a write fails.
+  void WriteAll(const std::function<bool(std::vector<PushAck>&)>& write) {
     std::vector<PushAck> batch;
     for (;;) {
       {
@@ -50,12 +54,10 @@ class AckQueue {
         ready_.clear();
         outstanding_ -= batch.size();
       }
-      for (auto& item : batch) {
-        if (!stream->Write(item)) {
-          absl::MutexLock lock(&mu_);
-          broken_ = true;
-          return;
-        }
+      if (!write(batch)) {
+        absl::MutexLock lock(&mu_);
+        broken_ = true;
+        return;
       }
     }
   }
@@ -81,17 +83,51 @@ class IngestServer::Service final : public pushgate::v1::Ingest::Service {
 
   grpc::Status Push(grpc::ServerContext* context,
                     grpc::ServerReaderWriter<PushAck, PushRequest>* stream) override {
+    return Serve<PushRequest>(
+        context,
+        [stream](std::vector<PushAck>& acks) {
+          for (const PushAck& ack : acks) {
+            if (!stream->Write(ack)) return false;
+          }
+          return true;
+        },
+        [&](PushRequest& request, AckQueue* acks) {
+          if (!stream->Read(&request)) return false;
+          HandOver(request, acks);
+          return true;
+        });
+  }
+
+  grpc::Status PushBatches(grpc::ServerContext* context,
+                           grpc::ServerReaderWriter<AckBatch, PushBatch>* stream) override {
+    return Serve<PushBatch>(
+        context,
+        [stream, message = AckBatch()](std::vector<PushAck>& acks) mutable {
+          message.Clear();
+          for (PushAck& ack : acks) *message.add_acks() = std::move(ack);
+          return stream->Write(message);
+        },
+        [&](PushBatch& batch, AckQueue* acks) {
+          if (!stream->Read(&batch)) return false;
+          for (const PushRequest& request : batch.pushes()) HandOver(request, acks);
+          return true;
+        });
+  }
+
+ private:
+  // Runs one stream: `read_next(message, acks)` reads the next message into the reused
+  // `message` and hands its pushes over (false at the end of the input); a writer thread
+  // sends the acks with `write`.
+  template <typename Message, typename Write, typename ReadNext>
+  grpc::Status Serve(grpc::ServerContext* context, Write write, ReadNext read_next) {
     // Shared with the processor's callbacks, which may outlive this call if the stream breaks.
     auto acks = std::make_shared<AckQueue>();
-    std::thread writer([&] { acks->WriteAll(stream); });
-    PushRequest request;
-    while (stream->Read(&request)) {
-      uint64_t sequence = request.sequence();
-      acks->ExpectOne();
-      processor_->Process(request, [acks, sequence](PushAck ack) {
-        ack.set_sequence(sequence);
-        acks->Add(std::move(ack));
-      });
+    std::thread writer([&] {
+      SetCurrentThreadName("ingest-acks");
+      acks->WriteAll(write);
+    });
+    Message message;
+    while (read_next(message, acks.get())) {
     }
     if (context->IsCancelled()) acks->Abort();
     acks->InputDone();
@@ -99,7 +135,15 @@ class IngestServer::Service final : public pushgate::v1::Ingest::Service {
     return grpc::Status::OK;
   }
 
- private:
+  void HandOver(const PushRequest& request, AckQueue* acks) {
+    uint64_t sequence = request.sequence();
+    acks->ExpectOne();
+    processor_->Process(request, [acks = acks->shared_from_this(), sequence](PushAck ack) {
+      ack.set_sequence(sequence);
+      acks->Add(std::move(ack));
+    });
+  }
+
   PushProcessor* processor_;
 };
 

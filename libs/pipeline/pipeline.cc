@@ -8,6 +8,7 @@
 #include "glog/logging.h"
 #include "libs/line_protocol/line_protocol.h"
 #include "libs/remote_write/remote_write.h"
+#include "libs/thread_name/thread_name.h"
 
 namespace pushgate {
 
@@ -36,7 +37,10 @@ PushPipeline::PushPipeline(PipelineOptions options, Spool* spool, std::vector<Ba
     backends_.push_back(std::move(backend));
   }
   RegisterMetrics(registry);
-  dispatcher_ = std::thread([this] { Dispatch(); });
+  dispatcher_ = std::thread([this] {
+    SetCurrentThreadName("dispatch");
+    Dispatch();
+  });
 }
 
 PushPipeline::~PushPipeline() { Stop(); }

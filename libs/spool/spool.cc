@@ -27,6 +27,7 @@
 #include "absl/strings/str_format.h"
 #include "libs/crc32c/crc32c.h"
 #include "libs/spool/internal/record_format.h"
+#include "libs/thread_name/thread_name.h"
 
 namespace pushgate {
 namespace {
@@ -152,7 +153,10 @@ class Spool::Impl {
 
   absl::Status Recover();
   void Start() {
-    committer_ = std::thread([this] { CommitterLoop(); });
+    committer_ = std::thread([this] {
+      SetCurrentThreadName("spool-commit");
+      CommitterLoop();
+    });
   }
 
   void Append(std::string record, AppendDone done);

@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "libs/thread_name/thread_name.h"
 #include "libs/uploader/internal/sinks.h"
 
 namespace pushgate {
@@ -147,6 +148,7 @@ Uploader::Stats Uploader::stats() const {
 }
 
 void Uploader::Run() {
+  SetCurrentThreadName("upload");
   for (;;) {
     Batch batch;
     bool abandon = false;

@@ -1,0 +1,140 @@
+// Talks to the ingest server through gRPC's generated stubs, as a producer other than the
+// front would: both the one-push-per-message Push stream and the batched PushBatches stream.
+#include "libs/ingest_server/ingest_server.h"
+
+#include <algorithm>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "proto/ingest.grpc.pb.h"
+
+namespace pushgate {
+namespace {
+
+using pushgate::v1::AckBatch;
+using pushgate::v1::PushAck;
+using pushgate::v1::PushBatch;
+using pushgate::v1::PushRequest;
+
+// Acknowledges pushes of job "invalid" as INVALID and holds the others until `release_all`
+// is called, then acknowledges them in reverse order of arrival.
+class ReversingProcessor : public PushProcessor {
+ public:
+  void Process(const PushRequest& request, Done done) override {
+    if (request.grouping_key().job() == "invalid") {
+      PushAck ack;
+      ack.set_code(PushAck::INVALID);
+      ack.set_message("job is invalid");
+      return done(ack);
+    }
+    absl::MutexLock lock(&mu_);
+    held_.push_back(std::move(done));
+  }
+  void WaitForHeld(size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return held_.size() >= n; };
+    ASSERT_TRUE(mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(10)));
+  }
+  void ReleaseAll() {
+    std::vector<Done> held;
+    {
+      absl::MutexLock lock(&mu_);
+      held.swap(held_);
+    }
+    std::reverse(held.begin(), held.end());
+    for (Done& done : held) done(PushAck());
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<Done> held_ ABSL_GUARDED_BY(mu_);
+};
+
+PushRequest Request(uint64_t sequence, const std::string& job) {
+  PushRequest request;
+  request.set_sequence(sequence);
+  request.mutable_grouping_key()->set_job(job);
+  return request;
+}
+
+class IngestServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<IngestServer>("127.0.0.1:0", &processor_);
+    ASSERT_TRUE(server_->Start().ok());
+    stub_ = pushgate::v1::Ingest::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override { server_->Stop(); }
+
+  ReversingProcessor processor_;
+  std::unique_ptr<IngestServer> server_;
+  std::unique_ptr<pushgate::v1::Ingest::Stub> stub_;
+};
+
+TEST_F(IngestServerTest, PushStreamAcksEveryRequestBySequenceInTheOrderAcksBecomeReady) {
+  grpc::ClientContext context;
+  auto stream = stub_->Push(&context);
+  ASSERT_TRUE(stream->Write(Request(7, "a")));
+  ASSERT_TRUE(stream->Write(Request(8, "invalid")));
+  ASSERT_TRUE(stream->Write(Request(9, "b")));
+  processor_.WaitForHeld(2);
+
+  PushAck ack;
+  ASSERT_TRUE(stream->Read(&ack));  // the INVALID one is ready first
+  EXPECT_EQ(ack.sequence(), 8u);
+  EXPECT_EQ(ack.code(), PushAck::INVALID);
+  EXPECT_EQ(ack.message(), "job is invalid");
+
+  ASSERT_TRUE(stream->WritesDone());
+  processor_.ReleaseAll();
+  std::vector<uint64_t> sequences;
+  while (stream->Read(&ack)) {
+    EXPECT_EQ(ack.code(), PushAck::OK);
+    sequences.push_back(ack.sequence());
+  }
+  EXPECT_EQ(sequences, (std::vector<uint64_t>{9, 7}));
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(IngestServerTest, PushBatchesAcksEveryRequestOfEveryBatchExactlyOnce) {
+  grpc::ClientContext context;
+  auto stream = stub_->PushBatches(&context);
+  uint64_t sequence = 0;
+  for (int batch_size : {1, 5, 40}) {
+    PushBatch batch;
+    for (int i = 0; i < batch_size; ++i) *batch.add_pushes() = Request(++sequence, "job");
+    ASSERT_TRUE(stream->Write(batch));
+  }
+  PushBatch with_invalid;
+  *with_invalid.add_pushes() = Request(++sequence, "invalid");
+  *with_invalid.add_pushes() = Request(++sequence, "job");
+  ASSERT_TRUE(stream->Write(with_invalid));
+  processor_.WaitForHeld(sequence - 1);
+  ASSERT_TRUE(stream->WritesDone());
+  processor_.ReleaseAll();
+
+  std::vector<uint64_t> ok, invalid;
+  AckBatch acks;
+  while (stream->Read(&acks)) {
+    EXPECT_GT(acks.acks_size(), 0);
+    for (const PushAck& ack : acks.acks()) {
+      (ack.code() == PushAck::OK ? ok : invalid).push_back(ack.sequence());
+    }
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(invalid, (std::vector<uint64_t>{sequence - 1}));
+  std::sort(ok.begin(), ok.end());
+  std::vector<uint64_t> expected_ok;
+  for (uint64_t s = 1; s <= sequence; ++s) {
+    if (s != sequence - 1) expected_ok.push_back(s);
+  }
+  EXPECT_EQ(ok, expected_ok);
+}
+
+}  // namespace
+}  // namespace pushgate
