@@ -169,8 +169,15 @@ class IngestClient::Impl {
           return !queue_.empty() || stream_ != stream;
         };
         mu_.Await(absl::Condition(&ready));
+        auto batch_ready = [this, stream]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          const bool previous_acked =
+              pending_.empty() || pending_.begin()->first > last_written_sequence_;
+          return previous_acked || queue_.size() >= kMaxPushesPerBatch || stream_ != stream;
+        };
+        mu_.AwaitWithTimeout(absl::Condition(&batch_ready), options_.max_linger);
         if (stream_ != stream) return;
         queued.swap(queue_);
+        if (!queued.empty()) last_written_sequence_ = queued.back()->sequence();
       }
       while (!queued.empty()) {
         // The pushes stay on their own arenas: the batch only borrows them for the write.
@@ -254,6 +261,9 @@ class IngestClient::Impl {
   grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
   Stream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;
   uint64_t last_sequence_ ABSL_GUARDED_BY(mu_) = 0;
+  // The last sequence handed to the writer: the previous batch is acknowledged once no
+  // pending push has a sequence up to it.
+  uint64_t last_written_sequence_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<uint64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
   std::deque<ArenaPush> queue_ ABSL_GUARDED_BY(mu_);
   IngestClientStats stats_ ABSL_GUARDED_BY(mu_);

@@ -105,6 +105,41 @@ TEST_F(IngestClientTest, EachPushGetsItsOwnAckEvenWhenAcksComeOutOfOrder) {
   EXPECT_LT(ack_b.sequence(), ack_c.sequence());
 }
 
+TEST_F(IngestClientTest, AnAckEndsTheLingerOfPushesQueuedBehindItsBatch) {
+  StartServer();
+  IngestClientOptions options;
+  options.max_linger = absl::Minutes(1);  // far beyond WaitForHeld's 10 s
+  StartClient(options);
+  auto a = Push("a");
+  processor_.WaitForHeld(1);
+  auto b = Push("b");
+  auto c = Push("c");
+  processor_.Release(0, PushAck::OK);
+  EXPECT_EQ(a.get().code(), PushAck::OK);
+  processor_.WaitForHeld(3);
+  ASSERT_EQ(processor_.held(), 3u);
+  processor_.Release(1, PushAck::OK);
+  processor_.Release(2, PushAck::OK);
+  EXPECT_EQ(b.get().message(), "b");
+  EXPECT_EQ(c.get().message(), "c");
+}
+
+TEST_F(IngestClientTest, LingerNeverHoldsAPushBackForeverBehindAnUnackedOne) {
+  StartServer();
+  IngestClientOptions options;
+  options.max_linger = absl::Milliseconds(100);
+  StartClient(options);
+  auto a = Push("a");
+  processor_.WaitForHeld(1);
+  auto b = Push("b");  // `a` stays unacknowledged
+  processor_.WaitForHeld(2);
+  ASSERT_EQ(processor_.held(), 2u);
+  processor_.Release(1, PushAck::OK);
+  EXPECT_EQ(b.get().code(), PushAck::OK);
+  processor_.Release(0, PushAck::OK);
+  EXPECT_EQ(a.get().code(), PushAck::OK);
+}
+
 TEST_F(IngestClientTest, NoAggregatorMeansUnavailableAtOnce) {
   IngestClientOptions options;
   options.target = "127.0.0.1:1";  // Nothing listens there.
