@@ -6,9 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <deque>
-#include <limits>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include "absl/base/attributes.h"
@@ -16,14 +14,19 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/charconv.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "libs/go_text/go_text.h"
+#include "libs/text_parser/internal/numbers.h"
+#include "libs/text_parser/internal/scan.h"
 
 namespace pushgate {
 namespace {
 
+using ::pushgate::text_parser_internal::FindBlank;
+using ::pushgate::text_parser_internal::FindValueStop;
+using ::pushgate::text_parser_internal::ParseFloat;
+using ::pushgate::text_parser_internal::ParseInt64;
 using ::pushgate::v1::MetricFamily;
 using ::pushgate::v1::MetricType;
 using ::pushgate::v1::Series;
@@ -38,7 +41,6 @@ enum : uint8_t {
   kLabelStart = 4,   // a-z A-Z _
   kColon = 8,        // ':'
   kLabelDelim = 16,  // what may follow a label name: = , } " blank
-  kValueStop = 32,   // ends a plain run in a label value: " \\ and bytes >= 0x80
 };
 
 constexpr std::array<uint8_t, 256> MakeClasses() {
@@ -50,9 +52,7 @@ constexpr std::array<uint8_t, 256> MakeClasses() {
   t['_'] = kLabelStart;
   t[':'] = kColon;
   t['='] = t[','] = t['}'] = kLabelDelim;
-  t['"'] = kLabelDelim | kValueStop;
-  t['\\'] = kValueStop;
-  for (int c = 0x80; c < 0x100; ++c) t[c] = kValueStop;
+  t['"'] = kLabelDelim;
   return t;
 }
 constexpr std::array<uint8_t, 256> kClasses = MakeClasses();
@@ -89,132 +89,6 @@ bool IsMetricName(absl::string_view s) {
 // Quotes `s` for an error message: Go's escapes so the message stays on one line, and long
 // text cut at 100 bytes so a huge line cannot blow up the response.
 std::string Quote(absl::string_view s) { return GoQuote(s, /*max_bytes=*/100); }
-
-// ---------------------------------------------------------------------------------------
-// Numbers.
-
-constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-                             1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-// What Go's strconv.ParseFloat(s, 64) accepts once `p`, `P` and `_` are refused (as the
-// Prometheus text parser does): decimal floats with optional sign and exponent, and
-// case-insensitive inf/infinity (signed or not) and nan (unsigned). Out-of-range magnitudes
-// are an error, tiny ones round to zero.
-bool ParseFloat(absl::string_view s, double* out) {
-  const char* p = s.data();
-  const char* const end = p + s.size();
-  if (p == end) return false;
-  bool neg = false;
-  const bool signed_ = *p == '+' || *p == '-';
-  if (signed_) {
-    neg = *p == '-';
-    if (++p == end) return false;
-  }
-  if (!IsDigit(*p) && *p != '.') {
-    const absl::string_view word(p, end - p);
-    if (absl::EqualsIgnoreCase(word, "inf") || absl::EqualsIgnoreCase(word, "infinity")) {
-      *out =
-          neg ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
-      return true;
-    }
-    if (!signed_ && absl::EqualsIgnoreCase(word, "nan")) {
-      *out = std::numeric_limits<double>::quiet_NaN();
-      return true;
-    }
-    return false;
-  }
-
-  // Scan the grammar and, on the way, collect up to 19 significant digits for the exact fast
-  // path: a mantissa below 2^53 times an exactly representable power of ten is correctly
-  // rounded by one IEEE multiplication or division.
-  const char* q = p;
-  uint64_t mantissa = 0;
-  int significant = 0;
-  int exp10 = 0;
-  bool any_digit = false;
-  bool truncated = false;
-  for (; q < end && IsDigit(*q); ++q) {
-    any_digit = true;
-    const int d = *q - '0';
-    if (mantissa == 0 && d == 0) continue;
-    if (significant < 19) {
-      mantissa = mantissa * 10 + d;
-      ++significant;
-    } else {
-      ++exp10;
-      truncated |= d != 0;
-    }
-  }
-  if (q < end && *q == '.') {
-    for (++q; q < end && IsDigit(*q); ++q) {
-      any_digit = true;
-      const int d = *q - '0';
-      if (mantissa == 0 && d == 0) {
-        --exp10;
-      } else if (significant < 19) {
-        mantissa = mantissa * 10 + d;
-        ++significant;
-        --exp10;
-      } else {
-        truncated |= d != 0;
-      }
-    }
-  }
-  if (!any_digit) return false;
-  if (q < end && (*q == 'e' || *q == 'E')) {
-    ++q;
-    bool exp_neg = false;
-    if (q < end && (*q == '+' || *q == '-')) exp_neg = *q++ == '-';
-    if (q == end || !IsDigit(*q)) return false;
-    int e = 0;
-    for (; q < end && IsDigit(*q); ++q) {
-      if (e < 100000) e = e * 10 + (*q - '0');
-    }
-    exp10 += exp_neg ? -e : e;
-  }
-  if (q != end) return false;
-
-  if (mantissa == 0) {
-    *out = neg ? -0.0 : 0.0;
-    return true;
-  }
-  if (!truncated && significant <= 15 && exp10 >= -22 && exp10 <= 22) {
-    double v = static_cast<double>(mantissa);
-    v = exp10 < 0 ? v / kPow10[-exp10] : v * kPow10[exp10];
-    *out = neg ? -v : v;
-    return true;
-  }
-  double v = 0;
-  const absl::from_chars_result r = absl::from_chars(p, end, v);
-  if (r.ptr != end) return false;
-  if (r.ec == std::errc::result_out_of_range) {
-    // Overflow is Go's ErrRange; underflow rounds to zero without an error.
-    if (std::isinf(v) || std::fabs(v) >= 1) return false;
-    v = 0;
-  } else if (r.ec != std::errc()) {
-    return false;
-  }
-  *out = neg ? -v : v;
-  return true;
-}
-
-// Go's strconv.ParseInt(s, 10, 64).
-bool ParseInt64(absl::string_view s, int64_t* out) {
-  size_t i = 0;
-  bool neg = false;
-  if (i < s.size() && (s[i] == '+' || s[i] == '-')) neg = s[i++] == '-';
-  if (i == s.size()) return false;
-  const uint64_t limit = neg ? uint64_t{1} << 63 : (uint64_t{1} << 63) - 1;
-  uint64_t v = 0;
-  for (; i < s.size(); ++i) {
-    if (!IsDigit(s[i])) return false;
-    const uint64_t d = s[i] - '0';
-    if (v > (limit - d) / 10) return false;
-    v = v * 10 + d;
-  }
-  *out = neg ? static_cast<int64_t>(0 - v) : static_cast<int64_t>(v);
-  return true;
-}
 
 // ---------------------------------------------------------------------------------------
 // The parser.
@@ -279,11 +153,96 @@ std::string OutputName(absl::string_view key, MetricType type) {
   return std::string(key);
 }
 
+enum class Role {
+  kNone,
+  kValue,     // counter, gauge, untyped, info sample
+  kQuantile,  // summary `x{quantile=..}`
+  kSum,
+  kCount,
+  kBucket,
+};
+
+struct Family {
+  absl::string_view key;  // the name it was declared or first sampled under
+  MetricFamily* mf;
+  MetricType type;
+};
+
+struct Target {
+  int family;
+  Role role;
+};
+
+struct Label {
+  absl::string_view name;
+  absl::string_view value;
+};
+
+// The containers a parse works in. Growing them costs a few dozen allocations per push, so
+// each thread keeps one set and a parse starts by clearing it (clear() keeps the memory, and
+// absl's tables free theirs once large, so a huge push leaves little behind).
+struct Workspace {
+  std::vector<Family> families;
+  absl::flat_hash_map<absl::string_view, int> families_by_key;
+  // Summary and histogram series by family and labels.
+  absl::flat_hash_map<std::string, Series*> grouped;
+  std::vector<Series*> histograms;
+  std::string last_group_key;
+  // Per-sample scratch.
+  std::vector<Label> labels;
+  std::deque<std::string> unescaped;  // unescaped values; a deque keeps them in place
+  absl::flat_hash_set<absl::string_view> seen_names;
+  std::vector<int> order;
+  std::string key;
+
+  void Clear() {
+    // What a huge push grew is let go rather than kept for the thread's lifetime.
+    constexpr size_t kKeepElements = 4096;
+    constexpr size_t kKeepBytes = 64 << 10;
+    ClearOrRelease(&families, kKeepElements);
+    ClearOrRelease(&histograms, kKeepElements);
+    ClearOrRelease(&labels, kKeepElements);
+    ClearOrRelease(&order, kKeepElements);
+    ClearOrRelease(&last_group_key, kKeepBytes);
+    ClearOrRelease(&key, kKeepBytes);
+    families_by_key.clear();
+    grouped.clear();
+    seen_names.clear();
+    if (unescaped.size() > 64) unescaped.clear();
+    for (std::string& value : unescaped) ClearOrRelease(&value, kKeepBytes);
+  }
+
+  template <typename Container>
+  static void ClearOrRelease(Container* c, size_t keep) {
+    if (c->capacity() > keep) {
+      Container().swap(*c);
+    } else {
+      c->clear();
+    }
+  }
+};
+
 class Parser {
  public:
   Parser(absl::string_view body, const TextParserLimits& limits,
-         google::protobuf::RepeatedPtrField<MetricFamily>* out)
-      : body_(body), limits_(limits), out_(out), first_family_(out->size()) {}
+         google::protobuf::RepeatedPtrField<MetricFamily>* out, Workspace* workspace)
+      : body_(body),
+        body_end_(body.data() + body.size()),
+        limits_(limits),
+        out_(out),
+        first_family_(out->size()),
+        families_(workspace->families),
+        families_by_key_(workspace->families_by_key),
+        grouped_(workspace->grouped),
+        histograms_(workspace->histograms),
+        last_group_key_(workspace->last_group_key),
+        labels_(workspace->labels),
+        scratch_(workspace->unescaped),
+        seen_names_(workspace->seen_names),
+        order_(workspace->order),
+        key_(workspace->key) {
+    workspace->Clear();
+  }
 
   absl::Status Run() {
     absl::Status status = ParseLines();
@@ -296,31 +255,6 @@ class Parser {
   }
 
  private:
-  enum class Role {
-    kNone,
-    kValue,     // counter, gauge, untyped, info sample
-    kQuantile,  // summary `x{quantile=..}`
-    kSum,
-    kCount,
-    kBucket,
-  };
-
-  struct Family {
-    absl::string_view key;  // the name it was declared or first sampled under
-    MetricFamily* mf;
-    MetricType type;
-  };
-
-  struct Target {
-    int family;
-    Role role;
-  };
-
-  struct Label {
-    absl::string_view name;
-    absl::string_view value;
-  };
-
   // Out of line: error paths stay out of the hot scanning code.
   template <typename... Pieces>
   ABSL_ATTRIBUTE_NOINLINE absl::Status Error(const Pieces&... pieces) const {
@@ -482,7 +416,7 @@ class Parser {
     }
     if (i == line.size()) return Error("missing value for metric ", Quote(name));
 
-    size_t token_end = SkipToBlank(line, i);
+    size_t token_end = TokenEnd(line, i);
     const absl::string_view value_text = line.substr(i, token_end - i);
     double value;
     if (!ParseFloat(value_text, &value)) {
@@ -493,7 +427,7 @@ class Parser {
     bool has_timestamp = false;
     int64_t timestamp = 0;
     if (i < line.size() && line[i] != '#') {
-      token_end = SkipToBlank(line, i);
+      token_end = TokenEnd(line, i);
       const absl::string_view ts_text = line.substr(i, token_end - i);
       if (!ParseInt64(ts_text, &timestamp)) {
         return Error("invalid timestamp ", Quote(ts_text), " for metric ", Quote(name),
@@ -508,6 +442,11 @@ class Parser {
                    has_timestamp ? "timestamp" : "value", " of metric ", Quote(name));
     }
     return AddSample(name, same_name, value, has_timestamp, timestamp);
+  }
+
+  // Where the token starting at line[i] ends: the next blank or the end of the line.
+  size_t TokenEnd(absl::string_view line, size_t i) const {
+    return FindBlank(line.data() + i, line.data() + line.size(), body_end_) - line.data();
   }
 
   // The Prometheus parsers read a blank after the value as the start of a timestamp, so a
@@ -568,7 +507,7 @@ class Parser {
       bool escaped = false;
       bool non_ascii = false;
       for (;;) {
-        while (i < n && !Is(line[i], kValueStop)) ++i;
+        i = FindValueStop(line.data() + i, line.data() + n, body_end_) - line.data();
         if (i >= n || line[i] == '"') break;
         if (line[i] == '\\') {
           escaped = true;
@@ -755,12 +694,15 @@ class Parser {
   }
 
   static void CopyLabels(const std::vector<Label>& labels, int skip, Series* series) {
+    if (labels.empty()) return;
     series->mutable_labels()->Reserve(static_cast<int>(labels.size()));
     for (int k = 0; k < static_cast<int>(labels.size()); ++k) {
       if (k == skip) continue;
       v1::Label* label = series->add_labels();
-      label->set_name(labels[k].name.data(), labels[k].name.size());
-      label->set_value(labels[k].value.data(), labels[k].value.size());
+      // set_name(data, size) would build a temporary std::string and copy it again;
+      // assigning into the field's own string copies once.
+      label->mutable_name()->assign(labels[k].name.data(), labels[k].name.size());
+      label->mutable_value()->assign(labels[k].value.data(), labels[k].value.size());
     }
   }
 
@@ -914,6 +856,8 @@ class Parser {
   }
 
   const absl::string_view body_;
+  // Scanners may read whole words up to here, past the end of the line they look at.
+  const char* const body_end_;
   const TextParserLimits& limits_;
   google::protobuf::RepeatedPtrField<MetricFamily>* const out_;
   const int first_family_;
@@ -922,12 +866,12 @@ class Parser {
   bool eof_ = false;
   size_t series_count_ = 0;
 
-  std::vector<Family> families_;
-  absl::flat_hash_map<absl::string_view, int> families_by_key_;
-  // Summary and histogram series by family and labels.
-  absl::flat_hash_map<std::string, Series*> grouped_;
-  std::vector<Series*> histograms_;
-  std::string last_group_key_;
+  // In the thread's Workspace.
+  std::vector<Family>& families_;
+  absl::flat_hash_map<absl::string_view, int>& families_by_key_;
+  absl::flat_hash_map<std::string, Series*>& grouped_;
+  std::vector<Series*>& histograms_;
+  std::string& last_group_key_;
   Series* last_group_ = nullptr;
 
   // The family of the last HELP/TYPE line.
@@ -938,20 +882,21 @@ class Parser {
   absl::string_view last_name_;
   Target last_target_{0, Role::kValue};
 
-  // Per-sample scratch, reused.
-  std::vector<Label> labels_;
-  std::deque<std::string> scratch_;  // unescaped values; a deque keeps them in place
+  // Per-sample scratch, in the thread's Workspace.
+  std::vector<Label>& labels_;
+  std::deque<std::string>& scratch_;
   size_t scratch_used_ = 0;
-  absl::flat_hash_set<absl::string_view> seen_names_;
-  std::vector<int> order_;
-  std::string key_;
+  absl::flat_hash_set<absl::string_view>& seen_names_;
+  std::vector<int>& order_;
+  std::string& key_;
 };
 
 }  // namespace
 
 absl::Status ParseText(absl::string_view body, const TextParserLimits& limits,
                        google::protobuf::RepeatedPtrField<pushgate::v1::MetricFamily>* out) {
-  return Parser(body, limits, out).Run();
+  static thread_local Workspace workspace;
+  return Parser(body, limits, out, &workspace).Run();
 }
 
 }  // namespace pushgate

@@ -1,0 +1,61 @@
+#include "libs/text_parser/internal/scan.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace pushgate {
+namespace text_parser_internal {
+namespace {
+
+// Every stop position, with the token at every offset in a buffer and the limit at every
+// place, against a byte-by-byte scan.
+TEST(ScanTest, FindValueStopAgreesWithAByteScan) {
+  const char stops[] = {'"', '\\', '\x80', '\xff', '\xc3'};
+  for (char stop : stops) {
+    for (size_t len = 0; len < 40; ++len) {
+      for (size_t at = 0; at <= len; ++at) {
+        std::string buf(len, 'a');
+        if (at < len) buf[at] = stop;
+        // Bytes after the limit that would stop the scan must not be reported.
+        buf += "\"\\\xff\"";
+        for (size_t limit = 0; limit <= len; ++limit) {
+          const char* got = FindValueStop(buf.data(), buf.data() + limit, buf.data() + buf.size());
+          const size_t want = at < limit ? at : limit;
+          ASSERT_EQ(got - buf.data(), static_cast<ptrdiff_t>(want))
+              << "stop " << int(stop) << " at " << at << " limit " << limit;
+        }
+      }
+    }
+  }
+}
+
+TEST(ScanTest, OnlyTheLowestMatchCountsWhenSeveralAreNear) {
+  // A match directly before another equal byte is where the borrow trick over-reports.
+  const std::string buf = "ab\"\"\"cdefgh\"\\";
+  EXPECT_EQ(FindValueStop(buf.data(), buf.data() + buf.size(), buf.data() + buf.size()),
+            buf.data() + 2);
+  const std::string blanks = "12345 \t  6";
+  EXPECT_EQ(FindBlank(blanks.data(), blanks.data() + blanks.size(), blanks.data() + blanks.size()),
+            blanks.data() + 5);
+}
+
+TEST(ScanTest, FindBlankFindsSpacesAndTabsOnly) {
+  for (char blank : {' ', '\t'}) {
+    for (size_t len = 1; len < 24; ++len) {
+      for (size_t at = 0; at < len; ++at) {
+        std::string buf(len, '7');
+        buf[at] = blank;
+        buf[0] = at == 0 ? blank : '\n';  // newlines and other bytes are not blanks
+        const char* got = FindBlank(buf.data(), buf.data() + len, buf.data() + len);
+        ASSERT_EQ(got - buf.data(), static_cast<ptrdiff_t>(at));
+      }
+      const std::string none(len, '\r');
+      EXPECT_EQ(FindBlank(none.data(), none.data() + len, none.data() + len), none.data() + len);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace text_parser_internal
+}  // namespace pushgate
