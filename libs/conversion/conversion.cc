@@ -2,13 +2,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "libs/line_protocol/line_protocol.h"
 #include "libs/naming/naming.h"
 #include "proto/ingest.pb.h"
@@ -21,11 +24,13 @@ using ::pushgate::v1::MetricType;
 using ::pushgate::v1::PushRequest;
 using ::pushgate::v1::Series;
 
-// A label as pushed, before sanitizing; points into the request.
+// A label as pushed, before sanitizing: views into the request.
 using RawLabel = std::pair<absl::string_view, absl::string_view>;
-using Tags = std::vector<std::pair<std::string, std::string>>;
+// A push rarely has more labels per series than this; more spill to the heap.
+using Labels = absl::InlinedVector<RawLabel, 16>;
+using Field = std::pair<absl::string_view, double>;
 
-bool HasKey(const std::vector<RawLabel>& labels, absl::string_view key) {
+bool HasKey(const Labels& labels, absl::string_view key) {
   for (const RawLabel& label : labels) {
     if (label.first == key) return true;
   }
@@ -33,8 +38,13 @@ bool HasKey(const std::vector<RawLabel>& labels, absl::string_view key) {
 }
 
 // Tag precedence: the first source to name a key keeps it.
-void AddIfAbsent(absl::string_view key, absl::string_view value, std::vector<RawLabel>* labels) {
-  if (!HasKey(*labels, key)) labels->emplace_back(key, value);
+void AddIfAbsent(absl::string_view key, absl::string_view value, Labels* labels) {
+  if (HasKey(*labels, key)) return;
+  // Member by member: building the pair first makes the compiler store its halves
+  // separately and reload them as one, which stalls.
+  RawLabel& label = labels->emplace_back();
+  label.first = key;
+  label.second = value;
 }
 
 // A newline would end the line-protocol line, and a trailing backslash would escape the
@@ -46,19 +56,66 @@ std::string SanitizeTagValue(absl::string_view value) {
   return sanitized;
 }
 
-void AppendTags(const std::vector<RawLabel>& labels, Tags* tags) {
-  for (const RawLabel& label : labels) {
-    std::string value = SanitizeTagValue(label.second);
-    if (value.empty()) continue;
-    tags->emplace_back(std::string(label.first), std::move(value));
+// The fields of one point: at most two (`_count` and `_sum`).
+struct Fields {
+  Field items[2];
+  size_t size = 0;
+};
+
+// Where the converter hands its points, one at a time; the views live only during the call.
+// Tags are the winning labels as pushed: turning newlines into spaces, removing trailing
+// backslashes and leaving out tags that end up empty is the sink's part, since the encoder
+// does exactly that for every point anyway.
+class PointSink {
+ public:
+  virtual ~PointSink() = default;
+  virtual void Add(const PointView& point) = 0;
+};
+
+// Copies every point into a Point, with sanitized tags.
+class PointVectorSink final : public PointSink {
+ public:
+  explicit PointVectorSink(std::vector<Point>* out) : out_(out) {}
+
+  void Add(const PointView& view) override {
+    Point& point = out_->emplace_back();
+    point.measurement.assign(view.measurement.data(), view.measurement.size());
+    point.tags.reserve(view.tags.size());
+    for (const auto& [key, raw_value] : view.tags) {
+      std::string value = SanitizeTagValue(raw_value);
+      if (!value.empty()) point.tags.emplace_back(std::string(key), std::move(value));
+    }
+    point.fields.reserve(view.fields.size());
+    for (const auto& [key, value] : view.fields) point.fields.emplace_back(key, value);
+    point.timestamp_ns = view.timestamp_ns;
   }
-}
+
+ private:
+  std::vector<Point>* const out_;
+};
+
+// Writes every point as a line, so that no string is copied but into the output.
+class LineProtocolSink final : public PointSink {
+ public:
+  LineProtocolSink(LineProtocolEncoder* encoder, std::string* out) : encoder_(encoder), out_(out) {}
+
+  void Add(const PointView& point) override {
+    if (encoder_->AppendView(point, out_)) ++lines_;
+  }
+
+  size_t lines() const { return lines_; }
+
+ private:
+  LineProtocolEncoder* const encoder_;
+  std::string* const out_;
+  size_t lines_ = 0;
+};
 
 class PushConverter {
  public:
-  PushConverter(const PushRequest& push, const ConversionOptions& options, std::vector<Point>* out,
+  PushConverter(const PushRequest& push, const ConversionOptions& options, PointSink* sink,
                 ConversionStats* stats)
-      : push_(push), options_(options), out_(out), stats_(stats) {}
+      : push_(push), options_(options), sink_(sink), stats_(stats) {}
 
   void Run() {
     CollectBaseLabels();
@@ -68,28 +125,29 @@ class PushConverter {
  private:
   // Info labels first, then the grouping key; bucket points get only the grouping key.
   void CollectBaseLabels() {
+    Labels info_labels;
     for (const MetricFamily& family : push_.families()) {
       if (family.type() != v1::INFO) continue;
       for (const Series& series : family.series()) {
         for (const v1::Label& label : series.labels()) {
-          auto it = std::find_if(info_labels_.begin(), info_labels_.end(),
+          auto it = std::find_if(info_labels.begin(), info_labels.end(),
                                  [&](const RawLabel& l) { return l.first == label.name(); });
           // Later info samples overwrite earlier values.
-          if (it != info_labels_.end()) {
+          if (it != info_labels.end()) {
             it->second = label.value();
           } else {
-            info_labels_.emplace_back(label.name(), label.value());
+            info_labels.emplace_back(label.name(), label.value());
           }
         }
       }
     }
     const v1::GroupingKey& key = push_.grouping_key();
-    std::vector<RawLabel> url_labels;
+    Labels url_labels;
     AddIfAbsent("job", key.job(), &url_labels);
     for (const v1::Label& label : key.labels())
       AddIfAbsent(label.name(), label.value(), &url_labels);
 
-    labels_with_info_ = info_labels_;
+    labels_with_info_ = std::move(info_labels);
     for (const RawLabel& label : url_labels)
       AddIfAbsent(label.first, label.second, &labels_with_info_);
     labels_without_info_ = std::move(url_labels);
@@ -106,24 +164,27 @@ class PushConverter {
       default:  // INFO labels are collected up front; GAUGE_HISTOGRAM has no points.
         return;
     }
-    const MetricName name = NameMetric(options_.naming, family.name(), push_.grouping_key().job());
-    measurement_ = name.measurement;
-    field_ = name.field;
-    count_field_ = field_ + "_count";
-    sum_field_ = field_ + "_sum";
-    bucket_field_ = field_ + "_bucket";
+    MetricName name = NameMetric(options_.naming, family.name(), push_.grouping_key().job());
+    measurement_ = std::move(name.measurement);
+    field_ = std::move(name.field);
+    if (family.type() == v1::SUMMARY || family.type() == v1::HISTOGRAM) {
+      // assign + append keeps the strings' capacity from family to family.
+      count_field_.assign(field_).append("_count");
+      sum_field_.assign(field_).append("_sum");
+      bucket_field_.assign(field_).append("_bucket");
+    }
     for (const Series& series : family.series()) {
-      const int64_t timestamp_ns = TimestampNs(series);
-      SeriesTags(series, labels_with_info_, &raw_labels_, &series_tags_);
+      timestamp_ns_ = TimestampNs(series);
+      SeriesLabels(series, labels_with_info_, &series_labels_);
       switch (family.type()) {
         case v1::SUMMARY:
-          ConvertSummary(series, timestamp_ns);
+          ConvertSummary(series);
           break;
         case v1::HISTOGRAM:
-          ConvertHistogram(series, timestamp_ns);
+          ConvertHistogram(series);
           break;
         default:
-          ConvertValue(series, timestamp_ns);
+          ConvertValue(series);
           break;
       }
     }
@@ -138,92 +199,95 @@ class PushConverter {
     return push_.receive_time_ns();
   }
 
-  // The winning raw labels of a series on top of `base`, and the tags they give.
-  static void SeriesTags(const Series& series, const std::vector<RawLabel>& base,
-                         std::vector<RawLabel>* raw, Tags* tags) {
-    raw->assign(base.begin(), base.end());
-    for (const v1::Label& label : series.labels()) AddIfAbsent(label.name(), label.value(), raw);
-    tags->clear();
-    AppendTags(*raw, tags);
+  // The winning labels of a series on top of `base`: the series' tags.
+  static void SeriesLabels(const Series& series, const Labels& base, Labels* labels) {
+    labels->assign(base.begin(), base.end());
+    for (const v1::Label& label : series.labels()) {
+      AddIfAbsent(label.name(), label.value(), labels);
+    }
   }
 
   // Keeps a finite value as a field; counts and drops anything else.
-  void AddField(const std::string& key, double value,
-                std::vector<std::pair<std::string, double>>* fields) {
+  void AddField(absl::string_view key, double value, Fields* fields) {
     if (std::isfinite(value)) {
-      fields->emplace_back(key, value);
-    } else {
-      CountDropped();
+      fields->items[fields->size++] = {key, value};
+    } else if (stats_ != nullptr) {
+      ++stats_->dropped_non_finite;
     }
   }
 
-  void CountDropped() {
-    if (stats_ != nullptr) ++stats_->dropped_non_finite;
-  }
-
-  // Emits a point with `tags` plus, unless `raw` already claimed the key, tag `extra_key`.
-  void Emit(const Tags& tags, const std::vector<RawLabel>& raw, absl::string_view extra_key,
-            double extra_bound, std::vector<std::pair<std::string, double>> fields,
-            int64_t timestamp_ns) {
-    if (fields.empty()) return;
-    Point point;
+  // Emits a point of the current series, unless all its fields were dropped.
+  void Emit(const Labels& tags, const Fields& fields) {
+    if (fields.size == 0) return;
+    PointView point;
     point.measurement = measurement_;
-    point.tags.reserve(tags.size() + 1);
-    point.tags.assign(tags.begin(), tags.end());
-    if (!extra_key.empty() && !HasKey(raw, extra_key)) {
-      point.tags.emplace_back(std::string(extra_key), FormatBound(extra_bound));
+    point.tags = tags;
+    point.fields = absl::MakeConstSpan(fields.items, fields.size);
+    point.timestamp_ns = timestamp_ns_;
+    sink_->Add(point);
+  }
+
+  // Emits a point with `tags` plus tag `bound_key` (FormatBound), unless the series' labels
+  // already claimed that key (even with an empty value). The tag is added to `tags` only for
+  // the call, which saves copying the series' tags for every bucket.
+  void EmitWithBound(Labels* tags, bool bound_key_taken, absl::string_view bound_key, double bound,
+                     const Fields& fields) {
+    if (fields.size == 0) return;
+    if (bound_key_taken) {
+      Emit(*tags, fields);
+      return;
     }
-    point.fields = std::move(fields);
-    point.timestamp_ns = timestamp_ns;
-    out_->push_back(std::move(point));
+    bound_text_ = FormatBound(bound);
+    tags->emplace_back(bound_key, bound_text_);
+    Emit(*tags, fields);
+    tags->pop_back();
   }
 
-  void ConvertValue(const Series& series, int64_t timestamp_ns) {
-    std::vector<std::pair<std::string, double>> fields;
+  void ConvertValue(const Series& series) {
+    Fields fields;
     AddField(field_, series.value(), &fields);
-    Emit(series_tags_, raw_labels_, "", 0, std::move(fields), timestamp_ns);
+    Emit(series_labels_, fields);
   }
 
-  void EmitCountSum(double count, double sum, int64_t timestamp_ns) {
-    std::vector<std::pair<std::string, double>> fields;
+  void EmitCountSum(double count, double sum) {
+    Fields fields;
     AddField(count_field_, count, &fields);
     AddField(sum_field_, sum, &fields);
-    Emit(series_tags_, raw_labels_, "", 0, std::move(fields), timestamp_ns);
+    Emit(series_labels_, fields);
   }
 
-  void ConvertSummary(const Series& series, int64_t timestamp_ns) {
+  void ConvertSummary(const Series& series) {
     const v1::Summary& summary = series.summary();
-    EmitCountSum(summary.count(), summary.sum(), timestamp_ns);
+    EmitCountSum(summary.count(), summary.sum());
+    const bool quantile_taken = HasKey(series_labels_, "quantile");
     for (const v1::Quantile& quantile : summary.quantiles()) {
-      std::vector<std::pair<std::string, double>> fields;
+      Fields fields;
       AddField(field_, quantile.value(), &fields);
-      Emit(series_tags_, raw_labels_, "quantile", quantile.quantile(), std::move(fields),
-           timestamp_ns);
+      EmitWithBound(&series_labels_, quantile_taken, "quantile", quantile.quantile(), fields);
     }
   }
 
-  void ConvertHistogram(const Series& series, int64_t timestamp_ns) {
+  void ConvertHistogram(const Series& series) {
     const v1::Histogram& histogram = series.histogram();
-    EmitCountSum(histogram.count(), histogram.sum(), timestamp_ns);
+    EmitCountSum(histogram.count(), histogram.sum());
     if (histogram.buckets().empty()) return;
     // Bucket points carry no info labels.
-    SeriesTags(series, labels_without_info_, &bucket_raw_labels_, &bucket_tags_);
+    SeriesLabels(series, labels_without_info_, &bucket_labels_);
+    const bool le_taken = HasKey(bucket_labels_, "le");
     for (const v1::Bucket& bucket : histogram.buckets()) {
-      std::vector<std::pair<std::string, double>> fields;
+      Fields fields;
       AddField(bucket_field_, bucket.cumulative_count(), &fields);
-      Emit(bucket_tags_, bucket_raw_labels_, "le", bucket.upper_bound(), std::move(fields),
-           timestamp_ns);
+      EmitWithBound(&bucket_labels_, le_taken, "le", bucket.upper_bound(), fields);
     }
   }
 
   const PushRequest& push_;
   const ConversionOptions& options_;
-  std::vector<Point>* const out_;
+  PointSink* const sink_;
   ConversionStats* const stats_;
 
-  std::vector<RawLabel> info_labels_;
-  std::vector<RawLabel> labels_with_info_;
-  std::vector<RawLabel> labels_without_info_;
+  Labels labels_with_info_;
+  Labels labels_without_info_;
 
   // The family and series being converted.
   std::string measurement_;
@@ -231,17 +295,26 @@ class PushConverter {
   std::string count_field_;
   std::string sum_field_;
   std::string bucket_field_;
-  std::vector<RawLabel> raw_labels_;
-  Tags series_tags_;
-  std::vector<RawLabel> bucket_raw_labels_;
-  Tags bucket_tags_;
+  int64_t timestamp_ns_ = 0;
+  Labels series_labels_;
+  Labels bucket_labels_;
+  std::string bound_text_;
 };
 
 }  // namespace
 
 void ConvertPush(const PushRequest& push, const ConversionOptions& options, std::vector<Point>* out,
                  ConversionStats* stats) {
-  PushConverter(push, options, out, stats).Run();
+  PointVectorSink sink(out);
+  PushConverter(push, options, &sink, stats).Run();
+}
+
+size_t ConvertPushToLineProtocol(const PushRequest& push, const ConversionOptions& options,
+                                 LineProtocolEncoder* encoder, std::string* out,
+                                 ConversionStats* stats) {
+  LineProtocolSink sink(encoder, out);
+  PushConverter(push, options, &sink, stats).Run();
+  return sink.lines();
 }
 
 }  // namespace pushgate

@@ -4,7 +4,9 @@
 #ifndef PUSHGATE_LIBS_CONVERSION_CONVERSION_H_
 #define PUSHGATE_LIBS_CONVERSION_CONVERSION_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "libs/line_protocol/line_protocol.h"
@@ -51,6 +53,13 @@ struct ConversionStats {
 // - Duplicate series all produce points.
 void ConvertPush(const pushgate::v1::PushRequest& push, const ConversionOptions& options,
                  std::vector<Point>* out, ConversionStats* stats);
+
+// The same points as ConvertPush, in the same order, appended to `out` as line protocol by
+// `encoder` without building a Point for each: what the aggregator writes for every push, so
+// it copies no string but into `out`. Returns the number of lines appended.
+size_t ConvertPushToLineProtocol(const pushgate::v1::PushRequest& push,
+                                 const ConversionOptions& options, LineProtocolEncoder* encoder,
+                                 std::string* out, ConversionStats* stats);
 
 }  // namespace pushgate
 

@@ -1,5 +1,6 @@
 #include "libs/conversion/conversion.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -33,9 +34,22 @@ struct Result {
   ConversionStats stats;
 };
 
+// Every test also runs the aggregator's entry point, ConvertPushToLineProtocol: it must
+// append exactly the lines the encoder writes for ConvertPush's points, count them, and
+// count the same dropped values.
 Result Convert(const v1::PushRequest& push, const ConversionOptions& options = {}) {
   Result result;
   ConvertPush(push, options, &result.points, &result.stats);
+
+  LineProtocolEncoder encoder;
+  std::string expected_lines = "earlier\n";
+  for (const Point& point : result.points) encoder.Append(point, &expected_lines);
+  std::string lines = "earlier\n";
+  ConversionStats stats;
+  const size_t count = ConvertPushToLineProtocol(push, options, &encoder, &lines, &stats);
+  EXPECT_EQ(lines, expected_lines);
+  EXPECT_EQ(count, result.points.size());
+  EXPECT_EQ(stats.dropped_non_finite, result.stats.dropped_non_finite);
   return result;
 }
 
@@ -773,6 +787,47 @@ TEST(ConvertPushTest, AppendsToExistingPointsAndStats) {
   EXPECT_EQ(stats.dropped_non_finite, 5);
   ConvertPush(push, {}, &points, nullptr);  // stats are optional
   EXPECT_EQ(points.size(), 3u);
+}
+
+TEST(ConvertPushToLineProtocolTest, WritesCanonicalLinesAndCountsThem) {
+  const v1::PushRequest push = Push(R"pb(
+                                      families {
+                                        name: "rpc_seconds"
+                                        type: HISTOGRAM
+                                        series {
+                                          labels { name: "method" value: "Get\nAll" }
+                                          histogram {
+                                            count: 3
+                                            sum: 0.75
+                                            buckets { upper_bound: 0.25 cumulative_count: 1 }
+                                            buckets { upper_bound: inf cumulative_count: 3 }
+                                          }
+                                        }
+                                      }
+                                      families {
+                                        name: "up"
+                                        type: GAUGE
+                                        series { value: 1 }
+                                        series { value: inf }
+                                      }
+                                    )pb",
+                                    R"pb(labels { name: "instance" value: "i1" })pb");
+  LineProtocolEncoder encoder;
+  std::string lines;
+  ConversionStats stats;
+  EXPECT_EQ(ConvertPushToLineProtocol(push, {}, &encoder, &lines, &stats), 4u);
+  const std::string now = std::to_string(kReceiveTimeNs);
+  EXPECT_EQ(lines,
+            absl::StrCat(
+                "rpc,instance=i1,job=j,method=Get\\ All rpc_seconds_count=3,"
+                "rpc_seconds_sum=0.75 ",
+                now, "\n", "rpc,instance=i1,job=j,le=0.25,method=Get\\ All rpc_seconds_bucket=1 ",
+                now, "\n", "rpc,instance=i1,job=j,le=+Inf,method=Get\\ All rpc_seconds_bucket=3 ",
+                now, "\n", "up,instance=i1,job=j up=1 ", now, "\n"));
+  EXPECT_EQ(stats.dropped_non_finite, 1);
+  // Stats are optional, and lines are appended.
+  EXPECT_EQ(ConvertPushToLineProtocol(push, {}, &encoder, &lines, nullptr), 4u);
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 8);
 }
 
 TEST(ConvertPushTest, EmptyPushHasNoPoints) {

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/config.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -42,13 +43,10 @@ constexpr char kDigitPairs[] =
     "4445464748495051525354555657585960616263646566676869707172737475767778798081828384858687"
     "888990919293949596979899";
 
+// Comparisons rather than a division loop: they do not depend on each other.
 int DecimalDigits(uint32_t v) {
-  int n = 1;
-  while (v >= 10) {
-    v /= 10;
-    ++n;
-  }
-  return n;
+  return 1 + (v >= 10) + (v >= 100) + (v >= 1000) + (v >= 10000) + (v >= 100000) + (v >= 1000000) +
+         (v >= 10000000);
 }
 
 // Writes v (< 10^8) without leading zeros.
@@ -302,29 +300,43 @@ inline char* WriteEscaped(absl::string_view s, char* p) {
 }
 
 // The first 8 bytes of a key as a big-endian number (zero-padded), so that comparing
-// prefixes orders keys like comparing bytes does, except for ties.
-uint64_t KeyPrefix(const std::string& key) {
-  uint64_t prefix = 0;
-  const size_t n = std::min<size_t>(key.size(), 8);
-  for (size_t i = 0; i < n; ++i) {
-    prefix |= static_cast<uint64_t>(static_cast<unsigned char>(key[i])) << (56 - 8 * i);
+// prefixes orders keys like comparing bytes does, except for ties. Loads whole words: keys
+// are short, and a byte loop with a data-dependent trip count mispredicts.
+uint64_t KeyPrefix(absl::string_view key) {
+  const char* in = key.data();
+  const size_t n = key.size();
+  uint64_t bytes;  // the key's first bytes in memory order, zeros after its end
+  if (n >= 8) {
+    bytes = Load64(in);
+  } else if (n >= 4) {
+    // Two overlapping words; the bytes they share are equal, so OR-ing them is exact.
+    bytes = Load32(in) | static_cast<uint64_t>(Load32(in + n - 4)) << (8 * (n - 4));
+  } else if (n > 0) {
+    const uint64_t a = static_cast<unsigned char>(in[0]);
+    const uint64_t b = static_cast<unsigned char>(in[n / 2]);
+    const uint64_t c = static_cast<unsigned char>(in[n - 1]);
+    bytes = a | b << (8 * (n / 2)) | c << (8 * (n - 1));
+  } else {
+    bytes = 0;
   }
-  return prefix;
+#ifdef ABSL_IS_BIG_ENDIAN
+  return bytes;
+#else
+  return __builtin_bswap64(bytes);
+#endif
 }
 
 // Insertion sort by key: points have a handful of tags and fields, and most keys differ
 // within their first 8 bytes, so nearly every comparison is one integer comparison.
-template <typename KeyOf>
-void SortByKey(std::vector<LineProtocolEncoder::SortEntry>* entries, KeyOf key_of) {
-  auto less = [&](const LineProtocolEncoder::SortEntry& a,
-                  const LineProtocolEncoder::SortEntry& b) {
+template <typename Entry>
+void SortByKey(Entry* e, size_t n) {
+  auto less = [](const Entry& a, const Entry& b) {
     if (a.prefix != b.prefix) return a.prefix < b.prefix;
-    return key_of(a.index) < key_of(b.index);
+    return a.key < b.key;
   };
-  auto& e = *entries;
-  for (size_t i = 1; i < e.size(); ++i) {
+  for (size_t i = 1; i < n; ++i) {
     if (!less(e[i], e[i - 1])) continue;
-    const LineProtocolEncoder::SortEntry moving = e[i];
+    const Entry moving = e[i];
     size_t j = i;
     do {
       e[j] = e[j - 1];
@@ -353,41 +365,56 @@ std::string FormatBound(double v) {
   return std::string(plain, WritePlain(sci, plain));
 }
 
-void LineProtocolEncoder::Append(const Point& point, std::string* out) {
+char* LineProtocolEncoder::WriteTimestamp(int64_t timestamp_ns, char* p) {
+  if (last_timestamp_size_ == 0 || timestamp_ns != last_timestamp_ns_) {
+    char* text = last_timestamp_text_;
+    *text++ = ' ';
+    text = WriteInt(timestamp_ns, text);
+    *text++ = '\n';
+    last_timestamp_ns_ = timestamp_ns;
+    last_timestamp_size_ = text - last_timestamp_text_;
+  }
+  // A fixed-size copy is one or two moves; Append reserved kTimestampChars for it.
+  static_assert(sizeof(last_timestamp_text_) >= kTimestampChars);
+  std::memcpy(p, last_timestamp_text_, kTimestampChars);
+  return p + last_timestamp_size_;
+}
+
+template <typename PointT>
+bool LineProtocolEncoder::AppendPoint(const PointT& point, std::string* out) {
   const absl::string_view measurement = TrimTrailingBackslashes(point.measurement);
   size_t bound = 2 * measurement.size() + kTimestampChars;
 
-  // Entries are filled member by member: building a SortEntry and pushing it makes the
-  // compiler store the halves separately and reload them as one, which stalls.
-  field_order_.resize(point.fields.size());
+  // Entries are filled member by member into space sized up front: building an entry and
+  // pushing it makes the compiler store the parts separately and reload them, which stalls.
+  fields_.resize(point.fields.size());
   size_t num_fields = 0;
-  for (uint32_t i = 0; i < point.fields.size(); ++i) {
-    const auto& field = point.fields[i];
-    if (!std::isfinite(field.second) || TrimTrailingBackslashes(field.first).empty()) continue;
-    field_order_[num_fields].prefix = KeyPrefix(field.first);
-    field_order_[num_fields].index = i;
-    ++num_fields;
-    bound += 2 * field.first.size() + 2 + PlainFloatBound(field.second);
+  for (const auto& field : point.fields) {
+    const absl::string_view key = TrimTrailingBackslashes(field.first);
+    if (!std::isfinite(field.second) || key.empty()) continue;
+    FieldEntry& entry = fields_[num_fields++];
+    entry.prefix = KeyPrefix(key);
+    entry.key = key;
+    entry.value = field.second;
+    bound += 2 * key.size() + 2 + PlainFloatBound(field.second);
   }
-  if (num_fields == 0) return;
-  field_order_.resize(num_fields);
+  if (num_fields == 0) return false;
 
-  tag_order_.resize(point.tags.size());
+  tags_.resize(point.tags.size());
   size_t num_tags = 0;
-  for (uint32_t i = 0; i < point.tags.size(); ++i) {
-    const auto& tag = point.tags[i];
-    if (TrimTrailingBackslashes(tag.first).empty() || TrimTrailingBackslashes(tag.second).empty()) {
-      continue;
-    }
-    tag_order_[num_tags].prefix = KeyPrefix(tag.first);
-    tag_order_[num_tags].index = i;
-    ++num_tags;
-    bound += 2 * (tag.first.size() + tag.second.size()) + 2;
+  for (const auto& tag : point.tags) {
+    const absl::string_view key = TrimTrailingBackslashes(tag.first);
+    const absl::string_view value = TrimTrailingBackslashes(tag.second);
+    if (key.empty() || value.empty()) continue;
+    TagEntry& entry = tags_[num_tags++];
+    entry.prefix = KeyPrefix(key);
+    entry.key = key;
+    entry.value = value;
+    bound += 2 * (key.size() + value.size()) + 2;
   }
-  tag_order_.resize(num_tags);
 
-  SortByKey(&tag_order_, [&](uint32_t i) -> const std::string& { return point.tags[i].first; });
-  SortByKey(&field_order_, [&](uint32_t i) -> const std::string& { return point.fields[i].first; });
+  SortByKey(tags_.data(), num_tags);
+  SortByKey(fields_.data(), num_fields);
 
   // Write through a pointer into space reserved for the worst case, then cut the string to
   // what was written: far cheaper than growing it piece by piece.
@@ -395,26 +422,31 @@ void LineProtocolEncoder::Append(const Point& point, std::string* out) {
   out->resize(start + bound);
   char* p = &(*out)[start];
   p = WriteEscaped<true>(measurement, p);
-  for (const SortEntry& entry : tag_order_) {
-    const uint32_t i = entry.index;
+  for (size_t i = 0; i < num_tags; ++i) {
     *p++ = ',';
-    p = WriteEscaped<false>(TrimTrailingBackslashes(point.tags[i].first), p);
+    p = WriteEscaped<false>(tags_[i].key, p);
     *p++ = '=';
-    p = WriteEscaped<false>(TrimTrailingBackslashes(point.tags[i].second), p);
+    p = WriteEscaped<false>(tags_[i].value, p);
   }
   char separator = ' ';
-  for (const SortEntry& entry : field_order_) {
-    const uint32_t i = entry.index;
+  for (size_t i = 0; i < num_fields; ++i) {
     *p++ = separator;
     separator = ',';
-    p = WriteEscaped<false>(TrimTrailingBackslashes(point.fields[i].first), p);
+    p = WriteEscaped<false>(fields_[i].key, p);
     *p++ = '=';
-    p = WriteFloatNoExponent(point.fields[i].second, p);
+    p = WriteFloatNoExponent(fields_[i].value, p);
   }
-  *p++ = ' ';
-  p = WriteInt(point.timestamp_ns, p);
-  *p++ = '\n';
+  p = WriteTimestamp(point.timestamp_ns, p);
   out->resize(p - out->data());
+  return true;
+}
+
+bool LineProtocolEncoder::Append(const Point& point, std::string* out) {
+  return AppendPoint(point, out);
+}
+
+bool LineProtocolEncoder::AppendView(const PointView& point, std::string* out) {
+  return AppendPoint(point, out);
 }
 
 namespace {

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace pushgate {
 
@@ -21,6 +22,15 @@ struct Point {
   std::string measurement;
   std::vector<std::pair<std::string, std::string>> tags;  // any order, unique keys
   std::vector<std::pair<std::string, double>> fields;     // any order, unique keys
+  int64_t timestamp_ns = 0;
+};
+
+// A point whose strings and lists belong to someone else, so that a producer can hand points
+// to the encoder without copying every string into a Point. Same rules as Point.
+struct PointView {
+  absl::string_view measurement;
+  absl::Span<const std::pair<absl::string_view, absl::string_view>> tags;
+  absl::Span<const std::pair<absl::string_view, double>> fields;
   int64_t timestamp_ns = 0;
 };
 
@@ -49,18 +59,38 @@ class LineProtocolEncoder {
   // parseable line whatever it holds, a newline in those strings is written as a space,
   // trailing backslashes are left out (nothing could escape them), tags whose key or value
   // ends up empty and non-finite fields are left out, and a point with no field left
-  // appends nothing.
-  void Append(const Point& point, std::string* out);
+  // appends nothing. Returns whether a line was appended.
+  bool Append(const Point& point, std::string* out);
 
-  // Scratch for sorting a point's tags and fields; public only for the sorting helper.
-  struct SortEntry {
-    uint64_t prefix;  // the key's first bytes, compared first
-    uint32_t index;
-  };
+  // The same for a point held in views (a separate name, since a braced point would fit both).
+  bool AppendView(const PointView& point, std::string* out);
 
  private:
-  std::vector<SortEntry> tag_order_;
-  std::vector<SortEntry> field_order_;
+  // A tag or field to write: its key and value trimmed once, sorted by `prefix` (the key's
+  // first bytes) and then by key.
+  struct TagEntry {
+    uint64_t prefix;
+    absl::string_view key;
+    absl::string_view value;
+  };
+  struct FieldEntry {
+    uint64_t prefix;
+    absl::string_view key;
+    double value;
+  };
+
+  template <typename PointT>
+  bool AppendPoint(const PointT& point, std::string* out);
+
+  // Writes the timestamp, its space and the newline; remembers the last timestamp's text,
+  // since the points of one push nearly all share one.
+  char* WriteTimestamp(int64_t timestamp_ns, char* p);
+
+  std::vector<TagEntry> tags_;
+  std::vector<FieldEntry> fields_;
+  int64_t last_timestamp_ns_ = 0;
+  size_t last_timestamp_size_ = 0;  // 0: nothing remembered yet
+  char last_timestamp_text_[24] = {};
 };
 
 // Parses line protocol text with the conformance README's rules: in measurements `\,` and

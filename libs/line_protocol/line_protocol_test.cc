@@ -1,5 +1,6 @@
 #include "libs/line_protocol/line_protocol.h"
 
+#include <algorithm>
 #include <cfloat>
 #include <charconv>
 #include <cmath>
@@ -222,6 +223,90 @@ TEST(LineProtocolEncoderTest, PointWithoutFieldsWritesNothing) {
   encoder.Append({"m", {{"k", "v"}}, {}, 1}, &out);
   encoder.Append({"m", {{"k", "v"}}, {{"f", std::nan("")}}, 1}, &out);
   EXPECT_EQ(out, "keep");
+}
+
+TEST(LineProtocolEncoderTest, ReturnsWhetherALineWasWritten) {
+  LineProtocolEncoder encoder;
+  std::string out;
+  EXPECT_TRUE(encoder.Append({"m", {}, {{"f", 1}}, 1}, &out));
+  EXPECT_FALSE(encoder.Append({"m", {}, {{"f", std::nan("")}}, 1}, &out));
+  EXPECT_EQ(out, "m f=1 1\n");
+}
+
+TEST(LineProtocolEncoderTest, RepeatedAndChangingTimestamps) {
+  LineProtocolEncoder encoder;
+  std::string out;
+  for (const int64_t ts : {int64_t{1700000000000000000}, int64_t{1700000000000000000}, int64_t{-5},
+                           int64_t{1700000000000000000}, int64_t{0}}) {
+    encoder.Append({"m", {}, {{"f", 1}}, ts}, &out);
+  }
+  EXPECT_EQ(out,
+            "m f=1 1700000000000000000\nm f=1 1700000000000000000\nm f=1 -5\n"
+            "m f=1 1700000000000000000\nm f=1 0\n");
+}
+
+TEST(LineProtocolEncoderTest, ViewsAreWrittenLikePoints) {
+  const std::string nasty = "a b,c=d\\e\n\\";
+  const Point point{nasty,
+                    {{"z", "1"}, {nasty, nasty}, {"e", ""}, {"a", "2"}},
+                    {{"y", 0.5}, {nasty, -3}, {"n", std::nan("")}},
+                    9};
+  std::vector<std::pair<absl::string_view, absl::string_view>> tags(point.tags.begin(),
+                                                                    point.tags.end());
+  std::vector<std::pair<absl::string_view, double>> fields(point.fields.begin(),
+                                                           point.fields.end());
+  PointView view;
+  view.measurement = point.measurement;
+  view.tags = tags;
+  view.fields = fields;
+  view.timestamp_ns = point.timestamp_ns;
+  LineProtocolEncoder encoder;
+  std::string out;
+  EXPECT_TRUE(encoder.AppendView(view, &out));
+  EXPECT_EQ(out, Encode(point));
+  EXPECT_THAT(out, HasSubstr(",z=1 "));
+
+  view.fields = view.fields.subspan(2);  // only the NaN field is left
+  EXPECT_FALSE(encoder.AppendView(view, &out));
+  EXPECT_EQ(out, Encode(point));
+}
+
+TEST(LineProtocolEncoderTest, KeysSharingLongPrefixesSortByWholeKey) {
+  Point point{"m",
+              {{"prefix_12345_b", "2"}, {"prefix_12345", "1"}, {"prefix_12345_a", "3"}, {"p", "0"}},
+              {{"field_with_long_name_2", 2}, {"field_with_long_name_1", 1}},
+              1};
+  EXPECT_EQ(Encode(point),
+            "m,p=0,prefix_12345=1,prefix_12345_a=3,prefix_12345_b=2 "
+            "field_with_long_name_1=1,field_with_long_name_2=2 1\n");
+}
+
+TEST(LineProtocolEncoderTest, RandomKeysComeOutInByteOrder) {
+  // Short keys from a small alphabet, so that many share prefixes and lengths vary around
+  // the 4- and 8-byte word sizes the sort compares first.
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> length(1, 11);
+  std::uniform_int_distribution<int> letter(0, 2);
+  for (int round = 0; round < 200; ++round) {
+    Point point{"m", {}, {}, 1};
+    std::vector<std::string> keys;
+    while (keys.size() < 6) {
+      std::string key;
+      for (int n = length(rng); n > 0; --n) key.push_back("ab\xff"[letter(rng)]);
+      if (std::find(keys.begin(), keys.end(), key) != keys.end()) continue;
+      keys.push_back(key);
+      point.tags.emplace_back(key, "v");
+      point.fields.emplace_back(key, 1);
+    }
+    absl::StatusOr<std::vector<Point>> parsed = ParseLineProtocol(Encode(point));
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    std::sort(keys.begin(), keys.end());
+    std::vector<std::string> tag_keys, field_keys;
+    for (const auto& tag : (*parsed)[0].tags) tag_keys.push_back(tag.first);
+    for (const auto& field : (*parsed)[0].fields) field_keys.push_back(field.first);
+    EXPECT_EQ(tag_keys, keys);
+    EXPECT_EQ(field_keys, keys);
+  }
 }
 
 TEST(LineProtocolEncoderTest, ExtremeValuesFitTheReservedSpace) {

@@ -166,6 +166,40 @@ void BM_ConvertPush(benchmark::State& state) {
 }
 BENCHMARK(BM_ConvertPush);
 
+// What the aggregator's dispatcher does with every push before upload when it goes through
+// Points: ConvertPush into a vector cleared per push, then each point encoded.
+void BM_ConvertPushThenEncode(benchmark::State& state) {
+  const pushgate::v1::PushRequest push = ParsedPush();
+  std::vector<Point> points;
+  std::string out;
+  LineProtocolEncoder encoder;
+  for (auto _ : state) {
+    points.clear();
+    out.clear();
+    ConvertPush(push, {}, &points, nullptr);
+    for (const Point& p : points) encoder.Append(p, &out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(state.iterations() * out.size());  // output bytes
+  state.SetItemsProcessed(state.iterations() * kSamples);
+}
+BENCHMARK(BM_ConvertPushThenEncode);
+
+// The same output written directly, without Points.
+void BM_ConvertPushToLineProtocol(benchmark::State& state) {
+  const pushgate::v1::PushRequest push = ParsedPush();
+  std::string out;
+  LineProtocolEncoder encoder;
+  for (auto _ : state) {
+    out.clear();
+    benchmark::DoNotOptimize(ConvertPushToLineProtocol(push, {}, &encoder, &out, nullptr));
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(state.iterations() * out.size());  // output bytes
+  state.SetItemsProcessed(state.iterations() * kSamples);
+}
+BENCHMARK(BM_ConvertPushToLineProtocol);
+
 void BM_LineProtocolEncode(benchmark::State& state) {
   std::vector<Point> points;
   ConvertPush(ParsedPush(), {}, &points, nullptr);
