@@ -27,6 +27,16 @@ PushAck Unavailable(uint64_t sequence, std::string message) {
   return ack;
 }
 
+// Appends field 1 (PushRequest.sequence, a varint) in wire format.
+void AppendSequenceField(uint64_t sequence, std::string* serialized) {
+  serialized->push_back(static_cast<char>((1 << 3) | 0));  // field 1, wire type varint
+  do {
+    const uint8_t low = sequence & 0x7f;
+    sequence >>= 7;
+    serialized->push_back(static_cast<char>(sequence != 0 ? (low | 0x80) : low));
+  } while (sequence != 0);
+}
+
 gpr_timespec Deadline(absl::Duration d) {
   return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                       gpr_time_from_millis(absl::ToInt64Milliseconds(d), GPR_TIMESPAN));
@@ -74,6 +84,11 @@ class IngestClient::Impl {
   }
 
   void Push(ArenaPush request, Done done) {
+    // Serialized here, on the caller's thread, so that the single writer thread only moves
+    // bytes. The sequence is known only under the lock below; it is appended then, as a
+    // field after the others, which protobuf parsers accept (fields may come in any order).
+    request->clear_sequence();
+    std::string serialized = request->SerializeAsString();
     uint64_t sequence;
     std::string refusal;
     {
@@ -85,9 +100,9 @@ class IngestClient::Impl {
         refusal =
             absl::StrCat("too many pushes in flight (", options_.max_inflight, "); retry later");
       } else {
-        request->set_sequence(sequence);
+        AppendSequenceField(sequence, &serialized);
         pending_.emplace(sequence, Pending{std::move(done), absl::Now() + options_.ack_timeout});
-        queue_.push_back(std::move(request));
+        queue_.push_back({sequence, std::move(serialized)});
         return;
       }
     }
@@ -106,6 +121,10 @@ class IngestClient::Impl {
   struct Pending {
     Done done;
     absl::Time deadline;
+  };
+  struct Queued {
+    uint64_t sequence;
+    std::string serialized;  // the PushRequest, sequence included
   };
   using Stream = grpc::ClientReaderWriter<pushgate::v1::PushBatch, pushgate::v1::AckBatch>;
   static constexpr size_t kMaxPushesPerBatch = 256;
@@ -160,7 +179,7 @@ class IngestClient::Impl {
   // Sends whatever queued up since the previous write as one PushBatch, so under load one
   // stream message (and one wake-up of the aggregator) carries many pushes.
   void WriteLoop(Stream* stream) {
-    std::deque<ArenaPush> queued;
+    std::deque<Queued> queued;
     pushgate::v1::PushBatch batch;
     for (;;) {
       {
@@ -177,22 +196,18 @@ class IngestClient::Impl {
         mu_.AwaitWithTimeout(absl::Condition(&batch_ready), options_.max_linger);
         if (stream_ != stream) return;
         queued.swap(queue_);
-        if (!queued.empty()) last_written_sequence_ = queued.back()->sequence();
+        if (!queued.empty()) last_written_sequence_ = queued.back().sequence;
       }
       while (!queued.empty()) {
-        // The pushes stay on their own arenas: the batch only borrows them for the write.
+        batch.Clear();  // keeps the strings' buffers for the next batch
         size_t bytes = 0;
-        std::vector<ArenaPush> sent;
-        while (!queued.empty() && sent.size() < kMaxPushesPerBatch &&
-               (sent.empty() || bytes < kMaxBatchBytes)) {
-          bytes += queued.front()->ByteSizeLong();
-          batch.mutable_pushes()->UnsafeArenaAddAllocated(&*queued.front());
-          sent.push_back(std::move(queued.front()));
+        while (!queued.empty() && static_cast<size_t>(batch.pushes_size()) < kMaxPushesPerBatch &&
+               (batch.pushes().empty() || bytes < kMaxBatchBytes)) {
+          bytes += queued.front().serialized.size();
+          batch.add_pushes()->swap(queued.front().serialized);
           queued.pop_front();
         }
-        const bool written = stream->Write(batch);
-        while (!batch.pushes().empty()) batch.mutable_pushes()->UnsafeArenaReleaseLast();
-        if (!written) return;  // The reader sees the break too.
+        if (!stream->Write(batch)) return;  // The reader sees the break too.
       }
     }
   }
@@ -265,7 +280,7 @@ class IngestClient::Impl {
   // pending push has a sequence up to it.
   uint64_t last_written_sequence_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<uint64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
-  std::deque<ArenaPush> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
   IngestClientStats stats_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -19,7 +19,7 @@ using pushgate::v1::PushRequest;
 // Holds every push until the test releases it.
 class HeldProcessor : public PushProcessor {
  public:
-  void Process(const PushRequest& request, Done done) override {
+  void Process(const PushRequest& request, absl::string_view /*serialized*/, Done done) override {
     absl::MutexLock lock(&mu_);
     held_.push_back({request, std::move(done)});
   }
@@ -138,6 +138,24 @@ TEST_F(IngestClientTest, LingerNeverHoldsAPushBackForeverBehindAnUnackedOne) {
   EXPECT_EQ(b.get().code(), PushAck::OK);
   processor_.Release(0, PushAck::OK);
   EXPECT_EQ(a.get().code(), PushAck::OK);
+}
+
+TEST_F(IngestClientTest, HundredsOfPushesEachGetTheirOwnAck) {
+  StartServer();
+  StartClient();
+  std::vector<std::future<PushAck>> acks;
+  for (int i = 0; i < 300; ++i) acks.push_back(Push(absl::StrCat("job", i)));
+  processor_.WaitForHeld(acks.size());
+  ASSERT_EQ(processor_.held(), acks.size());
+  for (size_t i = 0; i < acks.size(); ++i) processor_.Release(i, PushAck::OK);
+  uint64_t previous_sequence = 0;
+  for (size_t i = 0; i < acks.size(); ++i) {
+    PushAck ack = acks[i].get();
+    EXPECT_EQ(ack.code(), PushAck::OK);
+    EXPECT_EQ(ack.message(), absl::StrCat("job", i));
+    EXPECT_GT(ack.sequence(), previous_sequence);
+    previous_sequence = ack.sequence();
+  }
 }
 
 TEST_F(IngestClientTest, NoAggregatorMeansUnavailableAtOnce) {

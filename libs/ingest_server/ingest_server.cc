@@ -83,6 +83,7 @@ class IngestServer::Service final : public pushgate::v1::Ingest::Service {
 
   grpc::Status Push(grpc::ServerContext* context,
                     grpc::ServerReaderWriter<PushAck, PushRequest>* stream) override {
+    std::string serialized;
     return Serve<PushRequest>(
         context,
         [stream](std::vector<PushAck>& acks) {
@@ -93,13 +94,16 @@ class IngestServer::Service final : public pushgate::v1::Ingest::Service {
         },
         [&](PushRequest& request, AckQueue* acks) {
           if (!stream->Read(&request)) return false;
-          HandOver(request, acks);
+          serialized.clear();
+          request.AppendToString(&serialized);
+          HandOver(request, serialized, acks);
           return true;
         });
   }
 
   grpc::Status PushBatches(grpc::ServerContext* context,
                            grpc::ServerReaderWriter<AckBatch, PushBatch>* stream) override {
+    PushRequest request;
     return Serve<PushBatch>(
         context,
         [stream, message = AckBatch()](std::vector<PushAck>& acks) mutable {
@@ -109,7 +113,13 @@ class IngestServer::Service final : public pushgate::v1::Ingest::Service {
         },
         [&](PushBatch& batch, AckQueue* acks) {
           if (!stream->Read(&batch)) return false;
-          for (const PushRequest& request : batch.pushes()) HandOver(request, acks);
+          for (const std::string& serialized : batch.pushes()) {
+            if (request.ParseFromString(serialized)) {
+              HandOver(request, serialized, acks);
+            } else {
+              RefuseUnparsable(request.sequence(), acks);
+            }
+          }
           return true;
         });
   }
@@ -135,13 +145,25 @@ class IngestServer::Service final : public pushgate::v1::Ingest::Service {
     return grpc::Status::OK;
   }
 
-  void HandOver(const PushRequest& request, AckQueue* acks) {
+  void HandOver(const PushRequest& request, absl::string_view serialized, AckQueue* acks) {
     uint64_t sequence = request.sequence();
     acks->ExpectOne();
-    processor_->Process(request, [acks = acks->shared_from_this(), sequence](PushAck ack) {
-      ack.set_sequence(sequence);
-      acks->Add(std::move(ack));
-    });
+    processor_->Process(request, serialized,
+                        [acks = acks->shared_from_this(), sequence](PushAck ack) {
+                          ack.set_sequence(sequence);
+                          acks->Add(std::move(ack));
+                        });
+  }
+
+  // A batch entry that is not a PushRequest. Its sequence is whatever was parsed of it before
+  // the damage (0 if nothing): the producer's ack timeout covers the case it names no push.
+  static void RefuseUnparsable(uint64_t sequence, AckQueue* acks) {
+    PushAck ack;
+    ack.set_sequence(sequence);
+    ack.set_code(PushAck::INVALID);
+    ack.set_message("batch entry is not a serialized pushgate.v1.PushRequest");
+    acks->ExpectOne();
+    acks->Add(std::move(ack));
   }
 
   PushProcessor* processor_;

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "proto/ingest.pb.h"
 
 namespace grpc {
@@ -25,10 +26,12 @@ class PushProcessor {
  public:
   using Done = std::function<void(pushgate::v1::PushAck)>;
   virtual ~PushProcessor() = default;
-  // Takes one push; must call `done` exactly once, from any thread. The ack's sequence is
-  // filled in by the server. `request` is only valid during the call: the server reuses the
-  // message (and its allocations) for the stream's next request.
-  virtual void Process(const pushgate::v1::PushRequest& request, Done done) = 0;
+  // Takes one push, given both parsed and in its wire form (`serialized` parses to
+  // `request`; it may hold the fields in another order); must call `done` exactly once, from
+  // any thread. The ack's sequence is filled in by the server. Both are only valid during the
+  // call: the server reuses them for the stream's next request.
+  virtual void Process(const pushgate::v1::PushRequest& request, absl::string_view serialized,
+                       Done done) = 0;
 };
 
 class IngestServer {

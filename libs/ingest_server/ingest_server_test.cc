@@ -24,7 +24,7 @@ using pushgate::v1::PushRequest;
 // is called, then acknowledges them in reverse order of arrival.
 class ReversingProcessor : public PushProcessor {
  public:
-  void Process(const PushRequest& request, Done done) override {
+  void Process(const PushRequest& request, absl::string_view /*serialized*/, Done done) override {
     if (request.grouping_key().job() == "invalid") {
       PushAck ack;
       ack.set_code(PushAck::INVALID);
@@ -107,12 +107,14 @@ TEST_F(IngestServerTest, PushBatchesAcksEveryRequestOfEveryBatchExactlyOnce) {
   uint64_t sequence = 0;
   for (int batch_size : {1, 5, 40}) {
     PushBatch batch;
-    for (int i = 0; i < batch_size; ++i) *batch.add_pushes() = Request(++sequence, "job");
+    for (int i = 0; i < batch_size; ++i) {
+      batch.add_pushes(Request(++sequence, "job").SerializeAsString());
+    }
     ASSERT_TRUE(stream->Write(batch));
   }
   PushBatch with_invalid;
-  *with_invalid.add_pushes() = Request(++sequence, "invalid");
-  *with_invalid.add_pushes() = Request(++sequence, "job");
+  with_invalid.add_pushes(Request(++sequence, "invalid").SerializeAsString());
+  with_invalid.add_pushes(Request(++sequence, "job").SerializeAsString());
   ASSERT_TRUE(stream->Write(with_invalid));
   processor_.WaitForHeld(sequence - 1);
   ASSERT_TRUE(stream->WritesDone());
@@ -134,6 +136,29 @@ TEST_F(IngestServerTest, PushBatchesAcksEveryRequestOfEveryBatchExactlyOnce) {
     if (s != sequence - 1) expected_ok.push_back(s);
   }
   EXPECT_EQ(ok, expected_ok);
+}
+
+TEST_F(IngestServerTest, ABatchEntryThatIsNotAPushIsRefusedAndTheStreamGoesOn) {
+  grpc::ClientContext context;
+  auto stream = stub_->PushBatches(&context);
+  PushBatch batch;
+  batch.add_pushes(std::string("\x08\x05\x1a\xff", 4));  // sequence 5, then a cut field
+  batch.add_pushes(Request(6, "invalid").SerializeAsString());
+  ASSERT_TRUE(stream->Write(batch));
+  ASSERT_TRUE(stream->WritesDone());
+
+  std::vector<PushAck> acks;
+  AckBatch message;
+  while (stream->Read(&message)) {
+    acks.insert(acks.end(), message.acks().begin(), message.acks().end());
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+  ASSERT_EQ(acks.size(), 2u);
+  EXPECT_EQ(acks[0].sequence(), 5u);
+  EXPECT_EQ(acks[0].code(), PushAck::INVALID);
+  EXPECT_NE(acks[0].message().find("not a serialized pushgate.v1.PushRequest"), std::string::npos);
+  EXPECT_EQ(acks[1].sequence(), 6u);
+  EXPECT_EQ(acks[1].message(), "job is invalid");
 }
 
 }  // namespace

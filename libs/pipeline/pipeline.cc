@@ -51,35 +51,35 @@ void PushPipeline::Stop() {
   for (auto& backend : backends_) backend->uploader->Stop(options_.drain_timeout);
 }
 
-void PushPipeline::Process(const PushRequest& request, Done done) {
+void PushPipeline::Process(const PushRequest& request, absl::string_view serialized, Done done) {
   pushes_->Add({pushgate::v1::Method_Name(request.method())});
   if (request.method() == pushgate::v1::DELETE) {
     PushAck ack;
     ack.set_code(PushAck::OK);
     return done(std::move(ack));
   }
-  spool_->Append(request.SerializeAsString(), [this, done = std::move(done)](
-                                                  absl::StatusOr<uint64_t> position) {
-    PushAck ack;
-    const absl::Status status = position.status();
-    if (position.ok()) {
-      ack.set_code(PushAck::OK);
-    } else if (absl::IsInvalidArgument(status)) {
-      // A push that could never fit the spool: retrying cannot help.
-      refused_->Add({absl::StatusCodeToString(status.code())});
-      ack.set_code(PushAck::INVALID);
-      ack.set_message(
-          absl::StrCat("push too large for the aggregator's spool: ", status.message()));
-    } else {
-      refused_->Add({absl::StatusCodeToString(status.code())});
-      ack.set_code(PushAck::UNAVAILABLE);
-      ack.set_message(
-          absl::IsResourceExhausted(status)
-              ? absl::StrCat("aggregator spool is full (--spool_max_bytes): ", status.message())
-              : absl::StrCat("aggregator cannot store the push: ", status.message()));
-    }
-    done(std::move(ack));
-  });
+  spool_->Append(
+      std::string(serialized), [this, done = std::move(done)](absl::StatusOr<uint64_t> position) {
+        PushAck ack;
+        const absl::Status status = position.status();
+        if (position.ok()) {
+          ack.set_code(PushAck::OK);
+        } else if (absl::IsInvalidArgument(status)) {
+          // A push that could never fit the spool: retrying cannot help.
+          refused_->Add({absl::StatusCodeToString(status.code())});
+          ack.set_code(PushAck::INVALID);
+          ack.set_message(
+              absl::StrCat("push too large for the aggregator's spool: ", status.message()));
+        } else {
+          refused_->Add({absl::StatusCodeToString(status.code())});
+          ack.set_code(PushAck::UNAVAILABLE);
+          ack.set_message(
+              absl::IsResourceExhausted(status)
+                  ? absl::StrCat("aggregator spool is full (--spool_max_bytes): ", status.message())
+                  : absl::StrCat("aggregator cannot store the push: ", status.message()));
+        }
+        done(std::move(ack));
+      });
 }
 
 void PushPipeline::Dispatch() {

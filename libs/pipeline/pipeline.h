@@ -62,8 +62,10 @@ class PushPipeline : public PushProcessor {
   ~PushPipeline() override;  // Stop()
 
   // Appends the push to the spool and acknowledges it once durable: OK; UNAVAILABLE when
-  // the spool is full or failing; INVALID for a push larger than the spool could ever hold. A DELETE is acknowledged at once: groups are not stored yet.
-  void Process(const pushgate::v1::PushRequest& request, Done done) override;
+  // the spool is full or failing; INVALID for a push larger than the spool could ever hold. A
+  // DELETE is acknowledged at once: groups are not stored yet.
+  void Process(const pushgate::v1::PushRequest& request, absl::string_view serialized,
+               Done done) override;
 
   // Stops the dispatcher, drains the uploaders for up to drain_timeout. Idempotent.
   void Stop();

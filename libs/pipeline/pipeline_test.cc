@@ -75,7 +75,8 @@ PushRequest Push(int value) {
 
 PushAck ProcessAndWait(PushPipeline& pipeline, const PushRequest& push) {
   std::promise<PushAck> acked;
-  pipeline.Process(push, [&](PushAck ack) { acked.set_value(std::move(ack)); });
+  pipeline.Process(push, push.SerializeAsString(),
+                   [&](PushAck ack) { acked.set_value(std::move(ack)); });
   return acked.get_future().get();
 }
 

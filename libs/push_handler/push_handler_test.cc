@@ -21,7 +21,7 @@ using ::testing::HasSubstr;
 // Records every push and answers with a scripted code.
 class RecordingProcessor : public PushProcessor {
  public:
-  void Process(const PushRequest& request, Done done) override {
+  void Process(const PushRequest& request, absl::string_view /*serialized*/, Done done) override {
     PushAck ack;
     {
       absl::MutexLock lock(&mu_);
