@@ -102,10 +102,9 @@ void PushPipeline::Dispatch() {
 void PushPipeline::DispatchRecord(const Spool::Record& record) {
   // Reused across records: the dispatcher is one thread.
   static thread_local PushRequest push;
-  static thread_local std::vector<Point> points;
+  static thread_local LineProtocolEncoder encoder;
   static thread_local std::string lines, remote_write;
   push.Clear();
-  points.clear();
   lines.clear();
   remote_write.clear();
   if (!push.ParseFromString(record.data)) {
@@ -114,19 +113,18 @@ void PushPipeline::DispatchRecord(const Spool::Record& record) {
     unreadable_records_->Add();
   }
   bool lines_ready = false, remote_write_ready = false;
+  size_t line_count = 0;
   size_t remote_write_samples = 0;
   for (auto& backend : backends_) {
     if (backend->format == UploadFormat::kLineProtocol) {
       if (!lines_ready) {
         ConversionStats stats;
-        ConvertPush(push, options_.conversion, &points, &stats);
-        LineProtocolEncoder encoder;
-        for (const Point& point : points) encoder.Append(point, &lines);
-        points_->Add(points.size());
+        line_count = ConvertPushToLineProtocol(push, options_.conversion, &encoder, &lines, &stats);
+        points_->Add(line_count);
         if (stats.dropped_non_finite > 0) dropped_non_finite_->Add(stats.dropped_non_finite);
         lines_ready = true;
       }
-      backend->uploader->Add(lines, points.size(), record.position);
+      backend->uploader->Add(lines, line_count, record.position);
     } else {
       if (!remote_write_ready) {
         RemoteWriteOptions rw_options;
