@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -191,6 +192,38 @@ TEST(LineProtocolEncoderTest, EscapesPerPosition) {
   point.fields = {{"f i,e=ld", 1}};
   point.timestamp_ns = -7;
   EXPECT_EQ(Encode(point), "my\\ meas\\,x=y,t\\ k\\,\\==v\\ a\\,l\\=ue f\\ i\\,e\\=ld=1 -7\n");
+}
+
+// The escaping rules applied byte by byte, to check the encoder's word-at-a-time path.
+std::string EscapeSlowly(absl::string_view s, bool measurement) {
+  std::string out;
+  for (const char c : s) {
+    if (c == '\n') {
+      out += "\\ ";
+    } else if (c == ',' || c == ' ' || (c == '=' && !measurement)) {
+      out += '\\';
+      out += c;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+TEST(LineProtocolEncoderTest, EscapesAtEveryPositionOfEveryLength) {
+  for (size_t length = 1; length <= 40; ++length) {
+    for (size_t at = 0; at <= length; ++at) {  // at == length: nothing to escape
+      for (const char special : {',', ' ', '=', '\n'}) {
+        std::string s(length, 'x');
+        for (size_t i = 0; i < length; ++i) s[i] = static_cast<char>('a' + i % 26);
+        if (at < length) s[at] = special;
+        const Point point{s, {{"k", s}}, {{s, 1}}, 0};
+        EXPECT_EQ(Encode(point), absl::StrCat(EscapeSlowly(s, true), ",k=", EscapeSlowly(s, false),
+                                              " ", EscapeSlowly(s, false), "=1 0\n"))
+            << "length " << length << " at " << at;
+      }
+    }
+  }
 }
 
 TEST(LineProtocolEncoderTest, BackslashesStayLiteral) {
