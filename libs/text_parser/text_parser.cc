@@ -24,6 +24,7 @@ namespace pushgate {
 namespace {
 
 using ::pushgate::text_parser_internal::FindBlank;
+using ::pushgate::text_parser_internal::FindLabelNameEnd;
 using ::pushgate::text_parser_internal::FindValueStop;
 using ::pushgate::text_parser_internal::ParseFloat;
 using ::pushgate::text_parser_internal::ParseInt64;
@@ -63,7 +64,6 @@ inline bool Is(char c, uint8_t classes) {
 inline bool IsBlank(char c) { return Is(c, kBlank); }
 inline bool IsDigit(char c) { return Is(c, kDigit); }
 inline bool IsLabelStart(char c) { return Is(c, kLabelStart); }
-inline bool IsLabelChar(char c) { return Is(c, kLabelStart | kDigit); }
 inline bool IsLabelDelimiter(char c) { return Is(c, kLabelDelim); }
 inline bool IsMetricStart(char c) { return Is(c, kLabelStart | kColon); }
 inline bool IsMetricChar(char c) { return Is(c, kLabelStart | kDigit | kColon); }
@@ -475,7 +475,7 @@ class Parser {
 
       // Name.
       const size_t name_start = i;
-      while (i < n && IsLabelChar(line[i])) ++i;
+      i = FindLabelNameEnd(line.data() + i, line.data() + n, body_end_) - line.data();
       const absl::string_view name = line.substr(name_start, i - name_start);
       if (name.empty() || !IsLabelStart(name[0]) || (i < n && !IsLabelDelimiter(line[i]))) {
         size_t token_end = i;

@@ -1,6 +1,6 @@
-// Word-at-a-time scanning for the text parser: finding the end of a label value or of a
-// sample value 8 bytes per step instead of one. Most such tokens are shorter than 8 bytes, so
-// the usual case is a single step with no loop branch to mispredict.
+// Word-at-a-time scanning for the text parser: finding the end of a label name, a label
+// value or a sample value 8 bytes per step instead of one. Most such tokens are shorter than 8
+// bytes, so the usual case is a single step with no loop branch to mispredict.
 #ifndef PUSHGATE_LIBS_TEXT_PARSER_INTERNAL_SCAN_H_
 #define PUSHGATE_LIBS_TEXT_PARSER_INTERNAL_SCAN_H_
 
@@ -21,6 +21,29 @@ constexpr uint64_t kHighs = 0x8080808080808080ULL;
 constexpr uint64_t BytesEqual(uint64_t word, unsigned char c) {
   const uint64_t x = word ^ (kOnes * c);
   return (x - kOnes) & ~x & kHighs;
+}
+
+// The high bit of each byte of `word` that equals `c`, exactly (no borrow between bytes), for
+// use inside a class that is then negated.
+constexpr uint64_t BytesEqualExact(uint64_t word, unsigned char c) {
+  const uint64_t x = word ^ (kOnes * c);
+  return ~(((x & ~kHighs) + ~kHighs) | x) & kHighs;
+}
+
+// The high bit of each byte of `word` in [lo, hi], exactly, for bytes below 0x80 (the caller
+// masks the others out). Adding 0x80 - lo sets the high bit from lo up, adding 0x7f - hi from
+// hi + 1 up; neither sum carries into the next byte.
+constexpr uint64_t BytesInRange(uint64_t word, unsigned char lo, unsigned char hi) {
+  const uint64_t low7 = word & ~kHighs;
+  return (low7 + kOnes * (0x80 - lo)) & ~(low7 + kOnes * (0x7f - hi)) & kHighs;
+}
+
+// The high bit of each byte of `word` that is a label name character, [a-zA-Z0-9_].
+constexpr uint64_t LabelCharBytes(uint64_t word) {
+  const uint64_t ascii = ~word & kHighs;
+  // Setting 0x20 folds A-Z onto a-z and moves no other byte into a-z.
+  const uint64_t letters = BytesInRange(word | (kOnes * 0x20), 'a', 'z');
+  return (letters | BytesInRange(word, '0', '9') | BytesEqualExact(word, '_')) & ascii;
 }
 
 // The first byte in [p, limit) that `word_hits` flags, or limit. `word_hits(w)` returns the
@@ -54,6 +77,15 @@ inline const char* FindValueStop(const char* p, const char* limit, const char* r
       p, limit, readable_end,
       [](uint64_t w) { return BytesEqual(w, '"') | BytesEqual(w, '\\') | (w & kHighs); },
       [](unsigned char c) { return c == '"' || c == '\\' || c >= 0x80; });
+}
+
+// The end of a label name: the first byte that is not [a-zA-Z0-9_].
+inline const char* FindLabelNameEnd(const char* p, const char* limit, const char* readable_end) {
+  return FindFirst(
+      p, limit, readable_end, [](uint64_t w) { return ~LabelCharBytes(w) & kHighs; },
+      [](unsigned char c) {
+        return !((c | 0x20) >= 'a' && (c | 0x20) <= 'z') && !(c >= '0' && c <= '9') && c != '_';
+      });
 }
 
 // The first space or tab.

@@ -56,6 +56,28 @@ TEST(ScanTest, FindBlankFindsSpacesAndTabsOnly) {
   }
 }
 
+bool IsLabelChar(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+// Every byte value, after every label character, at every place in a word.
+TEST(ScanTest, FindLabelNameEndStopsAtTheFirstByteOutsideTheClass) {
+  const std::string name_chars = "azAZ09_mM5";
+  for (int stop = 0; stop < 256; ++stop) {
+    for (char before : name_chars) {
+      for (size_t at = 0; at < 12; ++at) {
+        std::string buf(16, before);
+        buf[at] = static_cast<char>(stop);
+        const char* got =
+            FindLabelNameEnd(buf.data(), buf.data() + buf.size(), buf.data() + buf.size());
+        const size_t want = IsLabelChar(static_cast<unsigned char>(stop)) ? buf.size() : at;
+        ASSERT_EQ(got - buf.data(), static_cast<ptrdiff_t>(want))
+            << "byte " << stop << " after '" << before << "' at " << at;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace text_parser_internal
 }  // namespace pushgate
