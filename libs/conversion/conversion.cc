@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <utility>
@@ -60,6 +61,33 @@ std::string SanitizeTagValue(absl::string_view value) {
 struct Fields {
   Field items[2];
   size_t size = 0;
+};
+
+// The `le` or `quantile` tag values of the previous series, by position: the histograms (or
+// summaries) of a push nearly always share their bounds, and FormatBound is not cheap.
+class BoundTexts {
+ public:
+  absl::string_view Get(size_t position, double bound) {
+    if (position >= texts_.size()) texts_.resize(position + 1);
+    Text& text = texts_[position];
+    // Bits rather than ==, which would take -0 for 0 and never match NaN.
+    uint64_t bits;
+    std::memcpy(&bits, &bound, sizeof(bits));
+    if (!text.valid || text.bits != bits) {
+      text.text = FormatBound(bound);
+      text.bits = bits;
+      text.valid = true;
+    }
+    return text.text;
+  }
+
+ private:
+  struct Text {
+    bool valid = false;
+    uint64_t bits = 0;
+    std::string text;
+  };
+  std::vector<Text> texts_;
 };
 
 // Where the converter hands its points, one at a time; the views live only during the call.
@@ -227,18 +255,19 @@ class PushConverter {
     sink_->Add(point);
   }
 
-  // Emits a point with `tags` plus tag `bound_key` (FormatBound), unless the series' labels
+  // Emits a point with `tags` plus tag `bound_key`=`bound_text`, unless the series' labels
   // already claimed that key (even with an empty value). The tag is added to `tags` only for
   // the call, which saves copying the series' tags for every bucket.
-  void EmitWithBound(Labels* tags, bool bound_key_taken, absl::string_view bound_key, double bound,
-                     const Fields& fields) {
+  void EmitWithBound(Labels* tags, bool bound_key_taken, absl::string_view bound_key,
+                     absl::string_view bound_text, const Fields& fields) {
     if (fields.size == 0) return;
     if (bound_key_taken) {
       Emit(*tags, fields);
       return;
     }
-    bound_text_ = FormatBound(bound);
-    tags->emplace_back(bound_key, bound_text_);
+    RawLabel& bound_tag = tags->emplace_back();
+    bound_tag.first = bound_key;
+    bound_tag.second = bound_text;
     Emit(*tags, fields);
     tags->pop_back();
   }
@@ -260,10 +289,12 @@ class PushConverter {
     const v1::Summary& summary = series.summary();
     EmitCountSum(summary.count(), summary.sum());
     const bool quantile_taken = HasKey(series_labels_, "quantile");
-    for (const v1::Quantile& quantile : summary.quantiles()) {
+    for (int i = 0; i < summary.quantiles_size(); ++i) {
+      const v1::Quantile& quantile = summary.quantiles(i);
       Fields fields;
       AddField(field_, quantile.value(), &fields);
-      EmitWithBound(&series_labels_, quantile_taken, "quantile", quantile.quantile(), fields);
+      EmitWithBound(&series_labels_, quantile_taken, "quantile",
+                    quantile_texts_.Get(i, quantile.quantile()), fields);
     }
   }
 
@@ -274,10 +305,12 @@ class PushConverter {
     // Bucket points carry no info labels.
     SeriesLabels(series, labels_without_info_, &bucket_labels_);
     const bool le_taken = HasKey(bucket_labels_, "le");
-    for (const v1::Bucket& bucket : histogram.buckets()) {
+    for (int i = 0; i < histogram.buckets_size(); ++i) {
+      const v1::Bucket& bucket = histogram.buckets(i);
       Fields fields;
       AddField(bucket_field_, bucket.cumulative_count(), &fields);
-      EmitWithBound(&bucket_labels_, le_taken, "le", bucket.upper_bound(), fields);
+      EmitWithBound(&bucket_labels_, le_taken, "le", le_texts_.Get(i, bucket.upper_bound()),
+                    fields);
     }
   }
 
@@ -298,7 +331,8 @@ class PushConverter {
   int64_t timestamp_ns_ = 0;
   Labels series_labels_;
   Labels bucket_labels_;
-  std::string bound_text_;
+  BoundTexts quantile_texts_;
+  BoundTexts le_texts_;
 };
 
 }  // namespace

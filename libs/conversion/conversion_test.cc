@@ -229,6 +229,50 @@ http,job=j,le=+Inf,method=GET http_request_duration_seconds_bucket=6 NOW
 )");
 }
 
+TEST(ConvertPushTest, BoundTagsFollowEachSeriesOwnBounds) {
+  // Series whose bounds differ at the same position, including 0 against -0.
+  const v1::PushRequest push = Push(R"pb(
+    families {
+      name: "a_seconds"
+      type: HISTOGRAM
+      series {
+        labels { name: "s" value: "1" }
+        histogram {
+          buckets { upper_bound: 0 cumulative_count: 1 }
+          buckets { upper_bound: 0.5 cumulative_count: 2 }
+        }
+      }
+      series {
+        labels { name: "s" value: "2" }
+        histogram {
+          buckets { upper_bound: -0 cumulative_count: 3 }
+          buckets { upper_bound: 1000000 cumulative_count: 4 }
+          buckets { upper_bound: inf cumulative_count: 5 }
+        }
+      }
+    }
+    families {
+      name: "q_seconds"
+      type: SUMMARY
+      series { summary { quantiles { quantile: 0.5 value: 6 } } }
+      series { summary { quantiles { quantile: 0.9 value: 7 } } }
+    }
+  )pb");
+  ExpectPoints(Convert(push).points, R"(
+a,job=j,s=1 a_seconds_count=0,a_seconds_sum=0 NOW
+a,job=j,le=0,s=1 a_seconds_bucket=1 NOW
+a,job=j,le=0.5,s=1 a_seconds_bucket=2 NOW
+a,job=j,s=2 a_seconds_count=0,a_seconds_sum=0 NOW
+a,job=j,le=-0,s=2 a_seconds_bucket=3 NOW
+a,job=j,le=1e+06,s=2 a_seconds_bucket=4 NOW
+a,job=j,le=+Inf,s=2 a_seconds_bucket=5 NOW
+q,job=j q_seconds_count=0,q_seconds_sum=0 NOW
+q,job=j,quantile=0.5 q_seconds=6 NOW
+q,job=j q_seconds_count=0,q_seconds_sum=0 NOW
+q,job=j,quantile=0.9 q_seconds=7 NOW
+)");
+}
+
 TEST(ConvertPushTest, HistogramWithoutCountAndSumStillGetsZeroes) {
   const v1::PushRequest push = Push(R"pb(
     families {
