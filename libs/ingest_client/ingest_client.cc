@@ -208,6 +208,9 @@ class IngestClient::Impl {
           queued.pop_front();
         }
         if (!stream->Write(batch)) return;  // The reader sees the break too.
+        absl::MutexLock lock(&mu_);
+        ++stats_.batches_sent;
+        stats_.pushes_sent += batch.pushes_size();
       }
     }
   }

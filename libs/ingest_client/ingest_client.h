@@ -53,6 +53,10 @@ struct IngestClientStats {
   size_t inflight = 0;
   uint64_t stream_starts = 0;
   uint64_t stream_failures = 0;
+  // Stream messages written and the pushes they carried: pushes_sent / batches_sent is the
+  // mean batch size.
+  uint64_t batches_sent = 0;
+  uint64_t pushes_sent = 0;
 };
 
 class IngestClient {

@@ -156,6 +156,10 @@ TEST_F(IngestClientTest, HundredsOfPushesEachGetTheirOwnAck) {
     EXPECT_GT(ack.sequence(), previous_sequence);
     previous_sequence = ack.sequence();
   }
+  IngestClientStats stats = client_->stats();
+  EXPECT_EQ(stats.pushes_sent, acks.size());
+  EXPECT_GE(stats.batches_sent, 1u);
+  EXPECT_LE(stats.batches_sent, acks.size());
 }
 
 TEST_F(IngestClientTest, NoAggregatorMeansUnavailableAtOnce) {

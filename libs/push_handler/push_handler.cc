@@ -72,6 +72,18 @@ PushHandler::PushHandler(PushHandlerOptions options, IngestClient* client,
                           "Times the stream to the aggregator broke since start.", [client] {
                             return static_cast<double>(client->stats().stream_failures);
                           });
+  registry->CallbackFamily(
+      "pushgate_front_upstream_batches_total",
+      "Stream messages sent to the aggregator; each carries one or more "
+      "pushes (see pushgate_front_upstream_pushes_total).",
+      "counter", {}, [client] {
+        return MetricsRegistry::SeriesList{{{}, static_cast<double>(client->stats().batches_sent)}};
+      });
+  registry->CallbackFamily(
+      "pushgate_front_upstream_pushes_total", "Pushes sent to the aggregator.", "counter", {},
+      [client] {
+        return MetricsRegistry::SeriesList{{{}, static_cast<double>(client->stats().pushes_sent)}};
+      });
 }
 
 void PushHandler::Finish(const char* route, const std::string& method, HttpResponse response,

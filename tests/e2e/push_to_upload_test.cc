@@ -75,6 +75,9 @@ TEST(PushToUploadTest, PlainAndGzipTextPushesArriveAsExactPoints) {
       front.body,
       HasSubstr("pushgate_front_requests_total{route=\"push\",method=\"PUT\",code=\"200\"} 2\n"));
   EXPECT_THAT(front.body, HasSubstr("pushgate_front_upstream_connected 1\n"));
+  // One after the other, so each push went in a batch of its own.
+  EXPECT_THAT(front.body, HasSubstr("pushgate_front_upstream_pushes_total 2\n"));
+  EXPECT_THAT(front.body, HasSubstr("pushgate_front_upstream_batches_total 2\n"));
   HttpResult aggregator = HttpRequestTo("GET", pushgate.aggregator_metrics_url());
   EXPECT_THAT(aggregator.body, HasSubstr("pushgate_aggregator_pushes_total{method=\"PUT\"} 2\n"));
   EXPECT_THAT(aggregator.body, HasSubstr("pushgate_aggregator_upload_points_total{backend=\""));
