@@ -83,12 +83,10 @@ class IngestClient::Impl {
     FailAll("pushgate front is shutting down");
   }
 
-  void Push(ArenaPush request, Done done) {
-    // Serialized here, on the caller's thread, so that the single writer thread only moves
-    // bytes. The sequence is known only under the lock below; it is appended then, as a
-    // field after the others, which protobuf parsers accept (fields may come in any order).
-    request->clear_sequence();
-    std::string serialized = request->SerializeAsString();
+  // `serialized` is a PushRequest without its sequence; the sequence is known only under the
+  // lock below and is appended then, as a field after the others, which protobuf parsers
+  // accept (fields may come in any order).
+  void Push(std::string serialized, Done done) {
     uint64_t sequence;
     std::string refusal;
     {
@@ -301,7 +299,12 @@ IngestClient::~IngestClient() = default;
 void IngestClient::Start() { impl_->Start(); }
 void IngestClient::Stop() { impl_->Stop(); }
 void IngestClient::Push(ArenaPush request, Done done) {
-  impl_->Push(std::move(request), std::move(done));
+  // Serialized here, on the caller's thread, so that the single writer thread only moves bytes.
+  request->clear_sequence();
+  impl_->Push(request->SerializeAsString(), std::move(done));
+}
+void IngestClient::PushSerialized(std::string serialized, Done done) {
+  impl_->Push(std::move(serialized), std::move(done));
 }
 bool IngestClient::connected() const { return impl_->stats().connected; }
 IngestClientStats IngestClient::stats() const { return impl_->stats(); }

@@ -75,6 +75,9 @@ class IngestClient {
   // Sends `request` (its sequence number is assigned here) and calls `done` exactly once,
   // possibly before Push returns and possibly from another thread.
   void Push(ArenaPush request, Done done);
+  // The same for a push already in wire form: a serialized PushRequest without a sequence
+  // (the client appends it), e.g. assembled from pieces a decoder wrote directly.
+  void PushSerialized(std::string serialized, Done done);
 
   // True while a stream to the aggregator is open.
   bool connected() const;

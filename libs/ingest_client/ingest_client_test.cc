@@ -32,6 +32,10 @@ class HeldProcessor : public PushProcessor {
     auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return held_.size() >= n; };
     mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(10));
   }
+  PushRequest request(size_t i) {
+    absl::MutexLock lock(&mu_);
+    return held_[i].first;
+  }
   // Acknowledges held push `i` with `code`, echoing its job in the message.
   void Release(size_t i, PushAck::Code code) {
     std::pair<PushRequest, Done> entry;
@@ -160,6 +164,31 @@ TEST_F(IngestClientTest, HundredsOfPushesEachGetTheirOwnAck) {
   EXPECT_EQ(stats.pushes_sent, acks.size());
   EXPECT_GE(stats.batches_sent, 1u);
   EXPECT_LE(stats.batches_sent, acks.size());
+}
+
+TEST_F(IngestClientTest, APushInWireFormGetsASequenceAndArrivesWhole) {
+  StartServer();
+  StartClient();
+  auto first = Push("first");
+  PushRequest request;
+  request.mutable_grouping_key()->set_job("wire");
+  request.add_families()->set_name("up");
+  request.set_receive_time_ns(42);
+  auto promise = std::make_shared<std::promise<PushAck>>();
+  client_->PushSerialized(request.SerializeAsString(),
+                          [promise](const PushAck& ack) { promise->set_value(ack); });
+  processor_.WaitForHeld(2);
+  processor_.Release(1, PushAck::OK);
+  PushAck ack = promise->get_future().get();
+  EXPECT_EQ(ack.code(), PushAck::OK);
+  EXPECT_EQ(ack.message(), "wire");
+  PushRequest received = processor_.request(1);
+  EXPECT_EQ(received.sequence(), ack.sequence());
+  EXPECT_GT(received.sequence(), 1u);
+  received.clear_sequence();
+  EXPECT_EQ(received.SerializeAsString(), request.SerializeAsString());
+  processor_.Release(0, PushAck::OK);
+  EXPECT_EQ(first.get().code(), PushAck::OK);
 }
 
 TEST_F(IngestClientTest, NoAggregatorMeansUnavailableAtOnce) {
