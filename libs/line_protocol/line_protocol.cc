@@ -387,18 +387,34 @@ std::string FormatBound(double v) {
 }
 
 char* LineProtocolEncoder::WriteTimestamp(int64_t timestamp_ns, char* p) {
-  if (last_timestamp_size_ == 0 || timestamp_ns != last_timestamp_ns_) {
-    char* text = last_timestamp_text_;
-    *text++ = ' ';
-    text = WriteInt(timestamp_ns, text);
-    *text++ = '\n';
-    last_timestamp_ns_ = timestamp_ns;
-    last_timestamp_size_ = text - last_timestamp_text_;
-  }
-  // A fixed-size copy is one or two moves; Append reserved kTimestampChars for it.
+  // Fixed-size copies are one or two moves; Append reserved kTimestampChars for them. Digits
+  // are written into the output and copied to the remembered text afterwards, not the other
+  // way round: loading bytes just stored piecewise would stall the copy.
   static_assert(sizeof(last_timestamp_text_) >= kTimestampChars);
-  std::memcpy(p, last_timestamp_text_, kTimestampChars);
-  return p + last_timestamp_size_;
+  constexpr int64_t k1e8 = 100000000;
+  const size_t size = last_timestamp_size_;
+  if (size != 0 && timestamp_ns == last_timestamp_ns_) {
+    // The common case: the push's receive time again.
+    std::memcpy(p, last_timestamp_text_, kTimestampChars);
+    return p + size;
+  }
+  if (size != 0 && timestamp_ns >= k1e8 && timestamp_ns / k1e8 == last_timestamp_ns_ / k1e8) {
+    // Within 0.1 s of the last one (sample timestamps of one push): the leading digits are
+    // the same, so only the last 8 (before the newline) change.
+    std::memcpy(p, last_timestamp_text_, kTimestampChars);
+    WriteEight(static_cast<uint32_t>(timestamp_ns % k1e8), p + size - 9);
+    std::memcpy(last_timestamp_text_ + size - 9, p + size - 9, 8);
+    last_timestamp_ns_ = timestamp_ns;
+    return p + size;
+  }
+  char* end = p;
+  *end++ = ' ';
+  end = WriteInt(timestamp_ns, end);
+  *end++ = '\n';
+  std::memcpy(last_timestamp_text_, p, kTimestampChars);
+  last_timestamp_ns_ = timestamp_ns;
+  last_timestamp_size_ = end - p;
+  return end;
 }
 
 template <typename PointT>

@@ -269,13 +269,19 @@ TEST(LineProtocolEncoderTest, ReturnsWhetherALineWasWritten) {
 TEST(LineProtocolEncoderTest, RepeatedAndChangingTimestamps) {
   LineProtocolEncoder encoder;
   std::string out;
-  for (const int64_t ts : {int64_t{1700000000000000000}, int64_t{1700000000000000000}, int64_t{-5},
-                           int64_t{1700000000000000000}, int64_t{0}}) {
+  std::string expected;
+  // Repeats, changes in the last 8 digits only, carries into the digits before them, short
+  // and negative values, and the extremes.
+  for (const int64_t ts :
+       {int64_t{1700000000000000000}, int64_t{1700000000000000000}, int64_t{1700000000012345678},
+        int64_t{1700000000099999999}, int64_t{1700000000100000000}, int64_t{-5},
+        int64_t{1700000000000000000}, int64_t{0}, int64_t{99999999}, int64_t{100000000},
+        int64_t{100000001}, int64_t{1}, int64_t{-100000001}, int64_t{-100000002},
+        std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min()}) {
     encoder.Append({"m", {}, {{"f", 1}}, ts}, &out);
+    absl::StrAppend(&expected, "m f=1 ", ts, "\n");
   }
-  EXPECT_EQ(out,
-            "m f=1 1700000000000000000\nm f=1 1700000000000000000\nm f=1 -5\n"
-            "m f=1 1700000000000000000\nm f=1 0\n");
+  EXPECT_EQ(out, expected);
 }
 
 TEST(LineProtocolEncoderTest, ViewsAreWrittenLikePoints) {
