@@ -19,7 +19,10 @@ using pushgate::v1::PushRequest;
 // Holds every push until the test releases it.
 class HeldProcessor : public PushProcessor {
  public:
-  void Process(const PushRequest& request, absl::string_view /*serialized*/, Done done) override {
+  void Process(absl::Span<Push> pushes) override {
+    for (Push& push : pushes) ProcessOne(*push.request, std::move(push.done));
+  }
+  void ProcessOne(const PushRequest& request, Done done) {
     absl::MutexLock lock(&mu_);
     held_.push_back({request, std::move(done)});
   }

@@ -84,6 +84,7 @@ class IngestServer::Service final : public pushgate::v1::Ingest::Service {
   grpc::Status Push(grpc::ServerContext* context,
                     grpc::ServerReaderWriter<PushAck, PushRequest>* stream) override {
     std::string serialized;
+    std::vector<PushProcessor::Push> pushes;
     return Serve<PushRequest>(
         context,
         [stream](std::vector<PushAck>& acks) {
@@ -96,14 +97,17 @@ class IngestServer::Service final : public pushgate::v1::Ingest::Service {
           if (!stream->Read(&request)) return false;
           serialized.clear();
           request.AppendToString(&serialized);
-          HandOver(request, serialized, acks);
+          pushes.clear();
+          pushes.push_back({&request, serialized, AckTo(request.sequence(), acks)});
+          processor_->Process(absl::MakeSpan(pushes));
           return true;
         });
   }
 
   grpc::Status PushBatches(grpc::ServerContext* context,
                            grpc::ServerReaderWriter<AckBatch, PushBatch>* stream) override {
-    PushRequest request;
+    std::deque<PushRequest> requests;  // reused; a deque keeps their addresses
+    std::vector<PushProcessor::Push> pushes;
     return Serve<PushBatch>(
         context,
         [stream, message = AckBatch()](std::vector<PushAck>& acks) mutable {
@@ -113,13 +117,20 @@ class IngestServer::Service final : public pushgate::v1::Ingest::Service {
         },
         [&](PushBatch& batch, AckQueue* acks) {
           if (!stream->Read(&batch)) return false;
-          for (const std::string& serialized : batch.pushes()) {
+          if (requests.size() < static_cast<size_t>(batch.pushes_size())) {
+            requests.resize(batch.pushes_size());
+          }
+          pushes.clear();
+          for (int i = 0; i < batch.pushes_size(); ++i) {
+            PushRequest& request = requests[i];
+            const std::string& serialized = batch.pushes(i);
             if (request.ParseFromString(serialized)) {
-              HandOver(request, serialized, acks);
+              pushes.push_back({&request, serialized, AckTo(request.sequence(), acks)});
             } else {
               RefuseUnparsable(request.sequence(), acks);
             }
           }
+          if (!pushes.empty()) processor_->Process(absl::MakeSpan(pushes));
           return true;
         });
   }
@@ -145,14 +156,13 @@ class IngestServer::Service final : public pushgate::v1::Ingest::Service {
     return grpc::Status::OK;
   }
 
-  void HandOver(const PushRequest& request, absl::string_view serialized, AckQueue* acks) {
-    uint64_t sequence = request.sequence();
+  // The callback that acknowledges push `sequence` on this stream.
+  static PushProcessor::Done AckTo(uint64_t sequence, AckQueue* acks) {
     acks->ExpectOne();
-    processor_->Process(request, serialized,
-                        [acks = acks->shared_from_this(), sequence](PushAck ack) {
-                          ack.set_sequence(sequence);
-                          acks->Add(std::move(ack));
-                        });
+    return [acks = acks->shared_from_this(), sequence](PushAck ack) {
+      ack.set_sequence(sequence);
+      acks->Add(std::move(ack));
+    };
   }
 
   // A batch entry that is not a PushRequest. Its sequence is whatever was parsed of it before

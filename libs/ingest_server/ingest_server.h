@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "proto/ingest.pb.h"
 
 namespace grpc {
@@ -25,13 +26,19 @@ namespace pushgate {
 class PushProcessor {
  public:
   using Done = std::function<void(pushgate::v1::PushAck)>;
+  // One push, both parsed and in its wire form (`serialized` parses to `request`; it may
+  // hold the fields in another order). The ack's sequence is filled in by the server.
+  struct Push {
+    const pushgate::v1::PushRequest* request;
+    absl::string_view serialized;
+    Done done;
+  };
   virtual ~PushProcessor() = default;
-  // Takes one push, given both parsed and in its wire form (`serialized` parses to
-  // `request`; it may hold the fields in another order); must call `done` exactly once, from
-  // any thread. The ack's sequence is filled in by the server. Both are only valid during the
-  // call: the server reuses them for the stream's next request.
-  virtual void Process(const pushgate::v1::PushRequest& request, absl::string_view serialized,
-                       Done done) = 0;
+  // Takes the pushes that arrived in one stream message, in order, so that a processor can
+  // store them together; must call each push's `done` exactly once, from any thread. The
+  // requests and their wire forms are only valid during the call: the server reuses them for
+  // the stream's next message.
+  virtual void Process(absl::Span<Push> pushes) = 0;
 };
 
 class IngestServer {

@@ -24,7 +24,10 @@ using pushgate::v1::PushRequest;
 // is called, then acknowledges them in reverse order of arrival.
 class ReversingProcessor : public PushProcessor {
  public:
-  void Process(const PushRequest& request, absl::string_view /*serialized*/, Done done) override {
+  void Process(absl::Span<Push> pushes) override {
+    for (Push& push : pushes) ProcessOne(*push.request, std::move(push.done));
+  }
+  void ProcessOne(const PushRequest& request, Done done) {
     if (request.grouping_key().job() == "invalid") {
       PushAck ack;
       ack.set_code(PushAck::INVALID);

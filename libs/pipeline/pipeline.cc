@@ -51,35 +51,44 @@ void PushPipeline::Stop() {
   for (auto& backend : backends_) backend->uploader->Stop(options_.drain_timeout);
 }
 
-void PushPipeline::Process(const PushRequest& request, absl::string_view serialized, Done done) {
-  pushes_->Add({pushgate::v1::Method_Name(request.method())});
-  if (request.method() == pushgate::v1::DELETE) {
-    PushAck ack;
-    ack.set_code(PushAck::OK);
-    return done(std::move(ack));
+void PushPipeline::Process(absl::Span<Push> pushes) {
+  std::vector<Spool::AppendRequest> appends;
+  appends.reserve(pushes.size());
+  for (Push& push : pushes) {
+    pushes_->Add({pushgate::v1::Method_Name(push.request->method())});
+    if (push.request->method() == pushgate::v1::DELETE) {
+      PushAck ack;
+      ack.set_code(PushAck::OK);
+      push.done(std::move(ack));
+      continue;
+    }
+    appends.push_back({std::string(push.serialized),
+                       [this, done = std::move(push.done)](absl::StatusOr<uint64_t> position) {
+                         done(AckForAppend(position.status()));
+                       }});
   }
-  spool_->Append(
-      std::string(serialized), [this, done = std::move(done)](absl::StatusOr<uint64_t> position) {
-        PushAck ack;
-        const absl::Status status = position.status();
-        if (position.ok()) {
-          ack.set_code(PushAck::OK);
-        } else if (absl::IsInvalidArgument(status)) {
-          // A push that could never fit the spool: retrying cannot help.
-          refused_->Add({absl::StatusCodeToString(status.code())});
-          ack.set_code(PushAck::INVALID);
-          ack.set_message(
-              absl::StrCat("push too large for the aggregator's spool: ", status.message()));
-        } else {
-          refused_->Add({absl::StatusCodeToString(status.code())});
-          ack.set_code(PushAck::UNAVAILABLE);
-          ack.set_message(
-              absl::IsResourceExhausted(status)
-                  ? absl::StrCat("aggregator spool is full (--spool_max_bytes): ", status.message())
-                  : absl::StrCat("aggregator cannot store the push: ", status.message()));
-        }
-        done(std::move(ack));
-      });
+  // Together, so that they share one disk commit.
+  spool_->AppendAll(std::move(appends));
+}
+
+PushAck PushPipeline::AckForAppend(const absl::Status& status) {
+  PushAck ack;
+  if (status.ok()) {
+    ack.set_code(PushAck::OK);
+  } else if (absl::IsInvalidArgument(status)) {
+    // A push that could never fit the spool: retrying cannot help.
+    refused_->Add({absl::StatusCodeToString(status.code())});
+    ack.set_code(PushAck::INVALID);
+    ack.set_message(absl::StrCat("push too large for the aggregator's spool: ", status.message()));
+  } else {
+    refused_->Add({absl::StatusCodeToString(status.code())});
+    ack.set_code(PushAck::UNAVAILABLE);
+    ack.set_message(
+        absl::IsResourceExhausted(status)
+            ? absl::StrCat("aggregator spool is full (--spool_max_bytes): ", status.message())
+            : absl::StrCat("aggregator cannot store the push: ", status.message()));
+  }
+  return ack;
 }
 
 void PushPipeline::Dispatch() {

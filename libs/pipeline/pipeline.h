@@ -61,11 +61,10 @@ class PushPipeline : public PushProcessor {
                MetricsRegistry* registry);
   ~PushPipeline() override;  // Stop()
 
-  // Appends the push to the spool and acknowledges it once durable: OK; UNAVAILABLE when
-  // the spool is full or failing; INVALID for a push larger than the spool could ever hold. A
-  // DELETE is acknowledged at once: groups are not stored yet.
-  void Process(const pushgate::v1::PushRequest& request, absl::string_view serialized,
-               Done done) override;
+  // Appends the pushes to the spool, together, and acknowledges each once durable: OK;
+  // UNAVAILABLE when the spool is full or failing; INVALID for a push larger than the spool
+  // could ever hold. A DELETE is acknowledged at once: groups are not stored yet.
+  void Process(absl::Span<Push> pushes) override;
 
   // Stops the dispatcher, drains the uploaders for up to drain_timeout. Idempotent.
   void Stop();
@@ -78,6 +77,7 @@ class PushPipeline : public PushProcessor {
     uint64_t delivered = 0;  // guarded by release_mu_
   };
 
+  pushgate::v1::PushAck AckForAppend(const absl::Status& status);
   void Dispatch();
   // Encodes one spooled push for every backend and queues it there.
   void DispatchRecord(const Spool::Record& record);

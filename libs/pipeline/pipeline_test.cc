@@ -75,8 +75,10 @@ PushRequest Push(int value) {
 
 PushAck ProcessAndWait(PushPipeline& pipeline, const PushRequest& push) {
   std::promise<PushAck> acked;
-  pipeline.Process(push, push.SerializeAsString(),
-                   [&](PushAck ack) { acked.set_value(std::move(ack)); });
+  const std::string serialized = push.SerializeAsString();
+  PushProcessor::Push incoming{&push, serialized,
+                               [&](PushAck ack) { acked.set_value(std::move(ack)); }};
+  pipeline.Process(absl::MakeSpan(&incoming, 1));
   return acked.get_future().get();
 }
 

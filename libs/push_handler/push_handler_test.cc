@@ -21,7 +21,10 @@ using ::testing::HasSubstr;
 // Records every push and answers with a scripted code.
 class RecordingProcessor : public PushProcessor {
  public:
-  void Process(const PushRequest& request, absl::string_view /*serialized*/, Done done) override {
+  void Process(absl::Span<Push> pushes) override {
+    for (Push& push : pushes) ProcessOne(*push.request, std::move(push.done));
+  }
+  void ProcessOne(const PushRequest& request, Done done) {
     PushAck ack;
     {
       absl::MutexLock lock(&mu_);

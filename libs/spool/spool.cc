@@ -160,6 +160,9 @@ class Spool::Impl {
   }
 
   void Append(std::string record, AppendDone done);
+  void AppendAll(std::vector<AppendRequest> records);
+  // Queues one record or says why not; the caller holds mu_ and notifies the committer.
+  absl::Status QueueLocked(AppendRequest& request);
   std::vector<Record> ReadCommitted(uint64_t after, size_t max_records, size_t max_bytes,
                                     absl::Duration timeout);
   uint64_t first_unreleased() const {
@@ -462,31 +465,46 @@ absl::Status Spool::Impl::Recover() {
 // Appending.
 
 void Spool::Impl::Append(std::string record, AppendDone done) {
-  absl::Status refused;
+  std::vector<AppendRequest> one;
+  one.push_back({std::move(record), std::move(done)});
+  AppendAll(std::move(one));
+}
+
+void Spool::Impl::AppendAll(std::vector<AppendRequest> records) {
+  std::vector<std::pair<AppendDone, absl::Status>> refusals;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    const uint64_t framed = kHeaderSize + record.size();
-    if (closing_) {
-      refused = absl::FailedPreconditionError("spool is closed");
-    } else if (!failed_.ok()) {
-      refused = failed_;
-    } else if (record.size() > kMaxPayloadSize || framed > options_.max_bytes) {
-      refused = absl::InvalidArgumentError(absl::StrCat(
-          "spool record of ", record.size(), " bytes is larger than the spool can hold"));
-    } else if (committed_end_ + queued_bytes_ - FirstUnreleasedLocked() + framed >
-               options_.max_bytes) {
-      ++counters_.appends_refused;
-      refused = absl::ResourceExhaustedError(
-          absl::StrCat("spool is full: ", committed_end_ + queued_bytes_ - FirstUnreleasedLocked(),
-                       " unreleased bytes, limit ", options_.max_bytes));
-    } else {
-      queued_bytes_ += framed;
-      queue_.push_back(Pending{std::move(record), std::move(done)});
-      work_cv_.notify_one();
-      return;
+    size_t queued = 0;
+    for (AppendRequest& request : records) {
+      absl::Status refused = QueueLocked(request);
+      if (refused.ok()) {
+        ++queued;
+      } else {
+        refusals.emplace_back(std::move(request.done), std::move(refused));
+      }
     }
+    if (queued > 0) work_cv_.notify_one();
   }
-  done(std::move(refused));
+  for (auto& [done, status] : refusals) done(std::move(status));
+}
+
+absl::Status Spool::Impl::QueueLocked(AppendRequest& request) {
+  const uint64_t framed = kHeaderSize + request.record.size();
+  if (closing_) return absl::FailedPreconditionError("spool is closed");
+  if (!failed_.ok()) return failed_;
+  if (request.record.size() > kMaxPayloadSize || framed > options_.max_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("spool record of ", request.record.size(),
+                                                   " bytes is larger than the spool can hold"));
+  }
+  const uint64_t unreleased = committed_end_ + queued_bytes_ - FirstUnreleasedLocked();
+  if (unreleased + framed > options_.max_bytes) {
+    ++counters_.appends_refused;
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "spool is full: ", unreleased, " unreleased bytes, limit ", options_.max_bytes));
+  }
+  queued_bytes_ += framed;
+  queue_.push_back(Pending{std::move(request.record), std::move(request.done)});
+  return absl::OkStatus();
 }
 
 void Spool::Impl::CommitterLoop() {
@@ -833,6 +851,7 @@ Spool::~Spool() = default;
 void Spool::Append(std::string record, AppendDone done) {
   impl_->Append(std::move(record), std::move(done));
 }
+void Spool::AppendAll(std::vector<AppendRequest> records) { impl_->AppendAll(std::move(records)); }
 std::vector<Spool::Record> Spool::ReadCommitted(uint64_t after, size_t max_records,
                                                 size_t max_bytes, absl::Duration timeout) {
   return impl_->ReadCommitted(after, max_records, max_bytes, timeout);

@@ -112,6 +112,15 @@ class Spool {
   // Close() and should be quick: it delays the next commit.
   void Append(std::string record, AppendDone done);
 
+  // Appends several records, each exactly as Append would, in order, but queued at once: an
+  // idle committer then writes and syncs them together, where appending them one by one may
+  // wake it for the first alone.
+  struct AppendRequest {
+    std::string record;
+    AppendDone done;
+  };
+  void AppendAll(std::vector<AppendRequest> records);
+
   // For the (single) dispatcher: waits up to `timeout` for committed records with positions
   // greater than `after` and returns the first of them, in order: at most `max_records`, and
   // no more once their data reaches `max_bytes` (at least one is returned when any is

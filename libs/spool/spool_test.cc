@@ -144,6 +144,38 @@ void WriteFile(const std::string& path, const std::string& data) {
   out << data;
 }
 
+TEST(SpoolTest, AppendAllCommitsItsRecordsTogetherAndRefusesOnlyTheOnesThatCannotFit) {
+  const std::string dir = TestDir();
+  // Room for the small records but never for the 4000-byte one.
+  std::unique_ptr<Spool> spool = MustOpen(Options(dir, 64 << 20, /*max_bytes=*/2000));
+  ASSERT_TRUE(AppendAndWait(*spool, Payload(0)).ok());
+  const uint64_t fsyncs_before = spool->stats().fsyncs;
+
+  std::vector<absl::StatusOr<uint64_t>> results(4, absl::UnknownError("not called"));
+  Countdown done(4);
+  std::vector<Spool::AppendRequest> requests;
+  const std::vector<std::string> data = {Payload(1), Payload(2), std::string(4000, 'x'),
+                                         Payload(3)};
+  for (size_t i = 0; i < data.size(); ++i) {
+    requests.push_back({data[i], [&, i](absl::StatusOr<uint64_t> position) {
+                          results[i] = std::move(position);
+                          done.Decrement();
+                        }});
+  }
+  spool->AppendAll(std::move(requests));
+  done.Wait();
+
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  ASSERT_TRUE(results[1].ok()) << results[1].status();
+  EXPECT_TRUE(absl::IsInvalidArgument(results[2].status())) << results[2].status();
+  ASSERT_TRUE(results[3].ok()) << results[3].status();
+  EXPECT_LT(*results[0], *results[1]);
+  EXPECT_LT(*results[1], *results[3]);
+  // The committer was idle, so the three accepted records took one write and one sync.
+  EXPECT_EQ(spool->stats().fsyncs, fsyncs_before + 1);
+  EXPECT_EQ(DataOf(ReadAll(*spool, spool->first_unreleased())), Payloads(0, 4));
+}
+
 TEST(FsyncModeTest, ParsesTheThreeNames) {
   for (FsyncMode mode : {FsyncMode::kBatch, FsyncMode::kAlways, FsyncMode::kNever}) {
     absl::StatusOr<FsyncMode> parsed = ParseFsyncMode(FsyncModeName(mode));
