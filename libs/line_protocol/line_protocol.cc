@@ -70,12 +70,28 @@ char* WriteSmall(uint32_t v, char* p) {
   return p + n;
 }
 
+// The 8 digits of v (< 10^8), with leading zeros, as a word that holds them in memory order.
+// Built in a register so that they are stored at once: reading back digits stored pair by
+// pair stalls (the store buffer cannot forward several stores to one load).
+uint64_t EightDigits(uint32_t v) {
+  uint64_t digits = 0;
+  for (int pair = 3; pair >= 0; --pair) {  // from the right
+    uint16_t two;
+    std::memcpy(&two, kDigitPairs + 2 * (v % 100), 2);
+    v /= 100;
+#ifdef ABSL_IS_BIG_ENDIAN
+    digits |= static_cast<uint64_t>(two) << (16 * (3 - pair));
+#else
+    digits |= static_cast<uint64_t>(two) << (16 * pair);
+#endif
+  }
+  return digits;
+}
+
 // Writes exactly 8 digits of v (< 10^8), with leading zeros.
 char* WriteEight(uint32_t v, char* p) {
-  for (int i = 6; i >= 0; i -= 2) {
-    std::memcpy(p + i, kDigitPairs + 2 * (v % 100), 2);
-    v /= 100;
-  }
+  const uint64_t digits = EightDigits(v);
+  std::memcpy(p, &digits, 8);
   return p + 8;
 }
 
@@ -387,9 +403,9 @@ std::string FormatBound(double v) {
 }
 
 char* LineProtocolEncoder::WriteTimestamp(int64_t timestamp_ns, char* p) {
-  // Fixed-size copies are one or two moves; Append reserved kTimestampChars for them. Digits
-  // are written into the output and copied to the remembered text afterwards, not the other
-  // way round: loading bytes just stored piecewise would stall the copy.
+  // Fixed-size copies are one or two moves; Append reserved kTimestampChars for them. The
+  // remembered text is copied out before fresh digits go into it, never right after: a load
+  // of bytes just stored in pieces stalls until the stores complete.
   static_assert(sizeof(last_timestamp_text_) >= kTimestampChars);
   constexpr int64_t k1e8 = 100000000;
   const size_t size = last_timestamp_size_;
@@ -401,9 +417,10 @@ char* LineProtocolEncoder::WriteTimestamp(int64_t timestamp_ns, char* p) {
   if (size != 0 && timestamp_ns >= k1e8 && timestamp_ns / k1e8 == last_timestamp_ns_ / k1e8) {
     // Within 0.1 s of the last one (sample timestamps of one push): the leading digits are
     // the same, so only the last 8 (before the newline) change.
+    const uint64_t digits = EightDigits(static_cast<uint32_t>(timestamp_ns % k1e8));
     std::memcpy(p, last_timestamp_text_, kTimestampChars);
-    WriteEight(static_cast<uint32_t>(timestamp_ns % k1e8), p + size - 9);
-    std::memcpy(last_timestamp_text_ + size - 9, p + size - 9, 8);
+    std::memcpy(p + size - 9, &digits, 8);
+    std::memcpy(last_timestamp_text_ + size - 9, &digits, 8);
     last_timestamp_ns_ = timestamp_ns;
     return p + size;
   }
