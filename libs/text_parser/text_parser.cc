@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <deque>
 #include <string>
 #include <vector>
 
@@ -17,20 +16,39 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "libs/go_text/go_text.h"
+#include "libs/text_parser/internal/model.h"
 #include "libs/text_parser/internal/numbers.h"
 #include "libs/text_parser/internal/scan.h"
 
 namespace pushgate {
 namespace {
 
+using ::pushgate::text_parser_internal::AppendWire;
+using ::pushgate::text_parser_internal::FamilyRecord;
+using ::pushgate::text_parser_internal::FamilyType;
 using ::pushgate::text_parser_internal::FindBlank;
 using ::pushgate::text_parser_internal::FindLabelNameEnd;
 using ::pushgate::text_parser_internal::FindValueStop;
+using ::pushgate::text_parser_internal::kCounter;
+using ::pushgate::text_parser_internal::kGauge;
+using ::pushgate::text_parser_internal::kGaugeHistogram;
+using ::pushgate::text_parser_internal::kHistogram;
+using ::pushgate::text_parser_internal::kInfo;
+using ::pushgate::text_parser_internal::kNoIndex;
+using ::pushgate::text_parser_internal::kSummary;
+using ::pushgate::text_parser_internal::kUntyped;
+using ::pushgate::text_parser_internal::LabelRef;
+using ::pushgate::text_parser_internal::Model;
 using ::pushgate::text_parser_internal::ParseFloat;
 using ::pushgate::text_parser_internal::ParseInt64;
-using ::pushgate::v1::MetricFamily;
-using ::pushgate::v1::MetricType;
-using ::pushgate::v1::Series;
+using ::pushgate::text_parser_internal::SeriesKind;
+using ::pushgate::text_parser_internal::SeriesRecord;
+
+// The model writes its types as MetricType field values.
+static_assert(kUntyped == v1::UNTYPED && kCounter == v1::COUNTER && kGauge == v1::GAUGE &&
+                  kSummary == v1::SUMMARY && kHistogram == v1::HISTOGRAM && kInfo == v1::INFO &&
+                  kGaugeHistogram == v1::GAUGE_HISTOGRAM,
+              "text_parser_internal::FamilyType must match pushgate.v1.MetricType");
 
 // ---------------------------------------------------------------------------------------
 // Character classes and small scanners.
@@ -93,10 +111,10 @@ std::string Quote(absl::string_view s) { return GoQuote(s, /*max_bytes=*/100); }
 // ---------------------------------------------------------------------------------------
 // The parser.
 
-bool ParseTypeName(absl::string_view word, MetricType* type) {
+bool ParseTypeName(absl::string_view word, FamilyType* type) {
   struct Entry {
     absl::string_view name;
-    MetricType type;
+    FamilyType type;
   };
   // Lower-case first: the longest name is 14 bytes.
   char lower[16];
@@ -104,16 +122,16 @@ bool ParseTypeName(absl::string_view word, MetricType* type) {
   for (size_t i = 0; i < word.size(); ++i) lower[i] = absl::ascii_tolower(word[i]);
   const absl::string_view lowered(lower, word.size());
   static constexpr Entry kTypes[] = {
-      {"counter", v1::COUNTER},
-      {"gauge", v1::GAUGE},
-      {"summary", v1::SUMMARY},
-      {"histogram", v1::HISTOGRAM},
-      {"untyped", v1::UNTYPED},
-      {"info", v1::INFO},
-      {"gaugehistogram", v1::GAUGE_HISTOGRAM},
+      {"counter", kCounter},
+      {"gauge", kGauge},
+      {"summary", kSummary},
+      {"histogram", kHistogram},
+      {"untyped", kUntyped},
+      {"info", kInfo},
+      {"gaugehistogram", kGaugeHistogram},
       // OpenMetrics names: the nearest 0.0.4 type.
-      {"unknown", v1::UNTYPED},
-      {"stateset", v1::GAUGE},
+      {"unknown", kUntyped},
+      {"stateset", kGauge},
   };
   for (const Entry& e : kTypes) {
     if (lowered == e.name) {
@@ -124,33 +142,27 @@ bool ParseTypeName(absl::string_view word, MetricType* type) {
   return false;
 }
 
-absl::string_view TypeName(MetricType type) {
+absl::string_view TypeName(FamilyType type) {
   switch (type) {
-    case v1::COUNTER:
+    case kCounter:
       return "counter";
-    case v1::GAUGE:
+    case kGauge:
       return "gauge";
-    case v1::SUMMARY:
+    case kSummary:
       return "summary";
-    case v1::HISTOGRAM:
+    case kHistogram:
       return "histogram";
-    case v1::INFO:
+    case kInfo:
       return "info";
-    case v1::GAUGE_HISTOGRAM:
+    case kGaugeHistogram:
       return "gaugehistogram";
     default:
       return "untyped";
   }
 }
 
-bool IsGrouped(MetricType type) {
-  return type == v1::SUMMARY || type == v1::HISTOGRAM || type == v1::GAUGE_HISTOGRAM;
-}
-
-// The output name of a family declared as `key` with `type`.
-std::string OutputName(absl::string_view key, MetricType type) {
-  if (type == v1::INFO && !absl::EndsWith(key, "_info")) return absl::StrCat(key, "_info");
-  return std::string(key);
+bool IsGrouped(FamilyType type) {
+  return type == kSummary || type == kHistogram || type == kGaugeHistogram;
 }
 
 enum class Role {
@@ -162,35 +174,23 @@ enum class Role {
   kBucket,
 };
 
-struct Family {
-  absl::string_view key;  // the name it was declared or first sampled under
-  MetricFamily* mf;
-  MetricType type;
-};
-
 struct Target {
   int family;
   Role role;
-};
-
-struct Label {
-  absl::string_view name;
-  absl::string_view value;
 };
 
 // The containers a parse works in. Growing them costs a few dozen allocations per push, so
 // each thread keeps one set and a parse starts by clearing it (clear() keeps the memory, and
 // absl's tables free theirs once large, so a huge push leaves little behind).
 struct Workspace {
-  std::vector<Family> families;
+  // The push being parsed; AppendWire encodes it.
+  Model model;
   absl::flat_hash_map<absl::string_view, int> families_by_key;
-  // Summary and histogram series by family and labels.
-  absl::flat_hash_map<std::string, Series*> grouped;
-  std::vector<Series*> histograms;
+  // Summary and histogram series (indices into model.series) by family and labels.
+  absl::flat_hash_map<std::string, uint32_t> grouped;
   std::string last_group_key;
   // Per-sample scratch.
-  std::vector<Label> labels;
-  std::deque<std::string> unescaped;  // unescaped values; a deque keeps them in place
+  std::vector<LabelRef> labels;
   absl::flat_hash_set<absl::string_view> seen_names;
   std::vector<int> order;
   std::string key;
@@ -199,8 +199,7 @@ struct Workspace {
     // What a huge push grew is let go rather than kept for the thread's lifetime.
     constexpr size_t kKeepElements = 4096;
     constexpr size_t kKeepBytes = 64 << 10;
-    ClearOrRelease(&families, kKeepElements);
-    ClearOrRelease(&histograms, kKeepElements);
+    model.Clear();
     ClearOrRelease(&labels, kKeepElements);
     ClearOrRelease(&order, kKeepElements);
     ClearOrRelease(&last_group_key, kKeepBytes);
@@ -208,8 +207,6 @@ struct Workspace {
     families_by_key.clear();
     grouped.clear();
     seen_names.clear();
-    if (unescaped.size() > 64) unescaped.clear();
-    for (std::string& value : unescaped) ClearOrRelease(&value, kKeepBytes);
   }
 
   template <typename Container>
@@ -224,33 +221,29 @@ struct Workspace {
 
 class Parser {
  public:
-  Parser(absl::string_view body, const TextParserLimits& limits,
-         google::protobuf::RepeatedPtrField<MetricFamily>* out, Workspace* workspace)
+  Parser(absl::string_view body, const TextParserLimits& limits, Workspace* workspace)
       : body_(body),
         body_end_(body.data() + body.size()),
         limits_(limits),
-        out_(out),
-        first_family_(out->size()),
-        families_(workspace->families),
+        model_(workspace->model),
+        families_(workspace->model.families),
         families_by_key_(workspace->families_by_key),
         grouped_(workspace->grouped),
-        histograms_(workspace->histograms),
         last_group_key_(workspace->last_group_key),
         labels_(workspace->labels),
-        scratch_(workspace->unescaped),
         seen_names_(workspace->seen_names),
         order_(workspace->order),
         key_(workspace->key) {
     workspace->Clear();
   }
 
-  absl::Status Run() {
+  // Parses the whole body into the workspace's model; on success appends its encoding to
+  // `out`, on error leaves `out` alone.
+  absl::Status Run(std::string* out) {
     absl::Status status = ParseLines();
-    if (!status.ok()) {
-      while (out_->size() > first_family_) out_->RemoveLast();
-      return status;
-    }
-    Finish();
+    if (!status.ok()) return status;
+    model_.SortBuckets();
+    AppendWire(&model_, out);
     return absl::OkStatus();
   }
 
@@ -313,31 +306,33 @@ class Parser {
   }
 
   absl::Status SetHelp(absl::string_view name, absl::string_view text) {
-    std::string* help = families_[declared_].mf->mutable_help();
-    if (text.find('\\') == absl::string_view::npos) {
-      help->assign(text.data(), text.size());
-    } else {
-      help->clear();
+    absl::string_view help = text;  // in the body unless it needs unescaping or repair
+    if (text.find('\\') != absl::string_view::npos) {
+      // Unescaping only shortens the text.
+      char* const start = model_.text.Reserve(text.size());
+      char* p = start;
       for (size_t i = 0; i < text.size(); ++i) {
         if (text[i] != '\\') {
-          help->push_back(text[i]);
+          *p++ = text[i];
           continue;
         }
         const char next = i + 1 < text.size() ? text[i + 1] : '\0';
         if (next == '\\') {
-          help->push_back('\\');
+          *p++ = '\\';
         } else if (next == 'n') {
-          help->push_back('\n');
+          *p++ = '\n';
         } else {
           return Error("invalid escape sequence ", Quote(text.substr(i, 2)), " in HELP text of ",
                        Quote(name), " (only \\\\ and \\n are allowed)");
         }
         ++i;
       }
+      help = model_.text.Commit(p - start);
     }
     // The Prometheus parsers take any bytes here; the model needs UTF-8, and HELP carries no
     // data, so the text is repaired rather than the push refused.
-    if (!IsValidUtf8(*help)) *help = ToValidUtf8(*help);
+    if (!IsValidUtf8(help)) help = model_.text.Copy(ToValidUtf8(help));
+    families_[declared_].help = help;
     return absl::OkStatus();
   }
 
@@ -348,19 +343,20 @@ class Parser {
       return Error("whitespace after the type in the TYPE line for ", Quote(name),
                    " (end the line right after the type)");
     }
-    MetricType type;
+    FamilyType type;
     if (!ParseTypeName(word, &type)) {
       return Error("unknown metric type ", Quote(word), " for ", Quote(name));
     }
-    Family& family = families_[declared_];
+    FamilyRecord& family = families_[declared_];
     if (family.type == type) return absl::OkStatus();
-    if (family.mf->series_size() > 0) {
+    if (family.series_count > 0) {
       return Error("TYPE ", TypeName(type), " for ", Quote(name), " comes after samples of it as ",
                    TypeName(family.type));
     }
     family.type = type;
-    family.mf->set_type(type);
-    family.mf->set_name(OutputName(family.key, type));
+    // `# TYPE foo info` is the family foo_info.
+    family.name = family.key;
+    family.info_suffix = type == kInfo && !absl::EndsWith(family.key, "_info");
     return absl::OkStatus();
   }
 
@@ -368,9 +364,9 @@ class Parser {
   int FamilyIndex(absl::string_view key) {
     auto [it, inserted] = families_by_key_.try_emplace(key, static_cast<int>(families_.size()));
     if (inserted) {
-      MetricFamily* mf = out_->Add();
-      mf->set_name(key.data(), key.size());
-      families_.push_back(Family{key, mf, v1::UNTYPED});
+      FamilyRecord& family = families_.emplace_back();
+      family.key = key;
+      family.name = key;
     }
     return it->second;
   }
@@ -408,7 +404,6 @@ class Parser {
     }
     i = SkipBlanks(line, i);
     labels_.clear();
-    scratch_used_ = 0;
     if (i < line.size() && line[i] == '{') {
       absl::Status status = ParseLabels(line, name, &i);
       if (!status.ok()) return status;
@@ -542,7 +537,7 @@ class Parser {
       if (IsDuplicateLabel(name)) {
         return Error("duplicate label name ", Quote(name), " in metric ", Quote(metric));
       }
-      labels_.push_back(Label{name, value});
+      labels_.push_back(LabelRef{name, value});
 
       i = SkipBlanks(line, i);
       if (i == n) return Unclosed(metric);
@@ -562,29 +557,29 @@ class Parser {
     return Error("labels of metric ", Quote(metric), " have no closing '}'");
   }
 
-  // Replaces `*value` (raw text between the quotes) with its unescaped form, kept in a
-  // scratch buffer that lives until the next sample.
+  // Replaces `*value` (raw text between the quotes) with its unescaped form, kept in the
+  // model's stable text: a series made from this sample keeps pointing at it.
   absl::Status Unescape(absl::string_view metric, absl::string_view name,
                         absl::string_view* value) {
-    if (scratch_used_ == scratch_.size()) scratch_.emplace_back();
-    std::string& buf = scratch_[scratch_used_++];
-    buf.clear();
     const absl::string_view raw = *value;
+    // Unescaping only shortens the text.
+    char* const start = model_.text.Reserve(raw.size());
+    char* p = start;
     for (size_t i = 0; i < raw.size(); ++i) {
       if (raw[i] != '\\') {
-        buf.push_back(raw[i]);
+        *p++ = raw[i];
         continue;
       }
       // The scan that found the closing quote guarantees a character after the backslash.
       switch (raw[++i]) {
         case '\\':
-          buf.push_back('\\');
+          *p++ = '\\';
           break;
         case '"':
-          buf.push_back('"');
+          *p++ = '"';
           break;
         case 'n':
-          buf.push_back('\n');
+          *p++ = '\n';
           break;
         default:
           return Error("invalid escape sequence ", Quote(raw.substr(i - 1, 2)),
@@ -592,7 +587,7 @@ class Parser {
                        " (only \\\\, \\\" and \\n are allowed)");
       }
     }
-    *value = buf;
+    *value = model_.text.Commit(p - start);
     return absl::OkStatus();
   }
 
@@ -601,14 +596,14 @@ class Parser {
     // from going quadratic.
     static constexpr size_t kLinearMax = 32;
     if (labels_.size() < kLinearMax) {
-      for (const Label& label : labels_) {
+      for (const LabelRef& label : labels_) {
         if (label.name == name) return true;
       }
       return false;
     }
     if (labels_.size() == kLinearMax) {
       seen_names_.clear();
-      for (const Label& label : labels_) seen_names_.insert(label.name);
+      for (const LabelRef& label : labels_) seen_names_.insert(label.name);
     }
     return !seen_names_.insert(name).second;
   }
@@ -617,12 +612,12 @@ class Parser {
 
   absl::StatusOr<Target> Resolve(absl::string_view name) {
     if (const int exact = FindFamily(name); exact >= 0) {
-      const Family& family = families_[exact];
+      const FamilyRecord& family = families_[exact];
       switch (family.type) {
-        case v1::SUMMARY:
+        case kSummary:
           return Target{exact, Role::kQuantile};
-        case v1::HISTOGRAM:
-        case v1::GAUGE_HISTOGRAM:
+        case kHistogram:
+        case kGaugeHistogram:
           // The Prometheus parser reads the bare name like `_bucket`.
           return Target{exact, Role::kBucket};
         default:
@@ -648,24 +643,24 @@ class Parser {
       if (name.size() <= suffix.text.size() || !absl::EndsWith(name, suffix.text)) continue;
       const int base = FindFamily(name.substr(0, name.size() - suffix.text.size()));
       if (base < 0) continue;
-      const Family& family = families_[base];
+      FamilyRecord& family = families_[base];
       Role role = kNone;
       switch (family.type) {
-        case v1::SUMMARY:
+        case kSummary:
           role = suffix.summary;
           break;
-        case v1::HISTOGRAM:
+        case kHistogram:
           role = suffix.histogram;
           break;
-        case v1::GAUGE_HISTOGRAM:
+        case kGaugeHistogram:
           role = suffix.gauge_histogram;
           break;
-        case v1::COUNTER:
+        case kCounter:
           role = suffix.counter;
           // OpenMetrics names the counter's samples, and so the family, `<name>_total`.
-          if (role != kNone) family.mf->set_name(name.data(), name.size());
+          if (role != kNone) family.name = name;
           break;
-        case v1::INFO:
+        case kInfo:
           role = suffix.info;
           break;
         default:
@@ -693,17 +688,14 @@ class Parser {
     return absl::OkStatus();
   }
 
-  static void CopyLabels(const std::vector<Label>& labels, int skip, Series* series) {
-    if (labels.empty()) return;
-    series->mutable_labels()->Reserve(static_cast<int>(labels.size()));
-    for (int k = 0; k < static_cast<int>(labels.size()); ++k) {
-      if (k == skip) continue;
-      v1::Label* label = series->add_labels();
-      // set_name(data, size) would build a temporary std::string and copy it again;
-      // assigning into the field's own string copies once.
-      label->mutable_name()->assign(labels[k].name.data(), labels[k].name.size());
-      label->mutable_value()->assign(labels[k].value.data(), labels[k].value.size());
+  // Copies the sample's labels, but the one at `skip` (-1: none), to the series.
+  void CopyLabels(int skip, uint32_t series) {
+    SeriesRecord& record = model_.series[series];
+    record.labels_begin = static_cast<uint32_t>(model_.labels.size());
+    for (int k = 0; k < static_cast<int>(labels_.size()); ++k) {
+      if (k != skip) model_.labels.push_back(labels_[k]);
     }
+    record.labels_count = static_cast<uint32_t>(model_.labels.size()) - record.labels_begin;
   }
 
   // `same_name`: `name` equals last_name_, whose resolution is cached.
@@ -716,20 +708,22 @@ class Parser {
       last_target_ = *target;
     }
     const Target target = last_target_;
-    Family& family = families_[target.family];
+    const FamilyType type = families_[target.family].type;
 
-    if (!IsGrouped(family.type)) {
+    if (!IsGrouped(type)) {
       absl::Status status = CheckLabelCount(name, labels_.size());
       if (status.ok()) status = CountSeries();
       if (!status.ok()) return status;
-      Series* series = family.mf->add_series();
-      CopyLabels(labels_, -1, series);
-      series->set_value(value);
-      if (has_timestamp) series->set_timestamp_ms(timestamp);
+      const uint32_t series = model_.AddSeries(target.family, SeriesKind::kValue);
+      CopyLabels(-1, series);
+      SeriesRecord& record = model_.series[series];
+      record.value = value;
+      record.has_timestamp = has_timestamp;
+      record.timestamp_ms = timestamp;
       return absl::OkStatus();
     }
 
-    const absl::string_view special = family.type == v1::SUMMARY ? "quantile" : "le";
+    const absl::string_view special = type == kSummary ? "quantile" : "le";
     int special_index = -1;
     for (int k = 0; k < static_cast<int>(labels_.size()); ++k) {
       if (labels_[k].name == special) {
@@ -753,60 +747,39 @@ class Parser {
     absl::Status status = CheckLabelCount(name, kept_labels);
     if (!status.ok()) return status;
 
-    Series* series = FindGroupedSeries(target.family, special_index);
-    if (series == nullptr) {
+    uint32_t series = FindGroupedSeries(target.family, special_index);
+    if (series == kNoIndex) {
       status = CountSeries();
       if (!status.ok()) return status;
-      series = family.mf->add_series();
-      CopyLabels(labels_, special_index, series);
-      if (family.type == v1::SUMMARY) {
-        series->mutable_summary();
-      } else {
-        series->mutable_histogram();
-        histograms_.push_back(series);
-      }
+      series = model_.AddSeries(target.family,
+                                type == kSummary ? SeriesKind::kSummary : SeriesKind::kHistogram);
+      CopyLabels(special_index, series);
       grouped_.emplace(key_, series);
       last_group_key_ = key_;
       last_group_ = series;
     }
-    if (has_timestamp) series->set_timestamp_ms(timestamp);
-    if (family.type == v1::SUMMARY) {
-      v1::Summary* summary = series->mutable_summary();
-      switch (target.role) {
-        case Role::kQuantile: {
-          v1::Quantile* quantile = summary->add_quantiles();
-          quantile->set_quantile(bound);
-          quantile->set_value(value);
-          break;
-        }
-        case Role::kSum:
-          summary->set_sum(value);
-          break;
-        default:
-          summary->set_count(value);
-      }
-    } else {
-      v1::Histogram* histogram = series->mutable_histogram();
-      switch (target.role) {
-        case Role::kBucket: {
-          v1::Bucket* bucket = histogram->add_buckets();
-          bucket->set_upper_bound(bound);
-          bucket->set_cumulative_count(value);
-          break;
-        }
-        case Role::kSum:
-          histogram->set_sum(value);
-          break;
-        default:
-          histogram->set_count(value);
-      }
+    SeriesRecord& record = model_.series[series];
+    if (has_timestamp) {
+      record.has_timestamp = true;
+      record.timestamp_ms = timestamp;
+    }
+    switch (target.role) {
+      case Role::kQuantile:
+      case Role::kBucket:
+        model_.AddPoint(series, bound, value);
+        break;
+      case Role::kSum:
+        record.sum = value;
+        break;
+      default:
+        record.count = value;
     }
     return absl::OkStatus();
   }
 
   // Builds key_ for (family, labels without the special one, in name order) and returns the
-  // series already made for it, if any.
-  Series* FindGroupedSeries(int family, int special_index) {
+  // series already made for it, or kNoIndex.
+  uint32_t FindGroupedSeries(int family, int special_index) {
     order_.clear();
     for (int k = 0; k < static_cast<int>(labels_.size()); ++k) {
       if (k != special_index) order_.push_back(k);
@@ -827,52 +800,30 @@ class Parser {
       key_.append(labels_[k].value.data(), labels_[k].value.size());
     }
     // Consecutive lines usually belong to the same series.
-    if (last_group_ != nullptr && key_ == last_group_key_) return last_group_;
+    if (last_group_ != kNoIndex && key_ == last_group_key_) return last_group_;
     auto it = grouped_.find(key_);
-    if (it == grouped_.end()) return nullptr;
+    if (it == grouped_.end()) return kNoIndex;
     last_group_key_ = key_;
     last_group_ = it->second;
     return last_group_;
-  }
-
-  void Finish() {
-    for (Series* series : histograms_) {
-      auto* buckets = series->mutable_histogram()->mutable_buckets();
-      const auto by_bound = [](const v1::Bucket* a, const v1::Bucket* b) {
-        return a->upper_bound() < b->upper_bound();
-      };
-      if (!std::is_sorted(buckets->pointer_begin(), buckets->pointer_end(), by_bound)) {
-        std::stable_sort(buckets->pointer_begin(), buckets->pointer_end(), by_bound);
-      }
-    }
-    // Drop families that got no samples, keeping the order of the rest.
-    int kept = first_family_;
-    for (int k = first_family_; k < out_->size(); ++k) {
-      if (out_->Get(k).series_size() == 0) continue;
-      if (k != kept) out_->SwapElements(k, kept);
-      ++kept;
-    }
-    while (out_->size() > kept) out_->RemoveLast();
   }
 
   const absl::string_view body_;
   // Scanners may read whole words up to here, past the end of the line they look at.
   const char* const body_end_;
   const TextParserLimits& limits_;
-  google::protobuf::RepeatedPtrField<MetricFamily>* const out_;
-  const int first_family_;
 
   size_t line_ = 0;
   bool eof_ = false;
   size_t series_count_ = 0;
 
   // In the thread's Workspace.
-  std::vector<Family>& families_;
+  Model& model_;
+  std::vector<FamilyRecord>& families_;  // model_.families
   absl::flat_hash_map<absl::string_view, int>& families_by_key_;
-  absl::flat_hash_map<std::string, Series*>& grouped_;
-  std::vector<Series*>& histograms_;
+  absl::flat_hash_map<std::string, uint32_t>& grouped_;
   std::string& last_group_key_;
-  Series* last_group_ = nullptr;
+  uint32_t last_group_ = kNoIndex;
 
   // The family of the last HELP/TYPE line.
   absl::string_view declared_key_;
@@ -883,20 +834,63 @@ class Parser {
   Target last_target_{0, Role::kValue};
 
   // Per-sample scratch, in the thread's Workspace.
-  std::vector<Label>& labels_;
-  std::deque<std::string>& scratch_;
-  size_t scratch_used_ = 0;
+  std::vector<LabelRef>& labels_;
   absl::flat_hash_set<absl::string_view>& seen_names_;
   std::vector<int>& order_;
   std::string& key_;
 };
 
+// Reads a varint at *p (before end); false if it is cut short or too long.
+bool ReadVarint(const char** p, const char* end, uint64_t* value) {
+  uint64_t result = 0;
+  for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+    const uint8_t byte = static_cast<uint8_t>(*(*p)++);
+    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if (byte < 0x80) {
+      *value = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+// Decodes the families ParseTextToWire wrote and appends them to `out`; all or nothing.
+absl::Status AppendFamiliesFromWire(absl::string_view wire,
+                                    google::protobuf::RepeatedPtrField<v1::MetricFamily>* out) {
+  const int first = out->size();
+  const char* p = wire.data();
+  const char* const end = p + wire.size();
+  while (p < end) {
+    uint64_t length = 0;
+    if (*p++ != '\x22' || !ReadVarint(&p, end, &length) ||
+        length > static_cast<uint64_t>(end - p) ||
+        !out->Add()->ParseFromArray(p, static_cast<int>(length))) {
+      while (out->size() > first) out->RemoveLast();
+      return absl::InternalError("text parser: its own wire output does not decode");
+    }
+    p += length;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::Status ParseTextToWire(absl::string_view body, const TextParserLimits& limits,
+                             std::string* out) {
+  static thread_local Workspace workspace;
+  return Parser(body, limits, &workspace).Run(out);
+}
 
 absl::Status ParseText(absl::string_view body, const TextParserLimits& limits,
                        google::protobuf::RepeatedPtrField<pushgate::v1::MetricFamily>* out) {
-  static thread_local Workspace workspace;
-  return Parser(body, limits, out, &workspace).Run();
+  // The encoding of one push, kept per thread so that its capacity is reused.
+  static thread_local std::string wire;
+  constexpr size_t kKeepBytes = 1 << 20;
+  if (wire.capacity() > kKeepBytes) std::string().swap(wire);
+  wire.clear();
+  absl::Status status = ParseTextToWire(body, limits, &wire);
+  if (!status.ok()) return status;
+  return AppendFamiliesFromWire(wire, out);
 }
 
 }  // namespace pushgate

@@ -1,7 +1,8 @@
 // Parser for the Prometheus text exposition format (0.0.4, and OpenMetrics bodies that stay
-// within it), producing pushgate's normalized model (proto/ingest.proto). It is what the front
-// runs on every text push, so it scans the body in place (no regex, no per-line copies) and
-// copies only what ends up in the output messages.
+// within it), producing pushgate's normalized model (proto/ingest.proto), either as messages
+// or directly as their protobuf wire format. It is what the front runs on every text push, so
+// it scans the body in place (no regex, no per-line copies) and copies only what ends up in
+// the output.
 //
 // Lines (`\n` or `\r\n` ends; the last line may lack one; leading spaces/tabs are ignored;
 // blank lines are skipped; as in the Prometheus parser, nothing may follow the value or
@@ -62,6 +63,7 @@
 #define PUSHGATE_LIBS_TEXT_PARSER_TEXT_PARSER_H_
 
 #include <cstddef>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -89,6 +91,15 @@ struct TextParserLimits {
 // exactly as it was: nothing of a rejected push is kept.
 absl::Status ParseText(absl::string_view body, const TextParserLimits& limits,
                        google::protobuf::RepeatedPtrField<pushgate::v1::MetricFamily>* out);
+
+// The same parse, written as protobuf wire format instead of messages: on success appends to
+// `out` exactly what `PushRequest.families` (field 4) serializes to for the families ParseText
+// gives (per family: byte 0x22, the length as a varint, the MetricFamily as protobuf's C++
+// serializer writes it), so a producer can send them without building messages. Errors are
+// ParseText's, and on error `out` is left exactly as it was. ParseText is built on this: one
+// parser, two outputs.
+absl::Status ParseTextToWire(absl::string_view body, const TextParserLimits& limits,
+                             std::string* out);
 
 }  // namespace pushgate
 

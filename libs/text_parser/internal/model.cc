@@ -1,0 +1,289 @@
+#include "libs/text_parser/internal/model.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "libs/text_parser/internal/wire_writer.h"
+
+namespace pushgate {
+namespace text_parser_internal {
+
+// ---------------------------------------------------------------------------------------
+// StableText
+
+namespace {
+constexpr size_t kBlockSize = 16 << 10;
+// Blocks beyond these are freed at Clear(): a huge push does not pin its memory.
+constexpr size_t kKeepBlocks = 4;
+}  // namespace
+
+char* StableText::Reserve(size_t n) {
+  if (current_ < blocks_.size() && blocks_[current_].size - used_ >= n) {
+    return blocks_[current_].data.get() + used_;
+  }
+  // Move to the next block that is large enough, making one if none is. Skipped blocks stay
+  // for later pushes.
+  if (current_ < blocks_.size()) ++current_;
+  while (current_ < blocks_.size() && blocks_[current_].size < n) ++current_;
+  if (current_ == blocks_.size()) {
+    const size_t size = std::max(n, kBlockSize);
+    blocks_.push_back(Block{std::unique_ptr<char[]>(new char[size]), size});
+  }
+  used_ = 0;
+  return blocks_[current_].data.get();
+}
+
+absl::string_view StableText::Commit(size_t n) {
+  const absl::string_view committed(blocks_[current_].data.get() + used_, n);
+  used_ += n;
+  return committed;
+}
+
+absl::string_view StableText::Copy(absl::string_view s) {
+  if (s.empty()) return absl::string_view();
+  std::memcpy(Reserve(s.size()), s.data(), s.size());
+  return Commit(s.size());
+}
+
+void StableText::Clear() {
+  if (blocks_.size() > kKeepBlocks) blocks_.resize(kKeepBlocks);
+  for (Block& block : blocks_) {
+    if (block.size > kBlockSize) {
+      block = Block{std::unique_ptr<char[]>(new char[kBlockSize]), kBlockSize};
+    }
+  }
+  current_ = 0;
+  used_ = 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// Model
+
+namespace {
+template <typename Container>
+void ClearOrRelease(Container* c) {
+  // What a huge push grew is let go rather than kept for the thread's lifetime.
+  constexpr size_t kKeepElements = 4096;
+  if (c->capacity() > kKeepElements) {
+    Container().swap(*c);
+  } else {
+    c->clear();
+  }
+}
+}  // namespace
+
+void Model::Clear() {
+  ClearOrRelease(&families);
+  ClearOrRelease(&series);
+  ClearOrRelease(&labels);
+  ClearOrRelease(&points);
+  ClearOrRelease(&family_sizes);
+  ClearOrRelease(&series_sizes);
+  ClearOrRelease(&data_sizes);
+  ClearOrRelease(&sort_scratch);
+  text.Clear();
+}
+
+uint32_t Model::AddSeries(uint32_t family, SeriesKind kind) {
+  const uint32_t index = static_cast<uint32_t>(series.size());
+  series.emplace_back();
+  series.back().kind = kind;
+  FamilyRecord& f = families[family];
+  if (f.last_series == kNoIndex) {
+    f.first_series = index;
+  } else {
+    series[f.last_series].next_in_family = index;
+  }
+  f.last_series = index;
+  ++f.series_count;
+  return index;
+}
+
+void Model::AddPoint(uint32_t s, double bound, double value) {
+  const uint32_t index = static_cast<uint32_t>(points.size());
+  points.push_back(Point{bound, value, kNoIndex});
+  SeriesRecord& record = series[s];
+  if (record.last_point == kNoIndex) {
+    record.first_point = index;
+  } else {
+    points[record.last_point].next = index;
+  }
+  record.last_point = index;
+}
+
+void Model::SortBuckets() {
+  for (SeriesRecord& record : series) {
+    if (record.kind != SeriesKind::kHistogram || record.first_point == kNoIndex) continue;
+    bool sorted = true;
+    for (uint32_t p = record.first_point; points[p].next != kNoIndex; p = points[p].next) {
+      if (points[points[p].next].bound < points[p].bound) {
+        sorted = false;
+        break;
+      }
+    }
+    if (sorted) continue;
+    sort_scratch.clear();
+    for (uint32_t p = record.first_point; p != kNoIndex; p = points[p].next) {
+      sort_scratch.push_back(p);
+    }
+    std::stable_sort(sort_scratch.begin(), sort_scratch.end(),
+                     [this](uint32_t a, uint32_t b) { return points[a].bound < points[b].bound; });
+    for (size_t k = 0; k + 1 < sort_scratch.size(); ++k) {
+      points[sort_scratch[k]].next = sort_scratch[k + 1];
+    }
+    points[sort_scratch.back()].next = kNoIndex;
+    record.first_point = sort_scratch.front();
+    record.last_point = sort_scratch.back();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Wire encoding. Field numbers are those of proto/ingest.proto.
+
+namespace {
+
+namespace field {
+constexpr int kPushRequestFamilies = 4;
+constexpr int kFamilyName = 1, kFamilyHelp = 2, kFamilyType = 3, kFamilySeries = 4;
+constexpr int kSeriesLabels = 1, kSeriesValue = 2, kSeriesSummary = 3, kSeriesHistogram = 4,
+              kSeriesTimestamp = 5;
+constexpr int kLabelName = 1, kLabelValue = 2;
+// Summary and Histogram share their first three numbers, Quantile and Bucket both theirs.
+constexpr int kCount = 1, kSum = 2, kPoints = 3;
+constexpr int kPointBound = 1, kPointValue = 2;
+}  // namespace field
+
+constexpr absl::string_view kInfoSuffix = "_info";
+
+size_t LabelSize(const LabelRef& label) {
+  return StringFieldSize(label.name.size()) + StringFieldSize(label.value.size());
+}
+
+size_t PointSize(const Point& point) {
+  return OptionalDoubleFieldSize(point.bound) + OptionalDoubleFieldSize(point.value);
+}
+
+// The payload of a series' Summary or Histogram message.
+size_t GroupedDataSize(const Model& model, const SeriesRecord& series) {
+  size_t size = OptionalDoubleFieldSize(series.count) + OptionalDoubleFieldSize(series.sum);
+  for (uint32_t p = series.first_point; p != kNoIndex; p = model.points[p].next) {
+    size += LengthDelimitedFieldSize(PointSize(model.points[p]));
+  }
+  return size;
+}
+
+// The payload of a Series message; `data_size` receives that of its Summary/Histogram.
+size_t SeriesSize(const Model& model, const SeriesRecord& series, size_t* data_size) {
+  size_t size = 0;
+  for (uint32_t k = 0; k < series.labels_count; ++k) {
+    size += LengthDelimitedFieldSize(LabelSize(model.labels[series.labels_begin + k]));
+  }
+  if (series.kind == SeriesKind::kValue) {
+    size += kDoubleFieldSize;
+    *data_size = 0;
+  } else {
+    *data_size = GroupedDataSize(model, series);
+    size += LengthDelimitedFieldSize(*data_size);
+  }
+  if (series.has_timestamp) size += 1 + VarintSize(static_cast<uint64_t>(series.timestamp_ms));
+  return size;
+}
+
+size_t FamilyHeaderSize(const FamilyRecord& family) {
+  const size_t name_size = family.name.size() + (family.info_suffix ? kInfoSuffix.size() : 0);
+  size_t size = StringFieldSize(name_size) + StringFieldSize(family.help.size());
+  if (family.type != kUntyped) size += 1 + VarintSize(static_cast<uint64_t>(family.type));
+  return size;
+}
+
+void WriteGroupedData(const Model& model, const SeriesRecord& series, WireWriter* w) {
+  w->OptionalDoubleField(field::kCount, series.count);
+  w->OptionalDoubleField(field::kSum, series.sum);
+  for (uint32_t p = series.first_point; p != kNoIndex; p = model.points[p].next) {
+    const Point& point = model.points[p];
+    w->LengthDelimitedHeader(field::kPoints, PointSize(point));
+    w->OptionalDoubleField(field::kPointBound, point.bound);
+    w->OptionalDoubleField(field::kPointValue, point.value);
+  }
+}
+
+void WriteSeries(const Model& model, const SeriesRecord& series, size_t data_size, WireWriter* w) {
+  for (uint32_t k = 0; k < series.labels_count; ++k) {
+    const LabelRef& label = model.labels[series.labels_begin + k];
+    w->LengthDelimitedHeader(field::kSeriesLabels, LabelSize(label));
+    w->StringField(field::kLabelName, label.name);
+    w->StringField(field::kLabelValue, label.value);
+  }
+  switch (series.kind) {
+    case SeriesKind::kValue:
+      w->DoubleField(field::kSeriesValue, series.value);
+      break;
+    case SeriesKind::kSummary:
+      w->LengthDelimitedHeader(field::kSeriesSummary, data_size);
+      WriteGroupedData(model, series, w);
+      break;
+    case SeriesKind::kHistogram:
+      w->LengthDelimitedHeader(field::kSeriesHistogram, data_size);
+      WriteGroupedData(model, series, w);
+      break;
+  }
+  if (series.has_timestamp) {
+    w->VarintField(field::kSeriesTimestamp, static_cast<uint64_t>(series.timestamp_ms));
+  }
+}
+
+void WriteFamilyHeader(const FamilyRecord& family, WireWriter* w) {
+  if (family.info_suffix) {
+    w->LengthDelimitedHeader(field::kFamilyName, family.name.size() + kInfoSuffix.size());
+    w->Bytes(family.name);
+    w->Bytes(kInfoSuffix);
+  } else {
+    w->StringField(field::kFamilyName, family.name);
+  }
+  w->StringField(field::kFamilyHelp, family.help);
+  if (family.type != kUntyped) {
+    w->VarintField(field::kFamilyType, static_cast<uint64_t>(family.type));
+  }
+}
+
+}  // namespace
+
+void AppendWire(Model* model, std::string* out) {
+  // Pass 1: sizes, innermost first, kept for pass 2 (a message's length precedes it).
+  model->series_sizes.resize(model->series.size());
+  model->data_sizes.resize(model->series.size());
+  model->family_sizes.resize(model->families.size());
+  size_t total = 0;
+  for (size_t f = 0; f < model->families.size(); ++f) {
+    const FamilyRecord& family = model->families[f];
+    if (family.series_count == 0) continue;  // families without samples are not output
+    size_t size = FamilyHeaderSize(family);
+    for (uint32_t s = family.first_series; s != kNoIndex; s = model->series[s].next_in_family) {
+      size_t data_size;
+      const size_t series_size = SeriesSize(*model, model->series[s], &data_size);
+      model->series_sizes[s] = static_cast<uint32_t>(series_size);
+      model->data_sizes[s] = static_cast<uint32_t>(data_size);
+      size += LengthDelimitedFieldSize(series_size);
+    }
+    model->family_sizes[f] = size;
+    total += LengthDelimitedFieldSize(size);
+  }
+
+  // Pass 2: write into space made once.
+  const size_t start = out->size();
+  out->resize(start + total);
+  WireWriter w(&(*out)[start]);
+  for (size_t f = 0; f < model->families.size(); ++f) {
+    const FamilyRecord& family = model->families[f];
+    if (family.series_count == 0) continue;
+    w.LengthDelimitedHeader(field::kPushRequestFamilies, model->family_sizes[f]);
+    WriteFamilyHeader(family, &w);
+    for (uint32_t s = family.first_series; s != kNoIndex; s = model->series[s].next_in_family) {
+      w.LengthDelimitedHeader(field::kFamilySeries, model->series_sizes[s]);
+      WriteSeries(*model, model->series[s], model->data_sizes[s], &w);
+    }
+  }
+}
+
+}  // namespace text_parser_internal
+}  // namespace pushgate

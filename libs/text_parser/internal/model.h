@@ -1,0 +1,130 @@
+// The text parser's flat intermediate model of one push, and its encoding as protobuf wire
+// format. The parser fills plain vectors (no messages, no per-string allocation: texts are
+// views into the body or into StableText), and AppendWire writes what serializing the
+// corresponding pushgate.v1.MetricFamily messages as `PushRequest.families` (field 4) gives,
+// byte for byte.
+#ifndef PUSHGATE_LIBS_TEXT_PARSER_INTERNAL_MODEL_H_
+#define PUSHGATE_LIBS_TEXT_PARSER_INTERNAL_MODEL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+
+namespace pushgate {
+namespace text_parser_internal {
+
+// Text that must stay in place until Clear() (unescaped label values, repaired help texts),
+// in blocks that are kept across pushes, so the steady state allocates nothing.
+class StableText {
+ public:
+  // Room for at least `n` bytes, valid until the next Reserve/Commit/Clear.
+  char* Reserve(size_t n);
+  // Keeps the first `n` bytes written at the last Reserve and returns them.
+  absl::string_view Commit(size_t n);
+  absl::string_view Copy(absl::string_view s);
+  // Forgets everything; keeps the blocks unless a huge push grew them.
+  void Clear();
+
+ private:
+  struct Block {
+    std::unique_ptr<char[]> data;
+    size_t size;
+  };
+  std::vector<Block> blocks_;
+  size_t current_ = 0;  // the block being filled
+  size_t used_ = 0;     // bytes of it already committed
+};
+
+constexpr uint32_t kNoIndex = UINT32_MAX;
+
+// Field values of pushgate.v1.MetricType that the model needs to tell apart.
+enum FamilyType : int {
+  kUntyped = 0,
+  kCounter = 1,
+  kGauge = 2,
+  kSummary = 3,
+  kHistogram = 4,
+  kInfo = 5,
+  kGaugeHistogram = 6,
+};
+
+struct LabelRef {
+  absl::string_view name;
+  absl::string_view value;
+};
+
+enum class SeriesKind : uint8_t { kValue, kSummary, kHistogram };
+
+// A summary quantile (quantile, value) or a histogram bucket (upper_bound, cumulative_count),
+// chained per series in the order added.
+struct Point {
+  double bound;
+  double value;
+  uint32_t next = kNoIndex;
+};
+
+struct SeriesRecord {
+  uint32_t labels_begin = 0;  // into Model::labels
+  uint32_t labels_count = 0;
+  SeriesKind kind = SeriesKind::kValue;
+  bool has_timestamp = false;
+  int64_t timestamp_ms = 0;
+  double value = 0;  // kValue
+  double sum = 0;    // kSummary, kHistogram
+  double count = 0;
+  uint32_t first_point = kNoIndex;
+  uint32_t last_point = kNoIndex;
+  uint32_t next_in_family = kNoIndex;
+};
+
+struct FamilyRecord {
+  // The name it was declared or first sampled under: how the parser finds it.
+  absl::string_view key;
+  // The output name is `name`, plus "_info" when `info_suffix` (`# TYPE foo info`).
+  absl::string_view name;
+  bool info_suffix = false;
+  absl::string_view help;
+  FamilyType type = kUntyped;
+  uint32_t series_count = 0;
+  uint32_t first_series = kNoIndex;
+  uint32_t last_series = kNoIndex;
+};
+
+// One push. Series of a family and points of a series are chained (they need not be adjacent
+// in the body, or in these vectors).
+struct Model {
+  std::vector<FamilyRecord> families;  // in order of first mention
+  std::vector<SeriesRecord> series;
+  std::vector<LabelRef> labels;
+  std::vector<Point> points;
+  StableText text;
+
+  // Scratch of AppendWire and SortBuckets, kept here to be reused.
+  std::vector<size_t> family_sizes;
+  std::vector<uint32_t> series_sizes;
+  std::vector<uint32_t> data_sizes;
+  std::vector<uint32_t> sort_scratch;
+
+  void Clear();
+
+  // Adds a series to `family` (appended to its chain) and returns its index.
+  uint32_t AddSeries(uint32_t family, SeriesKind kind);
+  // Appends a point to the chain of `series`.
+  void AddPoint(uint32_t series, double bound, double value);
+  // Puts the buckets of every histogram series in increasing bound order, repeated bounds in
+  // the order added.
+  void SortBuckets();
+};
+
+// Appends, for every family with series in order, tag 0x22, the length and the family's
+// MetricFamily serialization. Sizes are computed first so `out` grows once.
+void AppendWire(Model* model, std::string* out);
+
+}  // namespace text_parser_internal
+}  // namespace pushgate
+
+#endif  // PUSHGATE_LIBS_TEXT_PARSER_INTERNAL_MODEL_H_

@@ -1,0 +1,119 @@
+// The few protobuf wire-format primitives the text parser needs to write its output without
+// building messages: sizes (so a caller can size each nested message bottom-up and the output
+// once) and writers into a buffer that is already large enough. Only fields numbered 1-15 are
+// used, so every tag is one byte.
+//
+// What is written follows protobuf's C++ serializer for proto3: fields in number order,
+// strings and doubles outside a oneof omitted when empty / all-zero bits (+0.0 is omitted,
+// -0.0 and NaN are written), doubles inside a oneof and set `optional` fields always written.
+#ifndef PUSHGATE_LIBS_TEXT_PARSER_INTERNAL_WIRE_WRITER_H_
+#define PUSHGATE_LIBS_TEXT_PARSER_INTERNAL_WIRE_WRITER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "absl/base/config.h"
+#include "absl/numeric/bits.h"
+#include "absl/strings/string_view.h"
+
+namespace pushgate {
+namespace text_parser_internal {
+
+enum WireType : uint8_t {
+  kVarint = 0,
+  kFixed64 = 1,
+  kLengthDelimited = 2,
+};
+
+constexpr uint8_t Tag(int field, WireType type) { return static_cast<uint8_t>(field << 3 | type); }
+
+// Bytes of `v` as a varint (1 to 10).
+inline size_t VarintSize(uint64_t v) {
+  // 7 payload bits per byte; `| 1` gives 0 one byte.
+  return 1 + static_cast<size_t>(63 - absl::countl_zero(v | 1)) / 7;
+}
+
+// A double counts as set when any bit is: protobuf's own test, so -0.0 and NaN are written.
+inline bool IsSetDouble(double v) {
+  uint64_t bits;
+  std::memcpy(&bits, &v, sizeof(bits));
+  return bits != 0;
+}
+
+// A tag, the length and the payload.
+inline size_t LengthDelimitedFieldSize(size_t payload) { return 1 + VarintSize(payload) + payload; }
+
+// A proto3 string/bytes field: nothing when empty.
+inline size_t StringFieldSize(size_t length) {
+  return length == 0 ? 0 : LengthDelimitedFieldSize(length);
+}
+
+constexpr size_t kDoubleFieldSize = 1 + sizeof(double);
+
+// A proto3 double outside a oneof: nothing unless set.
+inline size_t OptionalDoubleFieldSize(double v) { return IsSetDouble(v) ? kDoubleFieldSize : 0; }
+
+// Writes into a buffer sized beforehand: no bounds checks, the sizes are the contract.
+class WireWriter {
+ public:
+  explicit WireWriter(char* p) : p_(p) {}
+
+  char* position() const { return p_; }
+
+  void Varint(uint64_t v) {
+    while (v >= 0x80) {
+      *p_++ = static_cast<char>(v | 0x80);
+      v >>= 7;
+    }
+    *p_++ = static_cast<char>(v);
+  }
+
+  void Bytes(absl::string_view s) {
+    std::memcpy(p_, s.data(), s.size());
+    p_ += s.size();
+  }
+
+  // The tag and length of a nested message or string whose payload the caller writes next.
+  void LengthDelimitedHeader(int field, size_t length) {
+    *p_++ = static_cast<char>(Tag(field, kLengthDelimited));
+    Varint(length);
+  }
+
+  void StringField(int field, absl::string_view s) {
+    if (s.empty()) return;
+    LengthDelimitedHeader(field, s.size());
+    Bytes(s);
+  }
+
+  // Always written (a oneof member).
+  void DoubleField(int field, double v) {
+    *p_++ = static_cast<char>(Tag(field, kFixed64));
+    uint64_t bits;
+    std::memcpy(&bits, &v, sizeof(bits));
+#ifndef ABSL_IS_LITTLE_ENDIAN
+    bits = __builtin_bswap64(bits);
+#endif
+    std::memcpy(p_, &bits, sizeof(bits));
+    p_ += sizeof(bits);
+  }
+
+  // Written only when set (proto3 scalar outside a oneof).
+  void OptionalDoubleField(int field, double v) {
+    if (IsSetDouble(v)) DoubleField(field, v);
+  }
+
+  // int64 and enums: negative values take ten bytes, as protobuf writes them.
+  void VarintField(int field, uint64_t v) {
+    *p_++ = static_cast<char>(Tag(field, kVarint));
+    Varint(v);
+  }
+
+ private:
+  char* p_;
+};
+
+}  // namespace text_parser_internal
+}  // namespace pushgate
+
+#endif  // PUSHGATE_LIBS_TEXT_PARSER_INTERNAL_WIRE_WRITER_H_

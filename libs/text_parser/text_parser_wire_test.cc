@@ -1,0 +1,225 @@
+// ParseTextToWire against protobuf's own serializer: for every body at hand (the conformance
+// vectors' text bodies and bodies written here for the encoding's corner cases; the fuzz seed
+// corpus is visible only to //tools/fuzz_targets), the bytes it appends must be exactly what
+// SerializeAsString gives for a PushRequest holding ParseText's families, and a rejected body must
+// give ParseText's error and leave the output untouched. ParseText's messages themselves are
+// checked by text_parser_test.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "libs/text_parser/text_parser.h"
+#include "proto/ingest.pb.h"
+
+namespace pushgate {
+namespace {
+
+struct Body {
+  std::string name;
+  std::string text;
+};
+
+std::filesystem::path Runfiles() {
+  const char* dir = std::getenv("TEST_SRCDIR");
+  return std::filesystem::path(dir != nullptr ? dir : ".") / "pushgate";
+}
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+std::vector<std::filesystem::path> FilesIn(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// The text bodies of the conformance vectors (`request.body`; protobuf pushes have
+// `request.body_b64` instead and are skipped).
+std::vector<Body> VectorBodies() {
+  std::vector<Body> bodies;
+  for (const auto& file : FilesIn(Runfiles() / "tests" / "testdata" / "conversion")) {
+    if (file.extension() != ".json") continue;
+    google::protobuf::Struct vector;
+    const auto status = google::protobuf::util::JsonStringToMessage(ReadFile(file), &vector);
+    EXPECT_TRUE(status.ok()) << file << ": " << status.ToString();
+    const auto request = vector.fields().find("request");
+    if (request == vector.fields().end()) continue;
+    const auto& fields = request->second.struct_value().fields();
+    const auto body = fields.find("body");
+    if (body == fields.end()) continue;
+    bodies.push_back({"vector " + file.filename().string(), body->second.string_value()});
+  }
+  return bodies;
+}
+
+// What protobuf's serializer treats specially: zero, negative zero, NaN and infinite doubles
+// inside and outside the oneof, absent/zero/negative timestamps, empty strings, escapes
+// (unescaped texts live apart from the body), long texts (multi-byte lengths), info and
+// OpenMetrics counter names, unsorted buckets, and series that are not adjacent.
+std::vector<Body> EdgeBodies() {
+  std::string long_help(300, 'h');
+  std::string long_value(20000, 'v');
+  std::string many_series = "# TYPE wide gauge\n";
+  for (int i = 0; i < 300; ++i) absl::StrAppend(&many_series, "wide{i=\"", i, "\"} ", i, "\n");
+  return {
+      {"zero values", "a 0\nb -0\nc 0 0\nd -0.0 -5\ne +0\n"},
+      {"special values", "a NaN\nb +Inf\nc -Inf\nd 1e-320\ne 1.7976931348623157e308\n"},
+      {"timestamps", "a 1 9223372036854775807\na 2 -9223372036854775808\na 3 -1\na 4 0\n"},
+      {"empty label values", "a{x=\"\",y=\"1\"} 1\na{} 2\n"},
+      {"escapes", "# HELP a line\\none \\\\ two\na{x=\"q\\\"u\\\\o\\nte\",y=\"plain\"} 1\n"},
+      {"non-UTF-8 help", "# HELP a bad \xff\xfe bytes\na 1\n"},
+      {"UTF-8 label value", "a{x=\"h\xc3\xa9llo \xe2\x82\xac\"} 1\n"},
+      {"long help and value",
+       absl::StrCat("# HELP a ", long_help, "\na{x=\"", long_value, "\"} 1\n")},
+      {"many series", many_series},
+      {"summary",
+       "# TYPE s summary\ns{quantile=\"0\"} 0\ns{quantile=\"-0\"} -0\ns{quantile=\"NaN\"} 1\n"
+       "s_sum 0\ns_count -0\ns{a=\"1\",quantile=\"0.5\"} 3 7\ns_sum{a=\"1\"} 4\n"
+       "s{a=\"2\"} 1\n"},
+      {"summary without points", "# TYPE s summary\ns_sum 0\n"},
+      {"histogram",
+       "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 9\nh_bucket{le=\"1\"} 3\nh_bucket{le=\"-0\"} 0\n"
+       "h_bucket{le=\"0\"} 1\nh_bucket{le=\"1\"} 4\nh_sum -0\nh_count 9 -2\n"
+       "# TYPE g gaugehistogram\ng_bucket{x=\"1\",le=\"5\"} 1\ng_gsum{x=\"1\"} 2\n"
+       "g_gcount{x=\"1\"} 3\n"},
+      {"interleaved series",
+       "# TYPE h histogram\nh_bucket{a=\"1\",le=\"2\"} 1\nh_bucket{a=\"2\",le=\"1\"} 1\n"
+       "other 5\nh_bucket{le=\"1\",a=\"1\"} 0\nh_count{a=\"2\"} 1\nother 6\n"},
+      {"info and counter names",
+       "# TYPE build info\nbuild_info{version=\"1\"} 1\n# TYPE c counter\nc_total 5\n"
+       "# TYPE x_info info\nx_info 1\n"},
+      {"all types",
+       "# TYPE u untyped\nu 1\n# TYPE c counter\nc 1\n# TYPE g gauge\ng 1\n"
+       "# TYPE i info\ni_info 1\n# TYPE st stateset\nst{st=\"a\"} 1\n"},
+      {"help without samples", "# HELP lonely text\n# TYPE lonely gauge\nother 1\n"},
+      {"empty", ""},
+      {"rejected", "a 1\nb{x=\"1\",x=\"2\"} 2\n"},
+      {"rejected value", "a 1\nb one\n"},
+  };
+}
+
+// Runs `body` both ways and compares; returns whether it was accepted.
+bool ExpectWireMatchesMessages(const Body& body) {
+  SCOPED_TRACE(body.name);
+  google::protobuf::RepeatedPtrField<v1::MetricFamily> families;
+  const absl::Status parsed = ParseText(body.text, {}, &families);
+
+  // Bytes already in the output stay, and the families come after them.
+  const std::string prefix = "\x08\x07prefix";
+  std::string wire = prefix;
+  const absl::Status wired = ParseTextToWire(body.text, {}, &wire);
+  EXPECT_EQ(wired, parsed);
+  if (!parsed.ok()) {
+    EXPECT_EQ(wire, prefix);
+    return false;
+  }
+  v1::PushRequest request;
+  request.mutable_families()->Swap(&families);
+  const std::string expected = request.SerializeAsString();
+  EXPECT_EQ(wire.substr(0, prefix.size()), prefix);
+  // EXPECT_EQ on the bytes would print them unreadably; say where they first differ.
+  const absl::string_view got = absl::string_view(wire).substr(prefix.size());
+  size_t same = 0;
+  while (same < got.size() && same < expected.size() && got[same] == expected[same]) ++same;
+  EXPECT_TRUE(got == expected) << "wire output differs from SerializeAsString at byte " << same
+                               << " of " << expected.size() << " (got " << got.size() << " bytes)";
+  return true;
+}
+
+TEST(ParseTextToWireTest, MatchesSerializedMessagesOnConformanceBodies) {
+  const std::vector<Body> bodies = VectorBodies();
+  ASSERT_GE(bodies.size(), 20u) << "the conformance vectors data dependency is missing";
+  int accepted = 0;
+  for (const Body& body : bodies) accepted += ExpectWireMatchesMessages(body);
+  EXPECT_GE(accepted, 20);
+}
+
+TEST(ParseTextToWireTest, MatchesSerializedMessagesOnEncodingCornerCases) {
+  int accepted = 0;
+  for (const Body& body : EdgeBodies()) accepted += ExpectWireMatchesMessages(body);
+  EXPECT_EQ(accepted, static_cast<int>(EdgeBodies().size()) - 2);
+}
+
+// ParseText now decodes ParseTextToWire's bytes, so comparing those bytes with its
+// re-serialized messages cannot see a value the encoding loses (that would be lost on both
+// sides). The values protobuf's proto3 rules make easy to lose are checked here directly.
+TEST(ParseTextToWireTest, ValuesThatProto3OmitsOnlyWhenPositiveZeroSurvive) {
+  google::protobuf::RepeatedPtrField<v1::MetricFamily> families;
+  ASSERT_TRUE(
+      ParseText("a -0 0\nb 0\n# TYPE s summary\ns{quantile=\"-0\"} -0\ns{quantile=\"NaN\"} 0\n"
+                "s_sum -0\ns_count NaN\n# TYPE h histogram\nh_bucket{le=\"-0\"} -0\n"
+                "h_sum -0\nh_count -0 -1\nc{x=\"\"} 1\n",
+                {}, &families)
+          .ok());
+  ASSERT_EQ(families.size(), 5);
+  const v1::Series& a = families[0].series(0);
+  EXPECT_EQ(a.data_case(), v1::Series::kValue);
+  EXPECT_TRUE(std::signbit(a.value()));
+  EXPECT_TRUE(a.has_timestamp_ms());
+  EXPECT_EQ(a.timestamp_ms(), 0);
+  const v1::Series& b = families[1].series(0);
+  EXPECT_EQ(b.data_case(), v1::Series::kValue);
+  EXPECT_FALSE(b.has_timestamp_ms());
+  const v1::Summary& s = families[2].series(0).summary();
+  ASSERT_EQ(s.quantiles_size(), 2);
+  EXPECT_TRUE(std::signbit(s.quantiles(0).quantile()));
+  EXPECT_TRUE(std::signbit(s.quantiles(0).value()));
+  EXPECT_TRUE(std::isnan(s.quantiles(1).quantile()));
+  EXPECT_TRUE(std::signbit(s.sum()));
+  EXPECT_TRUE(std::isnan(s.count()));
+  const v1::Series& h = families[3].series(0);
+  ASSERT_EQ(h.histogram().buckets_size(), 1);
+  EXPECT_TRUE(std::signbit(h.histogram().buckets(0).upper_bound()));
+  EXPECT_TRUE(std::signbit(h.histogram().buckets(0).cumulative_count()));
+  EXPECT_TRUE(std::signbit(h.histogram().sum()));
+  EXPECT_TRUE(std::signbit(h.histogram().count()));
+  EXPECT_EQ(h.timestamp_ms(), -1);
+  const v1::Series& c = families[4].series(0);
+  ASSERT_EQ(c.labels_size(), 1);
+  EXPECT_EQ(c.labels(0).name(), "x");
+  EXPECT_EQ(c.labels(0).value(), "");
+}
+
+TEST(ParseTextToWireTest, RepeatedParsesOnOneThreadGiveTheSameBytes) {
+  // The parser reuses its per-thread containers: a previous push must leave no trace.
+  const std::string body =
+      "# HELP a x\\ny\na{v=\"e\\\"s\"} 1\n# TYPE h histogram\nh_bucket{le=\"2\"} 1\n"
+      "h_bucket{le=\"1\"} 1\n";
+  std::string first;
+  ASSERT_TRUE(ParseTextToWire(body, {}, &first).ok());
+  std::string other;
+  ASSERT_TRUE(ParseTextToWire("# TYPE z summary\nz{quantile=\"1\"} 2\nq 1\n", {}, &other).ok());
+  ASSERT_FALSE(ParseTextToWire("a 1\nb{", {}, &other).ok());
+  std::string again;
+  ASSERT_TRUE(ParseTextToWire(body, {}, &again).ok());
+  EXPECT_EQ(again, first);
+}
+
+TEST(ParseTextToWireTest, LimitsRejectAsParseTextDoes) {
+  TextParserLimits limits;
+  limits.max_series = 2;
+  const std::string body = "a 1\nb 2\nc 3\n";
+  google::protobuf::RepeatedPtrField<v1::MetricFamily> families;
+  std::string wire = "kept";
+  const absl::Status status = ParseTextToWire(body, limits, &wire);
+  EXPECT_EQ(status, ParseText(body, limits, &families));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(wire, "kept");
+}
+
+}  // namespace
+}  // namespace pushgate
