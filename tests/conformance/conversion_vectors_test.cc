@@ -142,6 +142,17 @@ TEST_P(ConversionVectorTest, ProducesTheExpectedStatusAndPoints) {
     expected_lines.push_back(std::move(with_time));
   }
   EXPECT_THAT(encoded_lines, ::testing::UnorderedElementsAreArray(expected_lines));
+
+  // The aggregator's dispatcher writes the lines straight from the push, without Points: it
+  // must write exactly these lines, in this order, with the same statistics.
+  LineProtocolEncoder direct_encoder;
+  std::string direct;
+  ConversionStats direct_stats;
+  const size_t direct_lines = ConvertPushToLineProtocol(push, OptionsOf(vector->options()),
+                                                        &direct_encoder, &direct, &direct_stats);
+  EXPECT_EQ(direct, encoded);
+  EXPECT_EQ(direct_lines, encoded_lines.size());
+  EXPECT_EQ(direct_stats.dropped_non_finite, stats.dropped_non_finite);
 }
 
 INSTANTIATE_TEST_SUITE_P(Vectors, ConversionVectorTest, ::testing::ValuesIn(testing::VectorFiles()),
