@@ -1,7 +1,8 @@
 // Text parsing throughput, in bytes/s and samples/s, on two bodies: the end-to-end benchmark's
 // default push (tools/bench_lib/bodies.py: ~7 KB, 105 samples) and an older ~7 KB body with a
-// summary and wider families. Each is parsed into a fresh arena (as the front does), onto the
-// heap, and into a reused output (the parser's own cost with almost no allocation).
+// summary and wider families. Each is parsed into a fresh arena, onto the heap, and into a
+// reused output; parsed into an arena and serialized (what a producer sending messages pays);
+// and parsed straight to wire format (ParseTextToWire) into a fresh or a reused string.
 // Run: bazel run -c opt //libs/text_parser:text_parser_benchmark
 #include <string>
 #include <utility>
@@ -212,6 +213,50 @@ void BM_ParseText(benchmark::State& state) {
                               output_names[output]));
 }
 BENCHMARK(BM_ParseText)->ArgsProduct({{kDefault, kTypical}, {kArena, kHeap, kReused}});
+
+void SetCounters(benchmark::State& state, const std::string& body, absl::string_view what) {
+  v1::PushRequest request;
+  (void)ParseText(body, {}, request.mutable_families());
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * body.size());
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * SampleCount(request));
+  state.SetLabel(absl::StrCat(state.range(0) == kDefault ? "default" : "typical", " body, ",
+                              body.size(), " bytes, ", what));
+}
+
+// What a producer that sends messages pays: parse into a fresh arena, then serialize.
+void BM_ParseTextAndSerialize(benchmark::State& state) {
+  const std::string body = BodyOf(state.range(0));
+  for (auto _ : state) {
+    google::protobuf::Arena arena;
+    auto* request = google::protobuf::Arena::CreateMessage<v1::PushRequest>(&arena);
+    absl::Status status = ParseText(body, {}, request->mutable_families());
+    if (!status.ok()) state.SkipWithError(std::string(status.message()).c_str());
+    std::string wire;
+    request->SerializeToString(&wire);
+    benchmark::DoNotOptimize(wire);
+  }
+  SetCounters(state, body, "ParseText into an arena + SerializeToString");
+}
+BENCHMARK(BM_ParseTextAndSerialize)->DenseRange(kDefault, kTypical);
+
+// The same bytes straight from the parser, into a fresh string (range(1) == 0, as a producer
+// that hands each push away does) or into one reused across pushes (1).
+void BM_ParseTextToWire(benchmark::State& state) {
+  const std::string body = BodyOf(state.range(0));
+  const bool reuse = state.range(1) != 0;
+  std::string reused;
+  for (auto _ : state) {
+    std::string fresh;
+    std::string* out = reuse ? &reused : &fresh;
+    out->clear();
+    absl::Status status = ParseTextToWire(body, {}, out);
+    if (!status.ok()) state.SkipWithError(std::string(status.message()).c_str());
+    benchmark::DoNotOptimize(*out);
+  }
+  SetCounters(state, body,
+              reuse ? "ParseTextToWire, reused string" : "ParseTextToWire, fresh string");
+}
+BENCHMARK(BM_ParseTextToWire)->ArgsProduct({{kDefault, kTypical}, {0, 1}});
 
 }  // namespace
 }  // namespace pushgate

@@ -58,6 +58,12 @@ void StableText::Clear() {
 
 // ---------------------------------------------------------------------------------------
 // Model
+namespace {
+// The payload of a Label message.
+size_t LabelSize(const LabelRef& label) {
+  return StringFieldSize(label.name.size()) + StringFieldSize(label.value.size());
+}
+}  // namespace
 
 namespace {
 template <typename Container>
@@ -97,6 +103,19 @@ uint32_t Model::AddSeries(uint32_t family, SeriesKind kind) {
   f.last_series = index;
   ++f.series_count;
   return index;
+}
+
+void Model::SetLabels(uint32_t s, const std::vector<LabelRef>& new_labels, int skip) {
+  SeriesRecord& record = series[s];
+  record.labels_begin = static_cast<uint32_t>(labels.size());
+  size_t wire_size = 0;
+  for (int k = 0; k < static_cast<int>(new_labels.size()); ++k) {
+    if (k == skip) continue;
+    labels.push_back(new_labels[k]);
+    wire_size += LengthDelimitedFieldSize(LabelSize(new_labels[k]));
+  }
+  record.labels_count = static_cast<uint32_t>(labels.size()) - record.labels_begin;
+  record.labels_wire_size = static_cast<uint32_t>(wire_size);
 }
 
 void Model::AddPoint(uint32_t s, double bound, double value) {
@@ -155,10 +174,6 @@ constexpr int kPointBound = 1, kPointValue = 2;
 
 constexpr absl::string_view kInfoSuffix = "_info";
 
-size_t LabelSize(const LabelRef& label) {
-  return StringFieldSize(label.name.size()) + StringFieldSize(label.value.size());
-}
-
 size_t PointSize(const Point& point) {
   return OptionalDoubleFieldSize(point.bound) + OptionalDoubleFieldSize(point.value);
 }
@@ -174,10 +189,7 @@ size_t GroupedDataSize(const Model& model, const SeriesRecord& series) {
 
 // The payload of a Series message; `data_size` receives that of its Summary/Histogram.
 size_t SeriesSize(const Model& model, const SeriesRecord& series, size_t* data_size) {
-  size_t size = 0;
-  for (uint32_t k = 0; k < series.labels_count; ++k) {
-    size += LengthDelimitedFieldSize(LabelSize(model.labels[series.labels_begin + k]));
-  }
+  size_t size = series.labels_wire_size;
   if (series.kind == SeriesKind::kValue) {
     size += kDoubleFieldSize;
     *data_size = 0;

@@ -70,6 +70,7 @@ struct Point {
 struct SeriesRecord {
   uint32_t labels_begin = 0;  // into Model::labels
   uint32_t labels_count = 0;
+  uint32_t labels_wire_size = 0;  // the label fields as encoded, known once they are set
   SeriesKind kind = SeriesKind::kValue;
   bool has_timestamp = false;
   int64_t timestamp_ms = 0;
@@ -113,6 +114,8 @@ struct Model {
 
   // Adds a series to `family` (appended to its chain) and returns its index.
   uint32_t AddSeries(uint32_t family, SeriesKind kind);
+  // Gives `series` the labels, but the one at `skip` (-1: none).
+  void SetLabels(uint32_t series, const std::vector<LabelRef>& labels, int skip);
   // Appends a point to the chain of `series`.
   void AddPoint(uint32_t series, double bound, double value);
   // Puts the buckets of every histogram series in increasing bound order, repeated bounds in
