@@ -91,11 +91,6 @@ inline size_t SkipBlanks(absl::string_view s, size_t i) {
   return i;
 }
 
-inline size_t SkipToBlank(absl::string_view s, size_t i) {
-  while (i < s.size() && !IsBlank(s[i])) ++i;
-  return i;
-}
-
 bool IsMetricName(absl::string_view s) {
   if (s.empty() || !IsMetricStart(s[0])) return false;
   for (char c : s) {
@@ -186,8 +181,9 @@ struct Workspace {
   // The push being parsed; AppendWire encodes it.
   Model model;
   absl::flat_hash_map<absl::string_view, int> families_by_key;
-  // Summary and histogram series (indices into model.series) by family and labels.
-  absl::flat_hash_map<std::string, uint32_t> grouped;
+  // Summary and histogram series (indices into model.series) by family and labels. The keys
+  // live in model.text, so a new series allocates nothing.
+  absl::flat_hash_map<absl::string_view, uint32_t> grouped;
   std::string last_group_key;
   // Per-sample scratch.
   std::vector<LabelRef> labels;
@@ -278,7 +274,7 @@ class Parser {
 
   absl::Status ParseComment(absl::string_view line) {
     size_t i = SkipBlanks(line, 1);
-    const size_t word_end = SkipToBlank(line, i);
+    const size_t word_end = TokenEnd(line, i);
     const absl::string_view keyword = line.substr(i, word_end - i);
     i = SkipBlanks(line, word_end);
     if (keyword == "EOF") {
@@ -289,7 +285,7 @@ class Parser {
     if (!help && keyword != "TYPE") return absl::OkStatus();
     if (i == line.size()) return absl::OkStatus();  // a bare "# HELP" is just a comment
 
-    const size_t name_end = SkipToBlank(line, i);
+    const size_t name_end = TokenEnd(line, i);
     const absl::string_view name = line.substr(i, name_end - i);
     if (!IsMetricName(name)) {
       return Error("invalid metric name ", Quote(name), " in ", keyword, " line");
@@ -748,7 +744,7 @@ class Parser {
       series = model_.AddSeries(target.family,
                                 type == kSummary ? SeriesKind::kSummary : SeriesKind::kHistogram);
       model_.SetLabels(series, labels_, special_index);
-      grouped_.emplace(key_, series);
+      grouped_.emplace(model_.text.Copy(key_), series);
       last_group_key_ = key_;
       last_group_ = series;
     }
@@ -815,7 +811,7 @@ class Parser {
   Model& model_;
   std::vector<FamilyRecord>& families_;  // model_.families
   absl::flat_hash_map<absl::string_view, int>& families_by_key_;
-  absl::flat_hash_map<std::string, uint32_t>& grouped_;
+  absl::flat_hash_map<absl::string_view, uint32_t>& grouped_;
   std::string& last_group_key_;
   uint32_t last_group_ = kNoIndex;
 

@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "absl/base/config.h"
+#include "absl/base/optimization.h"
 #include "absl/numeric/bits.h"
 #include "absl/strings/string_view.h"
 
@@ -30,8 +31,11 @@ constexpr uint8_t Tag(int field, WireType type) { return static_cast<uint8_t>(fi
 
 // Bytes of `v` as a varint (1 to 10).
 inline size_t VarintSize(uint64_t v) {
-  // 7 payload bits per byte; `| 1` gives 0 one byte.
-  return 1 + static_cast<size_t>(63 - absl::countl_zero(v | 1)) / 7;
+  // Nearly every length and value here is below 128; the bit count costs more than the
+  // branch (a profile had this at 7% of the parse without it).
+  if (ABSL_PREDICT_TRUE(v < 0x80)) return 1;
+  // 7 payload bits per byte.
+  return 1 + static_cast<size_t>(63 - absl::countl_zero(v)) / 7;
 }
 
 // A double counts as set when any bit is: protobuf's own test, so -0.0 and NaN are written.
