@@ -181,18 +181,28 @@ void PushHandler::HandlePush(HttpRequest& request, absl::string_view key_path,
       body = decompressed;
     }
     decoded_bytes_.Add(body.size());
-    absl::Status parsed = IsDelimitedProtobuf(request.Header("Content-Type"))
-                              ? DecodeProtobufPush(body, options_.limits, push->mutable_families())
-                              : ParseText(body, options_.limits, push->mutable_families());
+    if (!IsDelimitedProtobuf(request.Header("Content-Type"))) {
+      // Text, the common case: the parser writes the families' wire form straight after the
+      // rest of the request, so no message is built for them.
+      std::string serialized = push->SerializeAsString();
+      size_t series = 0;
+      absl::Status parsed = ParseTextToWire(body, options_.limits, &serialized, &series);
+      if (!parsed.ok()) return reject("body", parsed);
+      series_received_.Add(series);
+      return client_->PushSerialized(std::move(serialized), AckHandler(method, std::move(respond)));
+    }
+    absl::Status parsed = DecodeProtobufPush(body, options_.limits, push->mutable_families());
     if (!parsed.ok()) return reject("body", parsed);
     size_t series = 0;
     for (const auto& family : push->families()) series += family.series_size();
     series_received_.Add(series);
   }
+  client_->Push(std::move(push), AckHandler(method, std::move(respond)));
+}
 
+IngestClient::Done PushHandler::AckHandler(const std::string& method, HttpResponder respond) {
   const int success_status = method == "DELETE" ? 202 : 200;
-  client_->Push(std::move(push), [this, method, success_status,
-                                  respond = std::move(respond)](const PushAck& ack) {
+  return [this, method, success_status, respond = std::move(respond)](const PushAck& ack) {
     switch (ack.code()) {
       case PushAck::OK:
         return Finish(kPushRoute, method, Text(success_status, ""), respond);
@@ -205,7 +215,7 @@ void PushHandler::HandlePush(HttpRequest& request, absl::string_view key_path,
         return Finish(kPushRoute, method, std::move(response), respond);
       }
     }
-  });
+  };
 }
 
 }  // namespace pushgate

@@ -42,6 +42,8 @@ class PushHandler {
 
  private:
   void HandlePush(HttpRequest& request, absl::string_view key_path, HttpResponder respond);
+  // The callback that answers the HTTP request once the aggregator acknowledged its push.
+  IngestClient::Done AckHandler(const std::string& method, HttpResponder respond);
   // Responds and records the outcome in the request counter.
   void Finish(const char* route, const std::string& method, HttpResponse response,
               const HttpResponder& respond);

@@ -235,11 +235,12 @@ class Parser {
 
   // Parses the whole body into the workspace's model; on success appends its encoding to
   // `out`, on error leaves `out` alone.
-  absl::Status Run(std::string* out) {
+  absl::Status Run(std::string* out, size_t* series) {
     absl::Status status = ParseLines();
     if (!status.ok()) return status;
     model_.SortBuckets();
     AppendWire(&model_, out);
+    if (series != nullptr) *series = model_.series.size();
     return absl::OkStatus();
   }
 
@@ -866,9 +867,9 @@ absl::Status AppendFamiliesFromWire(absl::string_view wire,
 }  // namespace
 
 absl::Status ParseTextToWire(absl::string_view body, const TextParserLimits& limits,
-                             std::string* out) {
+                             std::string* out, size_t* series) {
   static thread_local Workspace workspace;
-  return Parser(body, limits, &workspace).Run(out);
+  return Parser(body, limits, &workspace).Run(out, series);
 }
 
 absl::Status ParseText(absl::string_view body, const TextParserLimits& limits,

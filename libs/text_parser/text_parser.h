@@ -97,9 +97,10 @@ absl::Status ParseText(absl::string_view body, const TextParserLimits& limits,
 // gives (per family: byte 0x22, the length as a varint, the MetricFamily as protobuf's C++
 // serializer writes it), so a producer can send them without building messages. Errors are
 // ParseText's, and on error `out` is left exactly as it was. ParseText is built on this: one
-// parser, two outputs.
+// parser, two outputs. When `series` is given, it is set to the number of series written (what
+// ParseText's families would hold in total) on success.
 absl::Status ParseTextToWire(absl::string_view body, const TextParserLimits& limits,
-                             std::string* out);
+                             std::string* out, size_t* series = nullptr);
 
 }  // namespace pushgate
 

@@ -121,12 +121,16 @@ bool ExpectWireMatchesMessages(const Body& body) {
   // Bytes already in the output stay, and the families come after them.
   const std::string prefix = "\x08\x07prefix";
   std::string wire = prefix;
-  const absl::Status wired = ParseTextToWire(body.text, {}, &wire);
+  size_t series = 12345;
+  const absl::Status wired = ParseTextToWire(body.text, {}, &wire, &series);
   EXPECT_EQ(wired, parsed);
   if (!parsed.ok()) {
     EXPECT_EQ(wire, prefix);
     return false;
   }
+  size_t series_in_messages = 0;
+  for (const v1::MetricFamily& family : families) series_in_messages += family.series_size();
+  EXPECT_EQ(series, series_in_messages);
   v1::PushRequest request;
   request.mutable_families()->Swap(&families);
   const std::string expected = request.SerializeAsString();
