@@ -7,7 +7,10 @@
 //     model_checks.h: valid, non-empty names, families with series, labels valid, unique and
 //     UTF-8, summaries/histograms grouped by label set, buckets sorted);
 //   - limits only ever reject: with tight limits the parse either gives exactly the same
-//     families, within the limits, or fails naming a limit.
+//     families, within the limits, or fails naming a limit;
+//   - ParseTextToWire (what the front sends) agrees with ParseText: the same status, the
+//     output untouched on error, and on success exactly the bytes of a PushRequest holding
+//     ParseText's families, with their series count.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -37,6 +40,30 @@ v1::MetricFamily ExistingFamily() {
   return family;
 }
 
+void CheckWireMatchesMessages(absl::string_view body) {
+  Families families;
+  const absl::Status parsed = ParseText(body, {}, &families);
+  // method = POST (field 2, before the families' field 4), as the front writes it first.
+  const std::string prefix = "\x10\x01";
+  std::string wire = prefix;
+  size_t series = 0;
+  const absl::Status wired = ParseTextToWire(body, {}, &wire, &series);
+  FUZZ_CHECK(wired == parsed, "ParseTextToWire: ", wired.ToString(),
+             "; ParseText: ", parsed.ToString());
+  if (!parsed.ok()) {
+    FUZZ_CHECK(wire == prefix, "a rejected body changed the output");
+    return;
+  }
+  v1::PushRequest request;
+  request.set_method(v1::POST);
+  size_t series_in_messages = 0;
+  for (const v1::MetricFamily& family : families) series_in_messages += family.series_size();
+  request.mutable_families()->Swap(&families);
+  FUZZ_CHECK(wire == request.SerializeAsString(), "wire bytes differ from the messages'");
+  FUZZ_CHECK(series == series_in_messages, "series count ", series, " but ", series_in_messages,
+             " series in the messages");
+}
+
 void Run(absl::string_view body) {
   ModelRules rules;
   rules.families_have_series = true;
@@ -45,6 +72,7 @@ void Run(absl::string_view body) {
   CheckBodyDecoder([body](const TextParserLimits& limits,
                           Families* out) { return ParseText(body, limits, out); },
                    ExistingFamily(), "line ", "(max_", rules);
+  CheckWireMatchesMessages(body);
 }
 
 }  // namespace
