@@ -45,9 +45,9 @@ gpr_timespec Deadline(absl::Duration d) {
 }  // namespace
 
 // One thread (`Run`) owns the stream's life: connect, read acks until the stream breaks, fail
-// what was pending, reconnect with backoff. A second thread per stream writes queued pushes. A
-// third expires pushes whose ack is overdue, so a stuck aggregator cannot hold a client request
-// forever.
+// what was pending, reconnect with backoff; it also sends the pushes that waited for the acks
+// it reads. A second thread per stream sends the others (see WriteLoop). A third expires
+// pushes whose ack is overdue, so a stuck aggregator cannot hold a client request forever.
 class IngestClient::Impl {
  public:
   explicit Impl(IngestClientOptions options)
@@ -100,6 +100,7 @@ class IngestClient::Impl {
       } else {
         AppendSequenceField(sequence, &serialized);
         pending_.emplace(sequence, Pending{std::move(done), absl::Now() + options_.ack_timeout});
+        if (queue_.empty()) oldest_queued_ = absl::Now();
         queue_.push_back({sequence, std::move(serialized)});
         return;
       }
@@ -151,7 +152,7 @@ class IngestClient::Impl {
       bool received_any = false;
       while (stream->Read(&acks)) {
         received_any = true;
-        Complete(acks);
+        Complete(acks, stream.get());
       }
       {
         absl::MutexLock lock(&mu_);
@@ -174,8 +175,11 @@ class IngestClient::Impl {
     }
   }
 
-  // Sends whatever queued up since the previous write as one PushBatch, so under load one
-  // stream message (and one wake-up of the aggregator) carries many pushes.
+  // Batches, and who sends them: pushes that arrive while the previous batch is unacknowledged
+  // wait in `queue_`, and the reader thread sends them as one PushBatch as soon as that batch's
+  // last ack arrives, so under load no other thread is woken to send. This thread sends when
+  // the stream is idle (the previous batch is acknowledged: a push goes at once), when a batch
+  // is full, and when a push has waited `max_linger` (the reaper asks).
   void WriteLoop(Stream* stream) {
     std::deque<Queued> queued;
     pushgate::v1::PushBatch batch;
@@ -183,40 +187,67 @@ class IngestClient::Impl {
       {
         absl::MutexLock lock(&mu_);
         auto ready = [this, stream]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-          return !queue_.empty() || stream_ != stream;
+          return stream_ != stream ||
+                 (CanSendLocked() && (PreviousBatchAckedLocked() ||
+                                      queue_.size() >= kMaxPushesPerBatch || linger_expired_));
         };
         mu_.Await(absl::Condition(&ready));
-        auto batch_ready = [this, stream]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-          const bool previous_acked =
-              pending_.empty() || pending_.begin()->first > last_written_sequence_;
-          return previous_acked || queue_.size() >= kMaxPushesPerBatch || stream_ != stream;
-        };
-        mu_.AwaitWithTimeout(absl::Condition(&batch_ready), options_.max_linger);
         if (stream_ != stream) return;
-        queued.swap(queue_);
-        if (!queued.empty()) last_written_sequence_ = queued.back().sequence;
+        TakeQueueLocked(&queued);
       }
-      while (!queued.empty()) {
-        batch.Clear();  // keeps the strings' buffers for the next batch
-        size_t bytes = 0;
-        while (!queued.empty() && static_cast<size_t>(batch.pushes_size()) < kMaxPushesPerBatch &&
-               (batch.pushes().empty() || bytes < kMaxBatchBytes)) {
-          bytes += queued.front().serialized.size();
-          batch.add_pushes()->swap(queued.front().serialized);
-          queued.pop_front();
-        }
-        if (!stream->Write(batch)) return;  // The reader sees the break too.
-        absl::MutexLock lock(&mu_);
-        ++stats_.batches_sent;
-        stats_.pushes_sent += batch.pushes_size();
-      }
+      if (!WriteQueued(stream, queued, batch)) return;  // The reader sees the break too.
     }
   }
 
-  // Takes the whole batch's callbacks under one lock, then runs them outside it.
-  void Complete(const pushgate::v1::AckBatch& acks) {
+  bool CanSendLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !writing_ && !queue_.empty();
+  }
+  bool PreviousBatchAckedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return pending_.empty() || pending_.begin()->first > last_written_sequence_;
+  }
+  // Moves the queue to `out` for the caller to write; nobody else writes meanwhile.
+  void TakeQueueLocked(std::deque<Queued>* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    out->swap(queue_);
+    queue_.clear();
+    last_written_sequence_ = out->back().sequence;
+    writing_ = true;
+    linger_expired_ = false;
+  }
+
+  // Writes `queued` (taken with TakeQueueLocked) in PushBatches of at most kMaxPushesPerBatch
+  // pushes and about kMaxBatchBytes; false if the stream broke.
+  bool WriteQueued(Stream* stream, std::deque<Queued>& queued, pushgate::v1::PushBatch& batch) {
+    bool written = true;
+    uint64_t batches = 0, pushes = 0;
+    while (written && !queued.empty()) {
+      batch.Clear();  // keeps the strings' buffers for the next batch
+      size_t bytes = 0;
+      while (!queued.empty() && static_cast<size_t>(batch.pushes_size()) < kMaxPushesPerBatch &&
+             (batch.pushes().empty() || bytes < kMaxBatchBytes)) {
+        bytes += queued.front().serialized.size();
+        batch.add_pushes()->swap(queued.front().serialized);
+        queued.pop_front();
+      }
+      written = stream->Write(batch);
+      if (written) {
+        ++batches;
+        pushes += batch.pushes_size();
+      }
+    }
+    queued.clear();
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    stats_.batches_sent += batches;
+    stats_.pushes_sent += pushes;
+    return written;
+  }
+
+  // Takes the acks' callbacks under one lock and runs them outside it; then, on the reader's
+  // thread, sends the pushes that waited for these acks.
+  void Complete(const pushgate::v1::AckBatch& acks, Stream* stream) {
     std::vector<std::pair<Done, const PushAck*>> completed;
     completed.reserve(acks.acks_size());
+    bool send = false;
     {
       absl::MutexLock lock(&mu_);
       for (const PushAck& ack : acks.acks()) {
@@ -225,8 +256,14 @@ class IngestClient::Impl {
         completed.emplace_back(std::move(it->second.done), &ack);
         pending_.erase(it);
       }
+      if (stream_ == stream && CanSendLocked() && PreviousBatchAckedLocked()) {
+        TakeQueueLocked(&reader_queued_);
+        send = true;
+      }
     }
     for (auto& [done, ack] : completed) done(*ack);
+    // A failed write breaks the stream, which this thread's next Read reports.
+    if (send) WriteQueued(stream, reader_queued_, reader_batch_);
   }
 
   void FailAll(const std::string& message) {
@@ -239,20 +276,21 @@ class IngestClient::Impl {
     for (auto& [sequence, pending] : failed) pending.done(Unavailable(sequence, message));
   }
 
+  // Every 10 ms: fails pushes whose ack is overdue, and asks the writer to send pushes that
+  // have waited max_linger for the previous batch's acks.
   void ReapExpired() {
     while (IsRunning()) {
-      absl::SleepFor(absl::Milliseconds(100));
+      absl::SleepFor(absl::Milliseconds(10));
       std::vector<std::pair<uint64_t, Done>> expired;
       {
         absl::MutexLock lock(&mu_);
-        absl::Time now = absl::Now();
-        for (auto it = pending_.begin(); it != pending_.end();) {
-          if (it->second.deadline <= now) {
-            expired.emplace_back(it->first, std::move(it->second.done));
-            it = pending_.erase(it);
-          } else {
-            ++it;
-          }
+        const absl::Time now = absl::Now();
+        if (!queue_.empty() && now - oldest_queued_ >= options_.max_linger) linger_expired_ = true;
+        // Deadlines grow with the sequence (a fixed timeout after each push), so the overdue
+        // pushes are the first ones.
+        for (auto it = pending_.begin(); it != pending_.end() && it->second.deadline <= now;) {
+          expired.emplace_back(it->first, std::move(it->second.done));
+          it = pending_.erase(it);
         }
       }
       for (auto& [sequence, done] : expired) {
@@ -280,6 +318,12 @@ class IngestClient::Impl {
   // The last sequence handed to the writer: the previous batch is acknowledged once no
   // pending push has a sequence up to it.
   uint64_t last_written_sequence_ ABSL_GUARDED_BY(mu_) = 0;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;      // a thread is writing a taken queue
+  absl::Time oldest_queued_ ABSL_GUARDED_BY(mu_);  // when the queue's first push arrived
+  bool linger_expired_ ABSL_GUARDED_BY(mu_) = false;
+  // Used by the reader thread only, to send what waited for acks.
+  std::deque<Queued> reader_queued_;
+  pushgate::v1::PushBatch reader_batch_;
   std::map<uint64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
   std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
   IngestClientStats stats_ ABSL_GUARDED_BY(mu_);

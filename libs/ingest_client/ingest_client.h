@@ -28,7 +28,8 @@ struct IngestClientOptions {
   // While the previous batch is still unacknowledged, new pushes wait up to this long to
   // join the next batch. The aggregator acknowledges a batch once it is on disk, and pushes
   // arriving meanwhile would wait for its next disk commit anyway, so under load this makes
-  // batches (and disk commits) larger at little cost in latency. Zero sends at once.
+  // batches (and disk commits) larger at little cost in latency. Checked every 10 ms; zero
+  // sends at once.
   absl::Duration max_linger = absl::Milliseconds(2);
 };
 
