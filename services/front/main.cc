@@ -30,8 +30,8 @@ ABSL_FLAG(absl::Duration, ack_timeout, absl::Seconds(30),
           "How long a push may wait for the aggregator's acknowledgement before 503.");
 ABSL_FLAG(absl::Duration, batch_linger, absl::Milliseconds(2),
           "While the aggregator has not yet acknowledged the previous batch, how long new pushes "
-          "may wait to be sent with the next one (larger batches, fewer disk commits); 0 = "
-          "send at once.");
+          "may wait to be sent with the next one (larger batches, fewer disk commits; checked "
+          "every 10 ms); 0 = send at once.");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "On SIGTERM, how long pushes already received may take to be answered.");
 
