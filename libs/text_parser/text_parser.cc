@@ -400,11 +400,12 @@ class Parser {
       return Error("invalid metric name ", Quote(line.substr(0, token_end)));
     }
     i = SkipBlanks(line, i);
-    labels_.clear();
     if (i < line.size() && line[i] == '{') {
       absl::Status status = ParseLabels(line, name, &i);
       if (!status.ok()) return status;
       i = SkipBlanks(line, i);
+    } else {
+      labels_.clear();
     }
     if (i == line.size()) return Error("missing value for metric ", Quote(name));
 
@@ -457,45 +458,64 @@ class Parser {
   }
 
   // Parses `{...}` starting at line[*i] == '{' into labels_, leaving *i after the '}'.
+  //
+  // labels_ comes in holding the previous sample's labels and is overwritten in place. Samples
+  // of a family repeat their label names: while the names so far are the previous sample's,
+  // in its order, a name written as `<previous name>="` is known to be valid, within the
+  // length limit, not reserved and not a repeat (the previous sample passed all that with the
+  // same distinct names), so only its value is scanned. The first name that differs ends the
+  // shortcut for the rest of the line.
   absl::Status ParseLabels(absl::string_view line, absl::string_view metric, size_t* pos) {
     size_t i = *pos + 1;
     const size_t n = line.size();
+    size_t count = 0;  // labels of this sample so far, at the front of labels_
+    bool same_names = true;
     for (;;) {
       i = SkipBlanks(line, i);
       if (i == n) return Unclosed(metric);
       if (line[i] == '}') break;
 
       // Name.
-      const size_t name_start = i;
-      i = FindLabelNameEnd(line.data() + i, line.data() + n, body_end_) - line.data();
-      const absl::string_view name = line.substr(name_start, i - name_start);
-      if (name.empty() || !IsLabelStart(name[0]) || (i < n && !IsLabelDelimiter(line[i]))) {
-        size_t token_end = i;
-        while (token_end < n && !IsLabelDelimiter(line[token_end])) ++token_end;
-        if (token_end == name_start) {
-          return Error("unexpected ", Quote(line.substr(name_start, 1)),
-                       " where a label name should be in metric ", Quote(metric));
+      absl::string_view name;
+      same_names = same_names && count < labels_.size() &&
+                   StartsWithNameAndQuote(line.substr(i), labels_[count].name);
+      if (same_names) {
+        name = line.substr(i, labels_[count].name.size());
+        i += name.size() + 2;  // the name, '=' and '"'
+      } else {
+        const size_t name_start = i;
+        i = FindLabelNameEnd(line.data() + i, line.data() + n, body_end_) - line.data();
+        name = line.substr(name_start, i - name_start);
+        if (name.empty() || !IsLabelStart(name[0]) || (i < n && !IsLabelDelimiter(line[i]))) {
+          size_t token_end = i;
+          while (token_end < n && !IsLabelDelimiter(line[token_end])) ++token_end;
+          if (token_end == name_start) {
+            return Error("unexpected ", Quote(line.substr(name_start, 1)),
+                         " where a label name should be in metric ", Quote(metric));
+          }
+          return Error("invalid label name ",
+                       Quote(line.substr(name_start, token_end - name_start)), " in metric ",
+                       Quote(metric));
         }
-        return Error("invalid label name ", Quote(line.substr(name_start, token_end - name_start)),
-                     " in metric ", Quote(metric));
-      }
-      if (limits_.max_label_name_length != 0 && name.size() > limits_.max_label_name_length) {
-        return Error("label name ", Quote(name), " in metric ", Quote(metric), " is ", name.size(),
-                     " bytes long, over the limit of ", limits_.max_label_name_length,
-                     " bytes (max_label_name_length)");
-      }
-      i = SkipBlanks(line, i);
-      if (i == n || line[i] != '=') {
-        return Error("expected '=' after label name ", Quote(name), " in metric ", Quote(metric));
-      }
-      i = SkipBlanks(line, i + 1);
-      if (i == n || line[i] != '"') {
-        return Error("expected '\"' to start the value of label ", Quote(name), " in metric ",
-                     Quote(metric));
+        if (limits_.max_label_name_length != 0 && name.size() > limits_.max_label_name_length) {
+          return Error("label name ", Quote(name), " in metric ", Quote(metric), " is ",
+                       name.size(), " bytes long, over the limit of ",
+                       limits_.max_label_name_length, " bytes (max_label_name_length)");
+        }
+        i = SkipBlanks(line, i);
+        if (i == n || line[i] != '=') {
+          return Error("expected '=' after label name ", Quote(name), " in metric ", Quote(metric));
+        }
+        i = SkipBlanks(line, i + 1);
+        if (i == n || line[i] != '"') {
+          return Error("expected '\"' to start the value of label ", Quote(name), " in metric ",
+                       Quote(metric));
+        }
+        ++i;
       }
 
       // Value.
-      const size_t value_start = ++i;
+      const size_t value_start = i;
       bool escaped = false;
       bool non_ascii = false;
       for (;;) {
@@ -528,17 +548,20 @@ class Parser {
                      value.size(), " bytes long, over the limit of ",
                      limits_.max_label_value_length, " bytes (max_label_value_length)");
       }
-      if (name == "__name__") {
-        return Error("label name \"__name__\" is reserved (in metric ", Quote(metric), ")");
-      }
-      if (IsDuplicateLabel(name)) {
-        return Error("duplicate label name ", Quote(name), " in metric ", Quote(metric));
+      if (!same_names) {
+        if (name == "__name__") {
+          return Error("label name \"__name__\" is reserved (in metric ", Quote(metric), ")");
+        }
+        if (IsDuplicateLabel(name, count)) {
+          return Error("duplicate label name ", Quote(name), " in metric ", Quote(metric));
+        }
       }
       // Field by field: building the pair on the stack and copying it in stalled on
       // store-to-load forwarding (a tenth of the parse in profiles).
-      LabelRef& label = labels_.emplace_back();
+      LabelRef& label = count < labels_.size() ? labels_[count] : labels_.emplace_back();
       label.name = name;
       label.value = value;
+      ++count;
 
       i = SkipBlanks(line, i);
       if (i == n) return Unclosed(metric);
@@ -550,8 +573,15 @@ class Parser {
       return Error("expected ',' or '}' after the value of label ", Quote(name), " in metric ",
                    Quote(metric), ", got ", Quote(line.substr(i, 1)));
     }
+    labels_.resize(count);
     *pos = i + 1;
     return absl::OkStatus();
+  }
+
+  // Whether `text` starts with `name="`.
+  static bool StartsWithNameAndQuote(absl::string_view text, absl::string_view name) {
+    return text.size() >= name.size() + 2 && text[name.size()] == '=' &&
+           text[name.size() + 1] == '"' && std::memcmp(text.data(), name.data(), name.size()) == 0;
   }
 
   absl::Status Unclosed(absl::string_view metric) const {
@@ -592,19 +622,23 @@ class Parser {
     return absl::OkStatus();
   }
 
-  bool IsDuplicateLabel(absl::string_view name) {
+  // Whether `name` is among the first `count` labels of labels_, the sample's so far.
+  bool IsDuplicateLabel(absl::string_view name, size_t count) {
     // A linear scan is fastest for the usual handful of labels; a set keeps very wide samples
     // from going quadratic.
     static constexpr size_t kLinearMax = 32;
-    if (labels_.size() < kLinearMax) {
-      for (const LabelRef& label : labels_) {
-        if (label.name == name) return true;
+    if (count < kLinearMax) {
+      for (size_t k = 0; k < count; ++k) {
+        if (labels_[k].name == name) return true;
       }
       return false;
     }
-    if (labels_.size() == kLinearMax) {
+    // Names before the first one checked here may have come through ParseLabels' shortcut:
+    // the set takes them all in one go the first time this sample needs it.
+    if (seen_names_line_ != line_) {
+      seen_names_line_ = line_;
       seen_names_.clear();
-      for (const LabelRef& label : labels_) seen_names_.insert(label.name);
+      for (size_t k = 0; k < count; ++k) seen_names_.insert(labels_[k].name);
     }
     return !seen_names_.insert(name).second;
   }
@@ -746,8 +780,7 @@ class Parser {
                                 type == kSummary ? SeriesKind::kSummary : SeriesKind::kHistogram);
       model_.SetLabels(series, labels_, special_index);
       grouped_.emplace(model_.text.Copy(key_), series);
-      last_group_key_ = key_;
-      last_group_ = series;
+      SetLastGroup(target.family, series);
     }
     SeriesRecord& record = model_.series[series];
     if (has_timestamp) {
@@ -771,6 +804,12 @@ class Parser {
   // Builds key_ for (family, labels without the special one, in name order) and returns the
   // series already made for it, or kNoIndex.
   uint32_t FindGroupedSeries(int family, int special_index) {
+    // Consecutive lines usually belong to the same series, and then usually write its labels
+    // as it was first written: the same labels in the same order are the same key.
+    if (last_group_ != kNoIndex && family == last_group_family_ &&
+        HasLabelsOf(model_.series[last_group_], special_index)) {
+      return last_group_;
+    }
     order_.clear();
     for (int k = 0; k < static_cast<int>(labels_.size()); ++k) {
       if (k != special_index) order_.push_back(k);
@@ -790,13 +829,31 @@ class Parser {
       append_u32(static_cast<uint32_t>(labels_[k].value.size()));
       key_.append(labels_[k].value.data(), labels_[k].value.size());
     }
-    // Consecutive lines usually belong to the same series.
     if (last_group_ != kNoIndex && key_ == last_group_key_) return last_group_;
     auto it = grouped_.find(key_);
     if (it == grouped_.end()) return kNoIndex;
-    last_group_key_ = key_;
-    last_group_ = it->second;
+    SetLastGroup(family, it->second);
     return last_group_;
+  }
+
+  // Whether labels_ but the one at `skip` are the labels of `series`, in its order.
+  bool HasLabelsOf(const SeriesRecord& series, int skip) const {
+    const size_t count = labels_.size() - (skip >= 0 ? 1 : 0);
+    if (count != series.labels_count) return false;
+    const LabelRef* stored = &model_.labels[series.labels_begin];
+    for (int k = 0; k < static_cast<int>(labels_.size()); ++k) {
+      if (k == skip) continue;
+      if (stored->name != labels_[k].name || stored->value != labels_[k].value) return false;
+      ++stored;
+    }
+    return true;
+  }
+
+  // key_ is the key of `series`, in `family`.
+  void SetLastGroup(int family, uint32_t series) {
+    last_group_key_ = key_;
+    last_group_ = series;
+    last_group_family_ = family;
   }
 
   const absl::string_view body_;
@@ -815,6 +872,7 @@ class Parser {
   absl::flat_hash_map<absl::string_view, uint32_t>& grouped_;
   std::string& last_group_key_;
   uint32_t last_group_ = kNoIndex;
+  int last_group_family_ = -1;
 
   // The family of the last HELP/TYPE line.
   absl::string_view declared_key_;
@@ -827,6 +885,7 @@ class Parser {
   // Per-sample scratch, in the thread's Workspace.
   std::vector<LabelRef>& labels_;
   absl::flat_hash_set<absl::string_view>& seen_names_;
+  size_t seen_names_line_ = 0;  // the line whose label names seen_names_ holds
   std::vector<int>& order_;
   std::string& key_;
 };

@@ -817,6 +817,92 @@ TEST(TextParserTest, ExemplarsAreSkipped) {
 // ---------------------------------------------------------------------------------------
 // Families, series and grouping.
 
+// The parser reads label names that repeat the previous sample's, in its order, by comparing
+// bytes; these check that every other layout still takes the full checks.
+TEST(TextParserTest, SamplesRepeatingThePreviousLabelNames) {
+  // Same names, other values; then other orders, fewer and more labels, names that share a
+  // prefix, blanks around '=', and another family in between.
+  EXPECT_EQ(Parse("m{a=\"1\",b=\"2\"} 1\n"
+                  "m{a=\"3\",b=\"4\"} 2\n"
+                  "m{b=\"5\",a=\"6\"} 3\n"
+                  "m{b=\"7\"} 4\n"
+                  "m{b=\"8\",a=\"9\",c=\"10\"} 5\n"
+                  "m{bc=\"11\"} 6\n"
+                  "m{b = \"12\"} 7\n"
+                  "n{b=\"13\"} 8\n"
+                  "m{b=\"14\"} 9\n"
+                  "m 10\n"
+                  "m{b=\"15\"} 11\n"),
+            "m untyped\n"
+            "  {a=\"1\",b=\"2\"} 1\n"
+            "  {a=\"3\",b=\"4\"} 2\n"
+            "  {b=\"5\",a=\"6\"} 3\n"
+            "  {b=\"7\"} 4\n"
+            "  {b=\"8\",a=\"9\",c=\"10\"} 5\n"
+            "  {bc=\"11\"} 6\n"
+            "  {b=\"12\"} 7\n"
+            "  {b=\"14\"} 9\n"
+            "  {} 10\n"
+            "  {b=\"15\"} 11\n"
+            "n untyped\n"
+            "  {b=\"13\"} 8\n");
+  // A repeat after the names the previous sample had is still found.
+  EXPECT_EQ(Reject("m{a=\"1\",b=\"2\"} 1\nm{a=\"1\",b=\"2\",a=\"3\"} 1\n"),
+            "line 2: duplicate label name \"a\" in metric \"m\"");
+  EXPECT_EQ(Reject("m{a=\"1\",b=\"2\"} 1\nm{a=\"1\",a=\"2\"} 1\n"),
+            "line 2: duplicate label name \"a\" in metric \"m\"");
+  EXPECT_EQ(Reject("m{a=\"1\",b=\"2\"} 1\nm{b=\"1\",b=\"2\"} 1\n"),
+            "line 2: duplicate label name \"b\" in metric \"m\"");
+  // Also in samples too wide for the linear check, whose first names came through unchecked.
+  std::string wide = "m{";
+  for (int k = 0; k < 40; ++k) absl::StrAppend(&wide, "l", k, "=\"v\",");
+  EXPECT_EQ(Reject(absl::StrCat(wide, "} 1\n", wide, "l3=\"x\"} 1\n")),
+            "line 2: duplicate label name \"l3\" in metric \"m\"");
+  std::string narrower = "m{";
+  for (int k = 0; k < 35; ++k) absl::StrAppend(&narrower, "l", k, "=\"v\",");
+  EXPECT_EQ(Reject(absl::StrCat(wide, "} 1\n", narrower, "l0=\"x\"} 1\n")),
+            "line 2: duplicate label name \"l0\" in metric \"m\"");
+  // Errors in the values of repeated names read as they do elsewhere.
+  EXPECT_EQ(Reject("m{a=\"1\"} 1\nm{a=\"1} 2\n"),
+            "line 2: value of label \"a\" in metric \"m\" has no closing '\"'");
+  EXPECT_EQ(Reject("m{a=\"1\"} 1\nm{a=\"\\x\"} 2\n"),
+            "line 2: invalid escape sequence \"\\\\x\" in the value of label \"a\" in metric "
+            "\"m\" (only \\\\, \\\" and \\n are allowed)");
+  EXPECT_EQ(Reject("m{a=\"1\"} 1\nm{a=\"1\"x} 2\n"),
+            "line 2: expected ',' or '}' after the value of label \"a\" in metric \"m\", got "
+            "\"x\"");
+  TextParserLimits limits;
+  limits.max_label_value_length = 2;
+  EXPECT_EQ(Reject("m{a=\"1\"} 1\nm{a=\"123\"} 2\n", limits),
+            "line 2: value of label \"a\" in metric \"m\" is 3 bytes long, over the limit of 2 "
+            "bytes (max_label_value_length)");
+}
+
+// Consecutive samples of one series are matched by their labels in written order; everything
+// else is matched by the sorted labels.
+TEST(TextParserTest, HistogramSamplesFindTheirSeries) {
+  EXPECT_EQ(Parse("# TYPE h histogram\n"
+                  "# TYPE g histogram\n"
+                  "h_bucket{path=\"/\",zone=\"a\",le=\"1\"} 1\n"
+                  "h_bucket{path=\"/\",zone=\"a\",le=\"2\"} 2\n"
+                  "h_bucket{zone=\"a\",path=\"/\",le=\"3\"} 3\n"
+                  "h_bucket{path=\"/x\",zone=\"a\",le=\"1\"} 4\n"
+                  "h_bucket{path=\"/\",zone=\"a\",le=\"4\"} 5\n"
+                  "h_bucket{path=\"/\",le=\"1\"} 6\n"
+                  "h_bucket{path=\"/\",zone=\"a\",extra=\"e\",le=\"1\"} 7\n"
+                  "g_bucket{path=\"/\",zone=\"a\",le=\"1\"} 8\n"
+                  "h_sum{path=\"/\",zone=\"a\"} 9\n"
+                  "g_sum{path=\"/\",zone=\"a\"} 10\n"
+                  "h_count{le=\"9\",path=\"/\",zone=\"a\"} 11\n"),
+            "h histogram\n"
+            "  {path=\"/\",zone=\"a\"} count=11 sum=9 b=[1:1 2:2 3:3 4:5]\n"
+            "  {path=\"/x\",zone=\"a\"} count=0 sum=0 b=[1:4]\n"
+            "  {path=\"/\"} count=0 sum=0 b=[1:6]\n"
+            "  {path=\"/\",zone=\"a\",extra=\"e\"} count=0 sum=0 b=[1:7]\n"
+            "g histogram\n"
+            "  {path=\"/\",zone=\"a\"} count=0 sum=10 b=[1:8]\n");
+}
+
 TEST(TextParserTest, SummarySeriesAreKeyedByLabelsWithoutQuantile) {
   EXPECT_EQ(Parse("# TYPE rpc summary\n"
                   "rpc{service=\"a\",quantile=\"0.5\",zone=\"z\"} 1\n"
