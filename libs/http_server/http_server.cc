@@ -1,5 +1,6 @@
 #include "libs/http_server/http_server.h"
 
+#include <algorithm>
 #include <atomic>
 #include <optional>
 #include <thread>
@@ -29,6 +30,8 @@ std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
   return std::chrono::nanoseconds(absl::ToInt64Nanoseconds(d));
 }
 
+class IdleSweeper;
+
 // One client connection. Requests on a connection are answered in order: the next request
 // is read only after the previous response was written, as HTTP/1.1 without pipelining
 // expects. All socket work runs on the thread of the connection's io_context.
@@ -43,11 +46,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   Connection(tcp::socket socket, const HttpServerOptions& options, const HttpHandler& handler,
              Shared* shared)
-      : stream_(std::move(socket)), options_(options), handler_(handler), shared_(shared) {}
+      : socket_(std::move(socket)), options_(options), handler_(handler), shared_(shared) {}
 
-  void Start() {
-    asio::dispatch(stream_.get_executor(),
-                   beast::bind_front_handler(&Connection::ReadHeader, shared_from_this()));
+  // `idle` is the sweeper of the connection's io_context, which then owns a weak reference.
+  void Start(IdleSweeper* idle);
+
+  // Closes the connection if it has been waiting on its client (for a whole request, or for
+  // its response to be taken) past its deadline. Runs on the connection's thread.
+  void CloseIfOverdue(std::chrono::steady_clock::time_point now) {
+    if (now >= deadline_) Close();
   }
 
  private:
@@ -55,8 +62,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     parser_.emplace();
     parser_->body_limit(options_.max_body_bytes);
     parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
-    stream_.expires_after(ToChrono(options_.idle_timeout));
-    http::async_read_header(stream_, buffer_, *parser_,
+    WaitForClient();
+    http::async_read_header(socket_, buffer_, *parser_,
                             beast::bind_front_handler(&Connection::OnHeader, shared_from_this()));
   }
 
@@ -66,7 +73,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (beast::iequals(req[http::field::expect], "100-continue")) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
                                                                      req.version());
-      http::async_write(stream_, *cont,
+      http::async_write(socket_, *cont,
                         [self = shared_from_this(), cont](beast::error_code ec, std::size_t) {
                           if (ec) return self->Close();
                           self->ReadBody();
@@ -77,7 +84,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void ReadBody() {
-    http::async_read(stream_, buffer_, *parser_,
+    http::async_read(socket_, buffer_, *parser_,
                      beast::bind_front_handler(&Connection::OnBody, shared_from_this()));
   }
 
@@ -91,9 +98,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (ec == http::error::header_limit) {
       return Respond(HttpResponse::Error(431, "request headers too large"), false);
     }
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-        ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
-        ec == asio::error::eof) {
+    if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
+        ec == asio::error::connection_reset || ec == asio::error::eof) {
       return Close();
     }
     if (!parser_->got_some()) return Close();
@@ -115,10 +121,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     request.body = std::move(msg.body());
     // The handler may answer from another thread; hop back onto this connection's thread.
-    stream_.expires_never();
+    // Meanwhile the client is waiting on us, so no idle deadline applies.
+    deadline_ = std::chrono::steady_clock::time_point::max();
     shared_->inflight.fetch_add(1);
     handler_(std::move(request), [self = shared_from_this()](HttpResponse response) {
-      asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+      asio::post(self->socket_.get_executor(), [self, response = std::move(response)]() mutable {
         self->Respond(std::move(response), self->keep_alive_ && !self->shared_->draining.load(),
                       /*answering=*/true);
       });
@@ -137,9 +144,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     res->body() = std::move(response.body);
     res->keep_alive(keep_alive);
     res->prepare_payload();
-    stream_.expires_after(ToChrono(options_.idle_timeout));
+    WaitForClient();
     http::async_write(
-        stream_, *res,
+        socket_, *res,
         [self = shared_from_this(), res, keep_alive, answering](beast::error_code ec, std::size_t) {
           if (answering) self->shared_->inflight.fetch_sub(1);
           if (ec || !keep_alive) return self->Close();
@@ -149,11 +156,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void Close() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.close();
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    socket_.close(ignored);  // pending reads and writes end with operation_aborted
   }
 
-  beast::tcp_stream stream_;
+  // The client has until idle_timeout from now to send a request or take a response.
+  void WaitForClient() {
+    deadline_ = std::chrono::steady_clock::now() + ToChrono(options_.idle_timeout);
+  }
+
+  tcp::socket socket_;
+  // Checked by the IdleSweeper: a timer per connection would cost a timerfd update for
+  // every read and write.
+  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   const HttpServerOptions& options_;
@@ -162,6 +177,53 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool keep_alive_ = true;
   unsigned version_ = 11;
 };
+
+// Closes the overdue connections of one io_context, checking them a few times per idle
+// timeout. It runs on the io_context's thread, like the connections it checks.
+class IdleSweeper {
+ public:
+  IdleSweeper(asio::io_context& io, absl::Duration idle_timeout)
+      : timer_(io),
+        period_(ToChrono(std::clamp(idle_timeout / 4, absl::Milliseconds(10), absl::Seconds(1)))) {
+    Schedule();
+  }
+
+  void Add(std::weak_ptr<Connection> connection) { connections_.push_back(std::move(connection)); }
+
+ private:
+  void Schedule() {
+    timer_.expires_after(period_);
+    timer_.async_wait([this](beast::error_code ec) {
+      if (ec) return;  // the io_context is stopping
+      Sweep();
+      Schedule();
+    });
+  }
+
+  void Sweep() {
+    const auto now = std::chrono::steady_clock::now();
+    size_t kept = 0;
+    for (size_t i = 0; i < connections_.size(); ++i) {
+      std::shared_ptr<Connection> connection = connections_[i].lock();
+      if (connection == nullptr) continue;  // gone: forget it
+      connection->CloseIfOverdue(now);
+      if (kept != i) connections_[kept] = std::move(connections_[i]);  // never onto itself
+      ++kept;
+    }
+    connections_.resize(kept);
+  }
+
+  asio::steady_timer timer_;
+  const std::chrono::steady_clock::duration period_;
+  std::vector<std::weak_ptr<Connection>> connections_;
+};
+
+void Connection::Start(IdleSweeper* idle) {
+  asio::dispatch(socket_.get_executor(), [self = shared_from_this(), idle] {
+    idle->Add(self);
+    self->ReadHeader();
+  });
+}
 
 }  // namespace
 
@@ -172,6 +234,7 @@ struct HttpServer::Impl {
   HttpServerOptions options;
   HttpHandler handler;
   std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<std::unique_ptr<IdleSweeper>> sweepers;  // one per context
   std::optional<tcp::acceptor> acceptor;
   std::vector<std::thread> workers;
   std::atomic<bool> stopped{false};
@@ -180,14 +243,16 @@ struct HttpServer::Impl {
   int port = 0;
 
   void Accept() {
-    asio::io_context& target = *contexts[next_context++ % contexts.size()];
-    acceptor->async_accept(target, [this](beast::error_code ec, tcp::socket s) {
+    const size_t index = next_context++ % contexts.size();
+    asio::io_context& target = *contexts[index];
+    acceptor->async_accept(target, [this, index](beast::error_code ec, tcp::socket s) {
       if (ec) {
         if (ec == asio::error::operation_aborted || stopped) return;
         LOG(WARNING) << "accept failed: " << ec.message();
       } else {
         s.set_option(tcp::no_delay(true), ec);
-        std::make_shared<Connection>(std::move(s), options, handler, &shared)->Start();
+        std::make_shared<Connection>(std::move(s), options, handler, &shared)
+            ->Start(sweepers[index].get());
       }
       Accept();
     });
@@ -211,6 +276,8 @@ absl::Status HttpServer::Start() {
   const int threads = std::max(1, impl_->options.threads);
   for (int i = 0; i < threads; ++i) {
     impl_->contexts.push_back(std::make_unique<asio::io_context>(1));
+    impl_->sweepers.push_back(
+        std::make_unique<IdleSweeper>(*impl_->contexts.back(), impl_->options.idle_timeout));
   }
   tcp::acceptor& acceptor = impl_->acceptor.emplace(*impl_->contexts[0]);
   acceptor.open(endpoint.protocol(), ec);

@@ -1,6 +1,10 @@
 #include "libs/http_server/http_server.h"
 
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <thread>
 
@@ -115,6 +119,64 @@ TEST_F(HttpServerTest, RespondsLaterFromAnotherThread) {
   EXPECT_EQ(connects, 0) << "the last request should have reused the connection";
   absl::MutexLock lock(&mu);
   for (auto& t : threads) t.join();
+}
+
+// A raw TCP connection to the server, for clients that misbehave on purpose.
+class RawClient {
+ public:
+  explicit RawClient(int port) : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    timeval timeout{10, 0};  // a hung test fails instead of hanging
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  }
+  ~RawClient() { close(fd_); }
+  void Send(absl::string_view data) {
+    EXPECT_EQ(send(fd_, data.data(), data.size(), 0), static_cast<ssize_t>(data.size()));
+  }
+  // Everything the server sends until it closes the connection (or 10 s pass).
+  std::string ReadUntilClosed() {
+    std::string all;
+    char buffer[4096];
+    for (;;) {
+      ssize_t n = recv(fd_, buffer, sizeof(buffer), 0);
+      if (n <= 0) return n == 0 ? all : all + "<no close within 10 s>";
+      all.append(buffer, n);
+    }
+  }
+
+ private:
+  int fd_;
+};
+
+TEST_F(HttpServerTest, IdleAndStalledConnectionsAreClosedButSlowHandlersAreNot) {
+  HttpServerOptions options;
+  options.idle_timeout = absl::Milliseconds(200);
+  StartServer(options, [](HttpRequest request, HttpResponder respond) {
+    // Longer than the idle timeout: the client is waiting on us, not idle.
+    std::thread([respond, body = request.body] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(600));
+      HttpResponse response;
+      response.body = "slow " + body;
+      respond(response);
+    }).detach();
+  });
+
+  RawClient silent(server_->port());
+  EXPECT_EQ(silent.ReadUntilClosed(), "");
+
+  RawClient stalled(server_->port());
+  stalled.Send("PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nonly5");
+  EXPECT_EQ(stalled.ReadUntilClosed(), "");
+
+  RawClient patient(server_->port());
+  patient.Send("PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi");
+  const std::string answer = patient.ReadUntilClosed();  // closed once idle after the answer
+  EXPECT_THAT(answer, HasSubstr("HTTP/1.1 200"));
+  EXPECT_THAT(answer, HasSubstr("slow hi"));
 }
 
 TEST_F(HttpServerTest, BodyOverLimitIs413AndHandlerNotCalled) {
