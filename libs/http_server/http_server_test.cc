@@ -179,6 +179,25 @@ TEST_F(HttpServerTest, IdleAndStalledConnectionsAreClosedButSlowHandlersAreNot) 
   EXPECT_THAT(answer, HasSubstr("slow hi"));
 }
 
+TEST_F(HttpServerTest, ChunkedBodiesArriveWhole) {
+  // Clients that stream a body of unknown length (Go's http.Client, curl -T -) send it chunked.
+  StartServer({}, [](HttpRequest request, HttpResponder respond) {
+    HttpResponse response;
+    response.body = absl::StrCat(request.body.size(), ":", request.body);
+    respond(response);
+  });
+  RawClient client(server_->port());
+  client.Send(
+      "PUT /metrics/job/a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+      "Connection: close\r\n\r\n"
+      "6\r\nup 1\nx\r\n"
+      "5\r\n 2\ny \r\n"
+      "0\r\n\r\n");
+  const std::string answer = client.ReadUntilClosed();
+  EXPECT_THAT(answer, HasSubstr("HTTP/1.1 200"));
+  EXPECT_THAT(answer, HasSubstr("11:up 1\nx 2\ny "));
+}
+
 TEST_F(HttpServerTest, BodyOverLimitIs413AndHandlerNotCalled) {
   HttpServerOptions options;
   options.max_body_bytes = 100;
