@@ -890,36 +890,15 @@ class Parser {
   std::string& key_;
 };
 
-// Reads a varint at *p (before end); false if it is cut short or too long.
-bool ReadVarint(const char** p, const char* end, uint64_t* value) {
-  uint64_t result = 0;
-  for (int shift = 0; shift < 64 && *p < end; shift += 7) {
-    const uint8_t byte = static_cast<uint8_t>(*(*p)++);
-    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if (byte < 0x80) {
-      *value = result;
-      return true;
-    }
-  }
-  return false;
-}
-
-// Decodes the families ParseTextToWire wrote and appends them to `out`; all or nothing.
+// Decodes the families ParseTextToWire wrote (exactly a PushRequest holding only them) and
+// appends them to `out`; all or nothing.
 absl::Status AppendFamiliesFromWire(absl::string_view wire,
                                     google::protobuf::RepeatedPtrField<v1::MetricFamily>* out) {
-  const int first = out->size();
-  const char* p = wire.data();
-  const char* const end = p + wire.size();
-  while (p < end) {
-    uint64_t length = 0;
-    if (*p++ != '\x22' || !ReadVarint(&p, end, &length) ||
-        length > static_cast<uint64_t>(end - p) ||
-        !out->Add()->ParseFromArray(p, static_cast<int>(length))) {
-      while (out->size() > first) out->RemoveLast();
-      return absl::InternalError("text parser: its own wire output does not decode");
-    }
-    p += length;
+  v1::PushRequest families;
+  if (!families.ParseFromArray(wire.data(), static_cast<int>(wire.size()))) {
+    return absl::InternalError("text parser: its own wire output does not decode");
   }
+  out->MergeFrom(families.families());
   return absl::OkStatus();
 }
 
