@@ -27,14 +27,11 @@ PushAck Unavailable(uint64_t sequence, std::string message) {
   return ack;
 }
 
-// Appends field 1 (PushRequest.sequence, a varint) in wire format.
+// Appends PushRequest.sequence in wire form; a parser takes it wherever it comes.
 void AppendSequenceField(uint64_t sequence, std::string* serialized) {
-  serialized->push_back(static_cast<char>((1 << 3) | 0));  // field 1, wire type varint
-  do {
-    const uint8_t low = sequence & 0x7f;
-    sequence >>= 7;
-    serialized->push_back(static_cast<char>(sequence != 0 ? (low | 0x80) : low));
-  } while (sequence != 0);
+  PushRequest field;
+  field.set_sequence(sequence);
+  field.AppendToString(serialized);
 }
 
 gpr_timespec Deadline(absl::Duration d) {
