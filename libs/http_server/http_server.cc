@@ -84,6 +84,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void ReadBody() {
+    // Beast reads no more per recv than the buffer's free room (at least 512 bytes), and the
+    // parser consumes what it reads, so a buffer left at its first size takes a 7 KB body in
+    // 15 system calls. Room for the body (Beast reads at most 64 KiB at once) makes it one or
+    // two; the buffer keeps that capacity for the connection's next requests, which then
+    // usually arrive whole with their header.
+    constexpr uint64_t kMaxReadBytes = 64 << 10;
+    buffer_.reserve(buffer_.size() +
+                    std::min(parser_->content_length().value_or(kMaxReadBytes), kMaxReadBytes));
     http::async_read(socket_, buffer_, *parser_,
                      beast::bind_front_handler(&Connection::OnBody, shared_from_this()));
   }

@@ -198,6 +198,40 @@ TEST_F(HttpServerTest, ChunkedBodiesArriveWhole) {
   EXPECT_THAT(answer, HasSubstr("11:up 1\nx 2\ny "));
 }
 
+TEST_F(HttpServerTest, PipelinedAndLargeBodiesOnOneConnectionArriveWholeAndInOrder) {
+  // The server reads as much as is buffered at once, so one read can hold the end of a body
+  // and the next requests; and a body larger than one read (64 KiB) takes several.
+  StartServer({}, [](HttpRequest request, HttpResponder respond) {
+    HttpResponse response;
+    response.body =
+        absl::StrCat(request.target, " ", request.body.size(), " ", request.body.substr(0, 3),
+                     request.body.substr(request.body.size() > 3 ? request.body.size() - 3 : 0));
+    respond(response);
+  });
+  const std::string big = "big" + std::string(300 << 10, 'x') + "end";
+  std::string requests;
+  for (const auto& [target, body] : std::vector<std::pair<std::string, std::string>>{
+           {"/a", "first body"}, {"/b", big}, {"/c", "third"}}) {
+    absl::StrAppend(&requests, "PUT ", target,
+                    " HTTP/1.1\r\nHost: h\r\nContent-Length: ", body.size(), "\r\n\r\n", body);
+  }
+  absl::StrAppend(&requests, "GET /last HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  RawClient client(server_->port());
+  client.Send(requests);
+  const std::string answers = client.ReadUntilClosed();
+  const size_t a = answers.find("/a 10 firody");
+  const size_t b = answers.find(absl::StrCat("/b ", big.size(), " bigend"));
+  const size_t c = answers.find("/c 5 thiird");
+  const size_t last = answers.find("/last 0 ");
+  EXPECT_NE(a, std::string::npos) << answers;
+  EXPECT_NE(b, std::string::npos) << answers;
+  EXPECT_NE(c, std::string::npos) << answers;
+  EXPECT_NE(last, std::string::npos) << answers;
+  EXPECT_LT(a, b);
+  EXPECT_LT(b, c);
+  EXPECT_LT(c, last);
+}
+
 TEST_F(HttpServerTest, BodyOverLimitIs413AndHandlerNotCalled) {
   HttpServerOptions options;
   options.max_body_bytes = 100;
