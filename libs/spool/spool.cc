@@ -105,10 +105,11 @@ struct Segment {
 
   const uint64_t base;
   const std::string path;
-  // Read-write descriptor while the segment is active, else -1. Used by the committer only.
+  // Read-write descriptor while the segment is active, else -1. Used by the committing thread
+  // only.
   int fd = -1;
   // The rest is guarded by Impl::mu_.
-  // Bytes in the file. Changed only by the committer (and Open).
+  // Bytes in the file. Changed only by the committing thread (and Open).
   uint64_t file_size = 0;
   // Bytes readers may read: the committed size of the active segment, the valid prefix of a
   // sealed one.
@@ -195,6 +196,9 @@ class Spool::Impl {
   absl::Status OpenCursor(std::shared_ptr<Segment> segment);
 
   void CommitterLoop();
+  // Commits `batch` (taken from queue_ by the thread that set committing_), rolling to new
+  // segments as needed.
+  void CommitBatch(std::vector<Pending>& batch);
   // Writes batch[begin, end) (which all fit the active segment), syncs per the fsync mode,
   // publishes and acknowledges them.
   void CommitRun(std::vector<Pending>& batch, size_t begin, size_t end);
@@ -208,20 +212,23 @@ class Spool::Impl {
   // std::mutex rather than absl::Mutex so ThreadSanitizer understands the locking (the system
   // Abseil is not instrumented). Guards the members up to age_marks_.
   mutable std::mutex mu_;
-  std::condition_variable work_cv_;                // the committer waits for appends
-  std::condition_variable commit_cv_;              // readers wait for commits
+  std::condition_variable work_cv_;    // the committer thread waits for appends to take over
+  std::condition_variable commit_cv_;  // readers wait for commits
   std::deque<std::shared_ptr<Segment>> segments_;  // back() is active
   std::vector<Pending> queue_;
   uint64_t queued_bytes_ = 0;  // framed size of queue_ and the batch
   uint64_t committed_end_ = 0;
   uint64_t released_ = 0;
   bool closing_ = false;
+  // Some thread is writing and syncing a batch: an appending thread that found the spool idle,
+  // or the committer thread. Only that thread touches active_ and the segment's file.
+  bool committing_ = false;
   absl::Status failed_;
   Stats counters_;
   // (start position, commit time) samples, at most one per kAgeMarkInterval, oldest first.
   std::deque<std::pair<uint64_t, absl::Time>> age_marks_;
 
-  // Owned by the committer thread once started (the same object as segments_.back()).
+  // Owned by the committing thread (the same object as segments_.back()).
   std::shared_ptr<Segment> active_;
   std::thread committer_;
 
@@ -472,20 +479,30 @@ void Spool::Impl::Append(std::string record, AppendDone done) {
 
 void Spool::Impl::AppendAll(std::vector<AppendRequest> records) {
   std::vector<std::pair<AppendDone, absl::Status>> refusals;
+  std::vector<Pending> batch;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    size_t queued = 0;
     for (AppendRequest& request : records) {
       absl::Status refused = QueueLocked(request);
-      if (refused.ok()) {
-        ++queued;
-      } else {
-        refusals.emplace_back(std::move(request.done), std::move(refused));
-      }
+      if (!refused.ok()) refusals.emplace_back(std::move(request.done), std::move(refused));
     }
-    if (queued > 0) work_cv_.notify_one();
+    // With no commit under way this thread commits the queue itself: handing it to the
+    // committer thread would cost a wake-up and a scheduling delay on every commit, which is
+    // most of a commit's latency on a busy machine. Appends arriving meanwhile wait for the
+    // next commit, as they would for the committer's.
+    if (!queue_.empty() && !committing_) {
+      committing_ = true;
+      batch.swap(queue_);
+    }
   }
   for (auto& [done, status] : refusals) done(std::move(status));
+  if (batch.empty()) return;
+  CommitBatch(batch);
+  std::lock_guard<std::mutex> lock(mu_);
+  committing_ = false;
+  // One round only, so that a caller is not kept committing other callers' appends for long:
+  // what queued up during this commit is the committer thread's.
+  if (!queue_.empty() || closing_) work_cv_.notify_one();
 }
 
 absl::Status Spool::Impl::QueueLocked(AppendRequest& request) {
@@ -512,53 +529,60 @@ void Spool::Impl::CommitterLoop() {
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu_);
-      work_cv_.wait(lock, [this] { return !queue_.empty() || closing_; });
+      work_cv_.wait(lock, [this] { return !committing_ && (!queue_.empty() || closing_); });
       if (queue_.empty()) return;  // closing, and everything queued is committed
+      committing_ = true;
       batch.swap(queue_);
     }
-    // Split the batch into runs that each fit the active segment, rolling to a new segment
-    // between runs.
-    size_t begin = 0;
-    while (begin < batch.size()) {
-      absl::Status failed;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        failed = failed_;
-      }
-      if (!failed.ok()) {
-        FailRecords(batch, begin, batch.size(), failed);
+    CommitBatch(batch);
+    batch.clear();
+    std::lock_guard<std::mutex> lock(mu_);
+    committing_ = false;
+  }
+}
+
+void Spool::Impl::CommitBatch(std::vector<Pending>& batch) {
+  // Split the batch into runs that each fit the active segment, rolling to a new segment
+  // between runs.
+  size_t begin = 0;
+  while (begin < batch.size()) {
+    absl::Status failed;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      failed = failed_;
+    }
+    if (!failed.ok()) {
+      FailRecords(batch, begin, batch.size(), failed);
+      break;
+    }
+    const uint64_t first_size = kHeaderSize + batch[begin].data.size();
+    if (active_->file_size > 0 && active_->file_size + first_size > options_.segment_bytes) {
+      absl::StatusOr<std::shared_ptr<Segment>> next =
+          CreateSegment(active_->base + active_->file_size);
+      if (!next.ok()) {
+        LOG(ERROR) << "spool: " << next.status();
+        FailRecords(batch, begin, batch.size(), next.status());
         break;
       }
-      const uint64_t first_size = kHeaderSize + batch[begin].data.size();
-      if (active_->file_size > 0 && active_->file_size + first_size > options_.segment_bytes) {
-        absl::StatusOr<std::shared_ptr<Segment>> next =
-            CreateSegment(active_->base + active_->file_size);
-        if (!next.ok()) {
-          LOG(ERROR) << "spool: " << next.status();
-          FailRecords(batch, begin, batch.size(), next.status());
-          break;
-        }
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          segments_.push_back(*next);
-        }
-        close(active_->fd);
-        active_->fd = -1;
-        active_ = *std::move(next);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        segments_.push_back(*next);
       }
-      size_t end = begin + 1;
-      if (options_.fsync != FsyncMode::kAlways) {
-        uint64_t size = active_->file_size + first_size;
-        while (end < batch.size() &&
-               size + kHeaderSize + batch[end].data.size() <= options_.segment_bytes) {
-          size += kHeaderSize + batch[end].data.size();
-          ++end;
-        }
-      }
-      CommitRun(batch, begin, end);
-      begin = end;
+      close(active_->fd);
+      active_->fd = -1;
+      active_ = *std::move(next);
     }
-    batch.clear();
+    size_t end = begin + 1;
+    if (options_.fsync != FsyncMode::kAlways) {
+      uint64_t size = active_->file_size + first_size;
+      while (end < batch.size() &&
+             size + kHeaderSize + batch[end].data.size() <= options_.segment_bytes) {
+        size += kHeaderSize + batch[end].data.size();
+        ++end;
+      }
+    }
+    CommitRun(batch, begin, end);
+    begin = end;
   }
 }
 

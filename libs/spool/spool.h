@@ -38,7 +38,7 @@ namespace pushgate {
 
 // When an append counts as durable, i.e. when its `done` is called.
 enum class FsyncMode {
-  // Group commit: the committer writes every queued append with one write and one fdatasync,
+  // Group commit: a commit writes every queued append with one write and one fdatasync,
   // so appends arriving during an fdatasync share the next one. Survives power loss.
   kBatch,
   // One write and one fdatasync per append, none shared. Survives power loss; slowest.
@@ -107,14 +107,16 @@ class Spool {
   // could never fit (over max_bytes or 1 GiB), FailedPrecondition after Close(), or the I/O
   // error that failed the write (ResourceExhausted for a full disk). After a failed fdatasync
   // the spool refuses every later append with that error, because the OS may have dropped the
-  // unsynced data; restart to recover. Refusals call `done` before Append returns; everything
-  // else calls it from the committer thread, in append order. `done` may call any method but
-  // Close() and should be quick: it delays the next commit.
+  // unsynced data; restart to recover. Refusals call `done` before Append returns. When no
+  // commit is under way, the calling thread writes and syncs the queued records itself, and
+  // so calls their `done` before returning (Append then blocks for a disk sync); otherwise
+  // the record waits for the next commit, made by another thread. Either way `done`s are
+  // called in append order. `done` may call any method but Close() and should be quick: it
+  // delays the next commit.
   void Append(std::string record, AppendDone done);
 
-  // Appends several records, each exactly as Append would, in order, but queued at once: an
-  // idle committer then writes and syncs them together, where appending them one by one may
-  // wake it for the first alone.
+  // Appends several records, each exactly as Append would, in order, but queued at once, so
+  // that they share one commit.
   struct AppendRequest {
     std::string record;
     AppendDone done;
