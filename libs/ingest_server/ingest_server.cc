@@ -20,10 +20,16 @@ using pushgate::v1::PushRequest;
 
 namespace {
 
-// The acks of one stream: the processor adds them from any thread, one writer thread sends
-// them, in the order they became ready.
+// The acks of one stream, sent in the order they became ready. The processor adds them from
+// any thread. Acks that become ready while the reading thread hands a message to the
+// processor (the spool usually commits on that very thread) are sent by the reading thread
+// once the processor returns; a writer thread sends the rest. Waking the writer for every
+// message would put a thread hand-off on the path of every ack.
 class AckQueue : public std::enable_shared_from_this<AckQueue> {
  public:
+  // Sends acks on the stream; false when it broke.
+  using Write = std::function<bool(std::vector<PushAck>&)>;
+
   void Add(PushAck ack) {
     absl::MutexLock lock(&mu_);
     ready_.push_back(std::move(ack));
@@ -37,29 +43,43 @@ class AckQueue : public std::enable_shared_from_this<AckQueue> {
     input_done_ = true;
   }
 
-  // Hands the acks ready so far to `write` (false when the stream broke) until every
-  // expected ack was written after InputDone(), or a write fails.
-  void WriteAll(const std::function<bool(std::vector<PushAck>&)>& write) {
+  // For the writer thread: hands the acks ready so far to `write` (false when the stream
+  // broke) until every expected ack was written after InputDone(), or a write fails.
+  void WriteAll(const Write& write) {
     std::vector<PushAck> batch;
     for (;;) {
       {
         absl::MutexLock lock(&mu_);
         auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-          return !ready_.empty() || (input_done_ && outstanding_ == 0) || broken_;
+          if (broken_) return true;
+          if (writing_ || reader_will_write_) return false;
+          return !ready_.empty() || (input_done_ && outstanding_ == 0);
         };
         mu_.Await(absl::Condition(&ready));
-        if (ready_.empty()) return;
-        batch.assign(std::make_move_iterator(ready_.begin()),
-                     std::make_move_iterator(ready_.end()));
-        ready_.clear();
-        outstanding_ -= batch.size();
+        if (broken_ || ready_.empty()) return;
+        TakeReadyLocked(&batch);
       }
-      if (!write(batch)) {
-        absl::MutexLock lock(&mu_);
-        broken_ = true;
-        return;
-      }
+      if (!WriteTaken(write, batch)) return;
     }
+  }
+
+  // For the reading thread, around handing a message to the processor: acks that become ready
+  // in between wait for WriteReady() instead of waking the writer thread.
+  void ReaderWillWrite() {
+    absl::MutexLock lock(&mu_);
+    reader_will_write_ = true;
+  }
+  // Writes the acks ready now, unless the writer thread is already at it (it then takes them
+  // next).
+  void WriteReady(const Write& write) {
+    std::vector<PushAck> batch;
+    {
+      absl::MutexLock lock(&mu_);
+      reader_will_write_ = false;
+      if (writing_ || broken_ || ready_.empty()) return;
+      TakeReadyLocked(&batch);
+    }
+    WriteTaken(write, batch);
   }
 
   void Abort() {
@@ -68,11 +88,28 @@ class AckQueue : public std::enable_shared_from_this<AckQueue> {
   }
 
  private:
+  void TakeReadyLocked(std::vector<PushAck>* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    batch->assign(std::make_move_iterator(ready_.begin()), std::make_move_iterator(ready_.end()));
+    ready_.clear();
+    outstanding_ -= batch->size();
+    writing_ = true;
+  }
+  // Writes what TakeReadyLocked took; false if the stream broke.
+  bool WriteTaken(const Write& write, std::vector<PushAck>& batch) {
+    const bool written = write(batch);
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!written) broken_ = true;
+    return written;
+  }
+
   absl::Mutex mu_;
   std::deque<PushAck> ready_ ABSL_GUARDED_BY(mu_);
   size_t outstanding_ ABSL_GUARDED_BY(mu_) = 0;
   bool input_done_ ABSL_GUARDED_BY(mu_) = false;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;  // a thread is sending taken acks
+  bool reader_will_write_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace
@@ -93,14 +130,13 @@ class IngestServer::Service final : public pushgate::v1::Ingest::Service {
           }
           return true;
         },
+        [stream](PushRequest& request) { return stream->Read(&request); },
         [&](PushRequest& request, AckQueue* acks) {
-          if (!stream->Read(&request)) return false;
           serialized.clear();
           request.AppendToString(&serialized);
           pushes.clear();
           pushes.push_back({&request, serialized, AckTo(request.sequence(), acks)});
           processor_->Process(absl::MakeSpan(pushes));
-          return true;
         });
   }
 
@@ -115,8 +151,8 @@ class IngestServer::Service final : public pushgate::v1::Ingest::Service {
           for (PushAck& ack : acks) *message.add_acks() = std::move(ack);
           return stream->Write(message);
         },
+        [stream](PushBatch& batch) { return stream->Read(&batch); },
         [&](PushBatch& batch, AckQueue* acks) {
-          if (!stream->Read(&batch)) return false;
           if (requests.size() < static_cast<size_t>(batch.pushes_size())) {
             requests.resize(batch.pushes_size());
           }
@@ -131,16 +167,16 @@ class IngestServer::Service final : public pushgate::v1::Ingest::Service {
             }
           }
           if (!pushes.empty()) processor_->Process(absl::MakeSpan(pushes));
-          return true;
         });
   }
 
  private:
-  // Runs one stream: `read_next(message, acks)` reads the next message into the reused
-  // `message` and hands its pushes over (false at the end of the input); a writer thread
-  // sends the acks with `write`.
-  template <typename Message, typename Write, typename ReadNext>
-  grpc::Status Serve(grpc::ServerContext* context, Write write, ReadNext read_next) {
+  // Runs one stream: `read(message)` reads the next message into the reused `message` (false
+  // at the end of the input), `process(message, acks)` hands its pushes over; acks are sent
+  // with `write`.
+  template <typename Message, typename Read, typename Process>
+  grpc::Status Serve(grpc::ServerContext* context, AckQueue::Write write, Read read,
+                     Process process) {
     // Shared with the processor's callbacks, which may outlive this call if the stream breaks.
     auto acks = std::make_shared<AckQueue>();
     std::thread writer([&] {
@@ -148,7 +184,10 @@ class IngestServer::Service final : public pushgate::v1::Ingest::Service {
       acks->WriteAll(write);
     });
     Message message;
-    while (read_next(message, acks.get())) {
+    while (read(message)) {
+      acks->ReaderWillWrite();
+      process(message, acks.get());
+      acks->WriteReady(write);
     }
     if (context->IsCancelled()) acks->Abort();
     acks->InputDone();

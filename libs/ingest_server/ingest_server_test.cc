@@ -104,6 +104,28 @@ TEST_F(IngestServerTest, PushStreamAcksEveryRequestBySequenceInTheOrderAcksBecom
   EXPECT_TRUE(stream->Finish().ok());
 }
 
+TEST_F(IngestServerTest, AcksMadeLaterByAnotherThreadArriveWhileTheStreamIsIdle) {
+  // Acks ready while a message is processed are sent by the reading thread; one made later
+  // must still go out while that thread waits for the next message, not with it.
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto stream = stub_->PushBatches(&context);
+  for (uint64_t sequence : {1, 2}) {
+    PushBatch batch;
+    batch.add_pushes(Request(sequence, "held").SerializeAsString());
+    ASSERT_TRUE(stream->Write(batch));
+    processor_.WaitForHeld(1);
+    processor_.ReleaseAll();
+    AckBatch acks;
+    ASSERT_TRUE(stream->Read(&acks)) << "no ack within the deadline";
+    ASSERT_EQ(acks.acks_size(), 1);
+    EXPECT_EQ(acks.acks(0).sequence(), sequence);
+    EXPECT_EQ(acks.acks(0).code(), PushAck::OK);
+  }
+  ASSERT_TRUE(stream->WritesDone());
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
 TEST_F(IngestServerTest, PushBatchesAcksEveryRequestOfEveryBatchExactlyOnce) {
   grpc::ClientContext context;
   auto stream = stub_->PushBatches(&context);
