@@ -15,15 +15,13 @@
 #include "absl/types/span.h"
 #include "libs/line_protocol/line_protocol.h"
 #include "libs/naming/naming.h"
+#include "libs/push_view/push_view.h"
 #include "proto/ingest.pb.h"
 
 namespace pushgate {
 namespace {
 
-using ::pushgate::v1::MetricFamily;
-using ::pushgate::v1::MetricType;
 using ::pushgate::v1::PushRequest;
-using ::pushgate::v1::Series;
 
 // A label as pushed, before sanitizing: views into the request.
 using RawLabel = std::pair<absl::string_view, absl::string_view>;
@@ -141,39 +139,39 @@ class LineProtocolSink final : public PointSink {
 
 class PushConverter {
  public:
-  PushConverter(const PushRequest& push, const ConversionOptions& options, PointSink* sink,
+  PushConverter(const PushView& push, const ConversionOptions& options, PointSink* sink,
                 ConversionStats* stats)
       : push_(push), options_(options), sink_(sink), stats_(stats) {}
 
   void Run() {
     CollectBaseLabels();
-    for (const MetricFamily& family : push_.families()) ConvertFamily(family);
+    for (const FamilyView& family : push_.families()) ConvertFamily(family);
   }
 
  private:
   // Info labels first, then the grouping key; bucket points get only the grouping key.
   void CollectBaseLabels() {
     Labels info_labels;
-    for (const MetricFamily& family : push_.families()) {
-      if (family.type() != v1::INFO) continue;
-      for (const Series& series : family.series()) {
-        for (const v1::Label& label : series.labels()) {
+    for (const FamilyView& family : push_.families()) {
+      if (family.type != v1::INFO) continue;
+      for (const SeriesView& series : push_.series(family)) {
+        for (const LabelView& label : push_.labels(series)) {
           auto it = std::find_if(info_labels.begin(), info_labels.end(),
-                                 [&](const RawLabel& l) { return l.first == label.name(); });
+                                 [&](const RawLabel& l) { return l.first == label.name; });
           // Later info samples overwrite earlier values.
           if (it != info_labels.end()) {
-            it->second = label.value();
+            it->second = label.value;
           } else {
-            info_labels.emplace_back(label.name(), label.value());
+            info_labels.emplace_back(label.name, label.value);
           }
         }
       }
     }
-    const v1::GroupingKey& key = push_.grouping_key();
     Labels url_labels;
-    AddIfAbsent("job", key.job(), &url_labels);
-    for (const v1::Label& label : key.labels())
-      AddIfAbsent(label.name(), label.value(), &url_labels);
+    AddIfAbsent("job", push_.job(), &url_labels);
+    for (const LabelView& label : push_.grouping_labels()) {
+      AddIfAbsent(label.name, label.value, &url_labels);
+    }
 
     labels_with_info_ = std::move(info_labels);
     for (const RawLabel& label : url_labels)
@@ -181,8 +179,8 @@ class PushConverter {
     labels_without_info_ = std::move(url_labels);
   }
 
-  void ConvertFamily(const MetricFamily& family) {
-    switch (family.type()) {
+  void ConvertFamily(const FamilyView& family) {
+    switch (family.type) {
       case v1::COUNTER:
       case v1::GAUGE:
       case v1::UNTYPED:
@@ -192,19 +190,19 @@ class PushConverter {
       default:  // INFO labels are collected up front; GAUGE_HISTOGRAM has no points.
         return;
     }
-    MetricName name = NameMetric(options_.naming, family.name(), push_.grouping_key().job());
+    MetricName name = NameMetric(options_.naming, family.name, push_.job());
     measurement_ = std::move(name.measurement);
     field_ = std::move(name.field);
-    if (family.type() == v1::SUMMARY || family.type() == v1::HISTOGRAM) {
+    if (family.type == v1::SUMMARY || family.type == v1::HISTOGRAM) {
       // assign + append keeps the strings' capacity from family to family.
       count_field_.assign(field_).append("_count");
       sum_field_.assign(field_).append("_sum");
       bucket_field_.assign(field_).append("_bucket");
     }
-    for (const Series& series : family.series()) {
+    for (const SeriesView& series : push_.series(family)) {
       timestamp_ns_ = TimestampNs(series);
       SeriesLabels(series, labels_with_info_, &series_labels_);
-      switch (family.type()) {
+      switch (family.type) {
         case v1::SUMMARY:
           ConvertSummary(series);
           break;
@@ -218,20 +216,20 @@ class PushConverter {
     }
   }
 
-  int64_t TimestampNs(const Series& series) const {
+  int64_t TimestampNs(const SeriesView& series) const {
     constexpr int64_t kMaxMs = std::numeric_limits<int64_t>::max() / 1000000;
-    if (options_.honor_timestamps && series.has_timestamp_ms() && series.timestamp_ms() > 0 &&
-        series.timestamp_ms() <= kMaxMs) {
-      return series.timestamp_ms() * 1000000;
+    if (options_.honor_timestamps && series.has_timestamp_ms && series.timestamp_ms > 0 &&
+        series.timestamp_ms <= kMaxMs) {
+      return series.timestamp_ms * 1000000;
     }
     return push_.receive_time_ns();
   }
 
   // The winning labels of a series on top of `base`: the series' tags.
-  static void SeriesLabels(const Series& series, const Labels& base, Labels* labels) {
+  void SeriesLabels(const SeriesView& series, const Labels& base, Labels* labels) const {
     labels->assign(base.begin(), base.end());
-    for (const v1::Label& label : series.labels()) {
-      AddIfAbsent(label.name(), label.value(), labels);
+    for (const LabelView& label : push_.labels(series)) {
+      AddIfAbsent(label.name, label.value, labels);
     }
   }
 
@@ -272,9 +270,9 @@ class PushConverter {
     tags->pop_back();
   }
 
-  void ConvertValue(const Series& series) {
+  void ConvertValue(const SeriesView& series) {
     Fields fields;
-    AddField(field_, series.value(), &fields);
+    AddField(field_, series.value, &fields);
     Emit(series_labels_, fields);
   }
 
@@ -285,36 +283,36 @@ class PushConverter {
     Emit(series_labels_, fields);
   }
 
-  void ConvertSummary(const Series& series) {
-    const v1::Summary& summary = series.summary();
-    EmitCountSum(summary.count(), summary.sum());
+  // A series of a SUMMARY family that holds something else has a zero count and sum and no
+  // quantiles, as the message's summary() would.
+  void ConvertSummary(const SeriesView& series) {
+    EmitCountSum(series.summary.count, series.summary.sum);
+    const absl::Span<const QuantileView> quantiles = push_.quantiles(series);
     const bool quantile_taken = HasKey(series_labels_, "quantile");
-    for (int i = 0; i < summary.quantiles_size(); ++i) {
-      const v1::Quantile& quantile = summary.quantiles(i);
+    for (size_t i = 0; i < quantiles.size(); ++i) {
       Fields fields;
-      AddField(field_, quantile.value(), &fields);
+      AddField(field_, quantiles[i].value, &fields);
       EmitWithBound(&series_labels_, quantile_taken, "quantile",
-                    quantile_texts_.Get(i, quantile.quantile()), fields);
+                    quantile_texts_.Get(i, quantiles[i].quantile), fields);
     }
   }
 
-  void ConvertHistogram(const Series& series) {
-    const v1::Histogram& histogram = series.histogram();
-    EmitCountSum(histogram.count(), histogram.sum());
-    if (histogram.buckets().empty()) return;
+  void ConvertHistogram(const SeriesView& series) {
+    EmitCountSum(series.histogram.count, series.histogram.sum);
+    const absl::Span<const BucketView> buckets = push_.buckets(series);
+    if (buckets.empty()) return;
     // Bucket points carry no info labels.
     SeriesLabels(series, labels_without_info_, &bucket_labels_);
     const bool le_taken = HasKey(bucket_labels_, "le");
-    for (int i = 0; i < histogram.buckets_size(); ++i) {
-      const v1::Bucket& bucket = histogram.buckets(i);
+    for (size_t i = 0; i < buckets.size(); ++i) {
       Fields fields;
-      AddField(bucket_field_, bucket.cumulative_count(), &fields);
-      EmitWithBound(&bucket_labels_, le_taken, "le", le_texts_.Get(i, bucket.upper_bound()),
+      AddField(bucket_field_, buckets[i].cumulative_count, &fields);
+      EmitWithBound(&bucket_labels_, le_taken, "le", le_texts_.Get(i, buckets[i].upper_bound),
                     fields);
     }
   }
 
-  const PushRequest& push_;
+  const PushView& push_;
   const ConversionOptions& options_;
   PointSink* const sink_;
   ConversionStats* const stats_;
@@ -339,16 +337,26 @@ class PushConverter {
 
 void ConvertPush(const PushRequest& push, const ConversionOptions& options, std::vector<Point>* out,
                  ConversionStats* stats) {
+  PushView view;
+  view.Fill(push);
   PointVectorSink sink(out);
-  PushConverter(push, options, &sink, stats).Run();
+  PushConverter(view, options, &sink, stats).Run();
 }
 
-size_t ConvertPushToLineProtocol(const PushRequest& push, const ConversionOptions& options,
+size_t ConvertPushToLineProtocol(const PushView& push, const ConversionOptions& options,
                                  LineProtocolEncoder* encoder, std::string* out,
                                  ConversionStats* stats) {
   LineProtocolSink sink(encoder, out);
   PushConverter(push, options, &sink, stats).Run();
   return sink.lines();
+}
+
+size_t ConvertPushToLineProtocol(const PushRequest& push, const ConversionOptions& options,
+                                 LineProtocolEncoder* encoder, std::string* out,
+                                 ConversionStats* stats) {
+  PushView view;
+  view.Fill(push);
+  return ConvertPushToLineProtocol(view, options, encoder, out, stats);
 }
 
 }  // namespace pushgate

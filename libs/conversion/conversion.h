@@ -11,6 +11,7 @@
 
 #include "libs/line_protocol/line_protocol.h"
 #include "libs/naming/naming.h"
+#include "libs/push_view/push_view.h"
 #include "proto/ingest.pb.h"
 
 namespace pushgate {
@@ -55,8 +56,14 @@ void ConvertPush(const pushgate::v1::PushRequest& push, const ConversionOptions&
                  std::vector<Point>* out, ConversionStats* stats);
 
 // The same points as ConvertPush, in the same order, appended to `out` as line protocol by
-// `encoder` without building a Point for each: what the aggregator writes for every push, so
-// it copies no string but into `out`. Returns the number of lines appended.
+// `encoder` without building a Point for each: what the aggregator writes for every push,
+// decoded once into a PushView (libs/push_view), so it copies no string but into `out`.
+// Returns the number of lines appended.
+size_t ConvertPushToLineProtocol(const PushView& push, const ConversionOptions& options,
+                                 LineProtocolEncoder* encoder, std::string* out,
+                                 ConversionStats* stats);
+
+// The same for a message, through a PushView of it.
 size_t ConvertPushToLineProtocol(const pushgate::v1::PushRequest& push,
                                  const ConversionOptions& options, LineProtocolEncoder* encoder,
                                  std::string* out, ConversionStats* stats);

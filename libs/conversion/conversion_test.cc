@@ -874,6 +874,61 @@ TEST(ConvertPushToLineProtocolTest, WritesCanonicalLinesAndCountsThem) {
   EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 8);
 }
 
+// What the aggregator converts: a view parsed from the push's wire bytes. It must give what the
+// message gives, also where a series holds another member of the oneof than its family's type
+// reads (the message then reads a zero count and sum, as for an absent summary).
+TEST(ConvertPushToLineProtocolTest, AViewParsedFromTheWireGivesTheLinesOfTheMessage) {
+  const v1::PushRequest push = Push(R"pb(
+                                      families {
+                                        name: "build_info"
+                                        type: INFO
+                                        series {
+                                          labels { name: "version" value: "1.2" }
+                                          value: 1
+                                        }
+                                      }
+                                      families {
+                                        name: "rpc_seconds"
+                                        type: SUMMARY
+                                        series {
+                                          labels { name: "method" value: "Get" }
+                                          summary {
+                                            count: 3
+                                            sum: 0.75
+                                            quantiles { quantile: 0.5 value: 0.2 }
+                                          }
+                                          timestamp_ms: 1700000000000
+                                        }
+                                        series { histogram { count: 9 sum: 9 } }
+                                      }
+                                      families {
+                                        name: "lat_seconds"
+                                        type: HISTOGRAM
+                                        series {
+                                          histogram {
+                                            count: 1
+                                            sum: 0.1
+                                            buckets { upper_bound: 0.25 cumulative_count: 1 }
+                                          }
+                                        }
+                                        series { value: 5 }
+                                      }
+                                    )pb",
+                                    R"pb(labels { name: "instance" value: "i1" })pb");
+  LineProtocolEncoder encoder;
+  std::string from_message;
+  ConvertPushToLineProtocol(push, {}, &encoder, &from_message, nullptr);
+
+  const std::string wire = push.SerializeAsString();
+  PushView view;
+  ASSERT_TRUE(view.Parse(wire).ok());
+  std::string from_view;
+  EXPECT_EQ(ConvertPushToLineProtocol(view, {}, &encoder, &from_view, nullptr), 6u);
+  EXPECT_EQ(from_view, from_message);
+  EXPECT_THAT(from_view, ::testing::HasSubstr("rpc_seconds_count=0,rpc_seconds_sum=0"));
+  EXPECT_THAT(from_view, ::testing::HasSubstr("lat_seconds_count=0,lat_seconds_sum=0"));
+}
+
 TEST(ConvertPushTest, EmptyPushHasNoPoints) {
   EXPECT_THAT(Convert(Push("")).points, ::testing::IsEmpty());
 }
