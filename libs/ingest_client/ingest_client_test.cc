@@ -16,11 +16,18 @@ namespace {
 using pushgate::v1::PushAck;
 using pushgate::v1::PushRequest;
 
+// The whole push as a message, which outlives Process (unlike the view).
+PushRequest Parsed(absl::string_view serialized) {
+  PushRequest request;
+  EXPECT_TRUE(request.ParseFromArray(serialized.data(), static_cast<int>(serialized.size())));
+  return request;
+}
+
 // Holds every push until the test releases it.
 class HeldProcessor : public PushProcessor {
  public:
   void Process(absl::Span<Push> pushes) override {
-    for (Push& push : pushes) ProcessOne(*push.request, std::move(push.done));
+    for (Push& push : pushes) ProcessOne(Parsed(push.serialized), std::move(push.done));
   }
   void ProcessOne(const PushRequest& request, Done done) {
     absl::MutexLock lock(&mu_);

@@ -121,6 +121,7 @@ class IngestServer::Service final : public pushgate::v1::Ingest::Service {
   grpc::Status Push(grpc::ServerContext* context,
                     grpc::ServerReaderWriter<PushAck, PushRequest>* stream) override {
     std::string serialized;
+    PushView view;
     std::vector<PushProcessor::Push> pushes;
     return Serve<PushRequest>(
         context,
@@ -134,15 +135,16 @@ class IngestServer::Service final : public pushgate::v1::Ingest::Service {
         [&](PushRequest& request, AckQueue* acks) {
           serialized.clear();
           request.AppendToString(&serialized);
+          view.Fill(request);
           pushes.clear();
-          pushes.push_back({&request, serialized, AckTo(request.sequence(), acks)});
+          pushes.push_back({&view, serialized, AckTo(request.sequence(), acks)});
           processor_->Process(absl::MakeSpan(pushes));
         });
   }
 
   grpc::Status PushBatches(grpc::ServerContext* context,
                            grpc::ServerReaderWriter<AckBatch, PushBatch>* stream) override {
-    std::deque<PushRequest> requests;  // reused; a deque keeps their addresses
+    std::deque<PushView> views;  // reused; a deque keeps their addresses
     std::vector<PushProcessor::Push> pushes;
     return Serve<PushBatch>(
         context,
@@ -153,17 +155,19 @@ class IngestServer::Service final : public pushgate::v1::Ingest::Service {
         },
         [stream](PushBatch& batch) { return stream->Read(&batch); },
         [&](PushBatch& batch, AckQueue* acks) {
-          if (requests.size() < static_cast<size_t>(batch.pushes_size())) {
-            requests.resize(batch.pushes_size());
+          if (views.size() < static_cast<size_t>(batch.pushes_size())) {
+            views.resize(batch.pushes_size());
           }
           pushes.clear();
           for (int i = 0; i < batch.pushes_size(); ++i) {
-            PushRequest& request = requests[i];
+            PushView& view = views[i];
             const std::string& serialized = batch.pushes(i);
-            if (request.ParseFromString(serialized)) {
-              pushes.push_back({&request, serialized, AckTo(request.sequence(), acks)});
+            // Accepts exactly what PushRequest::ParseFromString would.
+            const absl::Status parsed = view.Parse(serialized);
+            if (parsed.ok()) {
+              pushes.push_back({&view, serialized, AckTo(view.sequence(), acks)});
             } else {
-              RefuseUnparsable(request.sequence(), acks);
+              RefuseUnparsable(view.sequence(), parsed, acks);
             }
           }
           if (!pushes.empty()) processor_->Process(absl::MakeSpan(pushes));
@@ -206,11 +210,12 @@ class IngestServer::Service final : public pushgate::v1::Ingest::Service {
 
   // A batch entry that is not a PushRequest. Its sequence is whatever was parsed of it before
   // the damage (0 if nothing): the producer's ack timeout covers the case it names no push.
-  static void RefuseUnparsable(uint64_t sequence, AckQueue* acks) {
+  static void RefuseUnparsable(uint64_t sequence, const absl::Status& why, AckQueue* acks) {
     PushAck ack;
     ack.set_sequence(sequence);
     ack.set_code(PushAck::INVALID);
-    ack.set_message("batch entry is not a serialized pushgate.v1.PushRequest");
+    ack.set_message(
+        absl::StrCat("batch entry is not a serialized pushgate.v1.PushRequest: ", why.message()));
     acks->ExpectOne();
     acks->Add(std::move(ack));
   }

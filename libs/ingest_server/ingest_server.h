@@ -1,5 +1,7 @@
 // The aggregator side of pushgate's ingest API: a gRPC server whose Push streams hand every
-// PushRequest to a `PushProcessor` and send back its acknowledgement.
+// PushRequest to a `PushProcessor` and send back its acknowledgement. Pushes are handed over
+// decoded into PushViews (libs/push_view), never as protobuf messages: a batched push is
+// decoded straight from its wire bytes, once.
 //
 // Requests on one stream are handed over in order, but the processor may acknowledge them
 // later and in any order (e.g. after a group commit to disk); acks are written as they come.
@@ -15,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "libs/push_view/push_view.h"
 #include "proto/ingest.pb.h"
 
 namespace grpc {
@@ -26,18 +29,22 @@ namespace pushgate {
 class PushProcessor {
  public:
   using Done = std::function<void(pushgate::v1::PushAck)>;
-  // One push, both parsed and in its wire form (`serialized` parses to `request`; it may
-  // hold the fields in another order). The ack's sequence is filled in by the server.
+  // One push, both decoded and in its wire form. The ack's sequence is filled in by the
+  // server.
   struct Push {
-    const pushgate::v1::PushRequest* request;
+    // What the push holds, its method included. It views `serialized`, or the message the
+    // server read from a Push stream.
+    const PushView* view;
+    // The push as a serialized PushRequest that protobuf parses (to what `view` shows; the
+    // fields may come in another order).
     absl::string_view serialized;
     Done done;
   };
   virtual ~PushProcessor() = default;
   // Takes the pushes that arrived in one stream message, in order, so that a processor can
   // store them together; must call each push's `done` exactly once, from any thread. The
-  // requests and their wire forms are only valid during the call: the server reuses them for
-  // the stream's next message.
+  // views and wire forms are only valid during the call: the server reuses them for the
+  // stream's next message.
   virtual void Process(absl::Span<Push> pushes) = 0;
 };
 

@@ -25,10 +25,10 @@ using pushgate::v1::PushRequest;
 class ReversingProcessor : public PushProcessor {
  public:
   void Process(absl::Span<Push> pushes) override {
-    for (Push& push : pushes) ProcessOne(*push.request, std::move(push.done));
+    for (Push& push : pushes) ProcessOne(*push.view, std::move(push.done));
   }
-  void ProcessOne(const PushRequest& request, Done done) {
-    if (request.grouping_key().job() == "invalid") {
+  void ProcessOne(const PushView& push, Done done) {
+    if (push.job() == "invalid") {
       PushAck ack;
       ack.set_code(PushAck::INVALID);
       ack.set_message("job is invalid");
@@ -182,6 +182,9 @@ TEST_F(IngestServerTest, ABatchEntryThatIsNotAPushIsRefusedAndTheStreamGoesOn) {
   EXPECT_EQ(acks[0].sequence(), 5u);
   EXPECT_EQ(acks[0].code(), PushAck::INVALID);
   EXPECT_NE(acks[0].message().find("not a serialized pushgate.v1.PushRequest"), std::string::npos);
+  // ... and says where and what is wrong.
+  EXPECT_NE(acks[0].message().find("byte 2, pushgate.v1.PushRequest field 3"), std::string::npos)
+      << acks[0].message();
   EXPECT_EQ(acks[1].sequence(), 6u);
   EXPECT_EQ(acks[1].message(), "job is invalid");
 }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "libs/line_protocol/line_protocol.h"
+#include "libs/push_view/push_view.h"
 #include "libs/remote_write/remote_write.h"
 #include "libs/thread_name/thread_name.h"
 
@@ -55,8 +56,8 @@ void PushPipeline::Process(absl::Span<Push> pushes) {
   std::vector<Spool::AppendRequest> appends;
   appends.reserve(pushes.size());
   for (Push& push : pushes) {
-    pushes_->Add({pushgate::v1::Method_Name(push.request->method())});
-    if (push.request->method() == pushgate::v1::DELETE) {
+    pushes_->Add({pushgate::v1::Method_Name(push.view->method())});
+    if (push.view->method() == pushgate::v1::DELETE) {
       PushAck ack;
       ack.set_code(PushAck::OK);
       push.done(std::move(ack));
@@ -109,16 +110,20 @@ void PushPipeline::Dispatch() {
 }
 
 void PushPipeline::DispatchRecord(const Spool::Record& record) {
-  // Reused across records: the dispatcher is one thread.
-  static thread_local PushRequest push;
+  // Reused across records: the dispatcher is one thread. The record is decoded once, into a
+  // view that the line-protocol conversion reads without copying.
+  static thread_local PushView view;
+  static thread_local PushRequest push;  // only for remote-write backends
   static thread_local LineProtocolEncoder encoder;
   static thread_local std::string lines, remote_write;
-  push.Clear();
   lines.clear();
   remote_write.clear();
-  if (!push.ParseFromString(record.data)) {
-    // Checksummed on disk, so this means a record written by an incompatible version.
-    LOG(ERROR) << "spool record at " << record.position << " is not a push; skipping it";
+  const absl::Status parsed = view.Parse(record.data);
+  if (!parsed.ok()) {
+    // Checksummed on disk, so this means a record written by an incompatible version. Its
+    // (empty) output still goes to every backend, so that its position is released.
+    LOG(ERROR) << "spool record at " << record.position << " is not a push (" << parsed.message()
+               << "); skipping it";
     unreadable_records_->Add();
   }
   bool lines_ready = false, remote_write_ready = false;
@@ -128,7 +133,7 @@ void PushPipeline::DispatchRecord(const Spool::Record& record) {
     if (backend->format == UploadFormat::kLineProtocol) {
       if (!lines_ready) {
         ConversionStats stats;
-        line_count = ConvertPushToLineProtocol(push, options_.conversion, &encoder, &lines, &stats);
+        line_count = ConvertPushToLineProtocol(view, options_.conversion, &encoder, &lines, &stats);
         points_->Add(line_count);
         if (stats.dropped_non_finite > 0) dropped_non_finite_->Add(stats.dropped_non_finite);
         lines_ready = true;
@@ -136,6 +141,10 @@ void PushPipeline::DispatchRecord(const Spool::Record& record) {
       backend->uploader->Add(lines, line_count, record.position);
     } else {
       if (!remote_write_ready) {
+        // Remote write converts a message, so only this backend format pays for one. What the
+        // view accepted, protobuf parses.
+        push.Clear();
+        if (parsed.ok()) push.ParseFromString(record.data);
         RemoteWriteOptions rw_options;
         rw_options.honor_timestamps = options_.conversion.honor_timestamps;
         remote_write_samples = AppendRemoteWrite(push, rw_options, &remote_write);

@@ -1,7 +1,8 @@
 // The aggregator's durable path from an accepted push to every backend.
 //
 //   Process(push) --append--> Spool (write-ahead log, group commit) --ack OK--> producer
-//   dispatcher thread: Spool::ReadCommitted --> convert + encode per backend --> Uploader
+//   dispatcher thread: Spool::ReadCommitted --> decode once (PushView) --> convert + encode
+//                      per backend --> Uploader
 //   each Uploader: on_delivered(position) --> min over backends --> Spool::Release
 //
 // A push is acknowledged only once it is on disk, and leaves the spool only once every

@@ -76,7 +76,9 @@ PushRequest Push(int value) {
 PushAck ProcessAndWait(PushPipeline& pipeline, const PushRequest& push) {
   std::promise<PushAck> acked;
   const std::string serialized = push.SerializeAsString();
-  PushProcessor::Push incoming{&push, serialized,
+  PushView view;
+  EXPECT_TRUE(view.Parse(serialized).ok());
+  PushProcessor::Push incoming{&view, serialized,
                                [&](PushAck ack) { acked.set_value(std::move(ack)); }};
   pipeline.Process(absl::MakeSpan(&incoming, 1));
   return acked.get_future().get();
@@ -165,6 +167,31 @@ TEST_F(PipelineTest, PushesAcknowledgedWhileABackendIsDownAreReplayedAfterAResta
   for (int i = 0; i < 5; ++i) {
     EXPECT_THAT(back->All(), HasSubstr(absl::StrCat("jobs_done=", i, " "))) << i;
   }
+}
+
+// A spool record written by an incompatible version: counted, logged, delivered as nothing
+// (so that it is released) and followed by the next push as usual.
+TEST_F(PipelineTest, ASpoolRecordThatIsNotAPushIsSkippedAndReleased) {
+  auto lines = std::make_shared<Received>();
+  auto remote = std::make_shared<Received>();
+  auto spool = OpenSpool();
+  std::promise<absl::StatusOr<uint64_t>> appended;
+  spool->Append(std::string("\x08\x05\x1a\xff", 4),
+                [&](absl::StatusOr<uint64_t> position) { appended.set_value(position); });
+  ASSERT_TRUE(appended.get_future().get().ok());
+  std::vector<BackendSpec> backends;
+  backends.push_back(Backend(UploadFormat::kLineProtocol, lines));
+  backends.push_back(Backend(UploadFormat::kRemoteWrite, remote));
+  PushPipeline pipeline(QuickStop(), spool.get(), std::move(backends), &registry_);
+
+  EXPECT_EQ(ProcessAndWait(pipeline, Push(1)).code(), PushAck::OK);
+  ASSERT_TRUE(WaitFor([&] { return spool->first_unreleased() == spool->committed_end(); }));
+  EXPECT_EQ(lines->All(), "jobs,job=j jobs_done=1 1000000000\n");
+  prometheus::WriteRequest request;
+  ASSERT_TRUE(request.ParseFromString(remote->All()));
+  EXPECT_EQ(request.timeseries_size(), 1);
+  EXPECT_THAT(registry_.Render(),
+              HasSubstr("pushgate_aggregator_spool_unreadable_records_total 1\n"));
 }
 
 TEST_F(PipelineTest, FullSpoolRefusesAsUnavailableAndTooLargeAsInvalid) {
