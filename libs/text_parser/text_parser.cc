@@ -16,8 +16,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "libs/go_text/go_text.h"
+#include "libs/text_parser/internal/general_path.h"
 #include "libs/text_parser/internal/model.h"
 #include "libs/text_parser/internal/numbers.h"
+#include "libs/text_parser/internal/plain_sample.h"
 #include "libs/text_parser/internal/scan.h"
 
 namespace pushgate {
@@ -41,6 +43,8 @@ using ::pushgate::text_parser_internal::LabelRef;
 using ::pushgate::text_parser_internal::Model;
 using ::pushgate::text_parser_internal::ParseFloat;
 using ::pushgate::text_parser_internal::ParseInt64;
+using ::pushgate::text_parser_internal::PlainSample;
+using ::pushgate::text_parser_internal::ScanPlainSample;
 using ::pushgate::text_parser_internal::SeriesKind;
 using ::pushgate::text_parser_internal::SeriesRecord;
 
@@ -217,10 +221,14 @@ struct Workspace {
 
 class Parser {
  public:
-  Parser(absl::string_view body, const TextParserLimits& limits, Workspace* workspace)
+  // `fast_path`: plain sample lines are read by ScanPlainSample (off only to test that it
+  // changes nothing).
+  Parser(absl::string_view body, const TextParserLimits& limits, Workspace* workspace,
+         bool fast_path = true)
       : body_(body),
         body_end_(body.data() + body.size()),
         limits_(limits),
+        fast_path_(fast_path),
         model_(workspace->model),
         families_(workspace->model.families),
         families_by_key_(workspace->families_by_key),
@@ -256,6 +264,16 @@ class Parser {
     const char* const end = p + body_.size();
     while (p < end) {
       ++line_;
+      PlainSample plain;
+      if (fast_path_ && ScanPlainSample(p, end, last_name_, labels_.data(), labels_.size(),
+                                        limits_.max_label_value_length, &plain)) {
+        labels_.resize(plain.label_count);
+        absl::Status status = AddSample(plain.name, plain.same_name, plain.value,
+                                        /*has_timestamp=*/false, /*timestamp=*/0);
+        if (!status.ok()) return status;
+        p = plain.next;
+        continue;
+      }
       const char* nl = static_cast<const char*>(std::memchr(p, '\n', end - p));
       const char* line_end = nl != nullptr ? nl : end;
       absl::string_view line(p, line_end - p);
@@ -840,7 +858,8 @@ class Parser {
   bool HasLabelsOf(const SeriesRecord& series, int skip) const {
     const size_t count = labels_.size() - (skip >= 0 ? 1 : 0);
     if (count != series.labels_count) return false;
-    const LabelRef* stored = &model_.labels[series.labels_begin];
+    // data(), not [], so that a series without labels in an empty vector is no null reference.
+    const LabelRef* stored = model_.labels.data() + series.labels_begin;
     for (int k = 0; k < static_cast<int>(labels_.size()); ++k) {
       if (k == skip) continue;
       if (stored->name != labels_[k].name || stored->value != labels_[k].value) return false;
@@ -860,6 +879,7 @@ class Parser {
   // Scanners may read whole words up to here, past the end of the line they look at.
   const char* const body_end_;
   const TextParserLimits& limits_;
+  const bool fast_path_;
 
   size_t line_ = 0;
   bool eof_ = false;
@@ -909,6 +929,16 @@ absl::Status ParseTextToWire(absl::string_view body, const TextParserLimits& lim
   static thread_local Workspace workspace;
   return Parser(body, limits, &workspace).Run(out, series);
 }
+
+namespace text_parser_internal {
+
+absl::Status ParseTextToWireGeneralPathOnly(absl::string_view body, const TextParserLimits& limits,
+                                            std::string* out, size_t* series) {
+  Workspace workspace;
+  return Parser(body, limits, &workspace, /*fast_path=*/false).Run(out, series);
+}
+
+}  // namespace text_parser_internal
 
 absl::Status ParseText(absl::string_view body, const TextParserLimits& limits,
                        google::protobuf::RepeatedPtrField<pushgate::v1::MetricFamily>* out) {

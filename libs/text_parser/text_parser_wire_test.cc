@@ -14,11 +14,13 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "libs/text_parser/internal/general_path.h"
 #include "libs/text_parser/text_parser.h"
 #include "proto/ingest.pb.h"
 
@@ -223,6 +225,75 @@ TEST(ParseTextToWireTest, LimitsRejectAsParseTextDoes) {
   EXPECT_EQ(status, ParseText(body, limits, &families));
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(wire, "kept");
+}
+
+// Lines the fast path for plain samples (internal/plain_sample.h) reads, next to lines it leaves
+// to the general parser, and errors right after either kind (the line numbers must still count
+// both).
+std::vector<Body> FastPathBodies() {
+  std::string wide = "# TYPE w counter\n";
+  for (int i = 0; i < 50; ++i) {
+    absl::StrAppend(&wide, "w_total{a=\"", i % 7, "\",b=\"", i, "\",c=\"x\"} ", i * 0.5, "\n");
+  }
+  return {
+      {"runs", wide},
+      {"runs then a new name",
+       absl::StrCat(wide, "w_total{a=\"1\",d=\"2\"} 1\nw_total{a=\"3\"} 2\n")},
+      {"label prefixes", "x{a=\"1\",b=\"2\"} 1\nx{a=\"3\"} 2\nx 3\nx{} 4\nx{a=\"5\",b=\"6\"} 5\n"},
+      {"other order", "x{a=\"1\",b=\"2\"} 1\nx{b=\"3\",a=\"4\"} 2\nx{b=\"5\",a=\"6\"} 3\n"},
+      {"mixed shapes",
+       "x{a=\"1\"} 1\n x{a=\"2\"} 2\nx{a=\"3\"} 3 17\nx{a=\"4\"} 4\r\nx{a=\"5\"}\t5\n"
+       "x{a=\"\\\"\"} 6\nx{a=\"\xc3\xa9\"} 7\nx{a=\"8\"} 8 # {t=\"1\"} 1\nx{a = \"9\"} 9\n"
+       "x{a=\"10\",} 10\ny 1e3\ny NaN\ny -Inf\n\n# comment\nx{a=\"11\"} 11"},
+      {"histogram runs",
+       "# TYPE h histogram\nh_bucket{s=\"a\",le=\"1\"} 1\nh_bucket{s=\"a\",le=\"2\"} 2\n"
+       "h_bucket{s=\"a\",le=\"+Inf\"} 3\nh_sum{s=\"a\"} 4\nh_count{s=\"a\"} 3\n"
+       "h_bucket{s=\"b\",le=\"1\"} 1\nh_bucket{s=\"b\"} 1\nh_bucket{s=\"b\",le=\"NaN\"} 1\n"
+       "h_bucket{s=\"a\",le=\"5\"} 5\n# TYPE s summary\ns{quantile=\"0.5\"} 1\ns{quantile=\"0.9\"} "
+       "2\n"
+       "s_sum 1\ns_count 2\n"},
+      {"names ending at the body", "a 1\nb 2"},
+      {"no newline after labels", "a{x=\"1\"} 1\na{x=\"2\"}"},
+      {"bad value after a fast line", "a{x=\"1\"} 1\na{x=\"2\"} 1\na{x=\"3\"} one\n"},
+      {"bad name after a fast line", "a{x=\"1\"} 1\na{x=\"2\"} 1\na{x=\"3\",x=\"4\"} 2\n"},
+      {"unclosed after a fast line", "a{x=\"1\"} 1\na{x=\"2\"} 1\na{x=\"3\"\na 2\n"},
+      {"newline in a value", "a{x=\"1\"} 1\na{x=\"2\n\"} 1\n"},
+      {"type change after fast lines", "a 1\na 2\n# TYPE a gauge\na 3\n"},
+      {"value too long after fast lines", "a{x=\"1\"} 1\na{x=\"12345\"} 1\n"},
+  };
+}
+
+// The fast path must change nothing: for every body, with and without limits, the same status
+// (so the same error on the same line) and the same bytes as the general parser alone.
+TEST(ParseTextToWireTest, FastPathGivesWhatTheGeneralParserGives) {
+  std::vector<Body> bodies = VectorBodies();
+  for (const std::vector<Body>& more : {EdgeBodies(), FastPathBodies()}) {
+    bodies.insert(bodies.end(), more.begin(), more.end());
+  }
+  TextParserLimits tight;
+  tight.max_series = 40;
+  tight.max_labels_per_series = 2;
+  tight.max_label_name_length = 5;
+  tight.max_label_value_length = 4;
+  int rejected_by_limits = 0;
+  for (const Body& body : bodies) {
+    for (const TextParserLimits& limits : {TextParserLimits{}, tight}) {
+      SCOPED_TRACE(body.name);
+      std::string fast = "kept";
+      std::string general = "kept";
+      size_t fast_series = 1;
+      size_t general_series = 2;
+      const absl::Status fast_status = ParseTextToWire(body.text, limits, &fast, &fast_series);
+      const absl::Status general_status = text_parser_internal::ParseTextToWireGeneralPathOnly(
+          body.text, limits, &general, &general_series);
+      EXPECT_EQ(fast_status, general_status);
+      EXPECT_TRUE(fast == general) << "the wire bytes differ";
+      if (fast_status.ok()) EXPECT_EQ(fast_series, general_series);
+      rejected_by_limits += absl::StrContains(fast_status.message(), "(max_");
+    }
+  }
+  // Each limit is reached somewhere, from lines the fast path reads too.
+  EXPECT_GE(rejected_by_limits, 4);
 }
 
 }  // namespace

@@ -10,7 +10,9 @@
 //     families, within the limits, or fails naming a limit;
 //   - ParseTextToWire (what the front sends) agrees with ParseText: the same status, the
 //     output untouched on error, and on success exactly the bytes of a PushRequest holding
-//     ParseText's families, with their series count.
+//     ParseText's families, with their series count;
+//   - the parser's fast path for plain sample lines changes nothing: without it, the same
+//     status and the same bytes.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -18,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
+#include "libs/text_parser/internal/general_path.h"
 #include "libs/text_parser/text_parser.h"
 #include "proto/ingest.pb.h"
 #include "tools/fuzz_targets/fuzz_check.h"
@@ -64,6 +67,20 @@ void CheckWireMatchesMessages(absl::string_view body) {
              " series in the messages");
 }
 
+void CheckFastPathChangesNothing(absl::string_view body, const TextParserLimits& limits) {
+  std::string fast;
+  std::string general;
+  size_t fast_series = 0;
+  size_t general_series = 0;
+  const absl::Status fast_status = ParseTextToWire(body, limits, &fast, &fast_series);
+  const absl::Status general_status =
+      text_parser_internal::ParseTextToWireGeneralPathOnly(body, limits, &general, &general_series);
+  FUZZ_CHECK(general_status == fast_status, "without the fast path: ", general_status.ToString(),
+             "; with it: ", fast_status.ToString());
+  FUZZ_CHECK(general == fast, "the fast path changed the wire bytes");
+  FUZZ_CHECK(general_series == fast_series, "the fast path changed the series count");
+}
+
 void Run(absl::string_view body) {
   ModelRules rules;
   rules.families_have_series = true;
@@ -73,6 +90,13 @@ void Run(absl::string_view body) {
                           Families* out) { return ParseText(body, limits, out); },
                    ExistingFamily(), "line ", "(max_", rules);
   CheckWireMatchesMessages(body);
+  CheckFastPathChangesNothing(body, {});
+  TextParserLimits tight;
+  tight.max_series = 5;
+  tight.max_labels_per_series = 2;
+  tight.max_label_name_length = 4;
+  tight.max_label_value_length = 4;
+  CheckFastPathChangesNothing(body, tight);
 }
 
 }  // namespace

@@ -11,7 +11,7 @@ namespace {
 // Every stop position, with the token at every offset in a buffer and the limit at every
 // place, against a byte-by-byte scan.
 TEST(ScanTest, FindValueStopAgreesWithAByteScan) {
-  const char stops[] = {'"', '\\', '\x80', '\xff', '\xc3'};
+  const char stops[] = {'"', '\\', '\n', '\x80', '\xff', '\xc3'};
   for (char stop : stops) {
     for (size_t len = 0; len < 40; ++len) {
       for (size_t at = 0; at <= len; ++at) {
@@ -59,21 +59,56 @@ TEST(ScanTest, FindBlankFindsSpacesAndTabsOnly) {
 bool IsLabelChar(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
+bool IsMetricChar(unsigned char c) { return IsLabelChar(c) || c == ':'; }
 
-// Every byte value, after every label character, at every place in a word.
-TEST(ScanTest, FindLabelNameEndStopsAtTheFirstByteOutsideTheClass) {
-  const std::string name_chars = "azAZ09_mM5";
+// Every byte value, after every name character, at every place in a word: `find_end` must
+// stop at the first byte `is_name_char` refuses.
+template <typename FindEnd>
+void ExpectStopsOutsideTheClass(FindEnd find_end, bool (*is_name_char)(unsigned char),
+                                const std::string& name_chars) {
   for (int stop = 0; stop < 256; ++stop) {
     for (char before : name_chars) {
       for (size_t at = 0; at < 12; ++at) {
         std::string buf(16, before);
         buf[at] = static_cast<char>(stop);
-        const char* got =
-            FindLabelNameEnd(buf.data(), buf.data() + buf.size(), buf.data() + buf.size());
-        const size_t want = IsLabelChar(static_cast<unsigned char>(stop)) ? buf.size() : at;
+        const char* got = find_end(buf.data(), buf.data() + buf.size(), buf.data() + buf.size());
+        const size_t want = is_name_char(static_cast<unsigned char>(stop)) ? buf.size() : at;
         ASSERT_EQ(got - buf.data(), static_cast<ptrdiff_t>(want))
             << "byte " << stop << " after '" << before << "' at " << at;
       }
+    }
+  }
+}
+
+TEST(ScanTest, FindLabelNameEndStopsAtTheFirstByteOutsideTheClass) {
+  ExpectStopsOutsideTheClass(FindLabelNameEnd, IsLabelChar, "azAZ09_mM5");
+}
+
+TEST(ScanTest, FindMetricNameEndStopsAtTheFirstByteOutsideTheClass) {
+  ExpectStopsOutsideTheClass(FindMetricNameEnd, IsMetricChar, "azAZ09_:mM5");
+}
+
+TEST(ScanTest, FindTokenEndStopsAtBlanksAndLineEnds) {
+  for (int stop = 0; stop < 256; ++stop) {
+    const bool stops = stop == ' ' || stop == '\t' || stop == '\r' || stop == '\n';
+    for (size_t at = 0; at < 20; ++at) {
+      std::string buf(24, '1');
+      buf[at] = static_cast<char>(stop);
+      const char* got = FindTokenEnd(buf.data(), buf.data() + buf.size(), buf.data() + buf.size());
+      ASSERT_EQ(got - buf.data(), static_cast<ptrdiff_t>(stops ? at : buf.size()))
+          << "byte " << stop << " at " << at;
+    }
+  }
+}
+
+// Every length up to a few words, with one differing byte at every place (or none).
+TEST(ScanTest, EqualBytesAgreesWithMemcmp) {
+  for (size_t n = 0; n < 40; ++n) {
+    const std::string a(n, 'q');
+    for (size_t at = 0; at <= n; ++at) {
+      std::string b = a;
+      if (at < n) b[at] = 'r';
+      ASSERT_EQ(EqualBytes(a.data(), b.data(), n), at == n) << "length " << n << " at " << at;
     }
   }
 }
