@@ -248,7 +248,7 @@ class Parser {
     if (!status.ok()) return status;
     model_.SortBuckets();
     AppendWire(&model_, out);
-    if (series != nullptr) *series = model_.series.size();
+    if (series != nullptr) *series = series_count_;
     return absl::OkStatus();
   }
 
@@ -757,12 +757,7 @@ class Parser {
       absl::Status status = CheckLabelCount(name, labels_.size());
       if (status.ok()) status = CountSeries();
       if (!status.ok()) return status;
-      const uint32_t series = model_.AddSeries(target.family, SeriesKind::kValue);
-      model_.SetLabels(series, labels_, -1);
-      SeriesRecord& record = model_.series[series];
-      record.value = value;
-      record.has_timestamp = has_timestamp;
-      record.timestamp_ms = timestamp;
+      model_.AddValueSeries(target.family, labels_, value, has_timestamp, timestamp);
       return absl::OkStatus();
     }
 

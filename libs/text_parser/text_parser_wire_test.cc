@@ -77,6 +77,12 @@ std::vector<Body> EdgeBodies() {
   std::string long_value(20000, 'v');
   std::string many_series = "# TYPE wide gauge\n";
   for (int i = 0; i < 300; ++i) absl::StrAppend(&many_series, "wide{i=\"", i, "\"} ", i, "\n");
+  // Value series are encoded as they are read, into a buffer that grows several times here.
+  std::string long_series = "# TYPE big gauge\n";
+  for (int i = 0; i < 60; ++i) {
+    absl::StrAppend(&long_series, "big{i=\"", i, "\",v=\"", std::string(200 + 50 * i, 'x'), "\"} ",
+                    i, "\n");
+  }
   return {
       {"zero values", "a 0\nb -0\nc 0 0\nd -0.0 -5\ne +0\n"},
       {"special values", "a NaN\nb +Inf\nc -Inf\nd 1e-320\ne 1.7976931348623157e308\n"},
@@ -88,6 +94,7 @@ std::vector<Body> EdgeBodies() {
       {"long help and value",
        absl::StrCat("# HELP a ", long_help, "\na{x=\"", long_value, "\"} 1\n")},
       {"many series", many_series},
+      {"long series", long_series},
       {"summary",
        "# TYPE s summary\ns{quantile=\"0\"} 0\ns{quantile=\"-0\"} -0\ns{quantile=\"NaN\"} 1\n"
        "s_sum 0\ns_count -0\ns{a=\"1\",quantile=\"0.5\"} 3 7\ns_sum{a=\"1\"} 4\n"

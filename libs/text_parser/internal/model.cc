@@ -2,11 +2,39 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "libs/text_parser/internal/wire_writer.h"
 
 namespace pushgate {
 namespace text_parser_internal {
+namespace {
+
+// Field numbers of proto/ingest.proto.
+namespace field {
+constexpr int kPushRequestFamilies = 4;
+constexpr int kFamilyName = 1, kFamilyHelp = 2, kFamilyType = 3, kFamilySeries = 4;
+constexpr int kSeriesLabels = 1, kSeriesValue = 2, kSeriesSummary = 3, kSeriesHistogram = 4,
+              kSeriesTimestamp = 5;
+constexpr int kLabelName = 1, kLabelValue = 2;
+// Summary and Histogram share their first three numbers, Quantile and Bucket both theirs.
+constexpr int kCount = 1, kSum = 2, kPoints = 3;
+constexpr int kPointBound = 1, kPointValue = 2;
+}  // namespace field
+
+// The payload of a Label message.
+size_t LabelSize(const LabelRef& label) {
+  return StringFieldSize(label.name.size()) + StringFieldSize(label.value.size());
+}
+
+// A Series.labels field.
+void WriteLabel(const LabelRef& label, WireWriter* w) {
+  w->LengthDelimitedHeader(field::kSeriesLabels, LabelSize(label));
+  w->StringField(field::kLabelName, label.name);
+  w->StringField(field::kLabelValue, label.value);
+}
+
+}  // namespace
 
 // ---------------------------------------------------------------------------------------
 // StableText
@@ -57,14 +85,31 @@ void StableText::Clear() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Model
+// ByteBuffer
+
 namespace {
-// The payload of a Label message.
-size_t LabelSize(const LabelRef& label) {
-  return StringFieldSize(label.name.size()) + StringFieldSize(label.value.size());
-}
+// A buffer beyond this is freed at Clear(): a huge push does not pin its memory.
+constexpr size_t kKeepBufferBytes = 1 << 20;
 }  // namespace
 
+void ByteBuffer::Grow(size_t n) {
+  const size_t capacity = std::max({size_ + n, 2 * capacity_, size_t{4096}});
+  std::unique_ptr<char[]> grown(new char[capacity]);
+  if (size_ != 0) std::memcpy(grown.get(), data_.get(), size_);
+  data_ = std::move(grown);
+  capacity_ = capacity;
+}
+
+void ByteBuffer::Clear() {
+  size_ = 0;
+  if (capacity_ > kKeepBufferBytes) {
+    data_.reset();
+    capacity_ = 0;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Model
 namespace {
 template <typename Container>
 void ClearOrRelease(Container* c) {
@@ -80,6 +125,8 @@ void ClearOrRelease(Container* c) {
 
 void Model::Clear() {
   ClearOrRelease(&families);
+  value_series.Clear();
+  ClearOrRelease(&value_runs);
   ClearOrRelease(&series);
   ClearOrRelease(&labels);
   ClearOrRelease(&points);
@@ -88,6 +135,43 @@ void Model::Clear() {
   ClearOrRelease(&data_sizes);
   ClearOrRelease(&sort_scratch);
   text.Clear();
+}
+
+void Model::AddValueSeries(uint32_t family, const std::vector<LabelRef>& series_labels,
+                           double value, bool has_timestamp, int64_t timestamp_ms) {
+  size_t labels_size = 0;
+  for (const LabelRef& label : series_labels) {
+    labels_size += LengthDelimitedFieldSize(LabelSize(label));
+  }
+  size_t series_size = labels_size + kDoubleFieldSize;
+  if (has_timestamp) series_size += 1 + VarintSize(static_cast<uint64_t>(timestamp_ms));
+  const size_t field_size = LengthDelimitedFieldSize(series_size);
+
+  const size_t begin = value_series.size();
+  WireWriter w(value_series.Append(field_size));
+  w.LengthDelimitedHeader(field::kFamilySeries, series_size);
+  for (const LabelRef& label : series_labels) WriteLabel(label, &w);
+  w.DoubleField(field::kSeriesValue, value);
+  if (has_timestamp) {
+    w.VarintField(field::kSeriesTimestamp, static_cast<uint64_t>(timestamp_ms));
+  }
+
+  // Samples of a family usually come together: then this series extends the family's last run.
+  FamilyRecord& f = families[family];
+  if (f.last_run != kNoIndex && value_runs[f.last_run].end == begin) {
+    value_runs[f.last_run].end += field_size;
+  } else {
+    const uint32_t run = static_cast<uint32_t>(value_runs.size());
+    value_runs.push_back(ValueRun{begin, begin + field_size, kNoIndex});
+    if (f.last_run == kNoIndex) {
+      f.first_run = run;
+    } else {
+      value_runs[f.last_run].next = run;
+    }
+    f.last_run = run;
+  }
+  f.value_series_size += field_size;
+  ++f.series_count;
 }
 
 uint32_t Model::AddSeries(uint32_t family, SeriesKind kind) {
@@ -157,20 +241,9 @@ void Model::SortBuckets() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Wire encoding. Field numbers are those of proto/ingest.proto.
+// Wire encoding of summary and histogram series, and of the whole push.
 
 namespace {
-
-namespace field {
-constexpr int kPushRequestFamilies = 4;
-constexpr int kFamilyName = 1, kFamilyHelp = 2, kFamilyType = 3, kFamilySeries = 4;
-constexpr int kSeriesLabels = 1, kSeriesValue = 2, kSeriesSummary = 3, kSeriesHistogram = 4,
-              kSeriesTimestamp = 5;
-constexpr int kLabelName = 1, kLabelValue = 2;
-// Summary and Histogram share their first three numbers, Quantile and Bucket both theirs.
-constexpr int kCount = 1, kSum = 2, kPoints = 3;
-constexpr int kPointBound = 1, kPointValue = 2;
-}  // namespace field
 
 constexpr absl::string_view kInfoSuffix = "_info";
 
@@ -189,14 +262,8 @@ size_t GroupedDataSize(const Model& model, const SeriesRecord& series) {
 
 // The payload of a Series message; `data_size` receives that of its Summary/Histogram.
 size_t SeriesSize(const Model& model, const SeriesRecord& series, size_t* data_size) {
-  size_t size = series.labels_wire_size;
-  if (series.kind == SeriesKind::kValue) {
-    size += kDoubleFieldSize;
-    *data_size = 0;
-  } else {
-    *data_size = GroupedDataSize(model, series);
-    size += LengthDelimitedFieldSize(*data_size);
-  }
+  *data_size = GroupedDataSize(model, series);
+  size_t size = series.labels_wire_size + LengthDelimitedFieldSize(*data_size);
   if (series.has_timestamp) size += 1 + VarintSize(static_cast<uint64_t>(series.timestamp_ms));
   return size;
 }
@@ -221,24 +288,12 @@ void WriteGroupedData(const Model& model, const SeriesRecord& series, WireWriter
 
 void WriteSeries(const Model& model, const SeriesRecord& series, size_t data_size, WireWriter* w) {
   for (uint32_t k = 0; k < series.labels_count; ++k) {
-    const LabelRef& label = model.labels[series.labels_begin + k];
-    w->LengthDelimitedHeader(field::kSeriesLabels, LabelSize(label));
-    w->StringField(field::kLabelName, label.name);
-    w->StringField(field::kLabelValue, label.value);
+    WriteLabel(model.labels[series.labels_begin + k], w);
   }
-  switch (series.kind) {
-    case SeriesKind::kValue:
-      w->DoubleField(field::kSeriesValue, series.value);
-      break;
-    case SeriesKind::kSummary:
-      w->LengthDelimitedHeader(field::kSeriesSummary, data_size);
-      WriteGroupedData(model, series, w);
-      break;
-    case SeriesKind::kHistogram:
-      w->LengthDelimitedHeader(field::kSeriesHistogram, data_size);
-      WriteGroupedData(model, series, w);
-      break;
-  }
+  w->LengthDelimitedHeader(
+      series.kind == SeriesKind::kSummary ? field::kSeriesSummary : field::kSeriesHistogram,
+      data_size);
+  WriteGroupedData(model, series, w);
   if (series.has_timestamp) {
     w->VarintField(field::kSeriesTimestamp, static_cast<uint64_t>(series.timestamp_ms));
   }
@@ -269,7 +324,7 @@ void AppendWire(Model* model, std::string* out) {
   for (size_t f = 0; f < model->families.size(); ++f) {
     const FamilyRecord& family = model->families[f];
     if (family.series_count == 0) continue;  // families without samples are not output
-    size_t size = FamilyHeaderSize(family);
+    size_t size = FamilyHeaderSize(family) + family.value_series_size;
     for (uint32_t s = family.first_series; s != kNoIndex; s = model->series[s].next_in_family) {
       size_t data_size;
       const size_t series_size = SeriesSize(*model, model->series[s], &data_size);
@@ -290,6 +345,10 @@ void AppendWire(Model* model, std::string* out) {
     if (family.series_count == 0) continue;
     w.LengthDelimitedHeader(field::kPushRequestFamilies, model->family_sizes[f]);
     WriteFamilyHeader(family, &w);
+    for (uint32_t r = family.first_run; r != kNoIndex; r = model->value_runs[r].next) {
+      const ValueRun& run = model->value_runs[r];
+      w.Bytes(absl::string_view(model->value_series.data() + run.begin, run.end - run.begin));
+    }
     for (uint32_t s = family.first_series; s != kNoIndex; s = model->series[s].next_in_family) {
       w.LengthDelimitedHeader(field::kFamilySeries, model->series_sizes[s]);
       WriteSeries(*model, model->series[s], model->data_sizes[s], &w);

@@ -3,6 +3,10 @@
 // views into the body or into StableText), and AppendWire writes what serializing the
 // corresponding pushgate.v1.MetricFamily messages as `PushRequest.families` (field 4) gives,
 // byte for byte.
+//
+// A counter, gauge, untyped or info sample is a whole series as soon as it is read, so it is
+// encoded right away (AddValueSeries) and AppendWire only copies those bytes; summary and
+// histogram series grow until the end of the body and are encoded then.
 #ifndef PUSHGATE_LIBS_TEXT_PARSER_INTERNAL_MODEL_H_
 #define PUSHGATE_LIBS_TEXT_PARSER_INTERNAL_MODEL_H_
 
@@ -39,6 +43,29 @@ class StableText {
   size_t used_ = 0;     // bytes of it already committed
 };
 
+// Bytes appended in place, kept across pushes (unlike std::string, growing it does not zero
+// what is about to be overwritten).
+class ByteBuffer {
+ public:
+  size_t size() const { return size_; }
+  const char* data() const { return data_.get(); }
+  // Room for `n` more bytes, to be written now: the buffer's size grows by `n`.
+  char* Append(size_t n) {
+    if (capacity_ - size_ < n) Grow(n);
+    char* p = data_.get() + size_;
+    size_ += n;
+    return p;
+  }
+  // Empties it; keeps the memory unless a huge push grew it.
+  void Clear();
+
+ private:
+  void Grow(size_t n);
+  std::unique_ptr<char[]> data_;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+
 constexpr uint32_t kNoIndex = UINT32_MAX;
 
 // Field values of pushgate.v1.MetricType that the model needs to tell apart.
@@ -57,7 +84,7 @@ struct LabelRef {
   absl::string_view value;
 };
 
-enum class SeriesKind : uint8_t { kValue, kSummary, kHistogram };
+enum class SeriesKind : uint8_t { kSummary, kHistogram };
 
 // A summary quantile (quantile, value) or a histogram bucket (upper_bound, cumulative_count),
 // chained per series in the order added.
@@ -67,19 +94,27 @@ struct Point {
   uint32_t next = kNoIndex;
 };
 
+// A summary or histogram series.
 struct SeriesRecord {
   uint32_t labels_begin = 0;  // into Model::labels
   uint32_t labels_count = 0;
   uint32_t labels_wire_size = 0;  // the label fields as encoded, known once they are set
-  SeriesKind kind = SeriesKind::kValue;
+  SeriesKind kind = SeriesKind::kSummary;
   bool has_timestamp = false;
   int64_t timestamp_ms = 0;
-  double value = 0;  // kValue
-  double sum = 0;    // kSummary, kHistogram
+  double sum = 0;
   double count = 0;
   uint32_t first_point = kNoIndex;
   uint32_t last_point = kNoIndex;
   uint32_t next_in_family = kNoIndex;
+};
+
+// Consecutive bytes of Model::value_series that belong to one family: the encodings of some of
+// its value series, in order.
+struct ValueRun {
+  size_t begin = 0;
+  size_t end = 0;
+  uint32_t next = kNoIndex;  // the family's next run
 };
 
 struct FamilyRecord {
@@ -91,14 +126,24 @@ struct FamilyRecord {
   absl::string_view help;
   FamilyType type = kUntyped;
   uint32_t series_count = 0;
+  // Summary and histogram families: their series, chained.
   uint32_t first_series = kNoIndex;
   uint32_t last_series = kNoIndex;
+  // The other types: their series as encoded, in runs of Model::value_series.
+  uint32_t first_run = kNoIndex;
+  uint32_t last_run = kNoIndex;
+  size_t value_series_size = 0;  // bytes in all its runs
 };
 
 // One push. Series of a family and points of a series are chained (they need not be adjacent
 // in the body, or in these vectors).
 struct Model {
   std::vector<FamilyRecord> families;  // in order of first mention
+  // Value series (counter, gauge, untyped, info), each encoded as a PushRequest.families'
+  // MetricFamily.series field (tag, length, Series), and the runs of them by family.
+  ByteBuffer value_series;
+  std::vector<ValueRun> value_runs;
+  // Summary and histogram series, their labels and points.
   std::vector<SeriesRecord> series;
   std::vector<LabelRef> labels;
   std::vector<Point> points;
@@ -112,7 +157,11 @@ struct Model {
 
   void Clear();
 
-  // Adds a series to `family` (appended to its chain) and returns its index.
+  // Appends a value series of `family` with `labels` (in that order), encoded.
+  void AddValueSeries(uint32_t family, const std::vector<LabelRef>& labels, double value,
+                      bool has_timestamp, int64_t timestamp_ms);
+  // Adds a summary or histogram series to `family` (appended to its chain) and returns its
+  // index.
   uint32_t AddSeries(uint32_t family, SeriesKind kind);
   // Gives `series` the labels, but the one at `skip` (-1: none).
   void SetLabels(uint32_t series, const std::vector<LabelRef>& labels, int skip);
