@@ -26,10 +26,12 @@ namespace pushgate {
 namespace {
 
 using ::pushgate::text_parser_internal::AppendWire;
+using ::pushgate::text_parser_internal::EqualBytes;
 using ::pushgate::text_parser_internal::FamilyRecord;
 using ::pushgate::text_parser_internal::FamilyType;
 using ::pushgate::text_parser_internal::FindBlank;
 using ::pushgate::text_parser_internal::FindLabelNameEnd;
+using ::pushgate::text_parser_internal::FindMetricNameEnd;
 using ::pushgate::text_parser_internal::FindValueStop;
 using ::pushgate::text_parser_internal::kCounter;
 using ::pushgate::text_parser_internal::kGauge;
@@ -44,6 +46,7 @@ using ::pushgate::text_parser_internal::Model;
 using ::pushgate::text_parser_internal::ParseFloat;
 using ::pushgate::text_parser_internal::ParseInt64;
 using ::pushgate::text_parser_internal::PlainSample;
+using ::pushgate::text_parser_internal::SameText;
 using ::pushgate::text_parser_internal::ScanPlainSample;
 using ::pushgate::text_parser_internal::SeriesKind;
 using ::pushgate::text_parser_internal::SeriesRecord;
@@ -95,12 +98,11 @@ inline size_t SkipBlanks(absl::string_view s, size_t i) {
   return i;
 }
 
-bool IsMetricName(absl::string_view s) {
+// `s` lies in a buffer readable up to `readable_end`.
+bool IsMetricName(absl::string_view s, const char* readable_end) {
   if (s.empty() || !IsMetricStart(s[0])) return false;
-  for (char c : s) {
-    if (!IsMetricChar(c)) return false;
-  }
-  return true;
+  const char* const end = s.data() + s.size();
+  return FindMetricNameEnd(s.data(), end, readable_end) == end;
 }
 
 // Quotes `s` for an error message: Go's escapes so the message stays on one line, and long
@@ -133,7 +135,7 @@ bool ParseTypeName(absl::string_view word, FamilyType* type) {
       {"stateset", kGauge},
   };
   for (const Entry& e : kTypes) {
-    if (lowered == e.name) {
+    if (SameText(lowered, e.name)) {
       *type = e.type;
       return true;
     }
@@ -296,23 +298,23 @@ class Parser {
     const size_t word_end = TokenEnd(line, i);
     const absl::string_view keyword = line.substr(i, word_end - i);
     i = SkipBlanks(line, word_end);
-    if (keyword == "EOF") {
+    if (SameText(keyword, "EOF")) {
       if (i == line.size()) eof_ = true;
       return absl::OkStatus();
     }
-    const bool help = keyword == "HELP";
-    if (!help && keyword != "TYPE") return absl::OkStatus();
+    const bool help = SameText(keyword, "HELP");
+    if (!help && !SameText(keyword, "TYPE")) return absl::OkStatus();
     if (i == line.size()) return absl::OkStatus();  // a bare "# HELP" is just a comment
 
     const size_t name_end = TokenEnd(line, i);
     const absl::string_view name = line.substr(i, name_end - i);
-    if (!IsMetricName(name)) {
+    if (!IsMetricName(name, body_end_)) {
       return Error("invalid metric name ", Quote(name), " in ", keyword, " line");
     }
     // Which sample names belong where may change: forget the cached resolution.
     last_name_ = absl::string_view();
     // HELP and TYPE of one family come together; find it once.
-    if (name != declared_key_) {
+    if (!SameText(name, declared_key_)) {
       declared_key_ = name;
       declared_ = FamilyIndex(name);
     }
@@ -389,7 +391,7 @@ class Parser {
   // The family keyed `key`, or -1. The family of the last HELP/TYPE line is the usual
   // answer and needs no hashing.
   int FindFamily(absl::string_view key) const {
-    if (declared_ >= 0 && key == declared_key_) return declared_;
+    if (declared_ >= 0 && SameText(key, declared_key_)) return declared_;
     auto it = families_by_key_.find(key);
     return it == families_by_key_.end() ? -1 : it->second;
   }
@@ -401,7 +403,8 @@ class Parser {
     // Samples of a family come in runs: comparing with the previous name is cheaper than
     // scanning the name again.
     const bool same_name =
-        !last_name_.empty() && absl::StartsWith(line, last_name_) &&
+        !last_name_.empty() && line.size() >= last_name_.size() &&
+        EqualBytes(line.data(), last_name_.data(), last_name_.size()) &&
         (line.size() == last_name_.size() || !IsMetricChar(line[last_name_.size()]));
     if (same_name) {
       i = last_name_.size();
@@ -647,7 +650,7 @@ class Parser {
     static constexpr size_t kLinearMax = 32;
     if (count < kLinearMax) {
       for (size_t k = 0; k < count; ++k) {
-        if (labels_[k].name == name) return true;
+        if (SameText(labels_[k].name, name)) return true;
       }
       return false;
     }
@@ -764,7 +767,7 @@ class Parser {
     const absl::string_view special = type == kSummary ? "quantile" : "le";
     int special_index = -1;
     for (int k = 0; k < static_cast<int>(labels_.size()); ++k) {
-      if (labels_[k].name == special) {
+      if (SameText(labels_[k].name, special)) {
         special_index = k;
         break;
       }
@@ -857,7 +860,9 @@ class Parser {
     const LabelRef* stored = model_.labels.data() + series.labels_begin;
     for (int k = 0; k < static_cast<int>(labels_.size()); ++k) {
       if (k == skip) continue;
-      if (stored->name != labels_[k].name || stored->value != labels_[k].value) return false;
+      if (!SameText(stored->name, labels_[k].name) || !SameText(stored->value, labels_[k].value)) {
+        return false;
+      }
       ++stored;
     }
     return true;

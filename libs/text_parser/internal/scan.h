@@ -11,6 +11,7 @@
 
 #include "absl/base/config.h"
 #include "absl/numeric/bits.h"
+#include "absl/strings/string_view.h"
 
 namespace pushgate {
 namespace text_parser_internal {
@@ -141,6 +142,11 @@ inline bool EqualBytes(const char* a, const char* b, size_t n) {
     if (a[i] != b[i]) return false;
   }
   return true;
+}
+
+// Whether `a` and `b` hold the same bytes: string_view's == without the call to memcmp.
+inline bool SameText(absl::string_view a, absl::string_view b) {
+  return a.size() == b.size() && EqualBytes(a.data(), b.data(), a.size());
 }
 
 // The first space or tab.
