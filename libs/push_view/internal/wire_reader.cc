@@ -45,11 +45,8 @@ bool WireReader::ReadSizeSlow(size_t* size) {
 
 bool WireReader::FailSize() { return Fail("length runs past the end of its message"); }
 
-bool WireReader::ReadUtf8(absl::string_view* text) {
-  absl::string_view bytes;
-  if (!ReadBytes(&bytes)) return false;
+bool WireReader::CheckUtf8(absl::string_view bytes) {
   if (!IsValidUtf8(bytes)) return Fail("string is not valid UTF-8");
-  *text = bytes;
   return true;
 }
 

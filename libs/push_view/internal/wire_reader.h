@@ -42,6 +42,20 @@ constexpr int kMaxDepth = 100;
 // A cursor over the bytes of one message. Each Read or Skip either consumes a whole item and
 // returns true, or returns false with error() saying what is wrong; after a failure the reader
 // is not used again.
+// Whether no byte has its high bit set.
+inline bool IsAscii(absl::string_view bytes) {
+  const char* p = bytes.data();
+  const char* const end = p + bytes.size();
+  uint64_t high_bits = 0;
+  for (; end - p >= 8; p += 8) {
+    uint64_t word;
+    std::memcpy(&word, p, sizeof(word));
+    high_bits |= word;
+  }
+  for (; p < end; ++p) high_bits |= static_cast<uint8_t>(*p);
+  return (high_bits & 0x8080808080808080ull) == 0;
+}
+
 class WireReader {
  public:
   WireReader() = default;
@@ -90,7 +104,15 @@ class WireReader {
   }
 
   // A proto3 string: bytes that must be valid UTF-8.
-  bool ReadUtf8(absl::string_view* text);
+  bool ReadUtf8(absl::string_view* text) {
+    absl::string_view bytes;
+    if (!ReadBytes(&bytes)) return false;
+    // Label names and values are short and nearly always ASCII: checking that inline costs
+    // far less than the full check, which was a third of a push's decoding.
+    if (ABSL_PREDICT_FALSE(!IsAscii(bytes)) && !CheckUtf8(bytes)) return false;
+    *text = bytes;
+    return true;
+  }
 
   // A length-delimited field holding a message, to be read by `nested`.
   bool ReadMessage(WireReader* nested) {
@@ -135,6 +157,7 @@ class WireReader {
   bool ReadVarintSlow(uint64_t* value);
   bool ReadSizeSlow(size_t* size);
   bool FailSize();
+  bool CheckUtf8(absl::string_view bytes);
   bool SkipBytes(size_t n);
   bool SkipGroup(uint32_t field);
 
