@@ -333,14 +333,20 @@ class PushConverter {
   BoundTexts le_texts_;
 };
 
+// A view of `push`, valid until the thread's next call. The view is kept so that converting
+// message after message does not allocate its arrays anew each time.
+const PushView& ViewOf(const PushRequest& push) {
+  static thread_local PushView view;
+  view.Fill(push);
+  return view;
+}
+
 }  // namespace
 
 void ConvertPush(const PushRequest& push, const ConversionOptions& options, std::vector<Point>* out,
                  ConversionStats* stats) {
-  PushView view;
-  view.Fill(push);
   PointVectorSink sink(out);
-  PushConverter(view, options, &sink, stats).Run();
+  PushConverter(ViewOf(push), options, &sink, stats).Run();
 }
 
 size_t ConvertPushToLineProtocol(const PushView& push, const ConversionOptions& options,
@@ -354,9 +360,7 @@ size_t ConvertPushToLineProtocol(const PushView& push, const ConversionOptions& 
 size_t ConvertPushToLineProtocol(const PushRequest& push, const ConversionOptions& options,
                                  LineProtocolEncoder* encoder, std::string* out,
                                  ConversionStats* stats) {
-  PushView view;
-  view.Fill(push);
-  return ConvertPushToLineProtocol(view, options, encoder, out, stats);
+  return ConvertPushToLineProtocol(ViewOf(push), options, encoder, out, stats);
 }
 
 }  // namespace pushgate
