@@ -17,6 +17,7 @@
 #include "libs/line_protocol/line_protocol.h"
 #include "libs/naming/naming.h"
 #include "libs/protobuf_decoder/protobuf_decoder.h"
+#include "libs/push_view/push_view.h"
 #include "libs/text_parser/text_parser.h"
 #include "proto/ingest.pb.h"
 #include "proto/prometheus_client.pb.h"
@@ -200,7 +201,8 @@ void BM_ConvertPushThenEncode(benchmark::State& state) {
 }
 BENCHMARK(BM_ConvertPushThenEncode);
 
-// The same output written directly, without Points.
+// The same output written directly, without Points, from a message (which fills a PushView
+// of it first).
 void BM_ConvertPushToLineProtocol(benchmark::State& state) {
   const pushgate::v1::PushRequest push = ParsedPush();
   std::string out;
@@ -214,6 +216,23 @@ void BM_ConvertPushToLineProtocol(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * kSamples);
 }
 BENCHMARK(BM_ConvertPushToLineProtocol);
+
+// What the aggregator's dispatcher converts: a view parsed from the push's wire bytes.
+void BM_ConvertPushViewToLineProtocol(benchmark::State& state) {
+  const std::string wire = ParsedPush().SerializeAsString();
+  PushView view;
+  if (!view.Parse(wire).ok()) std::abort();
+  std::string out;
+  LineProtocolEncoder encoder;
+  for (auto _ : state) {
+    out.clear();
+    benchmark::DoNotOptimize(ConvertPushToLineProtocol(view, {}, &encoder, &out, nullptr));
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(state.iterations() * out.size());  // output bytes
+  state.SetItemsProcessed(state.iterations() * kSamples);
+}
+BENCHMARK(BM_ConvertPushViewToLineProtocol);
 
 void BM_LineProtocolEncode(benchmark::State& state) {
   std::vector<Point> points;
@@ -251,8 +270,8 @@ BENCHMARK(BM_UploadGzip)->Arg(1)->Arg(6);
 
 void BM_PushRequestSerializeParse(benchmark::State& state) {
   // One serialize and one parse: what a protobuf push costs on the gRPC hop (a text push is
-  // not serialized, see BM_TextParseToWire); the aggregator parses each push twice (to check
-  // it, then to convert it).
+  // not serialized, see BM_TextParseToWire; the aggregator decodes pushes into PushViews, see
+  // BM_PushViewParse).
   const pushgate::v1::PushRequest push = ParsedPush();
   std::string wire;
   pushgate::v1::PushRequest copy;
@@ -266,6 +285,52 @@ void BM_PushRequestSerializeParse(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * kSamples);
 }
 BENCHMARK(BM_PushRequestSerializeParse);
+
+// A protobuf parse into a reused message: what the aggregator paid twice per push before it
+// decoded pushes into PushViews.
+void BM_PushRequestParse(benchmark::State& state) {
+  const std::string wire = ParsedPush().SerializeAsString();
+  pushgate::v1::PushRequest push;
+  for (auto _ : state) {
+    push.ParseFromString(wire);
+    benchmark::DoNotOptimize(push.families_size());
+  }
+  state.SetBytesProcessed(state.iterations() * wire.size());
+  state.SetItemsProcessed(state.iterations() * kSamples);
+}
+BENCHMARK(BM_PushRequestParse);
+
+// The same bytes decoded into a reused PushView: how the aggregator checks a batched push and
+// decodes a spooled one.
+void BM_PushViewParse(benchmark::State& state) {
+  const std::string wire = ParsedPush().SerializeAsString();
+  PushView view;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(view.Parse(wire));
+    benchmark::DoNotOptimize(view.families().size());
+  }
+  state.SetBytesProcessed(state.iterations() * wire.size());
+  state.SetItemsProcessed(state.iterations() * kSamples);
+}
+BENCHMARK(BM_PushViewParse);
+
+// The dispatcher's whole work for one spooled push with a line-protocol backend: decode the
+// record, convert and encode it.
+void BM_DispatchPushFromWire(benchmark::State& state) {
+  const std::string wire = ParsedPush().SerializeAsString();
+  PushView view;
+  std::string out;
+  LineProtocolEncoder encoder;
+  for (auto _ : state) {
+    out.clear();
+    if (!view.Parse(wire).ok()) std::abort();
+    benchmark::DoNotOptimize(ConvertPushToLineProtocol(view, {}, &encoder, &out, nullptr));
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(state.iterations() * wire.size());
+  state.SetItemsProcessed(state.iterations() * kSamples);
+}
+BENCHMARK(BM_DispatchPushFromWire);
 
 }  // namespace
 }  // namespace pushgate
