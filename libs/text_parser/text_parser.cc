@@ -755,15 +755,21 @@ class Parser {
     }
     const Target target = last_target_;
     const FamilyType type = families_[target.family].type;
-
-    if (!IsGrouped(type)) {
-      absl::Status status = CheckLabelCount(name, labels_.size());
-      if (status.ok()) status = CountSeries();
-      if (!status.ok()) return status;
-      model_.AddValueSeries(target.family, labels_, value, has_timestamp, timestamp);
-      return absl::OkStatus();
+    if (IsGrouped(type)) {
+      return AddGroupedSample(name, target, type, value, has_timestamp, timestamp);
     }
+    absl::Status status = CheckLabelCount(name, labels_.size());
+    if (status.ok()) status = CountSeries();
+    if (!status.ok()) return status;
+    model_.AddValueSeries(target.family, labels_, value, has_timestamp, timestamp);
+    return absl::OkStatus();
+  }
 
+  // A summary or histogram sample: a point, sum or count of the series its labels name. Out of
+  // line, so that the common value sample above stays small.
+  ABSL_ATTRIBUTE_NOINLINE absl::Status AddGroupedSample(absl::string_view name, Target target,
+                                                        FamilyType type, double value,
+                                                        bool has_timestamp, int64_t timestamp) {
     const absl::string_view special = type == kSummary ? "quantile" : "le";
     int special_index = -1;
     for (int k = 0; k < static_cast<int>(labels_.size()); ++k) {

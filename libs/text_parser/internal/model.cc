@@ -4,6 +4,8 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/base/attributes.h"
+#include "absl/base/optimization.h"
 #include "libs/text_parser/internal/wire_writer.h"
 
 namespace pushgate {
@@ -23,12 +25,27 @@ constexpr int kPointBound = 1, kPointValue = 2;
 }  // namespace field
 
 // The payload of a Label message.
-size_t LabelSize(const LabelRef& label) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline size_t LabelSize(const LabelRef& label) {
   return StringFieldSize(label.name.size()) + StringFieldSize(label.value.size());
 }
 
 // A Series.labels field.
-void WriteLabel(const LabelRef& label, WireWriter* w) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void WriteLabel(const LabelRef& label, WireWriter* w) {
+  const size_t name_size = label.name.size();
+  const size_t value_size = label.value.size();
+  // Nearly every label: all three lengths below 128, one byte each, no varint loops.
+  if (ABSL_PREDICT_TRUE(name_size + value_size < 0x80 - 4)) {
+    w->ShortLengthDelimitedHeader(field::kSeriesLabels, LabelSize(label));
+    if (name_size != 0) {
+      w->ShortLengthDelimitedHeader(field::kLabelName, name_size);
+      w->Bytes(label.name);
+    }
+    if (value_size != 0) {
+      w->ShortLengthDelimitedHeader(field::kLabelValue, value_size);
+      w->Bytes(label.value);
+    }
+    return;
+  }
   w->LengthDelimitedHeader(field::kSeriesLabels, LabelSize(label));
   w->StringField(field::kLabelName, label.name);
   w->StringField(field::kLabelValue, label.value);
@@ -139,22 +156,30 @@ void Model::Clear() {
 
 void Model::AddValueSeries(uint32_t family, const std::vector<LabelRef>& series_labels,
                            double value, bool has_timestamp, int64_t timestamp_ms) {
-  size_t labels_size = 0;
-  for (const LabelRef& label : series_labels) {
-    labels_size += LengthDelimitedFieldSize(LabelSize(label));
-  }
-  size_t series_size = labels_size + kDoubleFieldSize;
-  if (has_timestamp) series_size += 1 + VarintSize(static_cast<uint64_t>(timestamp_ms));
-  const size_t field_size = LengthDelimitedFieldSize(series_size);
-
-  const size_t begin = value_series.size();
-  WireWriter w(value_series.Append(field_size));
-  w.LengthDelimitedHeader(field::kFamilySeries, series_size);
+  // The series' length comes before it but is known once it is written. Nearly every series is
+  // shorter than 128 bytes, so the payload is written after a one-byte length and moved in the
+  // rare case that the length takes more.
+  constexpr size_t kMaxVarint = 10;
+  constexpr size_t kMaxLabelOverhead = 3 * (1 + kMaxVarint);  // tag and length, three times
+  size_t text_size = 0;
+  for (const LabelRef& label : series_labels) text_size += label.name.size() + label.value.size();
+  const size_t room = 1 + kMaxVarint + series_labels.size() * kMaxLabelOverhead + text_size +
+                      kDoubleFieldSize + 1 + kMaxVarint;
+  char* const start = value_series.Reserve(room);
+  char* const payload = start + 2;
+  WireWriter w(payload);
   for (const LabelRef& label : series_labels) WriteLabel(label, &w);
   w.DoubleField(field::kSeriesValue, value);
   if (has_timestamp) {
     w.VarintField(field::kSeriesTimestamp, static_cast<uint64_t>(timestamp_ms));
   }
+  const size_t payload_size = w.position() - payload;
+  const size_t length_size = VarintSize(payload_size);
+  if (length_size > 1) std::memmove(payload + length_size - 1, payload, payload_size);
+  WireWriter(start).LengthDelimitedHeader(field::kFamilySeries, payload_size);
+  const size_t field_size = 1 + length_size + payload_size;
+  const size_t begin = value_series.size();
+  value_series.Commit(field_size);
 
   // Samples of a family usually come together: then this series extends the family's last run.
   FamilyRecord& f = families[family];

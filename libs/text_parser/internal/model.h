@@ -49,13 +49,13 @@ class ByteBuffer {
  public:
   size_t size() const { return size_; }
   const char* data() const { return data_.get(); }
-  // Room for `n` more bytes, to be written now: the buffer's size grows by `n`.
-  char* Append(size_t n) {
+  // Room for at least `n` more bytes at the end, valid until the next Reserve; Commit says how
+  // many of them were written.
+  char* Reserve(size_t n) {
     if (capacity_ - size_ < n) Grow(n);
-    char* p = data_.get() + size_;
-    size_ += n;
-    return p;
+    return data_.get() + size_;
   }
+  void Commit(size_t n) { size_ += n; }
   // Empties it; keeps the memory unless a huge push grew it.
   void Clear();
 

@@ -20,40 +20,9 @@ constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8
 
 inline bool IsDigit(char c) { return static_cast<unsigned char>(c - '0') < 10; }
 
-// The shape nearly every exposed value has: `[+-]digits[.digits]` with at most 15 digits in
-// all. Then the digits form an integer below 10^15 < 2^53 and the divisor 10^fraction_digits
-// is a power of ten up to 1e15, both exact doubles, so the one IEEE division below is
-// correctly rounded: the result is exactly strtod's. Returns false for anything else (the
-// caller then takes the general path), never for a wrong answer.
-ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool ParseShortDecimal(const char* p, const char* end,
-                                                           double* out) {
-  bool neg = false;
-  if (p != end && (*p == '-' || *p == '+')) neg = *p++ == '-';
-  // 15 digits and a point at most; longer text goes the general way.
-  if (p == end || end - p > 16) return false;
-  uint64_t mantissa = 0;
-  int digits = 0;
-  const char* point = nullptr;
-  for (const char* q = p; q != end; ++q) {
-    const unsigned d = static_cast<unsigned char>(*q - '0');
-    if (d < 10) {
-      mantissa = mantissa * 10 + d;
-      ++digits;
-    } else if (*q == '.' && point == nullptr) {
-      point = q;
-    } else {
-      return false;
-    }
-  }
-  if (digits == 0 || digits > 15) return false;
-  double v = static_cast<double>(mantissa);
-  if (point != nullptr) v /= kPow10[end - point - 1];
-  *out = neg ? -v : v;
-  return true;
-}
+}  // namespace
 
-// Everything else: exponents, long mantissas, inf and nan.
-ABSL_ATTRIBUTE_NOINLINE bool ParseFloatGeneral(absl::string_view s, double* out) {
+bool ParseFloatGeneral(absl::string_view s, double* out) {
   const char* p = s.data();
   const char* const end = p + s.size();
   if (p == end) return false;
@@ -149,13 +118,6 @@ ABSL_ATTRIBUTE_NOINLINE bool ParseFloatGeneral(absl::string_view s, double* out)
   }
   *out = neg ? -v : v;
   return true;
-}
-
-}  // namespace
-
-bool ParseFloat(absl::string_view s, double* out) {
-  if (ABSL_PREDICT_TRUE(ParseShortDecimal(s.data(), s.data() + s.size(), out))) return true;
-  return ParseFloatGeneral(s, out);
 }
 
 bool ParseInt64(absl::string_view s, int64_t* out) {

@@ -58,23 +58,26 @@ constexpr size_t kDoubleFieldSize = 1 + sizeof(double);
 // A proto3 double outside a oneof: nothing unless set.
 inline size_t OptionalDoubleFieldSize(double v) { return IsSetDouble(v) ? kDoubleFieldSize : 0; }
 
+// Copies sizeof(Word) to 2 * sizeof(Word) bytes as two possibly overlapping words: the first and
+// the last.
+template <typename Word>
+inline void CopyHeadAndTail(char* dst, const char* src, size_t n) {
+  Word head, tail;
+  std::memcpy(&head, src, sizeof(Word));
+  std::memcpy(&tail, src + n - sizeof(Word), sizeof(Word));
+  std::memcpy(dst, &head, sizeof(Word));
+  std::memcpy(dst + n - sizeof(Word), &tail, sizeof(Word));
+}
+
 // memcpy, with the short copies the parser makes on every label (names and values of a few
 // bytes) done inline: two possibly overlapping moves instead of a call.
 inline void CopyBytes(char* dst, const char* src, size_t n) {
   if (n > 16) {
     std::memcpy(dst, src, n);
   } else if (n >= 8) {
-    uint64_t head, tail;
-    std::memcpy(&head, src, 8);
-    std::memcpy(&tail, src + n - 8, 8);
-    std::memcpy(dst, &head, 8);
-    std::memcpy(dst + n - 8, &tail, 8);
+    CopyHeadAndTail<uint64_t>(dst, src, n);
   } else if (n >= 4) {
-    uint32_t head, tail;
-    std::memcpy(&head, src, 4);
-    std::memcpy(&tail, src + n - 4, 4);
-    std::memcpy(dst, &head, 4);
-    std::memcpy(dst + n - 4, &tail, 4);
+    CopyHeadAndTail<uint32_t>(dst, src, n);
   } else if (n != 0) {
     // 1 to 3 bytes: first, middle and last cover them all.
     const char first = src[0], middle = src[n / 2], last = src[n - 1];
@@ -108,6 +111,13 @@ class WireWriter {
   void LengthDelimitedHeader(int field, size_t length) {
     *p_++ = static_cast<char>(Tag(field, kLengthDelimited));
     Varint(length);
+  }
+
+  // The same for a length known to be below 128: one byte.
+  void ShortLengthDelimitedHeader(int field, size_t length) {
+    p_[0] = static_cast<char>(Tag(field, kLengthDelimited));
+    p_[1] = static_cast<char>(length);
+    p_ += 2;
   }
 
   void StringField(int field, absl::string_view s) {
