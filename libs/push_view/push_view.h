@@ -1,5 +1,6 @@
 // A zero-copy decoding of one pushgate.v1.PushRequest (proto/ingest.proto): how the aggregator
-// reads each push once, straight from its wire bytes, without building protobuf messages.
+// reads pushes straight from their wire bytes (to check a batched push when it arrives, and to
+// convert it when it leaves the spool), without building protobuf messages.
 //
 // A PushView holds string_views into the bytes it was parsed from (or into the message it was
 // filled from) and flat arrays that the nested parts index into: a family names a range of
