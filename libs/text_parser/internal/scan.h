@@ -9,6 +9,10 @@
 #include <cstdint>
 #include <cstring>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "absl/base/config.h"
 #include "absl/numeric/bits.h"
 #include "absl/strings/string_view.h"
@@ -49,19 +53,34 @@ constexpr uint64_t LabelCharBytes(uint64_t word) {
   return (letters | BytesInRange(word, '0', '9') | BytesEqualExact(word, '_')) & ascii;
 }
 
-// The first byte in [p, limit) that `word_hits` flags, or limit. `word_hits(w)` returns the
-// high bit of every byte of the 8-byte little-endian word `w` that stops the scan (exact for
-// the lowest one); `byte_stops(c)` says the same of one byte. Whole words are read while they
-// fit before `readable_end` (>= limit), which may lie past `limit`: a token near the end of a
-// line is still found in one step, and bytes past `limit` are read but never reported.
-template <typename WordHits, typename ByteStops>
-inline const char* FindFirst(const char* p, const char* limit, const char* readable_end,
-                             WordHits word_hits, ByteStops byte_stops) {
+// The scanners below find the first byte of a class, given as a struct with
+//   static unsigned VectorHits(__m128i v): bit i set where byte i of `v` is in the class (with
+//       SSE2: x86-64 always has it),
+//   static uint64_t WordHits(uint64_t w): the high bit of every byte of the 8-byte
+//       little-endian word `w` in the class (exact for the lowest one),
+//   static bool Byte(unsigned char c): whether `c` is.
+//
+// The first byte in [p, limit) of the class, or limit. 16 bytes, then 8 bytes are read at a
+// time while they fit before `readable_end` (>= limit), which may lie past `limit`: a token near
+// the end of a line is still found in one step, and bytes past `limit` are read but never
+// reported.
+template <typename Class>
+inline const char* FindFirst(const char* p, const char* limit, const char* readable_end) {
+#ifdef __SSE2__
+  while (p < limit && readable_end - p >= 16) {
+    const unsigned hits = Class::VectorHits(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    if (hits != 0) {
+      const char* hit = p + absl::countr_zero(hits);
+      return hit < limit ? hit : limit;
+    }
+    p += 16;
+  }
+#endif
 #ifdef ABSL_IS_LITTLE_ENDIAN
   while (p < limit && readable_end - p >= 8) {
     uint64_t word;
     std::memcpy(&word, p, sizeof(word));
-    const uint64_t hits = word_hits(word);
+    const uint64_t hits = Class::WordHits(word);
     if (hits != 0) {
       const char* hit = p + (absl::countr_zero(hits) >> 3);
       return hit < limit ? hit : limit;
@@ -70,50 +89,117 @@ inline const char* FindFirst(const char* p, const char* limit, const char* reada
   }
   if (p >= limit) return limit;
 #endif
-  while (p < limit && !byte_stops(static_cast<unsigned char>(*p))) ++p;
+  while (p < limit && !Class::Byte(static_cast<unsigned char>(*p))) ++p;
   return p;
 }
 
-// The end of the plain run in a label value: the first '"', '\\', '\n' or non-ASCII byte. A
-// caller that split the body into lines never meets the newline before its limit; one that
-// scans the body as a whole stops there instead of running into the next line.
+#ifdef __SSE2__
+// Bytes of `v` equal to `c`: 0xff, others 0.
+inline __m128i VectorEqual(__m128i v, char c) { return _mm_cmpeq_epi8(v, _mm_set1_epi8(c)); }
+// Bytes of `v` in [lo, hi] (both below 0x80): 0xff. Signed compares suffice, bytes from 0x80
+// up being negative.
+inline __m128i VectorInRange(__m128i v, char lo, char hi) {
+  return _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(static_cast<char>(lo - 1))),
+                       _mm_cmplt_epi8(v, _mm_set1_epi8(static_cast<char>(hi + 1))));
+}
+// Bytes of `v` that are [a-zA-Z0-9_]: 0xff.
+inline __m128i VectorLabelChars(__m128i v) {
+  // Setting 0x20 folds A-Z onto a-z and moves no other byte into a-z.
+  const __m128i letters = VectorInRange(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
+  return _mm_or_si128(_mm_or_si128(letters, VectorInRange(v, '0', '9')), VectorEqual(v, '_'));
+}
+inline unsigned Hits(__m128i flags) { return static_cast<unsigned>(_mm_movemask_epi8(flags)); }
+#endif
+
+// What ends the plain run in a label value: '"', '\\', '\n' or a byte from 0x80 up. A caller
+// that split the body into lines never meets the newline before its limit; one that scans the
+// body as a whole stops there instead of running into the next line.
+struct ValueStop {
+#ifdef __SSE2__
+  static unsigned VectorHits(__m128i v) {
+    // movemask takes each byte's top bit: the compares' 0xff, and v's own bytes from 0x80 up.
+    return Hits(_mm_or_si128(_mm_or_si128(VectorEqual(v, '"'), VectorEqual(v, '\\')),
+                             _mm_or_si128(VectorEqual(v, '\n'), v)));
+  }
+#endif
+  static uint64_t WordHits(uint64_t w) {
+    return BytesEqual(w, '"') | BytesEqual(w, '\\') | BytesEqual(w, '\n') | (w & kHighs);
+  }
+  static bool Byte(unsigned char c) { return c == '"' || c == '\\' || c == '\n' || c >= 0x80; }
+};
+
+// What ends a label name: anything but [a-zA-Z0-9_].
+struct NotLabelChar {
+#ifdef __SSE2__
+  static unsigned VectorHits(__m128i v) { return ~Hits(VectorLabelChars(v)) & 0xffff; }
+#endif
+  static uint64_t WordHits(uint64_t w) { return ~LabelCharBytes(w) & kHighs; }
+  static bool Byte(unsigned char c) {
+    return !((c | 0x20) >= 'a' && (c | 0x20) <= 'z') && !(c >= '0' && c <= '9') && c != '_';
+  }
+};
+
+// What ends a metric name: anything but [a-zA-Z0-9_:].
+struct NotMetricChar {
+#ifdef __SSE2__
+  static unsigned VectorHits(__m128i v) {
+    return ~Hits(_mm_or_si128(VectorLabelChars(v), VectorEqual(v, ':'))) & 0xffff;
+  }
+#endif
+  static uint64_t WordHits(uint64_t w) {
+    return ~(LabelCharBytes(w) | BytesEqualExact(w, ':')) & kHighs;
+  }
+  static bool Byte(unsigned char c) { return NotLabelChar::Byte(c) && c != ':'; }
+};
+
+// Space and tab.
+struct Blank {
+#ifdef __SSE2__
+  static unsigned VectorHits(__m128i v) {
+    return Hits(_mm_or_si128(VectorEqual(v, ' '), VectorEqual(v, '\t')));
+  }
+#endif
+  static uint64_t WordHits(uint64_t w) { return BytesEqual(w, ' ') | BytesEqual(w, '\t'); }
+  static bool Byte(unsigned char c) { return c == ' ' || c == '\t'; }
+};
+
+// What ends a token in a body scanned as a whole: space, tab, '\r' and '\n'.
+struct TokenStop {
+#ifdef __SSE2__
+  static unsigned VectorHits(__m128i v) {
+    return Hits(_mm_or_si128(_mm_or_si128(VectorEqual(v, ' '), VectorEqual(v, '\t')),
+                             _mm_or_si128(VectorEqual(v, '\r'), VectorEqual(v, '\n'))));
+  }
+#endif
+  static uint64_t WordHits(uint64_t w) {
+    return BytesEqual(w, ' ') | BytesEqual(w, '\t') | BytesEqual(w, '\r') | BytesEqual(w, '\n');
+  }
+  static bool Byte(unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+};
+
+// The end of the plain run in a label value (ValueStop).
 inline const char* FindValueStop(const char* p, const char* limit, const char* readable_end) {
-  return FindFirst(
-      p, limit, readable_end,
-      [](uint64_t w) {
-        return BytesEqual(w, '"') | BytesEqual(w, '\\') | BytesEqual(w, '\n') | (w & kHighs);
-      },
-      [](unsigned char c) { return c == '"' || c == '\\' || c == '\n' || c >= 0x80; });
+  return FindFirst<ValueStop>(p, limit, readable_end);
 }
 
 // The end of a label name: the first byte that is not [a-zA-Z0-9_].
 inline const char* FindLabelNameEnd(const char* p, const char* limit, const char* readable_end) {
-  return FindFirst(
-      p, limit, readable_end, [](uint64_t w) { return ~LabelCharBytes(w) & kHighs; },
-      [](unsigned char c) {
-        return !((c | 0x20) >= 'a' && (c | 0x20) <= 'z') && !(c >= '0' && c <= '9') && c != '_';
-      });
+  return FindFirst<NotLabelChar>(p, limit, readable_end);
 }
 
 // The end of a metric name: the first byte that is not [a-zA-Z0-9_:].
 inline const char* FindMetricNameEnd(const char* p, const char* limit, const char* readable_end) {
-  return FindFirst(
-      p, limit, readable_end,
-      [](uint64_t w) { return ~(LabelCharBytes(w) | BytesEqualExact(w, ':')) & kHighs; },
-      [](unsigned char c) {
-        return !((c | 0x20) >= 'a' && (c | 0x20) <= 'z') && !(c >= '0' && c <= '9') && c != '_' &&
-               c != ':';
-      });
+  return FindFirst<NotMetricChar>(p, limit, readable_end);
 }
 
 // The end of a token in a body scanned as a whole: the first space, tab, '\r' or '\n'.
 inline const char* FindTokenEnd(const char* p, const char* limit, const char* readable_end) {
-  return FindFirst(
-      p, limit, readable_end,
-      [](uint64_t w) {
-        return BytesEqual(w, ' ') | BytesEqual(w, '\t') | BytesEqual(w, '\r') | BytesEqual(w, '\n');
-      },
-      [](unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; });
+  return FindFirst<TokenStop>(p, limit, readable_end);
+}
+
+// The first space or tab.
+inline const char* FindBlank(const char* p, const char* limit, const char* readable_end) {
+  return FindFirst<Blank>(p, limit, readable_end);
 }
 
 // Whether the `n` bytes at `a` and `b` are the same. The parser compares names of a few to a
@@ -147,13 +233,6 @@ inline bool EqualBytes(const char* a, const char* b, size_t n) {
 // Whether `a` and `b` hold the same bytes: string_view's == without the call to memcmp.
 inline bool SameText(absl::string_view a, absl::string_view b) {
   return a.size() == b.size() && EqualBytes(a.data(), b.data(), a.size());
-}
-
-// The first space or tab.
-inline const char* FindBlank(const char* p, const char* limit, const char* readable_end) {
-  return FindFirst(
-      p, limit, readable_end, [](uint64_t w) { return BytesEqual(w, ' ') | BytesEqual(w, '\t'); },
-      [](unsigned char c) { return c == ' ' || c == '\t'; });
 }
 
 }  // namespace text_parser_internal

@@ -1,7 +1,10 @@
 #include "libs/text_parser/internal/scan.h"
 
+#include <cstdint>
+#include <cstring>
 #include <string>
 
+#include "absl/numeric/bits.h"
 #include "gtest/gtest.h"
 
 namespace pushgate {
@@ -61,15 +64,15 @@ bool IsLabelChar(unsigned char c) {
 }
 bool IsMetricChar(unsigned char c) { return IsLabelChar(c) || c == ':'; }
 
-// Every byte value, after every name character, at every place in a word: `find_end` must
-// stop at the first byte `is_name_char` refuses.
+// Every byte value, after every name character, at every place in the 16- and 8-byte steps and
+// the bytes after them: `find_end` must stop at the first byte `is_name_char` refuses.
 template <typename FindEnd>
 void ExpectStopsOutsideTheClass(FindEnd find_end, bool (*is_name_char)(unsigned char),
                                 const std::string& name_chars) {
   for (int stop = 0; stop < 256; ++stop) {
     for (char before : name_chars) {
-      for (size_t at = 0; at < 12; ++at) {
-        std::string buf(16, before);
+      for (size_t at = 0; at < 30; ++at) {
+        std::string buf(30, before);
         buf[at] = static_cast<char>(stop);
         const char* got = find_end(buf.data(), buf.data() + buf.size(), buf.data() + buf.size());
         const size_t want = is_name_char(static_cast<unsigned char>(stop)) ? buf.size() : at;
@@ -91,14 +94,49 @@ TEST(ScanTest, FindMetricNameEndStopsAtTheFirstByteOutsideTheClass) {
 TEST(ScanTest, FindTokenEndStopsAtBlanksAndLineEnds) {
   for (int stop = 0; stop < 256; ++stop) {
     const bool stops = stop == ' ' || stop == '\t' || stop == '\r' || stop == '\n';
-    for (size_t at = 0; at < 20; ++at) {
-      std::string buf(24, '1');
+    for (size_t at = 0; at < 30; ++at) {
+      std::string buf(30, '1');
       buf[at] = static_cast<char>(stop);
       const char* got = FindTokenEnd(buf.data(), buf.data() + buf.size(), buf.data() + buf.size());
       ASSERT_EQ(got - buf.data(), static_cast<ptrdiff_t>(stops ? at : buf.size()))
           << "byte " << stop << " at " << at;
     }
   }
+}
+
+// Each class says the same of every byte value, whichever width asks: the word and byte forms
+// are what runs where SSE2 is missing, so they are checked here too.
+template <typename Class>
+void ExpectWidthsAgree(const char* name) {
+  for (int c = 0; c < 256; ++c) {
+    for (char filler : {'a', '0', ' ', '"', '\xff'}) {
+      if (Class::Byte(static_cast<unsigned char>(filler))) continue;  // need a non-member filler
+      for (int at = 0; at < 16; ++at) {
+        char bytes[16];
+        std::memset(bytes, filler, sizeof(bytes));
+        bytes[at] = static_cast<char>(c);
+        const bool in = Class::Byte(static_cast<unsigned char>(c));
+        uint64_t word;
+        std::memcpy(&word, bytes + (at & 8), sizeof(word));
+        const uint64_t word_hits = Class::WordHits(word);
+        ASSERT_EQ(word_hits != 0, in) << name << " byte " << c << " at " << at;
+        if (in) ASSERT_EQ(absl::countr_zero(word_hits) >> 3, at & 7) << name << " byte " << c;
+#ifdef __SSE2__
+        const unsigned vector_hits =
+            Class::VectorHits(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes)));
+        ASSERT_EQ(vector_hits, in ? 1u << at : 0u) << name << " byte " << c << " at " << at;
+#endif
+      }
+    }
+  }
+}
+
+TEST(ScanTest, ClassesAgreeAtEveryWidth) {
+  ExpectWidthsAgree<ValueStop>("ValueStop");
+  ExpectWidthsAgree<NotLabelChar>("NotLabelChar");
+  ExpectWidthsAgree<NotMetricChar>("NotMetricChar");
+  ExpectWidthsAgree<Blank>("Blank");
+  ExpectWidthsAgree<TokenStop>("TokenStop");
 }
 
 // Every length up to a few words, with one differing byte at every place (or none).
