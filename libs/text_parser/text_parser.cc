@@ -98,13 +98,6 @@ inline size_t SkipBlanks(absl::string_view s, size_t i) {
   return i;
 }
 
-// `s` lies in a buffer readable up to `readable_end`.
-bool IsMetricName(absl::string_view s, const char* readable_end) {
-  if (s.empty() || !IsMetricStart(s[0])) return false;
-  const char* const end = s.data() + s.size();
-  return FindMetricNameEnd(s.data(), end, readable_end) == end;
-}
-
 // Quotes `s` for an error message: Go's escapes so the message stays on one line, and long
 // text cut at 100 bytes so a huge line cannot blow up the response.
 std::string Quote(absl::string_view s) { return GoQuote(s, /*max_bytes=*/100); }
@@ -306,10 +299,14 @@ class Parser {
     if (!help && !SameText(keyword, "TYPE")) return absl::OkStatus();
     if (i == line.size()) return absl::OkStatus();  // a bare "# HELP" is just a comment
 
-    const size_t name_end = TokenEnd(line, i);
+    // The name runs to the first byte that cannot be in one; it is valid when that byte ends
+    // the token (one scan instead of finding the token, then checking its bytes).
+    const size_t name_end =
+        FindMetricNameEnd(line.data() + i, line.data() + line.size(), body_end_) - line.data();
     const absl::string_view name = line.substr(i, name_end - i);
-    if (!IsMetricName(name, body_end_)) {
-      return Error("invalid metric name ", Quote(name), " in ", keyword, " line");
+    if (!IsMetricStart(line[i]) || (name_end < line.size() && !IsBlank(line[name_end]))) {
+      const absl::string_view token = line.substr(i, TokenEnd(line, i) - i);
+      return Error("invalid metric name ", Quote(token), " in ", keyword, " line");
     }
     // Which sample names belong where may change: forget the cached resolution.
     last_name_ = absl::string_view();
@@ -324,7 +321,7 @@ class Parser {
 
   absl::Status SetHelp(absl::string_view name, absl::string_view text) {
     absl::string_view help = text;  // in the body unless it needs unescaping or repair
-    if (text.find('\\') != absl::string_view::npos) {
+    if (std::memchr(text.data(), '\\', text.size()) != nullptr) {
       // Unescaping only shortens the text.
       char* const start = model_.text.Reserve(text.size());
       char* p = start;

@@ -144,6 +144,7 @@ void Model::Clear() {
   ClearOrRelease(&families);
   value_series.Clear();
   ClearOrRelease(&value_runs);
+  last_value_family = kNoIndex;
   ClearOrRelease(&series);
   ClearOrRelease(&labels);
   ClearOrRelease(&points);
@@ -181,10 +182,11 @@ void Model::AddValueSeries(uint32_t family, const std::vector<LabelRef>& series_
   const size_t begin = value_series.size();
   value_series.Commit(field_size);
 
-  // Samples of a family usually come together: then this series extends the family's last run.
+  // Samples of a family usually come together: then this series extends the last run, which
+  // is the family's.
   FamilyRecord& f = families[family];
-  if (f.last_run != kNoIndex && value_runs[f.last_run].end == begin) {
-    value_runs[f.last_run].end += field_size;
+  if (family == last_value_family) {
+    value_runs.back().end += field_size;
   } else {
     const uint32_t run = static_cast<uint32_t>(value_runs.size());
     value_runs.push_back(ValueRun{begin, begin + field_size, kNoIndex});
@@ -194,6 +196,7 @@ void Model::AddValueSeries(uint32_t family, const std::vector<LabelRef>& series_
       value_runs[f.last_run].next = run;
     }
     f.last_run = run;
+    last_value_family = family;
   }
   f.value_series_size += field_size;
   ++f.series_count;
