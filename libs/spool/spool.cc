@@ -95,6 +95,37 @@ bool WriteFully(int fd, std::vector<iovec>& iov, uint64_t offset) {
   return true;
 }
 
+// Writes zeros to file bytes [begin, end).
+bool WriteZeros(int fd, uint64_t begin, uint64_t end) {
+  static const std::vector<char>* const zeros = new std::vector<char>(64 << 10);
+  std::vector<iovec> iov;
+  for (uint64_t at = begin; at < end; at += zeros->size()) {
+    iov.push_back({const_cast<char*>(zeros->data()),
+                   static_cast<size_t>(std::min<uint64_t>(zeros->size(), end - at))});
+  }
+  return WriteFully(fd, iov, begin);
+}
+
+// The file offset just past the last byte in [begin, end) that is not zero; `begin` if all
+// are zero (or on a read error, which the caller's reads report).
+uint64_t NonZeroEnd(int fd, uint64_t begin, uint64_t end) {
+  std::vector<char> block(64 << 10);
+  while (end > begin) {
+    const uint64_t from = end - std::min<uint64_t>(block.size(), end - begin);
+    const size_t size = static_cast<size_t>(end - from);
+    ssize_t n;
+    do {
+      n = pread(fd, block.data(), size, static_cast<off_t>(from));
+    } while (n < 0 && errno == EINTR);
+    if (n != static_cast<ssize_t>(size)) return begin;
+    for (size_t i = size; i > 0; --i) {
+      if (block[i - 1] != 0) return from + i;
+    }
+    end = from;
+  }
+  return begin;
+}
+
 // One segment file. Readers open their own descriptor, so only the active segment keeps one
 // open and the number of open files does not grow with the number of segments.
 struct Segment {
@@ -109,8 +140,11 @@ struct Segment {
   // only.
   int fd = -1;
   // The rest is guarded by Impl::mu_.
-  // Bytes in the file. Changed only by the committing thread (and Open).
+  // Bytes of records in the file. Changed only by the committing thread (and Open).
   uint64_t file_size = 0;
+  // The file's actual size: file_size plus the zeros prefilled after it. Used by the
+  // committing thread only.
+  uint64_t prefilled = 0;
   // Bytes readers may read: the committed size of the active segment, the valid prefix of a
   // sealed one.
   uint64_t readable = 0;
@@ -204,6 +238,9 @@ class Spool::Impl {
   void CommitRun(std::vector<Pending>& batch, size_t begin, size_t end);
   void FailRecords(std::vector<Pending>& batch, size_t begin, size_t end,
                    const absl::Status& status);
+  // Writes zeros after the active segment's records, a prefill step ahead, once the records
+  // reached the zeros written before; the caller's coming sync makes them durable.
+  void Prefill(Segment& segment);
 
   const SpoolOptions options_;
   int dir_fd_ = -1;
@@ -391,6 +428,8 @@ absl::Status Spool::Impl::Recover() {
     }
     if (!reader.status().ok()) return reader.status();
     const uint64_t valid_end = reader.offset();
+    // Zeros after the records were prefilled; only bytes before them are damage.
+    const uint64_t damaged_end = NonZeroEnd(fd, valid_end, segment->file_size);
     segment->readable = valid_end;
     segment->gaps = reader.new_gaps();
     if (reader.skipped_bytes() > 0) {
@@ -399,24 +438,27 @@ absl::Status Spool::Impl::Recover() {
       skipped += reader.skipped_bytes();
     }
     if (last && valid_end < segment->file_size) {
-      // A torn final write or damage at the end: cut it so appends continue after the last
-      // valid record.
-      const uint64_t cut = segment->file_size - valid_end;
-      LOG(WARNING) << "spool: dropping the last " << cut << " bytes of " << path
-                   << " (incomplete or damaged record after " << records
-                   << " valid records, at position " << segment->base + valid_end << ")";
+      // A torn final write or damage at the end: cut it (and any prefilled zeros) so appends
+      // continue after the last valid record.
+      const uint64_t cut = damaged_end - valid_end;
+      if (cut > 0) {
+        LOG(WARNING) << "spool: dropping the last " << cut << " bytes of " << path
+                     << " (incomplete or damaged record after " << records
+                     << " valid records, at position " << segment->base + valid_end << ")";
+      }
       if (ftruncate(fd, static_cast<off_t>(valid_end)) != 0) return ErrnoStatus("truncating", path);
       if (fdatasync(fd) != 0) return ErrnoStatus("syncing", path);
       std::lock_guard<std::mutex> lock(mu_);
       ++counters_.fsyncs;
       segment->file_size = valid_end;
       tail_dropped += cut;
-    } else if (!last && valid_end < segment->file_size) {
-      const uint64_t bad = segment->file_size - valid_end;
+    } else if (!last && damaged_end > valid_end) {
+      const uint64_t bad = damaged_end - valid_end;
       LOG(ERROR) << "spool: the last " << bad << " bytes of " << path
                  << " are not valid records; skipping to the next segment";
       skipped += bad;
     }
+    segment->prefilled = segment->file_size;
     if (!last) {
       close(segment->fd);
       segment->fd = -1;
@@ -568,6 +610,12 @@ void Spool::Impl::CommitBatch(std::vector<Pending>& batch) {
         std::lock_guard<std::mutex> lock(mu_);
         segments_.push_back(*next);
       }
+      // The sealed segment's prefilled zeros are of no more use. Not synced: recovery takes
+      // zeros after the last record for what they are.
+      if (active_->prefilled > active_->file_size &&
+          ftruncate(active_->fd, static_cast<off_t>(active_->file_size)) != 0) {
+        LOG(WARNING) << "spool: " << ErrnoStatus("truncating sealed", active_->path);
+      }
       close(active_->fd);
       active_->fd = -1;
       active_ = *std::move(next);
@@ -610,6 +658,7 @@ void Spool::Impl::CommitRun(std::vector<Pending>& batch, size_t begin, size_t en
   if (!WriteFully(segment.fd, iov, old_size)) {
     status = ErrnoStatus("writing", segment.path);
     // Take the partial write back so the segment ends with a whole record again.
+    segment.prefilled = old_size;
     if (ftruncate(segment.fd, static_cast<off_t>(old_size)) != 0) {
       std::lock_guard<std::mutex> lock(mu_);
       failed_ = absl::InternalError(absl::StrCat(status.message(), "; truncating it back failed: ",
@@ -620,6 +669,8 @@ void Spool::Impl::CommitRun(std::vector<Pending>& batch, size_t begin, size_t en
       std::lock_guard<std::mutex> lock(mu_);
       segment.file_size = old_size + run_bytes;
     }
+    segment.prefilled = std::max(segment.prefilled, segment.file_size);
+    Prefill(segment);
     if (options_.fsync != FsyncMode::kNever) {
       const bool synced = fdatasync(segment.fd) == 0;
       if (!synced) status = ErrnoStatus("syncing", segment.path);
@@ -650,6 +701,23 @@ void Spool::Impl::CommitRun(std::vector<Pending>& batch, size_t begin, size_t en
   for (size_t i = begin; i < end; ++i) {
     AppendDone done = std::move(batch[i].done);
     done(positions[i - begin]);
+  }
+}
+
+void Spool::Impl::Prefill(Segment& segment) {
+  const uint64_t step = options_.prefill_bytes;
+  if (step == 0 || options_.fsync == FsyncMode::kNever || segment.prefilled > segment.file_size) {
+    return;
+  }
+  // Up to the next multiple of the step, within the segment's size.
+  const uint64_t end =
+      std::min<uint64_t>((segment.file_size / step + 1) * step, options_.segment_bytes);
+  if (end <= segment.prefilled) return;
+  // Best effort: without the zeros (a full disk, say) commits only sync more slowly.
+  if (WriteZeros(segment.fd, segment.prefilled, end)) {
+    segment.prefilled = end;
+  } else {
+    LOG_EVERY_N(WARNING, 1000) << "spool: " << ErrnoStatus("prefilling", segment.path);
   }
 }
 

@@ -18,7 +18,8 @@
 //
 // Recovery (Open): every record is checked. Damaged bytes (a torn write at the end, a flipped
 // bit) are skipped up to the next valid record, so one bad record hides no later ones; unusable
-// bytes at the end of the last segment are cut off. Both are logged and counted in Stats.
+// bytes at the end of the last segment are cut off. Both are logged and counted in Stats. Zeros
+// after a segment's last record are prefilled space (SpoolOptions::prefill_bytes), not damage.
 #ifndef PUSHGATE_LIBS_SPOOL_SPOOL_H_
 #define PUSHGATE_LIBS_SPOOL_SPOOL_H_
 
@@ -64,6 +65,13 @@ struct SpoolOptions {
   // released). An append beyond it is refused with ResourceExhausted; old data is never dropped
   // to make room. Disk use can exceed it by the released part of the oldest segment.
   size_t max_bytes = 1 << 30;
+  // Zeros written ahead of the records, in steps of this many bytes (0: none). fdatasync must
+  // also write a file's metadata when its size changed, which takes a second disk write and
+  // about doubles the time of every group commit; writing into zeros already on disk keeps the
+  // size unchanged, as databases do with their write-ahead logs. The cost is that each spool
+  // byte reaches the disk twice (as a zero, then as data), and that a commit that needs the
+  // next step writes it. Used only when fsync is batch or always.
+  size_t prefill_bytes = 1 << 20;
 };
 
 class Spool {

@@ -517,12 +517,16 @@ TEST(SpoolTest, TornTailIsCutAndAppendingContinues) {
   }
   const std::vector<std::string> files = SegmentFiles(dir);
   ASSERT_EQ(files.size(), 1u);
-  // The last record loses its final 7 bytes, then garbage follows, as after a torn write.
+  // The last record loses its final 7 bytes, then garbage follows, as after a torn write; the
+  // prefilled zeros after the records stay. Only the damaged bytes count as dropped.
   std::string content = ReadFile(files[0]);
-  ASSERT_EQ(content.size(), positions.back());
-  content.resize(content.size() - 7);
+  const size_t file_size = content.size();
+  ASSERT_GE(file_size, positions.back());
+  EXPECT_EQ(content.find_first_not_of('\0', positions.back()), std::string::npos);
+  content.resize(positions.back() - 7);
   const std::string garbage = "\xa7PGW garbage that is not a record, followed by more junk......";
   content += garbage;
+  content.resize(std::max(file_size, content.size()), '\0');
   WriteFile(files[0], content);
 
   {
@@ -536,7 +540,7 @@ TEST(SpoolTest, TornTailIsCutAndAppendingContinues) {
     EXPECT_THAT(DataOf(ReadAll(*spool, 0)), ElementsAreArray(Payloads(0, 19)));
     const std::vector<uint64_t> more = AppendPayloads(*spool, 100, 5);
     EXPECT_GT(more.front(), positions[18]);
-    EXPECT_EQ(fs::file_size(files[0]), more.back());
+    EXPECT_GE(fs::file_size(files[0]), more.back());
   }
   auto spool = MustOpen(Options(dir));
   ASSERT_NE(spool, nullptr);
@@ -544,6 +548,82 @@ TEST(SpoolTest, TornTailIsCutAndAppendingContinues) {
   std::vector<std::string> expected = Payloads(0, 19);
   for (const std::string& extra : Payloads(100, 5)) expected.push_back(extra);
   EXPECT_THAT(DataOf(ReadAll(*spool, 0)), ElementsAreArray(expected));
+}
+
+TEST(SpoolTest, CommitsWriteIntoPrefilledZerosWhichRecoveryDoesNotTakeForDamage) {
+  const std::string dir = TestDir();
+  SpoolOptions options = Options(dir);
+  options.prefill_bytes = 4096;
+  std::vector<uint64_t> positions;
+  {
+    auto spool = MustOpen(options);
+    ASSERT_NE(spool, nullptr);
+    positions = AppendPayloads(*spool, 0, 5);
+    ASSERT_LT(positions.back(), 4096u);
+    // Commits inside the prefilled step leave the file's size alone: that is what spares
+    // fdatasync its metadata write.
+    const std::vector<std::string> files = SegmentFiles(dir);
+    ASSERT_EQ(files.size(), 1u);
+    EXPECT_EQ(fs::file_size(files[0]), 4096u);
+    for (const uint64_t position : AppendPayloads(*spool, 5, 100)) positions.push_back(position);
+    ASSERT_GT(positions.back(), 4096u);
+    EXPECT_EQ(fs::file_size(files[0]), 8192u);
+    EXPECT_EQ(spool->stats().bytes, positions.back());
+    // A payload that ends in zero bytes must not be mistaken for prefilled space.
+    absl::StatusOr<uint64_t> zero_ended =
+        AppendAndWait(*spool, std::string("ends in zeros\0\0\0", 16));
+    ASSERT_TRUE(zero_ended.ok());
+    positions.push_back(*zero_ended);
+  }
+  auto spool = MustOpen(options);
+  ASSERT_NE(spool, nullptr);
+  const Spool::Stats stats = spool->stats();
+  EXPECT_EQ(stats.corrupt_tail_bytes_dropped, 0u);
+  EXPECT_EQ(stats.corrupt_bytes_skipped, 0u);
+  EXPECT_EQ(stats.records_recovered, 106u);
+  EXPECT_EQ(spool->committed_end(), positions.back());
+  std::vector<std::string> expected = Payloads(0, 105);
+  expected.push_back(std::string("ends in zeros\0\0\0", 16));
+  EXPECT_THAT(DataOf(ReadAll(*spool, 0)), ElementsAreArray(expected));
+  const std::vector<uint64_t> more = AppendPayloads(*spool, 100, 1);
+  EXPECT_GT(more[0], positions.back());
+}
+
+TEST(SpoolTest, ZerosLeftAfterTheRecordsOfASealedSegmentAreNotDamage) {
+  // A crash between sealing a segment and cutting its prefilled zeros leaves them there.
+  const std::string dir = TestDir();
+  SpoolOptions options = Options(dir, /*segment_bytes=*/1024);
+  options.prefill_bytes = 512;
+  {
+    auto spool = MustOpen(options);
+    ASSERT_NE(spool, nullptr);
+    AppendPayloads(*spool, 0, 40);
+  }
+  std::vector<std::string> files = SegmentFiles(dir);
+  ASSERT_GT(files.size(), 2u);
+  std::sort(files.begin(), files.end());
+  for (size_t i = 0; i + 1 < files.size(); ++i) {
+    std::string content = ReadFile(files[i]);
+    content.resize(1024, '\0');
+    WriteFile(files[i], content);
+  }
+  auto spool = MustOpen(options);
+  ASSERT_NE(spool, nullptr);
+  EXPECT_EQ(spool->stats().corrupt_bytes_skipped, 0u);
+  EXPECT_EQ(spool->stats().corrupt_tail_bytes_dropped, 0u);
+  EXPECT_THAT(DataOf(ReadAll(*spool, 0)), ElementsAreArray(Payloads(0, 40)));
+}
+
+TEST(SpoolTest, WithoutPrefillTheFileEndsWithTheLastRecord) {
+  const std::string dir = TestDir();
+  SpoolOptions options = Options(dir);
+  options.prefill_bytes = 0;
+  auto spool = MustOpen(options);
+  ASSERT_NE(spool, nullptr);
+  const std::vector<uint64_t> positions = AppendPayloads(*spool, 0, 3);
+  const std::vector<std::string> files = SegmentFiles(dir);
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(fs::file_size(files[0]), positions.back());
 }
 
 // A flipped byte anywhere in one record (header or payload) loses that record only.

@@ -63,6 +63,10 @@ ABSL_FLAG(std::string, spool_fsync, "batch",
 ABSL_FLAG(int64_t, spool_max_bytes, int64_t{1} << 30,
           "Undelivered bytes the spool may hold; beyond it pushes are refused (503).");
 ABSL_FLAG(int64_t, spool_segment_bytes, 64 << 20, "Size of one spool segment file.");
+ABSL_FLAG(int64_t, spool_prefill_bytes, 1 << 20,
+          "Zeros written ahead of the spool's records in steps of this size, so that a group "
+          "commit's fdatasync need not also write the file's new size (about half the sync "
+          "time); each spool byte then reaches the disk twice. 0 turns it off.");
 
 namespace pushgate {
 namespace {
@@ -148,6 +152,11 @@ int Run() {
   spool_options.fsync = *fsync;
   spool_options.max_bytes = absl::GetFlag(FLAGS_spool_max_bytes);
   spool_options.segment_bytes = absl::GetFlag(FLAGS_spool_segment_bytes);
+  if (absl::GetFlag(FLAGS_spool_prefill_bytes) < 0) {
+    LOG(ERROR) << "--spool_prefill_bytes must be 0 or more";
+    return 2;
+  }
+  spool_options.prefill_bytes = absl::GetFlag(FLAGS_spool_prefill_bytes);
   absl::StatusOr<std::unique_ptr<Spool>> spool = Spool::Open(spool_options);
   if (!spool.ok()) {
     LOG(ERROR) << "spool " << spool_options.dir << ": " << spool.status();
