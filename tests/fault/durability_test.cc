@@ -118,13 +118,19 @@ TEST(DurabilityTest, CorruptSpoolTailKeepsEveryCompleteRecord) {
   ASSERT_EQ(pusher.acked().size(), 200u);
   pushgate.aggregator().Stop(SIGKILL);
 
-  // A torn write: half a record's worth of garbage after the last complete record.
+  // A torn write: half a record's worth of garbage right after the last complete record,
+  // which is where the zeros prefilled after the records begin (a record ends with its push's
+  // sequence, a varint that is not 0, so its last byte is not a zero).
   std::string segment = LastSegment(pushgate.data_dir() + "/spool");
   ASSERT_FALSE(segment.empty());
-  int fd = open(segment.c_str(), O_WRONLY | O_APPEND);
+  int fd = open(segment.c_str(), O_RDWR);
   ASSERT_GE(fd, 0);
+  std::string content(static_cast<size_t>(lseek(fd, 0, SEEK_END)), '\0');
+  ASSERT_EQ(pread(fd, content.data(), content.size(), 0), static_cast<ssize_t>(content.size()));
+  const size_t records_end = content.find_last_not_of('\0') + 1;
   std::string garbage(37, '\x5a');
-  ASSERT_EQ(write(fd, garbage.data(), garbage.size()), static_cast<ssize_t>(garbage.size()));
+  ASSERT_EQ(pwrite(fd, garbage.data(), garbage.size(), static_cast<off_t>(records_end)),
+            static_cast<ssize_t>(garbage.size()));
   close(fd);
 
   receiver.Resume();
