@@ -50,6 +50,7 @@ using ::pushgate::text_parser_internal::SameText;
 using ::pushgate::text_parser_internal::ScanPlainSample;
 using ::pushgate::text_parser_internal::SeriesKind;
 using ::pushgate::text_parser_internal::SeriesRecord;
+using ::pushgate::text_parser_internal::ValueStopFinder;
 
 // The model writes its types as MetricType field values.
 static_assert(kUntyped == v1::UNTYPED && kCounter == v1::COUNTER && kGauge == v1::GAUGE &&
@@ -299,22 +300,28 @@ class Parser {
     if (!help && !SameText(keyword, "TYPE")) return absl::OkStatus();
     if (i == line.size()) return absl::OkStatus();  // a bare "# HELP" is just a comment
 
-    // The name runs to the first byte that cannot be in one; it is valid when that byte ends
-    // the token (one scan instead of finding the token, then checking its bytes).
-    const size_t name_end =
-        FindMetricNameEnd(line.data() + i, line.data() + line.size(), body_end_) - line.data();
-    const absl::string_view name = line.substr(i, name_end - i);
-    if (!IsMetricStart(line[i]) || (name_end < line.size() && !IsBlank(line[name_end]))) {
-      const absl::string_view token = line.substr(i, TokenEnd(line, i) - i);
-      return Error("invalid metric name ", Quote(token), " in ", keyword, " line");
-    }
     // Which sample names belong where may change: forget the cached resolution.
     last_name_ = absl::string_view();
-    // HELP and TYPE of one family come together; find it once.
-    if (!SameText(name, declared_key_)) {
-      declared_key_ = name;
-      declared_ = FamilyIndex(name);
+    // HELP and TYPE of one family come together: the name is usually the last one declared,
+    // which needs neither checking nor looking up again.
+    size_t name_end = i + declared_key_.size();
+    const bool same_family =
+        !declared_key_.empty() && name_end <= line.size() &&
+        EqualBytes(line.data() + i, declared_key_.data(), declared_key_.size()) &&
+        (name_end == line.size() || IsBlank(line[name_end]));
+    if (!same_family) {
+      // The name runs to the first byte that cannot be in one; it is valid when that byte ends
+      // the token (one scan instead of finding the token, then checking its bytes).
+      name_end =
+          FindMetricNameEnd(line.data() + i, line.data() + line.size(), body_end_) - line.data();
+      if (!IsMetricStart(line[i]) || (name_end < line.size() && !IsBlank(line[name_end]))) {
+        const absl::string_view token = line.substr(i, TokenEnd(line, i) - i);
+        return Error("invalid metric name ", Quote(token), " in ", keyword, " line");
+      }
+      declared_key_ = line.substr(i, name_end - i);
+      declared_ = FamilyIndex(declared_key_);
     }
+    const absl::string_view name = line.substr(i, name_end - i);
     absl::string_view rest = line.substr(SkipBlanks(line, name_end));
     return help ? SetHelp(name, rest) : SetType(name, rest);
   }

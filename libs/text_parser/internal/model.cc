@@ -189,7 +189,9 @@ void Model::AddValueSeries(uint32_t family, const std::vector<LabelRef>& series_
     value_runs.back().end += field_size;
   } else {
     const uint32_t run = static_cast<uint32_t>(value_runs.size());
-    value_runs.push_back(ValueRun{begin, begin + field_size, kNoIndex});
+    ValueRun& value_run = value_runs.emplace_back();  // field by field, as in AddPoint
+    value_run.begin = begin;
+    value_run.end = begin + field_size;
     if (f.last_run == kNoIndex) {
       f.first_run = run;
     } else {
@@ -232,7 +234,11 @@ void Model::SetLabels(uint32_t s, const std::vector<LabelRef>& new_labels, int s
 
 void Model::AddPoint(uint32_t s, double bound, double value) {
   const uint32_t index = static_cast<uint32_t>(points.size());
-  points.push_back(Point{bound, value, kNoIndex});
+  // Field by field: a Point built on the stack and copied in was written in two halves and
+  // read back whole, which store-to-load forwarding cannot serve (a stall on every bucket).
+  Point& point = points.emplace_back();
+  point.bound = bound;
+  point.value = value;
   SeriesRecord& record = series[s];
   if (record.last_point == kNoIndex) {
     record.first_point = index;

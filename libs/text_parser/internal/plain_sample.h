@@ -46,9 +46,9 @@ struct PlainSample {
 // other line; then values in `labels` may have been overwritten, but never names.
 //
 // Inline, below: it runs on every line, where a call costs as much as some of its steps.
-inline bool ScanPlainSample(const char* line, const char* end, absl::string_view previous_name,
-                            LabelRef* labels, size_t known_labels, size_t max_label_value_length,
-                            PlainSample* out);
+inline bool ScanPlainSample(const char* line, const char* end, ValueStopFinder* stops,
+                            absl::string_view previous_name, LabelRef* labels, size_t known_labels,
+                            size_t max_label_value_length, PlainSample* out);
 
 // ---------------------------------------------------------------------------------------
 // Implementation.
@@ -89,13 +89,14 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool ScanPlainSample(const char* line, const
   size_t count = 0;
   if (*p == '{') {
     ++p;
+    ValueStopFinder stops(p, end);
     if (p != end && *p != '}') {
       for (;;) {
         if (count == known_labels) return false;
         const absl::string_view name = labels[count].name;
         if (!StartsWithNameAndQuote(p, end, name)) return false;
         const char* const value = p + name.size() + 2;
-        p = FindValueStop(value, end, end);
+        p = stops.Next(value);
         if (p == end || *p != '"') return false;  // escapes, non-ASCII, newline, no quote
         const size_t length = p - value;
         if (max_label_value_length != 0 && length > max_label_value_length) return false;

@@ -2,7 +2,9 @@
 
 #include <cstdint>
 #include <cstring>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "absl/numeric/bits.h"
 #include "gtest/gtest.h"
@@ -137,6 +139,36 @@ TEST(ScanTest, ClassesAgreeAtEveryWidth) {
   ExpectWidthsAgree<NotMetricChar>("NotMetricChar");
   ExpectWidthsAgree<Blank>("Blank");
   ExpectWidthsAgree<TokenStop>("TokenStop");
+}
+
+// Bodies of every length around the 64-byte window, stops anywhere, questions in the order the
+// fast path asks them (forward from the last answer) and out of it: always FindValueStop's answer.
+TEST(ScanTest, ValueStopFinderAgreesWithFindValueStop) {
+  std::mt19937_64 rng(7);
+  const char alphabet[] = {'a', 'b', '=', ',', '"', '\\', '\n', '\x80', '\xc3'};
+  for (size_t len = 0; len < 200; ++len) {
+    for (int round = 0; round < 20; ++round) {
+      std::vector<char> body(len);
+      // Sparse stops, so that some windows have none at all.
+      const int density = 1 + static_cast<int>(rng() % 40);
+      for (char& c : body) {
+        c = static_cast<int>(rng() % density) == 0 ? alphabet[2 + rng() % 7] : alphabet[rng() % 4];
+      }
+      const char* const begin = body.data();
+      const char* const end = begin + len;
+      const size_t from = len == 0 ? 0 : rng() % len;
+      ValueStopFinder finder(begin + from, end);
+      size_t at = from;
+      for (int question = 0; question < 12 && at <= len; ++question) {
+        const char* got = finder.Next(begin + at);
+        ASSERT_EQ(got, FindValueStop(begin + at, end, end))
+            << "length " << len << " from " << from << " at " << at;
+        // Mostly just past the answer, as the fast path asks; sometimes back or far ahead.
+        const size_t next = static_cast<size_t>(got - begin) + 1 + rng() % 8;
+        at = rng() % 5 == 0 ? rng() % (len + 1) : next;
+      }
+    }
+  }
 }
 
 // Every length up to a few words, with one differing byte at every place (or none).

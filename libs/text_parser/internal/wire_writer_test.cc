@@ -11,7 +11,7 @@ namespace {
 // Every length around the inline cases' edges: exactly the source bytes, nothing around them.
 TEST(CopyBytesTest, CopiesExactlyTheGivenBytes) {
   std::string src;
-  for (int i = 0; i < 40; ++i) src.push_back(static_cast<char>('A' + i));
+  for (int i = 0; i < 70; ++i) src.push_back(static_cast<char>('!' + i));
   for (size_t n = 0; n <= src.size(); ++n) {
     std::string dst(src.size() + 4, '.');
     CopyBytes(&dst[2], src.data(), n);
