@@ -45,6 +45,7 @@ using ::pushgate::text_parser_internal::LabelRef;
 using ::pushgate::text_parser_internal::Model;
 using ::pushgate::text_parser_internal::ParseFloat;
 using ::pushgate::text_parser_internal::ParseInt64;
+using ::pushgate::text_parser_internal::PlainLabelLimits;
 using ::pushgate::text_parser_internal::PlainSample;
 using ::pushgate::text_parser_internal::SameText;
 using ::pushgate::text_parser_internal::ScanPlainSample;
@@ -258,12 +259,13 @@ class Parser {
   absl::Status ParseLines() {
     const char* p = body_.data();
     const char* const end = p + body_.size();
+    const PlainLabelLimits plain_limits{limits_.max_label_name_length,
+                                        limits_.max_label_value_length};
     while (p < end) {
       ++line_;
       PlainSample plain;
-      if (fast_path_ && ScanPlainSample(p, end, last_name_, labels_.data(), labels_.size(),
-                                        limits_.max_label_value_length, &plain)) {
-        labels_.resize(plain.label_count);
+      if (fast_path_ &&
+          ScanPlainSample(p, end, last_name_, declared_key_, &labels_, plain_limits, &plain)) {
         absl::Status status = AddSample(plain.name, plain.same_name, plain.value,
                                         /*has_timestamp=*/false, /*timestamp=*/0);
         if (!status.ok()) return status;

@@ -267,6 +267,15 @@ std::vector<Body> FastPathBodies() {
       {"newline in a value", "a{x=\"1\"} 1\na{x=\"2\n\"} 1\n"},
       {"type change after fast lines", "a 1\na 2\n# TYPE a gauge\na 3\n"},
       {"value too long after fast lines", "a{x=\"1\"} 1\na{x=\"12345\"} 1\n"},
+      {"new names",
+       "a{x=\"1\",y=\"2\"} 1\na{z=\"1\",y=\"2\"} 2\nb{z=\"3\"} 3\nb 4\nb{w=\"5\"} 5\n"},
+      {"a repeat where a name was known", "a{x=\"1\",y=\"2\"} 1\na{y=\"1\",y=\"2\"} 2\n"},
+      {"a repeat around a known name", "a{x=\"1\",y=\"2\"} 1\na{z=\"1\",x=\"2\",z=\"3\"} 2\n"},
+      {"reserved after a known name", "a{x=\"1\"} 1\na{x=\"1\",__name__=\"b\"} 2\n"},
+      {"new names, then the line is not plain",
+       "a{x=\"1\",y=\"2\"} 1\na{z=\"1\",y=\"2\"} 2 7\na{z=\"1\",y=\"2\"} 3\n"
+       "a{q=\"\\\"\",y=\"2\"} 4\na{q=\"1\",y=\"2\",q=\"3\"} 5\n"},
+      {"long new name", "a{abcdefgh=\"1\"} 1\n"},
   };
 }
 
