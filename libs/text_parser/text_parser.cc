@@ -51,7 +51,6 @@ using ::pushgate::text_parser_internal::SameText;
 using ::pushgate::text_parser_internal::ScanPlainSample;
 using ::pushgate::text_parser_internal::SeriesKind;
 using ::pushgate::text_parser_internal::SeriesRecord;
-using ::pushgate::text_parser_internal::ValueStopFinder;
 
 // The model writes its types as MetricType field values.
 static_assert(kUntyped == v1::UNTYPED && kCounter == v1::COUNTER && kGauge == v1::GAUGE &&
@@ -486,7 +485,8 @@ class Parser {
 
   // Parses `{...}` starting at line[*i] == '{' into labels_, leaving *i after the '}'.
   //
-  // labels_ comes in holding the previous sample's labels and is overwritten in place. Samples
+  // labels_ comes in holding the previous sample's labels (or none, when the fast path gave up
+  // on this line after checking names of its own) and is overwritten in place. Samples
   // of a family repeat their label names: while the names so far are the previous sample's,
   // in its order, a name written as `<previous name>="` is known to be valid, within the
   // length limit, not reserved and not a repeat (the previous sample passed all that with the

@@ -53,7 +53,7 @@ struct PlainLabelLimits {
 // line (each may be empty); they are valid names. `labels` comes in holding the known labels
 // and, on success, holds the sample's labels. Returns false, with `out` unspecified, for any
 // other line; then `labels` holds the known labels (their values may have changed) or nothing
-// (when the line started with other names): either way names the general parser can still
+// (when the line brought other names): either way names the general parser can still
 // take as known.
 //
 // Inline, below: it runs on every line, where a call costs as much as some of its steps.
