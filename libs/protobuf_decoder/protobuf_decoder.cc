@@ -4,6 +4,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <utility>
 #include <vector>
@@ -405,24 +406,163 @@ std::string PrefixProblem(absl::string_view rest) {
   return "malformed length prefix (not a valid varint)";
 }
 
+// The messages a decode parses into and converts through, kept per thread: cleared and
+// refilled, a message keeps its sub-messages and string buffers, so after the first push
+// parsing and converting mostly fill memory that is already there, and what is new costs a
+// pointer bump on the arena instead of a malloc and free per label, metric and bucket.
+struct Scratch {
+  google::protobuf::Arena arena;
+  client::MetricFamily* in = nullptr;
+  v1::MetricFamily* out = nullptr;  // for the wire form
+  size_t body_bytes = 0;            // decoded since the messages were made
+};
+
+// A thread's scratch is dropped after a decode once its arena holds more than this, or once
+// the bodies decoded into it since it was made add up to more: every string buffer the
+// messages keep came from those bodies, so this bounds what they hold too (a byte count of
+// only the last body would not: each push could leave a large value in another label).
+// proto3's Clear() does not keep singular sub-messages (a Series' summary or histogram) on an
+// arena, so the arena also grows a little with every push until it is dropped.
+constexpr size_t kKeepBytes = 1 << 20;
+
+Scratch& ThreadScratch() {
+  static thread_local Scratch scratch;
+  if (scratch.in == nullptr) {
+    scratch.in = google::protobuf::Arena::CreateMessage<client::MetricFamily>(&scratch.arena);
+    scratch.out = google::protobuf::Arena::CreateMessage<v1::MetricFamily>(&scratch.arena);
+  }
+  return scratch;
+}
+
+void ReleaseScratch(absl::string_view body, Scratch* scratch) {
+  scratch->body_bytes += body.size();
+  if (scratch->body_bytes > kKeepBytes || scratch->arena.SpaceUsed() > kKeepBytes) {
+    scratch->in = nullptr;
+    scratch->out = nullptr;
+    scratch->body_bytes = 0;
+    scratch->arena.Reset();
+  }
+}
+
+// Where Decode puts the families it converts: `Begin` gives the message to convert the next
+// one into, `Commit` keeps it (in the place of the earlier family of its name, the slot
+// `earlier`, or else after the others) and returns its slot and a view of its name that
+// stays valid until the decode ends; `SeriesOf` is the number of series in a slot.
+
+// Appends families to a repeated field as messages. A slot is an index in it.
+class MessageSink {
+ public:
+  explicit MessageSink(google::protobuf::RepeatedPtrField<v1::MetricFamily>* out) : out_(out) {}
+
+  v1::MetricFamily* Begin() { return out_->Add(); }
+  size_t SeriesOf(int slot) const { return static_cast<size_t>((*out_)[slot].series_size()); }
+  absl::string_view Commit(int earlier, int* slot) {
+    *slot = out_->size() - 1;
+    if (earlier >= 0) {
+      out_->SwapElements(earlier, *slot);
+      out_->RemoveLast();
+      *slot = earlier;
+    }
+    return (*out_)[*slot].name();
+  }
+
+ private:
+  google::protobuf::RepeatedPtrField<v1::MetricFamily>* out_;
+};
+
+// Appends families to a string as PushRequest.families entries. Every family is converted
+// into the same scratch message and written out at once, so nothing is built for the push
+// as a whole (see DecodeProtobufPushToWire). A slot is an index in entries_.
+class WireSink {
+ public:
+  WireSink(v1::MetricFamily* scratch, std::string* out)
+      : family_(scratch), out_(out), start_(out->size()) {}
+
+  v1::MetricFamily* Begin() {
+    family_->Clear();
+    return family_;
+  }
+  size_t SeriesOf(int slot) const { return entries_[slot].series; }
+  size_t SeriesTotal() const {
+    size_t total = 0;
+    for (const Entry& entry : entries_) total += entry.series;
+    return total;
+  }
+  absl::string_view Commit(int earlier, int* slot) {
+    const size_t offset = out_->size();
+    const size_t length = family_->ByteSizeLong();
+    char prefix[1 + 10];
+    prefix[0] = kFamiliesTag;
+    size_t prefix_size = 1;
+    for (uint64_t v = length;; v >>= 7) {
+      prefix[prefix_size++] = static_cast<char>(v < 0x80 ? v : (v & 0x7f) | 0x80);
+      if (v < 0x80) break;
+    }
+    out_->append(prefix, prefix_size);
+    out_->resize(offset + prefix_size + length);
+    family_->SerializeWithCachedSizesToArray(
+        reinterpret_cast<uint8_t*>(&(*out_)[offset + prefix_size]));
+    const size_t size = prefix_size + length;
+    const size_t series = static_cast<size_t>(family_->series_size());
+    if (earlier < 0) {
+      *slot = static_cast<int>(entries_.size());
+      // A copy: the scratch message keeps its buffer for the next family.
+      entries_.push_back({family_->name(), offset, size, series});
+      return entries_.back().name;
+    }
+    // Rare (a client that sends one family twice): the earlier entry's bytes are left where
+    // they are, dead, and Finish puts the new ones in their place. Splicing them in here
+    // would move everything after them, for every repeat: quadratic in a hostile body.
+    Entry& entry = entries_[earlier];
+    entry.offset = offset;
+    entry.size = size;
+    entry.series = series;
+    replaced_ = true;
+    *slot = earlier;
+    return entry.name;  // the same name
+  }
+
+  // After a successful decode: drops the bytes of replaced families, writing the entries in
+  // their slots' order.
+  void Finish() {
+    if (!replaced_) return;
+    std::string compact(*out_, 0, start_);
+    for (const Entry& entry : entries_) compact.append(*out_, entry.offset, entry.size);
+    out_->swap(compact);
+  }
+
+ private:
+  // PushRequest.families: field 4, length-delimited.
+  static constexpr char kFamiliesTag = (4 << 3) | 2;
+
+  struct Entry {
+    std::string name;
+    size_t offset;  // in *out_, of the tag
+    size_t size;    // tag, length and message
+    size_t series;
+  };
+
+  v1::MetricFamily* family_;
+  std::string* out_;
+  const size_t start_;  // out_'s size before the decode
+  bool replaced_ = false;
+  // A deque, so that the names the decoder's index views do not move.
+  std::deque<Entry> entries_;
+};
+
+template <typename Sink>
 absl::Status Decode(absl::string_view body, const TextParserLimits& limits,
-                    google::protobuf::RepeatedPtrField<v1::MetricFamily>* out) {
+                    client::MetricFamily* scratch, Sink* sink) {
   if (body.size() > static_cast<size_t>(INT_MAX)) {
     return absl::InvalidArgumentError(
         absl::StrCat("protobuf body of ", body.size(), " bytes is too large to decode"));
   }
   const int size = static_cast<int>(body.size());
   google::protobuf::io::CodedInputStream input(reinterpret_cast<const uint8_t*>(body.data()), size);
-  // The decoded messages live on an arena and one MetricFamily is reused for every message:
-  // Clear() keeps its sub-messages and strings, so after the first family parsing mostly
-  // fills memory that is already there, and what is new costs a pointer bump instead of a
-  // malloc and free per label, metric and bucket.
-  google::protobuf::Arena arena;
-  client::MetricFamily& family =
-      *google::protobuf::Arena::CreateMessage<client::MetricFamily>(&arena);
-  // Families of this push by name, for the last-one-wins rule; the keys view the names held
-  // by the output messages.
-  absl::flat_hash_map<absl::string_view, int> index_by_name;
+  client::MetricFamily& family = *scratch;  // one message reused for every family
+  // Families of this push by name, for the last-one-wins rule; the keys view names the sink
+  // keeps.
+  absl::flat_hash_map<absl::string_view, int> slot_by_name;
   size_t series = 0;
   Position pos{0, 0};
   while (input.CurrentPosition() < size) {
@@ -445,23 +585,24 @@ absl::Status Decode(absl::string_view body, const TextParserLimits& limits,
     }
     input.PopLimit(limit);
 
-    auto earlier = index_by_name.find(family.name());
+    auto earlier = slot_by_name.find(family.name());
     size_t series_before = series;
-    if (earlier != index_by_name.end()) series_before -= (*out)[earlier->second].series_size();
-    v1::MetricFamily* converted = out->Add();
+    if (earlier != slot_by_name.end()) series_before -= sink->SeriesOf(earlier->second);
+    v1::MetricFamily* converted = sink->Begin();
     absl::Status status = ConvertFamily(pos, limits, series_before, &family, converted);
     if (!status.ok()) return status;
     series = series_before + static_cast<size_t>(converted->series_size());
-    if (earlier == index_by_name.end()) {
-      index_by_name.emplace(converted->name(), out->size() - 1);
+    int slot;
+    if (earlier == slot_by_name.end()) {
+      const absl::string_view name = sink->Commit(-1, &slot);
+      slot_by_name.emplace(name, slot);
     } else {
-      // The earlier family's name is the key's storage; re-key on the new one before the
-      // earlier message goes away.
-      const int index = earlier->second;
-      index_by_name.erase(earlier);
-      out->SwapElements(index, out->size() - 1);
-      out->RemoveLast();
-      index_by_name.emplace((*out)[index].name(), index);
+      // The earlier family's name may be the key's storage; re-key on the one the sink
+      // keeps now.
+      const int earlier_slot = earlier->second;
+      slot_by_name.erase(earlier);
+      const absl::string_view name = sink->Commit(earlier_slot, &slot);
+      slot_by_name.emplace(name, slot);
     }
   }
   return absl::OkStatus();
@@ -511,8 +652,27 @@ bool IsDelimitedProtobuf(absl::string_view content_type) {
 absl::Status DecodeProtobufPush(absl::string_view body, const TextParserLimits& limits,
                                 google::protobuf::RepeatedPtrField<v1::MetricFamily>* out) {
   const int original_size = out->size();
-  absl::Status status = Decode(body, limits, out);
+  Scratch& scratch = ThreadScratch();
+  MessageSink sink(out);
+  absl::Status status = Decode(body, limits, scratch.in, &sink);
+  ReleaseScratch(body, &scratch);
   if (!status.ok()) out->DeleteSubrange(original_size, out->size() - original_size);
+  return status;
+}
+
+absl::Status DecodeProtobufPushToWire(absl::string_view body, const TextParserLimits& limits,
+                                      std::string* out, size_t* series) {
+  const size_t original_size = out->size();
+  Scratch& scratch = ThreadScratch();
+  WireSink sink(scratch.out, out);
+  absl::Status status = Decode(body, limits, scratch.in, &sink);
+  ReleaseScratch(body, &scratch);
+  if (!status.ok()) {
+    out->resize(original_size);
+    return status;
+  }
+  sink.Finish();
+  if (series != nullptr) *series = sink.SeriesTotal();
   return status;
 }
 

@@ -38,6 +38,9 @@
 #ifndef PUSHGATE_LIBS_PROTOBUF_DECODER_PROTOBUF_DECODER_H_
 #define PUSHGATE_LIBS_PROTOBUF_DECODER_PROTOBUF_DECODER_H_
 
+#include <cstddef>
+#include <string>
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/repeated_ptr_field.h"
@@ -67,6 +70,17 @@ bool IsDelimitedProtobuf(absl::string_view content_type);
 absl::Status DecodeProtobufPush(
     absl::string_view body, const TextParserLimits& limits,
     google::protobuf::RepeatedPtrField<pushgate::v1::MetricFamily>* out);
+
+// The same decode, written as protobuf wire format instead of messages: on success appends to
+// `out` exactly what `PushRequest.families` (field 4) serializes to for the families
+// DecodeProtobufPush gives (per family: byte 0x22, the length as a varint, the MetricFamily as
+// protobuf's C++ serializer writes it), so a producer can send them without building the
+// push's messages (as ParseTextToWire does for text). Errors are DecodeProtobufPush's, and on
+// error `out` is left exactly as it was. When `series` is given, it is set to the number of
+// series written on success. Both decoders keep their scratch messages per calling thread
+// for the next call (dropped past about a megabyte), which is what makes them cheap.
+absl::Status DecodeProtobufPushToWire(absl::string_view body, const TextParserLimits& limits,
+                                      std::string* out, size_t* series = nullptr);
 
 }  // namespace pushgate
 

@@ -88,10 +88,36 @@ std::vector<std::pair<double, double>> Buckets(const v1::Histogram& histogram) {
   return out;
 }
 
+// The families DecodeProtobufPushToWire writes after `prefix` (which it must keep), read back.
+Families FromWire(const std::string& prefix, const std::string& wire) {
+  EXPECT_EQ(wire.substr(0, prefix.size()), prefix);
+  v1::PushRequest request;
+  EXPECT_TRUE(request.ParseFromString(wire.substr(prefix.size())));
+  return std::move(*request.mutable_families());
+}
+
+bool Equal(const Families& a, const Families& b);
+
+// Every test's body goes through both outputs, which must agree.
 Families MustDecode(const std::string& body, const TextParserLimits& limits = {}) {
   Families out;
   absl::Status status = DecodeProtobufPush(body, limits, &out);
   EXPECT_TRUE(status.ok()) << status;
+
+  const std::string prefix = "\x08\x07";  // PushRequest.sequence, standing for what precedes
+  std::string wire = prefix;
+  size_t series = 12345;
+  status = DecodeProtobufPushToWire(body, limits, &wire, &series);
+  EXPECT_TRUE(status.ok()) << status;
+  const Families from_wire = FromWire(prefix, wire);
+  EXPECT_TRUE(Equal(from_wire, out)) << "the wire form decodes to other families";
+  size_t expected_series = 0;
+  for (const v1::MetricFamily& family : out) expected_series += family.series_size();
+  EXPECT_EQ(series, expected_series);
+  // Byte for byte what the C++ serializer writes for those families.
+  v1::PushRequest request;
+  *request.mutable_families() = out;
+  EXPECT_EQ(wire.substr(prefix.size()), request.SerializeAsString());
   return out;
 }
 
@@ -120,6 +146,12 @@ std::string Rejected(const std::string& body, const TextParserLimits& limits = {
   absl::Status status = DecodeProtobufPush(body, limits, &out);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
   EXPECT_TRUE(Equal(out, Sentinel())) << "out was changed by a rejected push";
+
+  const std::string prefix = "\x08\x07";
+  std::string wire = prefix;
+  absl::Status wire_status = DecodeProtobufPushToWire(body, limits, &wire);
+  EXPECT_EQ(wire_status, status) << "the wire form fails otherwise";
+  EXPECT_EQ(wire, prefix) << "the wire output was changed by a rejected push";
   return std::string(status.message());
 }
 
@@ -463,6 +495,24 @@ TEST(DecodeProtobufPushTest, ALaterFamilyOfTheSameNameReplacesTheEarlierOne) {
   ASSERT_EQ(out.size(), 2);
   EXPECT_EQ(out[0].type(), v1::COUNTER);
   EXPECT_EQ(out[0].series(0).value(), 3);
+}
+
+TEST(DecodeProtobufPushTest, ReplacementsOfFamiliesAfterAnEarlierReplacementLandInPlace) {
+  // The second "a" is longer than the first, so everything after it moves in the wire form;
+  // "b" and "c" are replaced after that.
+  client::MetricFamily long_a = Family("a", client::GAUGE);
+  for (int i = 0; i < 5; ++i) {
+    AddMetric(&long_a, {{"instance", absl::StrCat("host-", i)}})->mutable_gauge()->set_value(i);
+  }
+  Families out = MustDecode(Delimited({Counter("a", 1), Counter("b", 2), Counter("c", 3), long_a,
+                                       Counter("c", 30), Counter("b", 20), Counter("a", 10)}));
+  ASSERT_EQ(out.size(), 3);
+  EXPECT_EQ(out[0].name(), "a");
+  EXPECT_EQ(out[0].series(0).value(), 10);
+  EXPECT_EQ(out[1].name(), "b");
+  EXPECT_EQ(out[1].series(0).value(), 20);
+  EXPECT_EQ(out[2].name(), "c");
+  EXPECT_EQ(out[2].series(0).value(), 30);
 }
 
 // --- The conformance vectors ---

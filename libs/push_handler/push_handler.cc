@@ -181,21 +181,17 @@ void PushHandler::HandlePush(HttpRequest& request, absl::string_view key_path,
       body = decompressed;
     }
     decoded_bytes_.Add(body.size());
-    if (!IsDelimitedProtobuf(request.Header("Content-Type"))) {
-      // Text, the common case: the parser writes the families' wire form straight after the
-      // rest of the request, so no message is built for them.
-      std::string serialized = push->SerializeAsString();
-      size_t series = 0;
-      absl::Status parsed = ParseTextToWire(body, options_.limits, &serialized, &series);
-      if (!parsed.ok()) return reject("body", parsed);
-      series_received_.Add(series);
-      return client_->PushSerialized(std::move(serialized), AckHandler(method, std::move(respond)));
-    }
-    absl::Status parsed = DecodeProtobufPush(body, options_.limits, push->mutable_families());
-    if (!parsed.ok()) return reject("body", parsed);
+    // Either decoder writes the families' wire form straight after the rest of the request,
+    // so no message is built for them (nor serialized again).
+    std::string serialized = push->SerializeAsString();
     size_t series = 0;
-    for (const auto& family : push->families()) series += family.series_size();
+    absl::Status parsed =
+        IsDelimitedProtobuf(request.Header("Content-Type"))
+            ? DecodeProtobufPushToWire(body, options_.limits, &serialized, &series)
+            : ParseTextToWire(body, options_.limits, &serialized, &series);
+    if (!parsed.ok()) return reject("body", parsed);
     series_received_.Add(series);
+    return client_->PushSerialized(std::move(serialized), AckHandler(method, std::move(respond)));
   }
   client_->Push(std::move(push), AckHandler(method, std::move(respond)));
 }

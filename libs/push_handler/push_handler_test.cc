@@ -116,6 +116,28 @@ TEST_F(PushHandlerTest, PushReachesTheAggregatorDecodedWithItsKeyMethodAndTime) 
   EXPECT_LE(push.receive_time_ns(), absl::GetCurrentTimeNanos());
 }
 
+TEST_F(PushHandlerTest, ProtobufPushReachesTheAggregatorDecoded) {
+  // One delimited MetricFamily{name "up", type GAUGE, metric {gauge {value 1}}}.
+  const std::string family("\x0a\x02up\x18\x01\x22\x0b\x12\x09\x09\0\0\0\0\0\0\xf0\x3f", 19);
+  HttpResponse response =
+      Handle("PUT", "/pg/metrics/job/j", absl::StrCat("\x13", family),
+             {{"Content-Type",
+               "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; "
+               "encoding=delimited"}});
+  EXPECT_EQ(response.status, 200);
+  const std::vector<PushRequest> received = processor_.received();
+  ASSERT_EQ(received.size(), 1u);
+  const PushRequest& push = received[0];
+  EXPECT_EQ(push.method(), pushgate::v1::PUT);
+  EXPECT_EQ(push.grouping_key().job(), "j");
+  ASSERT_EQ(push.families_size(), 1);
+  EXPECT_EQ(push.families(0).name(), "up");
+  EXPECT_EQ(push.families(0).type(), pushgate::v1::GAUGE);
+  ASSERT_EQ(push.families(0).series_size(), 1);
+  EXPECT_EQ(push.families(0).series(0).value(), 1);
+  EXPECT_GT(push.receive_time_ns(), 0);
+}
+
 TEST_F(PushHandlerTest, DeleteIsForwardedAndAnswered202) {
   EXPECT_EQ(Handle("DELETE", "/pg/metrics/job/j").status, 202);
   ASSERT_EQ(processor_.received().size(), 1u);

@@ -8,6 +8,9 @@
 //     model_checks.h; family names are unique, as the last message of a name wins);
 //   - limits only ever reject: with tight limits the decode either gives exactly the same
 //     families, within the limits, or fails naming a limit;
+//   - DecodeProtobufPushToWire (what the front sends) agrees with DecodeProtobufPush: the
+//     same status, its output untouched on error, and on success exactly the bytes of a
+//     PushRequest holding DecodeProtobufPush's families, with their series count;
 //   - IsDelimitedProtobuf accepts only values that spell out the media type and both
 //     parameters, and the media type's case does not matter.
 #include <algorithm>
@@ -47,6 +50,30 @@ void CheckDecode(absl::string_view body) {
                    ExistingFamily(), "family ", "max_", rules);
 }
 
+void CheckWireAgrees(absl::string_view body) {
+  Families families;
+  const absl::Status decoded = DecodeProtobufPush(body, {}, &families);
+  // method = POST (field 2), written before the families as the front does.
+  const std::string before = "\x10\x01";
+  std::string wire = before;
+  size_t series = 0;
+  const absl::Status wired = DecodeProtobufPushToWire(body, {}, &wire, &series);
+  FUZZ_CHECK(wired == decoded, "DecodeProtobufPushToWire: ", wired.ToString(),
+             "; DecodeProtobufPush: ", decoded.ToString());
+  if (!decoded.ok()) {
+    FUZZ_CHECK(wire == before, "a rejected body changed the wire output");
+    return;
+  }
+  size_t expected_series = 0;
+  for (const v1::MetricFamily& family : families) expected_series += family.series_size();
+  FUZZ_CHECK(series == expected_series, "wire series count ", series, ", messages hold ",
+             expected_series);
+  v1::PushRequest request;
+  request.set_method(v1::POST);
+  request.mutable_families()->Swap(&families);
+  FUZZ_CHECK(wire == request.SerializeAsString(), "the wire bytes are not the messages'");
+}
+
 void CheckContentType(absl::string_view value) {
   const bool protobuf = IsDelimitedProtobuf(value);
   if (protobuf) {
@@ -76,6 +103,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view input(reinterpret_cast<const char*>(data), size);
   pushgate::fuzz::CheckDecode(input);
+  pushgate::fuzz::CheckWireAgrees(input);
   pushgate::fuzz::CheckContentType(input);
   return 0;
 }
