@@ -80,9 +80,9 @@ class IngestClient::Impl {
     FailAll("pushgate front is shutting down");
   }
 
-  // `serialized` is a PushRequest without its sequence; the sequence is known only under the
-  // lock below and is appended then, as a field after the others, which protobuf parsers
-  // accept (fields may come in any order).
+  // `serialized` is a PushRequest; the sequence is known only under the lock below and is
+  // appended then, as a field after the others: parsers take fields in any order, and the
+  // last occurrence of a scalar.
   void Push(std::string serialized, Done done) {
     uint64_t sequence;
     std::string refusal;
@@ -326,23 +326,13 @@ class IngestClient::Impl {
   IngestClientStats stats_ ABSL_GUARDED_BY(mu_);
 };
 
-ArenaPush::ArenaPush() {
-  google::protobuf::ArenaOptions options;
-  // One block holds a typical push (a few hundred series); larger ones add blocks.
-  options.start_block_size = 32 << 10;
-  options.max_block_size = 1 << 20;
-  arena_ = std::make_unique<google::protobuf::Arena>(options);
-  request_ = google::protobuf::Arena::CreateMessage<PushRequest>(arena_.get());
-}
-
 IngestClient::IngestClient(IngestClientOptions options) : impl_(new Impl(std::move(options))) {}
 IngestClient::~IngestClient() = default;
 void IngestClient::Start() { impl_->Start(); }
 void IngestClient::Stop() { impl_->Stop(); }
-void IngestClient::Push(ArenaPush request, Done done) {
+void IngestClient::Push(const PushRequest& request, Done done) {
   // Serialized here, on the caller's thread, so that the single writer thread only moves bytes.
-  request->clear_sequence();
-  impl_->Push(request->SerializeAsString(), std::move(done));
+  impl_->Push(request.SerializeAsString(), std::move(done));
 }
 void IngestClient::PushSerialized(std::string serialized, Done done) {
   impl_->Push(std::move(serialized), std::move(done));

@@ -14,7 +14,6 @@
 #include <string>
 
 #include "absl/time/time.h"
-#include "google/protobuf/arena.h"
 #include "proto/ingest.pb.h"
 
 namespace pushgate {
@@ -31,22 +30,6 @@ struct IngestClientOptions {
   // batches (and disk commits) larger at little cost in latency. Checked every 10 ms; zero
   // sends at once.
   absl::Duration max_linger = absl::Milliseconds(2);
-};
-
-// A push request that lives on its own protobuf arena: decoding a push into it costs a few
-// block allocations instead of one per label and series, and freeing it is one operation.
-class ArenaPush {
- public:
-  ArenaPush();
-  ArenaPush(ArenaPush&&) = default;
-  ArenaPush& operator=(ArenaPush&&) = default;
-
-  pushgate::v1::PushRequest* operator->() const { return request_; }
-  pushgate::v1::PushRequest& operator*() const { return *request_; }
-
- private:
-  std::unique_ptr<google::protobuf::Arena> arena_;
-  pushgate::v1::PushRequest* request_;  // owned by arena_
 };
 
 struct IngestClientStats {
@@ -73,12 +56,13 @@ class IngestClient {
   void Start();
   void Stop();
 
-  // Sends `request` (its sequence number is assigned here) and calls `done` exactly once,
-  // possibly before Push returns and possibly from another thread.
-  void Push(ArenaPush request, Done done);
-  // The same for a push already in wire form: a serialized PushRequest without a sequence
-  // (the client appends it), e.g. assembled from pieces a decoder wrote directly.
+  // Sends a push in wire form, a serialized PushRequest (e.g. assembled from pieces a decoder
+  // wrote directly), and calls `done` exactly once, possibly before PushSerialized returns and
+  // possibly from another thread. The client assigns the sequence number by appending the
+  // field, which a parser takes over any sequence already in `serialized`.
   void PushSerialized(std::string serialized, Done done);
+  // The same for a push as a message.
+  void Push(const pushgate::v1::PushRequest& request, Done done);
 
   // True while a stream to the aggregator is open.
   bool connected() const;

@@ -64,9 +64,9 @@ class HeldProcessor : public PushProcessor {
   std::vector<std::pair<PushRequest, Done>> held_ ABSL_GUARDED_BY(mu_);
 };
 
-ArenaPush RequestForJob(const std::string& job) {
-  ArenaPush request;
-  request->mutable_grouping_key()->set_job(job);
+PushRequest RequestForJob(const std::string& job) {
+  PushRequest request;
+  request.mutable_grouping_key()->set_job(job);
   return request;
 }
 

@@ -149,16 +149,19 @@ void PushHandler::HandlePush(HttpRequest& request, absl::string_view key_path,
     Finish(kPushRoute, method, HttpResponse::Error(StatusFor(status), status.message()), respond);
   };
 
-  ArenaPush push;
-  push->set_receive_time_ns(receive_time_ns);
+  // Everything but the families, which the decoders write in wire form after it.
+  pushgate::v1::PushRequest head;
+  head.set_receive_time_ns(receive_time_ns);
   absl::StatusOr<pushgate::v1::GroupingKey> key = ParseGroupingKey(key_path);
   if (!key.ok()) return reject("url", key.status());
-  *push->mutable_grouping_key() = std::move(*key);
+  *head.mutable_grouping_key() = std::move(*key);
 
+  std::string serialized;
   if (method == "DELETE") {
-    push->set_method(pushgate::v1::DELETE);
+    head.set_method(pushgate::v1::DELETE);
+    serialized = head.SerializeAsString();
   } else {
-    push->set_method(method == "PUT" ? pushgate::v1::PUT : pushgate::v1::POST);
+    head.set_method(method == "PUT" ? pushgate::v1::PUT : pushgate::v1::POST);
     body_bytes_.Add(request.body.size());
     absl::StatusOr<ContentEncoding> encoding =
         ParseContentEncoding(request.Header("Content-Encoding"));
@@ -183,7 +186,7 @@ void PushHandler::HandlePush(HttpRequest& request, absl::string_view key_path,
     decoded_bytes_.Add(body.size());
     // Either decoder writes the families' wire form straight after the rest of the request,
     // so no message is built for them (nor serialized again).
-    std::string serialized = push->SerializeAsString();
+    serialized = head.SerializeAsString();
     size_t series = 0;
     absl::Status parsed =
         IsDelimitedProtobuf(request.Header("Content-Type"))
@@ -191,9 +194,8 @@ void PushHandler::HandlePush(HttpRequest& request, absl::string_view key_path,
             : ParseTextToWire(body, options_.limits, &serialized, &series);
     if (!parsed.ok()) return reject("body", parsed);
     series_received_.Add(series);
-    return client_->PushSerialized(std::move(serialized), AckHandler(method, std::move(respond)));
   }
-  client_->Push(std::move(push), AckHandler(method, std::move(respond)));
+  client_->PushSerialized(std::move(serialized), AckHandler(method, std::move(respond)));
 }
 
 IngestClient::Done PushHandler::AckHandler(const std::string& method, HttpResponder respond) {
