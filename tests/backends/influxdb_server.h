@@ -15,7 +15,7 @@ namespace pushgate::testing {
 
 class InfluxDbServer {
  public:
-  // Writes the config and starts influxd; Start() waits until it answers.
+  // Writes the config; Start() starts influxd and waits until it answers.
   InfluxDbServer();
   // Starts (again) on the same ports and data and waits until queries work.
   absl::Status Start();

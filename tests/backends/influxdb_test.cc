@@ -2,7 +2,6 @@
 // of every metric type with grouping labels goes through the real front and aggregator to
 // InfluxDB's /write (gzip line protocol), and InfluxQL over HTTP must show the measurements,
 // tags, float fields and nanosecond timestamps that conversion.md prescribes.
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,17 +19,12 @@
 namespace pushgate {
 namespace {
 
-using ::pushgate::testing::FetchJson;
 using ::pushgate::testing::FileTail;
-using ::pushgate::testing::FreePort;
 using ::pushgate::testing::HttpRequestTo;
 using ::pushgate::testing::HttpResult;
 using ::pushgate::testing::PollUntil;
-using ::pushgate::testing::Process;
 using ::pushgate::testing::Pushgate;
 using ::pushgate::testing::PushgateOptions;
-using ::pushgate::testing::ScratchDir;
-using ::pushgate::testing::UrlQueryEncode;
 
 constexpr char kDatabase[] = "pushgate";
 

@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "glog/logging.h"
 #include "libs/compression/compression.h"
+#include "libs/push_handler/push_handler.h"
 
 namespace pushgate::testing {
 namespace {
@@ -252,9 +253,8 @@ Pushgate::Pushgate(PushgateOptions options)
   for (const auto& flag : options_.front_flags) {
     if (absl::StartsWith(flag, "--route_prefix=")) prefix = flag.substr(15);
   }
-  if (!prefix.empty() && prefix[0] != '/') prefix = "/" + prefix;
-  if (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-  CheckOk(WaitForHttp200(absl::StrCat(front_url(), prefix, "/-/ready"), absl::Seconds(20)));
+  CheckOk(WaitForHttp200(absl::StrCat(front_url(), NormalizeRoutePrefix(prefix), "/-/ready"),
+                         absl::Seconds(20)));
 }
 
 Pushgate::~Pushgate() {
