@@ -150,18 +150,17 @@ void PushHandler::HandlePush(HttpRequest& request, absl::string_view key_path,
   };
 
   // Everything but the families, which the decoders write in wire form after it.
-  pushgate::v1::PushRequest head;
+  PushRequest head;
   head.set_receive_time_ns(receive_time_ns);
   absl::StatusOr<pushgate::v1::GroupingKey> key = ParseGroupingKey(key_path);
   if (!key.ok()) return reject("url", key.status());
   *head.mutable_grouping_key() = std::move(*key);
 
-  std::string serialized;
-  if (method == "DELETE") {
-    head.set_method(pushgate::v1::DELETE);
-    serialized = head.SerializeAsString();
-  } else {
-    head.set_method(method == "PUT" ? pushgate::v1::PUT : pushgate::v1::POST);
+  head.set_method(method == "DELETE" ? pushgate::v1::DELETE
+                  : method == "PUT"  ? pushgate::v1::PUT
+                                     : pushgate::v1::POST);
+  std::string serialized = head.SerializeAsString();
+  if (method != "DELETE") {
     body_bytes_.Add(request.body.size());
     absl::StatusOr<ContentEncoding> encoding =
         ParseContentEncoding(request.Header("Content-Encoding"));
@@ -186,7 +185,6 @@ void PushHandler::HandlePush(HttpRequest& request, absl::string_view key_path,
     decoded_bytes_.Add(body.size());
     // Either decoder writes the families' wire form straight after the rest of the request,
     // so no message is built for them (nor serialized again).
-    serialized = head.SerializeAsString();
     size_t series = 0;
     absl::Status parsed =
         IsDelimitedProtobuf(request.Header("Content-Type"))
