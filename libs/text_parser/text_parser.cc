@@ -51,6 +51,7 @@ using ::pushgate::text_parser_internal::SameText;
 using ::pushgate::text_parser_internal::ScanPlainSample;
 using ::pushgate::text_parser_internal::SeriesKind;
 using ::pushgate::text_parser_internal::SeriesRecord;
+using ::pushgate::text_parser_internal::StartsWithNameAndQuote;
 
 // The model writes its types as MetricType field values.
 static_assert(kUntyped == v1::UNTYPED && kCounter == v1::COUNTER && kGauge == v1::GAUGE &&
@@ -88,7 +89,6 @@ inline bool Is(char c, uint8_t classes) {
   return (kClasses[static_cast<unsigned char>(c)] & classes) != 0;
 }
 inline bool IsBlank(char c) { return Is(c, kBlank); }
-inline bool IsDigit(char c) { return Is(c, kDigit); }
 inline bool IsLabelStart(char c) { return Is(c, kLabelStart); }
 inline bool IsLabelDelimiter(char c) { return Is(c, kLabelDelim); }
 inline bool IsMetricStart(char c) { return Is(c, kLabelStart | kColon); }
@@ -505,7 +505,7 @@ class Parser {
       // Name.
       absl::string_view name;
       same_names = same_names && count < labels_.size() &&
-                   StartsWithNameAndQuote(line.substr(i), labels_[count].name);
+                   StartsWithNameAndQuote(line.data() + i, line.data() + n, labels_[count].name);
       if (same_names) {
         name = line.substr(i, labels_[count].name.size());
         i += name.size() + 2;  // the name, '=' and '"'
@@ -603,12 +603,6 @@ class Parser {
     labels_.resize(count);
     *pos = i + 1;
     return absl::OkStatus();
-  }
-
-  // Whether `text` starts with `name="`.
-  static bool StartsWithNameAndQuote(absl::string_view text, absl::string_view name) {
-    return text.size() >= name.size() + 2 && text[name.size()] == '=' &&
-           text[name.size() + 1] == '"' && std::memcmp(text.data(), name.data(), name.size()) == 0;
   }
 
   absl::Status Unclosed(absl::string_view metric) const {

@@ -39,9 +39,6 @@ constexpr uint32_t Tag(uint32_t field, WireType type) { return field << 3 | type
 // protobuf's default recursion limit.
 constexpr int kMaxDepth = 100;
 
-// A cursor over the bytes of one message. Each Read or Skip either consumes a whole item and
-// returns true, or returns false with error() saying what is wrong; after a failure the reader
-// is not used again.
 // Whether no byte has its high bit set.
 inline bool IsAscii(absl::string_view bytes) {
   const char* p = bytes.data();
@@ -56,6 +53,9 @@ inline bool IsAscii(absl::string_view bytes) {
   return (high_bits & 0x8080808080808080ull) == 0;
 }
 
+// A cursor over the bytes of one message. Each Read or Skip either consumes a whole item and
+// returns true, or returns false with error() saying what is wrong; after a failure the reader
+// is not used again.
 class WireReader {
  public:
   WireReader() = default;
