@@ -483,22 +483,14 @@ class WireSink {
     return family_;
   }
   size_t SeriesOf(int slot) const { return entries_[slot].series; }
-  size_t SeriesTotal() const {
-    size_t total = 0;
-    for (const Entry& entry : entries_) total += entry.series;
-    return total;
-  }
   absl::string_view Commit(int earlier, int* slot) {
     const size_t offset = out_->size();
     const size_t length = family_->ByteSizeLong();
-    char prefix[1 + 10];
+    uint8_t prefix[1 + 10];
     prefix[0] = kFamiliesTag;
-    size_t prefix_size = 1;
-    for (uint64_t v = length;; v >>= 7) {
-      prefix[prefix_size++] = static_cast<char>(v < 0x80 ? v : (v & 0x7f) | 0x80);
-      if (v < 0x80) break;
-    }
-    out_->append(prefix, prefix_size);
+    const size_t prefix_size =
+        google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(length, prefix + 1) - prefix;
+    out_->append(reinterpret_cast<const char*>(prefix), prefix_size);
     out_->resize(offset + prefix_size + length);
     family_->SerializeWithCachedSizesToArray(
         reinterpret_cast<uint8_t*>(&(*out_)[offset + prefix_size]));
@@ -550,9 +542,10 @@ class WireSink {
   std::deque<Entry> entries_;
 };
 
+// Decodes `body` into `sink`; `*series` is the number of series the push keeps.
 template <typename Sink>
 absl::Status Decode(absl::string_view body, const TextParserLimits& limits,
-                    client::MetricFamily* scratch, Sink* sink) {
+                    client::MetricFamily* scratch, Sink* sink, size_t* series_out) {
   if (body.size() > static_cast<size_t>(INT_MAX)) {
     return absl::InvalidArgumentError(
         absl::StrCat("protobuf body of ", body.size(), " bytes is too large to decode"));
@@ -605,6 +598,7 @@ absl::Status Decode(absl::string_view body, const TextParserLimits& limits,
       slot_by_name.emplace(name, slot);
     }
   }
+  *series_out = series;
   return absl::OkStatus();
 }
 
@@ -654,7 +648,8 @@ absl::Status DecodeProtobufPush(absl::string_view body, const TextParserLimits& 
   const int original_size = out->size();
   Scratch& scratch = ThreadScratch();
   MessageSink sink(out);
-  absl::Status status = Decode(body, limits, scratch.in, &sink);
+  size_t series;
+  absl::Status status = Decode(body, limits, scratch.in, &sink, &series);
   ReleaseScratch(body, &scratch);
   if (!status.ok()) out->DeleteSubrange(original_size, out->size() - original_size);
   return status;
@@ -665,14 +660,15 @@ absl::Status DecodeProtobufPushToWire(absl::string_view body, const TextParserLi
   const size_t original_size = out->size();
   Scratch& scratch = ThreadScratch();
   WireSink sink(scratch.out, out);
-  absl::Status status = Decode(body, limits, scratch.in, &sink);
+  size_t total_series;
+  absl::Status status = Decode(body, limits, scratch.in, &sink, &total_series);
   ReleaseScratch(body, &scratch);
   if (!status.ok()) {
     out->resize(original_size);
     return status;
   }
   sink.Finish();
-  if (series != nullptr) *series = sink.SeriesTotal();
+  if (series != nullptr) *series = total_series;
   return status;
 }
 
