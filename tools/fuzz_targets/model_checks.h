@@ -219,6 +219,35 @@ void CheckBodyDecoder(const Decode& decode, const v1::MetricFamily& existing,
   FUZZ_CHECK(series <= tight.max_series, series, " series accepted over max_series");
 }
 
+// A decoder's two outputs agree: `to_wire(out, series)` appends to its output exactly the
+// bytes of a PushRequest holding the families `to_messages(out)` gives (after a head the
+// front writes first), counts their series, and fails, leaving the output alone, exactly when
+// `to_messages` fails.
+template <typename ToMessages, typename ToWire>
+void CheckWireMatchesMessages(const ToMessages& to_messages, const ToWire& to_wire) {
+  Families families;
+  const absl::Status decoded = to_messages(&families);
+  // method = POST (field 2, before the families' field 4), as the front writes it first.
+  const std::string head = "\x10\x01";
+  std::string wire = head;
+  size_t series = 0;
+  const absl::Status wired = to_wire(&wire, &series);
+  FUZZ_CHECK(wired == decoded, "to wire: ", wired.ToString(),
+             "; to messages: ", decoded.ToString());
+  if (!decoded.ok()) {
+    FUZZ_CHECK(wire == head, "a rejected body changed the wire output");
+    return;
+  }
+  size_t series_in_messages = 0;
+  for (const v1::MetricFamily& family : families) series_in_messages += family.series_size();
+  FUZZ_CHECK(series == series_in_messages, "series count ", series, " but ", series_in_messages,
+             " series in the messages");
+  v1::PushRequest request;
+  request.set_method(v1::POST);
+  request.mutable_families()->Swap(&families);
+  FUZZ_CHECK(wire == request.SerializeAsString(), "wire bytes differ from the messages'");
+}
+
 }  // namespace fuzz
 }  // namespace pushgate
 
