@@ -26,6 +26,7 @@ namespace pushgate {
 namespace {
 
 using ::pushgate::text_parser_internal::AppendWire;
+using ::pushgate::text_parser_internal::ClearOrRelease;
 using ::pushgate::text_parser_internal::EqualBytes;
 using ::pushgate::text_parser_internal::FamilyRecord;
 using ::pushgate::text_parser_internal::FamilyType;
@@ -203,15 +204,6 @@ struct Workspace {
     families_by_key.clear();
     grouped.clear();
     seen_names.clear();
-  }
-
-  template <typename Container>
-  static void ClearOrRelease(Container* c, size_t keep) {
-    if (c->capacity() > keep) {
-      Container().swap(*c);
-    } else {
-      c->clear();
-    }
   }
 };
 
@@ -950,9 +942,7 @@ absl::Status ParseText(absl::string_view body, const TextParserLimits& limits,
                        google::protobuf::RepeatedPtrField<pushgate::v1::MetricFamily>* out) {
   // The encoding of one push, kept per thread so that its capacity is reused.
   static thread_local std::string wire;
-  constexpr size_t kKeepBytes = 1 << 20;
-  if (wire.capacity() > kKeepBytes) std::string().swap(wire);
-  wire.clear();
+  ClearOrRelease(&wire, /*keep=*/1 << 20);
   absl::Status status = ParseTextToWire(body, limits, &wire);
   if (!status.ok()) return status;
   return AppendFamiliesFromWire(wire, out);

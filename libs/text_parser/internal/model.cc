@@ -127,31 +127,20 @@ void ByteBuffer::Clear() {
 
 // ---------------------------------------------------------------------------------------
 // Model
-namespace {
-template <typename Container>
-void ClearOrRelease(Container* c) {
-  // What a huge push grew is let go rather than kept for the thread's lifetime.
-  constexpr size_t kKeepElements = 4096;
-  if (c->capacity() > kKeepElements) {
-    Container().swap(*c);
-  } else {
-    c->clear();
-  }
-}
-}  // namespace
 
 void Model::Clear() {
-  ClearOrRelease(&families);
+  constexpr size_t kKeepElements = 4096;
+  ClearOrRelease(&families, kKeepElements);
   value_series.Clear();
-  ClearOrRelease(&value_runs);
+  ClearOrRelease(&value_runs, kKeepElements);
   last_value_family = kNoIndex;
-  ClearOrRelease(&series);
-  ClearOrRelease(&labels);
-  ClearOrRelease(&points);
-  ClearOrRelease(&family_sizes);
-  ClearOrRelease(&series_sizes);
-  ClearOrRelease(&data_sizes);
-  ClearOrRelease(&sort_scratch);
+  ClearOrRelease(&series, kKeepElements);
+  ClearOrRelease(&labels, kKeepElements);
+  ClearOrRelease(&points, kKeepElements);
+  ClearOrRelease(&family_sizes, kKeepElements);
+  ClearOrRelease(&series_sizes, kKeepElements);
+  ClearOrRelease(&data_sizes, kKeepElements);
+  ClearOrRelease(&sort_scratch, kKeepElements);
   text.Clear();
 }
 

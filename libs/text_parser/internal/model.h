@@ -177,6 +177,17 @@ struct Model {
 // MetricFamily serialization. Sizes are computed first so `out` grows once.
 void AppendWire(Model* model, std::string* out);
 
+// Empties `c` for reuse, but lets go of its memory when it grew beyond `keep` elements: what
+// a huge push grew is not kept for the thread's lifetime.
+template <typename Container>
+void ClearOrRelease(Container* c, size_t keep) {
+  if (c->capacity() > keep) {
+    Container().swap(*c);
+  } else {
+    c->clear();
+  }
+}
+
 }  // namespace text_parser_internal
 }  // namespace pushgate
 
