@@ -12,6 +12,11 @@
 namespace pushgate {
 namespace text_parser_internal {
 
+// Every power of ten up to 1e22 is an exact double.
+inline constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                    1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
 // The shape nearly every exposed value has: `[+-]digits[.digits]` with at most 15 digits in
 // all. Then the digits form an integer below 10^15 < 2^53 and the divisor 10^fraction_digits
 // is a power of ten up to 1e15, both exact doubles, so the one IEEE division is correctly
@@ -19,9 +24,6 @@ namespace text_parser_internal {
 // takes the general path), never for a wrong answer. Inline: the parser calls it on every
 // sample.
 inline bool ParseShortDecimal(const char* p, const char* end, double* out) {
-  // Every power of ten up to 1e15 is an exact double.
-  static constexpr double kPow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                      1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
   bool neg = false;
   if (p != end && (*p == '-' || *p == '+')) neg = *p++ == '-';
   // 15 digits and a point at most; longer text goes the general way.
