@@ -185,7 +185,6 @@ struct Workspace {
   // Summary and histogram series (indices into model.series) by family and labels. The keys
   // live in model.text, so a new series allocates nothing.
   absl::flat_hash_map<absl::string_view, uint32_t> grouped;
-  std::string last_group_key;
   // Per-sample scratch.
   std::vector<LabelRef> labels;
   absl::flat_hash_set<absl::string_view> seen_names;
@@ -199,7 +198,6 @@ struct Workspace {
     model.Clear();
     ClearOrRelease(&labels, kKeepElements);
     ClearOrRelease(&order, kKeepElements);
-    ClearOrRelease(&last_group_key, kKeepBytes);
     ClearOrRelease(&key, kKeepBytes);
     families_by_key.clear();
     grouped.clear();
@@ -221,7 +219,6 @@ class Parser {
         families_(workspace->model.families),
         families_by_key_(workspace->families_by_key),
         grouped_(workspace->grouped),
-        last_group_key_(workspace->last_group_key),
         labels_(workspace->labels),
         seen_names_(workspace->seen_names),
         order_(workspace->order),
@@ -843,7 +840,6 @@ class Parser {
       append_u32(static_cast<uint32_t>(labels_[k].value.size()));
       key_.append(labels_[k].value.data(), labels_[k].value.size());
     }
-    if (last_group_ != kNoIndex && key_ == last_group_key_) return last_group_;
     auto it = grouped_.find(key_);
     if (it == grouped_.end()) return kNoIndex;
     SetLastGroup(family, it->second);
@@ -866,9 +862,8 @@ class Parser {
     return true;
   }
 
-  // key_ is the key of `series`, in `family`.
+  // `series`, in `family`, is the one the next lines most likely continue.
   void SetLastGroup(int family, uint32_t series) {
-    last_group_key_ = key_;
     last_group_ = series;
     last_group_family_ = family;
   }
@@ -888,7 +883,6 @@ class Parser {
   std::vector<FamilyRecord>& families_;  // model_.families
   absl::flat_hash_map<absl::string_view, int>& families_by_key_;
   absl::flat_hash_map<absl::string_view, uint32_t>& grouped_;
-  std::string& last_group_key_;
   uint32_t last_group_ = kNoIndex;
   int last_group_family_ = -1;
 
