@@ -4,12 +4,8 @@
 // SerializeAsString gives for a PushRequest holding ParseText's families, and a rejected body must
 // give ParseText's error and leave the output untouched. ParseText's messages themselves are
 // checked by text_parser_test.
-#include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
@@ -17,12 +13,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "libs/text_parser/internal/general_path.h"
 #include "libs/text_parser/text_parser.h"
 #include "proto/ingest.pb.h"
+#include "tests/conformance/vectors.h"
 
 namespace pushgate {
 namespace {
@@ -32,38 +27,16 @@ struct Body {
   std::string text;
 };
 
-std::filesystem::path Runfiles() {
-  const char* dir = std::getenv("TEST_SRCDIR");
-  return std::filesystem::path(dir != nullptr ? dir : ".") / "pushgate";
-}
-
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-std::vector<std::filesystem::path> FilesIn(const std::filesystem::path& dir) {
-  std::vector<std::filesystem::path> files;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) files.push_back(entry.path());
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
 // The text bodies of the conformance vectors (`request.body`; protobuf pushes have
 // `request.body_b64` instead and are skipped).
 std::vector<Body> VectorBodies() {
   std::vector<Body> bodies;
-  for (const auto& file : FilesIn(Runfiles() / "tests" / "testdata" / "conversion")) {
-    if (file.extension() != ".json") continue;
-    google::protobuf::Struct vector;
-    const auto status = google::protobuf::util::JsonStringToMessage(ReadFile(file), &vector);
-    EXPECT_TRUE(status.ok()) << file << ": " << status.ToString();
-    const auto request = vector.fields().find("request");
-    if (request == vector.fields().end()) continue;
-    const auto& fields = request->second.struct_value().fields();
-    const auto body = fields.find("body");
-    if (body == fields.end()) continue;
-    bodies.push_back({"vector " + file.filename().string(), body->second.string_value()});
+  for (const std::string& file : testing::VectorFiles()) {
+    absl::StatusOr<testing::ConversionVector> vector = testing::ReadVector(file);
+    EXPECT_TRUE(vector.ok()) << vector.status();
+    if (!vector.ok() || !vector->request().has_body()) continue;
+    bodies.push_back(
+        {"vector " + std::filesystem::path(file).filename().string(), vector->request().body()});
   }
   return bodies;
 }
