@@ -1,7 +1,6 @@
-// Google Benchmark microbenchmarks of every stage a push goes through, on one body shaped
-// like the end-to-end benchmark's default workload (tools/bench): 40 counters with 3 labels,
-// 20 gauges, 3 histograms of 12 buckets with _sum/_count, about 6 KB of text. Each stage
-// reports bytes/s (of its input) and items/s (samples).
+// Google Benchmark microbenchmarks of every stage a push goes through, on the body the
+// end-to-end benchmark pushes (tools/bench's default workload, BenchDefaultBody: 7,216 bytes,
+// 105 samples). Each stage reports bytes/s (of its input) and items/s (samples).
 //
 //   bazel run -c opt //tools/microbench:pipeline_benchmark
 #include <string>
@@ -21,40 +20,13 @@
 #include "libs/text_parser/text_parser.h"
 #include "proto/ingest.pb.h"
 #include "proto/prometheus_client.pb.h"
+#include "tools/microbench/default_body.h"
 
 namespace pushgate {
 namespace {
 
-// Samples in DefaultBody(): 40 + 20 + 3 * (12 buckets + sum + count).
-constexpr int kSamples = 40 + 20 + 3 * 14;
-
-std::string DefaultBody() {
-  std::string body;
-  const char* methods[] = {"GET", "POST", "PUT", "DELETE"};
-  body += "# HELP http_requests_total Requests served.\n# TYPE http_requests_total counter\n";
-  for (int i = 0; i < 40; ++i) {
-    absl::StrAppend(&body, "http_requests_total{method=\"", methods[i % 4], "\",code=\"",
-                    200 + (i % 5) * 100, "\",handler=\"/api/v1/resource", i / 5, "\"} ",
-                    1000 + i * 37, "\n");
-  }
-  for (int i = 0; i < 20; ++i) {
-    absl::StrAppend(&body, "# TYPE process_gauge_", i, " gauge\nprocess_gauge_", i, " ",
-                    i * 1.25 + 0.5, "\n");
-  }
-  const double bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-  for (int h = 0; h < 3; ++h) {
-    absl::StrAppend(&body, "# HELP rpc_duration_seconds_", h, " RPC latency.\n",
-                    "# TYPE rpc_duration_seconds_", h, " histogram\n");
-    for (int b = 0; b < 11; ++b) {
-      absl::StrAppend(&body, "rpc_duration_seconds_", h, "_bucket{le=\"", bounds[b], "\"} ",
-                      b * 10 + h, "\n");
-    }
-    absl::StrAppend(&body, "rpc_duration_seconds_", h, "_bucket{le=\"+Inf\"} ", 120 + h, "\n",
-                    "rpc_duration_seconds_", h, "_sum ", 53.25 + h, "\n", "rpc_duration_seconds_",
-                    h, "_count ", 120 + h, "\n");
-  }
-  return body;
-}
+// The samples of BenchDefaultBody(), the body tools/bench pushes.
+constexpr int kSamples = kBenchDefaultSamples;
 
 pushgate::v1::PushRequest ParsedPush() {
   pushgate::v1::PushRequest push;
@@ -63,7 +35,7 @@ pushgate::v1::PushRequest ParsedPush() {
   label->set_name("instance");
   label->set_value("i1");
   push.set_receive_time_ns(1700000000000000000);
-  if (!ParseText(DefaultBody(), {}, push.mutable_families()).ok()) std::abort();
+  if (!ParseText(BenchDefaultBody(), {}, push.mutable_families()).ok()) std::abort();
   return push;
 }
 
@@ -117,7 +89,7 @@ std::string ProtobufBody() {
 void BM_TextParse(benchmark::State& state) {
   // Messages on an arena: what tests and protobuf-minded callers get (ParseText decodes the
   // wire bytes of ParseTextToWire).
-  const std::string body = DefaultBody();
+  const std::string body = BenchDefaultBody();
   google::protobuf::Arena arena;
   for (auto _ : state) {
     auto* push = google::protobuf::Arena::CreateMessage<pushgate::v1::PushRequest>(&arena);
@@ -131,7 +103,7 @@ BENCHMARK(BM_TextParse);
 
 void BM_TextParseToWire(benchmark::State& state) {
   // What the front runs on a text push: the families written straight as wire bytes.
-  const std::string body = DefaultBody();
+  const std::string body = BenchDefaultBody();
   std::string wire;
   for (auto _ : state) {
     wire.clear();
