@@ -233,6 +233,9 @@ absl::Status IngestServer::Start() {
   builder.AddListeningPort(listen_, grpc::InsecureServerCredentials(), &port_);
   builder.RegisterService(service_.get());
   builder.SetMaxReceiveMessageSize(256 << 20);
+  // gRPC sets SO_REUSEPORT by default: a second aggregator started on the same port by
+  // mistake would then quietly take half of the new streams into its own spool. Fail instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", listen_));

@@ -189,5 +189,11 @@ TEST_F(IngestServerTest, ABatchEntryThatIsNotAPushIsRefusedAndTheStreamGoesOn) {
   EXPECT_EQ(acks[1].message(), "job is invalid");
 }
 
+TEST_F(IngestServerTest, ASecondServerOnTheSamePortFailsToStartInsteadOfSharingIt) {
+  IngestServer second(absl::StrCat("127.0.0.1:", server_->port()), &processor_);
+  const absl::Status started = second.Start();
+  EXPECT_EQ(started.code(), absl::StatusCode::kUnavailable) << started;
+}
+
 }  // namespace
 }  // namespace pushgate

@@ -11,10 +11,12 @@ if any check failed.
 Run by tests/clients:python_client_test (Bazel sh_test); needs TEST_SRCDIR for the binaries.
 """
 
+import fcntl
 import gzip
 import http.server
 import math
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -121,10 +123,30 @@ def parse_point(line):
 
 # --- pushgate ----------------------------------------------------------------------------
 
+_port_claims = []  # open lock files: a claimed port stays ours while this process runs
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port free now and claimed from the other test processes.
+
+    Same scheme as the C++ harness' FreePort (tests/harness/harness.cc): a port below the
+    kernel's ephemeral range, so no client socket takes it meanwhile, locked with flock on
+    /tmp/pushgate-test-ports/<port> so no test running beside this one picks it too.
+    """
+    os.makedirs("/tmp/pushgate-test-ports", exist_ok=True)
+    for _ in range(1000):
+        port = random.randrange(20000, 32000)
+        claim = open("/tmp/pushgate-test-ports/%d" % port, "a+")
+        try:
+            fcntl.flock(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port))
+        except OSError:
+            claim.close()
+            continue
+        _port_claims.append(claim)
+        return port
+    raise RuntimeError("no free port between 20000 and 32000")
 
 
 def http_status(url):

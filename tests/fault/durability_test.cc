@@ -61,7 +61,8 @@ void ExpectNoLoss(const std::string& scenario, SeqPusher& pusher, UploadReceiver
   // The figures the issue asks for; CI logs keep them.
   std::cout << "FAULT " << scenario << ": pushes_acked=" << acked.size()
             << " pushes_refused=" << pusher.refused() << " points_delivered=" << delivered
-            << " duplicates=" << duplicates << " losses=" << lost.size() << std::endl;
+            << " duplicates=" << duplicates << " losses=" << lost.size()
+            << " refusals: " << pusher.RefusalSummary() << std::endl;
   EXPECT_TRUE(lost.empty()) << lost.size() << " acknowledged pushes never arrived, first seq "
                             << lost.front();
 }

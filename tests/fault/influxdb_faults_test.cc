@@ -58,7 +58,7 @@ void ExpectAllStored(const std::string& scenario, SeqPusher& pusher, InfluxDbSer
   });
   std::cout << "FAULT " << scenario << ": pushes_acked=" << acked.size() << " (before recovery "
             << acked_during_fault << ") pushes_refused=" << pusher.refused()
-            << " losses=" << lost.size() << std::endl;
+            << " losses=" << lost.size() << " refusals: " << pusher.RefusalSummary() << std::endl;
   EXPECT_GT(acked_during_fault, 50u);
   EXPECT_TRUE(lost.empty()) << lost.size() << " acknowledged pushes missing from InfluxDB, e.g. "
                             << lost.front() << "\n"

@@ -1,5 +1,6 @@
 #include "tests/fault/seq_pusher.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "tests/harness/harness.h"
 
@@ -31,6 +32,9 @@ void SeqPusher::Push(int instance) {
     acked_.insert(seq);
   } else {
     ++refused_;
+    if (refusals_by_status_[result.status]++ == 0 && first_refusal_body_.empty()) {
+      first_refusal_body_ = result.status == 0 ? result.error : result.body;
+    }
   }
 }
 
@@ -42,6 +46,18 @@ std::set<int> SeqPusher::acked() {
 int SeqPusher::refused() {
   absl::MutexLock lock(&mu_);
   return refused_;
+}
+
+std::string SeqPusher::RefusalSummary() {
+  absl::MutexLock lock(&mu_);
+  std::string summary;
+  for (const auto& [status, count] : refusals_by_status_) {
+    absl::StrAppend(&summary, summary.empty() ? "" : ", ", status, " x", count);
+  }
+  if (!summary.empty()) {
+    absl::StrAppend(&summary, " (first: ", absl::StripAsciiWhitespace(first_refusal_body_), ")");
+  }
+  return summary;
 }
 
 }  // namespace pushgate::testing

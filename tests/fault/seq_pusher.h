@@ -5,6 +5,7 @@
 #define PUSHGATE_TESTS_FAULT_SEQ_PUSHER_H_
 
 #include <atomic>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -27,6 +28,9 @@ class SeqPusher {
 
   std::set<int> acked();
   int refused();
+  // How the refused pushes were answered, e.g. "503 x12 (first: aggregator is not
+  // reachable)", so a failing test says why nothing was accepted. Empty when none were.
+  std::string RefusalSummary();
 
  private:
   const std::string front_url_;
@@ -36,6 +40,8 @@ class SeqPusher {
   absl::Mutex mu_;
   std::set<int> acked_ ABSL_GUARDED_BY(mu_);
   int refused_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<long, int> refusals_by_status_ ABSL_GUARDED_BY(mu_);
+  std::string first_refusal_body_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace pushgate::testing

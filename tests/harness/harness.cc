@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -12,11 +13,18 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <deque>
+#include <fstream>
+#include <iostream>
+#include <random>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "glog/logging.h"
+#include "gtest/gtest.h"
 #include "libs/compression/compression.h"
 #include "libs/push_handler/push_handler.h"
 
@@ -25,19 +33,54 @@ namespace {
 
 void CheckOk(const absl::Status& status) { CHECK(status.ok()) << status; }
 
+// The end of a service's log, for a failed test's output: what the service saw is usually
+// the explanation, and the log itself is gone with the test's scratch directory.
+void PrintLogTail(const std::string& what, const std::string& path) {
+  std::ifstream in(path);
+  std::deque<std::string> tail;
+  for (std::string line; std::getline(in, line);) {
+    tail.push_back(std::move(line));
+    if (tail.size() > 40) tail.pop_front();
+  }
+  std::cerr << "---- last " << tail.size() << " lines of the " << what << " log (" << path << ")\n";
+  for (const std::string& line : tail) std::cerr << line << "\n";
+}
+
 }  // namespace
 
 int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  CHECK_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
+  // Tests of several targets run at once and each starts servers on ports it picked, so
+  // "bind port 0 and let go" races: another test process (or any client socket, which takes
+  // its source port from the same ephemeral range) can get the port before our server binds
+  // it, and then a server of another test answers ours. So ports come from below the
+  // ephemeral range, and each is claimed machine-wide by an flock held until this process
+  // exits; a port is used only if it is also free to bind now.
+  static absl::Mutex mu(absl::kConstInit);
+  absl::MutexLock lock(&mu);
+  mkdir("/tmp/pushgate-test-ports", 0777);
+  static std::mt19937 random(static_cast<uint32_t>(getpid()) * 2654435761u ^
+                             static_cast<uint32_t>(absl::ToUnixNanos(absl::Now())));
+  constexpr int kFirst = 20000, kEnd = 32000;  // Linux's ephemeral ports start at 32768.
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const int port = kFirst + static_cast<int>(random() % (kEnd - kFirst));
+    const std::string claim = absl::StrCat("/tmp/pushgate-test-ports/", port);
+    int claim_fd = open(claim.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (claim_fd < 0) continue;
+    if (flock(claim_fd, LOCK_EX | LOCK_NB) != 0) {  // Another test process has it.
+      close(claim_fd);
+      continue;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    const bool bindable = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    close(fd);
+    if (bindable) return port;  // `claim_fd` stays open: the claim lasts as long as we do.
+    close(claim_fd);
+  }
+  LOG(FATAL) << "no free port between 20000 and 32000";
 }
 
 std::string RunfilePath(const std::string& workspace_relative) {
@@ -255,11 +298,18 @@ Pushgate::Pushgate(PushgateOptions options)
   }
   CheckOk(WaitForHttp200(absl::StrCat(front_url(), NormalizeRoutePrefix(prefix), "/-/ready"),
                          absl::Seconds(20)));
+  // A server that answered but exited since (it could not bind, say) was not ours.
+  CHECK(aggregator_->Running()) << "the aggregator exited; see " << aggregator_->log_path();
+  CHECK(front_->Running()) << "the front exited; see " << front_->log_path();
 }
 
 Pushgate::~Pushgate() {
   if (front_) front_->Stop();
   if (aggregator_) aggregator_->Stop();
+  if (::testing::Test::HasFailure()) {
+    PrintLogTail("front", absl::StrCat(data_dir_, "/front.log"));
+    PrintLogTail("aggregator", absl::StrCat(data_dir_, "/aggregator.log"));
+  }
 }
 
 void Pushgate::StartAggregator() {

@@ -17,7 +17,8 @@
 
 namespace pushgate::testing {
 
-// A free TCP port on 127.0.0.1 (bound once and released; good enough for tests).
+// A TCP port on 127.0.0.1 that is free now and that no other test process on this machine
+// will be given while this one runs (ports are not handed back within a process either).
 int FreePort();
 
 // Path of a binary built by Bazel and listed in the test's `data`, e.g.

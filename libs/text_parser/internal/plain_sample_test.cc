@@ -260,7 +260,9 @@ TEST(ScanPlainSampleTest, NeverReadsPastTheBody) {
       // "... 1", "... 12", "... 123", "... 123.", "... 123.2", "... 123.25" are all numbers.
       const bool has_value = n > full.find(' ') + 1;
       EXPECT_EQ(ok, has_value) << cut;
-      if (ok) EXPECT_EQ(sample.next, begin + heap.size());
+      if (ok) {
+        EXPECT_EQ(sample.next, begin + heap.size());
+      }
     }
   }
 }

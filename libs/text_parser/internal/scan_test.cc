@@ -122,7 +122,9 @@ void ExpectWidthsAgree(const char* name) {
         std::memcpy(&word, bytes + (at & 8), sizeof(word));
         const uint64_t word_hits = Class::WordHits(word);
         ASSERT_EQ(word_hits != 0, in) << name << " byte " << c << " at " << at;
-        if (in) ASSERT_EQ(absl::countr_zero(word_hits) >> 3, at & 7) << name << " byte " << c;
+        if (in) {
+          ASSERT_EQ(absl::countr_zero(word_hits) >> 3, at & 7) << name << " byte " << c;
+        }
 #ifdef __SSE2__
         const unsigned vector_hits =
             Class::VectorHits(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes)));
