@@ -3,11 +3,16 @@
 
 Usage: receiver.py PORT_FILE
 Listens on 127.0.0.1 on a free port, writes the port to PORT_FILE once listening, and answers
-every POST/PUT with 204 after reading (and gunzipping, for Content-Encoding: gzip) the body.
-GET /count returns {"lines": ..., "requests": ..., "bytes": ..., "bad": ...} as JSON, where
-lines counts non-empty line-protocol lines (one per point) and bad counts bodies that could not
-be decoded. pushgate uploads batches of thousands of points, so the request rate stays low and
-the work per request is C code (zlib, bytes.count); this is not the benchmark's bottleneck.
+every POST/PUT with 204 once it has read the body. GET /count returns {"lines": ...,
+"requests": ..., "bytes": ..., "bad": ...} as JSON, where lines counts non-empty line-protocol
+lines (one per point) and bad counts bodies that could not be decoded.
+
+Counting is left for /count: a body is kept as it came (gzip'd) and decoded when the counts
+are asked for, which tools/bench does before and after the measured window, not during it.
+Gunzipping every upload as it arrives took about a quarter of a core at 10,000 pushes/s, on
+the same two cores as the system under test, for work no real "discard" receiver does (and no
+peer's run carries). The price is memory: the compressed bodies, about 6 MB per second of
+load, until the next /count.
 """
 import json
 import os
@@ -18,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 lock = threading.Lock()
 totals = {"lines": 0, "requests": 0, "bytes": 0, "bad": 0}
+uncounted = []  # (content_encoding, body) received since the last /count
 
 
 def count_lines(data):
@@ -27,6 +33,18 @@ def count_lines(data):
     if b"\n\n" in data or data.startswith(b"\n"):  # blank lines are not points
         lines = sum(1 for line in data.split(b"\n") if line.strip())
     return lines
+
+
+def count_uncounted():
+    """Decodes and counts the bodies kept since the last call; the caller holds `lock`."""
+    for encoding, raw in uncounted:
+        try:
+            data = zlib.decompress(raw, 16 + zlib.MAX_WBITS) if encoding == "gzip" else raw
+        except zlib.error:
+            totals["bad"] += 1
+            continue
+        totals["lines"] += count_lines(data)
+    uncounted.clear()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -56,17 +74,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         raw = self.read_body()
-        try:
-            data = raw
-            if self.headers.get("Content-Encoding", "").lower() == "gzip":
-                data = zlib.decompress(raw, 16 + zlib.MAX_WBITS)
-            lines = count_lines(data)
-        except zlib.error:
-            with lock:
-                totals["bad"] += 1
-            return self.reply(400, b"bad gzip body\n")
+        encoding = self.headers.get("Content-Encoding", "").lower()
         with lock:
-            totals["lines"] += lines
+            uncounted.append((encoding, raw))
             totals["requests"] += 1
             totals["bytes"] += len(raw)
         self.reply(204)
@@ -77,6 +87,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.split("?")[0] != "/count":
             return self.reply(404, b"not found\n")
         with lock:
+            count_uncounted()
             body = json.dumps(totals).encode()
         self.reply(200, body, "application/json")
 
