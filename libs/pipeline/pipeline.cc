@@ -10,6 +10,7 @@
 #include "libs/push_view/push_view.h"
 #include "libs/remote_write/remote_write.h"
 #include "libs/thread_name/thread_name.h"
+#include "libs/thread_priority/thread_priority.h"
 
 namespace pushgate {
 
@@ -33,6 +34,7 @@ PushPipeline::PushPipeline(PipelineOptions options, Spool* spool, std::vector<Ba
     backend->delivered = spool_->first_unreleased();
     UploaderOptions uploader_options = backends[i].uploader;
     uploader_options.on_delivered = [this, i](uint64_t position) { OnDelivered(i, position); };
+    uploader_options.background_nice = options_.background_nice;
     backend->uploader =
         std::make_unique<Uploader>(std::move(backends[i].sink), std::move(uploader_options));
     backends_.push_back(std::move(backend));
@@ -40,6 +42,10 @@ PushPipeline::PushPipeline(PipelineOptions options, Spool* spool, std::vector<Ba
   RegisterMetrics(registry);
   dispatcher_ = std::thread([this] {
     SetCurrentThreadName("dispatch");
+    if (absl::Status lowered = MakeCurrentThreadBackground(options_.background_nice);
+        !lowered.ok()) {
+      LOG(WARNING) << "dispatch thread keeps its CPU priority: " << lowered;
+    }
     Dispatch();
   });
 }

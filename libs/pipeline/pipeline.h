@@ -52,6 +52,10 @@ struct PipelineOptions {
   // How long Stop() keeps delivering what was read from the spool; the rest is replayed
   // from the spool on the next start.
   absl::Duration drain_timeout = absl::Seconds(5);
+  // Nice value of the dispatcher and upload threads (libs/thread_priority): they convert,
+  // compress and upload what is already acknowledged, so they yield the CPU to the threads
+  // that acknowledge new pushes. 0 keeps normal priority.
+  int background_nice = 0;
 };
 
 class PushPipeline : public PushProcessor {

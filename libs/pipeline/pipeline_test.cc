@@ -3,11 +3,16 @@
 // down, and a full spool refuses instead of dropping.
 #include "libs/pipeline/pipeline.h"
 
+#include <dirent.h>
+#include <sched.h>
+
 #include <cstdlib>
+#include <fstream>
 #include <future>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
@@ -217,6 +222,45 @@ TEST_F(PipelineTest, FullSpoolRefusesAsUnavailableAndTooLargeAsInvalid) {
   EXPECT_GT(accepted, 5);
   EXPECT_EQ(ack.code(), PushAck::UNAVAILABLE);
   EXPECT_THAT(ack.message(), HasSubstr("spool is full"));
+}
+
+// (nice, scheduling policy) of this process's threads named `name`, from /proc.
+std::vector<std::pair<int, int>> ThreadsNamed(const std::string& name) {
+  std::vector<std::pair<int, int>> found;
+  DIR* tasks = opendir("/proc/self/task");
+  while (dirent* task = readdir(tasks)) {
+    const std::string dir = absl::StrCat("/proc/self/task/", task->d_name);
+    std::ifstream comm(dir + "/comm"), stat(dir + "/stat");
+    std::string thread_name, line;
+    if (!std::getline(comm, thread_name) || thread_name != name || !std::getline(stat, line)) {
+      continue;
+    }
+    // Fields after the parenthesized name, from field 3 (state): nice is 19, policy 41.
+    std::vector<std::string> fields =
+        absl::StrSplit(line.substr(line.rfind(')') + 2), ' ', absl::SkipEmpty());
+    found.emplace_back(std::stoi(fields[19 - 3]), std::stoi(fields[41 - 3]));
+  }
+  closedir(tasks);
+  return found;
+}
+
+TEST_F(PipelineTest, ConversionAndUploadThreadsRunAsBackgroundWork) {
+  auto lines = std::make_shared<Received>();
+  auto spool = OpenSpool();
+  std::vector<BackendSpec> backends;
+  backends.push_back(Backend(UploadFormat::kLineProtocol, lines));
+  PipelineOptions options = QuickStop();
+  options.background_nice = 19;
+  PushPipeline pipeline(options, spool.get(), std::move(backends), &registry_);
+  EXPECT_EQ(ProcessAndWait(pipeline, Push(1)).code(), PushAck::OK);
+  ASSERT_TRUE(WaitFor([&] { return !lines->All().empty(); }));
+
+  // Both threads have set their own priority by the time a push went through them.
+  const std::pair<int, int> background = {19, SCHED_BATCH};
+  EXPECT_THAT(ThreadsNamed("dispatch"), ::testing::ElementsAre(background));
+  EXPECT_THAT(ThreadsNamed("upload"), ::testing::ElementsAre(background));
+  // ...and this thread, which acknowledged, kept its own.
+  EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER);
 }
 
 TEST(ParseUploadFormatTest, KnowsBothFormats) {

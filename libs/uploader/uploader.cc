@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "libs/thread_name/thread_name.h"
+#include "libs/thread_priority/thread_priority.h"
 #include "libs/uploader/internal/sinks.h"
 
 namespace pushgate {
@@ -149,6 +150,9 @@ Uploader::Stats Uploader::stats() const {
 
 void Uploader::Run() {
   SetCurrentThreadName("upload");
+  if (absl::Status lowered = MakeCurrentThreadBackground(options_.background_nice); !lowered.ok()) {
+    LOG(WARNING) << "upload thread keeps its CPU priority: " << lowered;
+  }
   for (;;) {
     Batch batch;
     bool abandon = false;

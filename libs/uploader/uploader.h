@@ -96,6 +96,8 @@ struct UploaderOptions {
   // position up to this one is done and need not be kept for replay. Must not call back
   // into the Uploader's Flush or Stop.
   std::function<void(uint64_t position)> on_delivered;
+  // The upload thread's nice value (see libs/thread_priority); 0 keeps normal priority.
+  int background_nice = 0;
 };
 
 // Batches added data and uploads it to a Sink on a background thread.

@@ -67,6 +67,11 @@ ABSL_FLAG(int64_t, spool_prefill_bytes, 1 << 20,
           "Zeros written ahead of the spool's records in steps of this size, so that a group "
           "commit's fdatasync need not also write the file's new size (about half the sync "
           "time); each spool byte then reaches the disk twice. 0 turns it off.");
+ABSL_FLAG(int, background_nice, 10,
+          "Nice value (0-19) of the threads that convert, compress and upload spooled pushes, "
+          "so that acknowledging new pushes gets the CPU first; those threads still use all "
+          "idle CPU. When the CPU is saturated for long, the spool takes up the difference and "
+          "pushes are refused (503) once it is full. 0 keeps normal priority.");
 
 namespace pushgate {
 namespace {
@@ -168,6 +173,12 @@ int Run() {
   MetricsRegistry registry;
   PipelineOptions pipeline_options;
   pipeline_options.conversion = *conversion;
+  pipeline_options.background_nice = absl::GetFlag(FLAGS_background_nice);
+  if (pipeline_options.background_nice < 0 || pipeline_options.background_nice > 19) {
+    LOG(ERROR) << "--background_nice must be between 0 and 19, not "
+               << pipeline_options.background_nice;
+    return 1;
+  }
   PushPipeline pipeline(pipeline_options, spool->get(), std::move(backends), &registry);
 
   IngestServer ingest(absl::GetFlag(FLAGS_grpc_listen), &pipeline);

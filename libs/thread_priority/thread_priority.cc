@@ -1,0 +1,47 @@
+#include "libs/thread_priority/thread_priority.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace pushgate {
+namespace {
+
+// On Linux, PRIO_PROCESS with a thread id addresses that one thread.
+id_t CurrentThreadId() { return static_cast<id_t>(syscall(SYS_gettid)); }
+
+}  // namespace
+
+int CurrentThreadNice() {
+  errno = 0;
+  return getpriority(PRIO_PROCESS, CurrentThreadId());
+}
+
+absl::Status MakeCurrentThreadBackground(int nice) {
+  if (nice < 0 || nice > 19) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("background nice value must be between 0 and 19, not ", nice));
+  }
+  if (nice == 0) return absl::OkStatus();
+  const int target = std::max(nice, CurrentThreadNice());
+  // SCHED_BATCH: the scheduler does not let this thread preempt a waking one, so the
+  // acknowledging threads get the CPU as soon as they are woken.
+  sched_param param{};
+  param.sched_priority = 0;
+  if (sched_setscheduler(0, SCHED_BATCH, &param) != 0) {
+    return absl::InternalError(absl::StrCat("sched_setscheduler(SCHED_BATCH): ", strerror(errno)));
+  }
+  if (setpriority(PRIO_PROCESS, CurrentThreadId(), target) != 0) {
+    return absl::InternalError(absl::StrCat("setpriority(", target, "): ", strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace pushgate
