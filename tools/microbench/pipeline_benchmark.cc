@@ -13,6 +13,7 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "libs/compression/compression.h"
 #include "libs/conversion/conversion.h"
+#include "libs/deflate/deflate.h"
 #include "libs/line_protocol/line_protocol.h"
 #include "libs/naming/naming.h"
 #include "libs/protobuf_decoder/protobuf_decoder.h"
@@ -252,6 +253,52 @@ void BM_UploadGzip(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 50 * kSamples);
 }
 BENCHMARK(BM_UploadGzip)->Arg(1)->Arg(6);
+
+// Line protocol as the aggregator uploads it: `pushes` copies of the default push (about
+// 10 KB of lines each), each from another instance, 15 s later and with other values, as a
+// batch from many pushers would be.
+std::string UploadBatch(int pushes) {
+  pushgate::v1::PushRequest push = ParsedPush();
+  std::string lines;
+  LineProtocolEncoder encoder;
+  for (int k = 0; k < pushes; ++k) {
+    push.mutable_grouping_key()->mutable_labels(0)->set_value(absl::StrCat("i", k % 20));
+    push.set_receive_time_ns(1700000000000000000 + int64_t{k} * 15000000000 + k * 7919);
+    for (auto& family : *push.mutable_families()) {
+      for (auto& series : *family.mutable_series()) series.set_value(series.value() + k % 7);
+    }
+    ConvertPushToLineProtocol(push, {}, &encoder, &lines, nullptr);
+  }
+  return lines;
+}
+
+// What the uploader pays to gzip a batch: zlib at level 1 (GzipCompress) against
+// FastGzipCompress (libs/deflate), on one push (~10 KB) and a 1 MB batch. Counter "ratio":
+// input bytes per compressed byte.
+void BM_UploadZlibLevel1(benchmark::State& state) {
+  const std::string lines = UploadBatch(static_cast<int>(state.range(0)));
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    benchmark::DoNotOptimize(GzipCompress(lines, &out, 1));
+  }
+  state.SetBytesProcessed(state.iterations() * lines.size());
+  state.counters["ratio"] = static_cast<double>(lines.size()) / out.size();
+}
+BENCHMARK(BM_UploadZlibLevel1)->Arg(1)->Arg(100);
+
+void BM_UploadFastGzip(benchmark::State& state) {
+  const std::string lines = UploadBatch(static_cast<int>(state.range(0)));
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    FastGzipCompress(lines, &out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(state.iterations() * lines.size());
+  state.counters["ratio"] = static_cast<double>(lines.size()) / out.size();
+}
+BENCHMARK(BM_UploadFastGzip)->Arg(1)->Arg(100);
 
 void BM_PushRequestSerializeParse(benchmark::State& state) {
   // One serialize and one parse: what a protobuf push costs on the gRPC hop (a text push is
