@@ -258,6 +258,27 @@ TEST(HttpSinkTest, PostsGzipBodyWithHeaders) {
   EXPECT_EQ(Gunzip(r.body), lines);
 }
 
+TEST(HttpSinkTest, EveryGzipLevelSendsABodyThatDecodesToTheLines) {
+  std::string lines;
+  for (int i = 0; i < 2000; ++i) {
+    absl::StrAppend(&lines, "http,code=", 200 + i % 5, ",host=h", i % 7, " requests_total=", i, " ",
+                    1700000000000000000 + i, "\n");
+  }
+  for (int level : {HttpSinkOptions::kFastGzip, 1, 6, 9}) {
+    TestHttpServer server;
+    HttpSinkOptions options;
+    options.url = server.Url();
+    options.gzip_level = level;
+    auto sink = MakeHttpSink(options);
+    ASSERT_TRUE(sink->Send(lines).ok()) << "level " << level;
+    const auto requests = server.requests();
+    ASSERT_EQ(requests.size(), 1u);
+    EXPECT_EQ(requests[0].headers.at("content-encoding"), "gzip");
+    EXPECT_EQ(Gunzip(requests[0].body), lines) << "level " << level;
+    EXPECT_LT(requests[0].body.size() * 5, lines.size()) << "level " << level;
+  }
+}
+
 TEST(HttpSinkTest, PlainBodyWhenGzipOffAndNoAuthorizationWithoutToken) {
   TestHttpServer server;
   HttpSinkOptions options;

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "libs/compression/compression.h"
+#include "libs/deflate/deflate.h"
 #include "libs/uploader/internal/sinks.h"
 #include "libs/uploader/uploader.h"
 
@@ -106,8 +107,12 @@ class CurlSink : public Sink {
       payload = compressed_;
     } else if (options_.gzip) {
       compressed_.clear();
-      absl::Status s = GzipCompress(body, &compressed_, options_.gzip_level);
-      if (!s.ok()) return s;
+      if (options_.gzip_level == HttpSinkOptions::kFastGzip) {
+        FastGzipCompress(body, &compressed_);
+      } else {
+        absl::Status s = GzipCompress(body, &compressed_, options_.gzip_level);
+        if (!s.ok()) return s;
+      }
       payload = compressed_;
     }
     curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, payload.data());
