@@ -3,8 +3,8 @@
 // of what zlib's level 1 finds, at about twice its speed. The DEFLATE (RFC 1951) stream is
 // written by this library; any gzip decoder reads it.
 //
-// How it trades: matches of 4 to 258 bytes over the standard 32 KiB window, found greedily
-// through a hash table of the most recent position of each 4-byte prefix; a long match is
+// How it trades: matches of 6 to 258 bytes over the standard 32 KiB window, found greedily
+// through a hash table of the most recent position of each 6-byte prefix; a long match is
 // taken whole, without indexing the positions inside it. Each block of up to 128 KiB of input
 // is sent with whichever of a dynamic Huffman code, the fixed code or stored (raw) bytes is
 // smallest, so incompressible input grows by about 5 bytes per 64 KiB plus the 18-byte gzip

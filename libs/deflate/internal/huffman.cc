@@ -30,23 +30,38 @@ uint16_t ReverseBits(uint32_t code, int bits) {
 
 }  // namespace
 
-void BuildCodeLengths(const uint32_t* freqs, int n, int max_bits, uint8_t* lengths) {
+uint64_t BuildHuffmanCode(const uint32_t* freqs, int n, int max_bits, uint8_t* lengths,
+                          uint16_t* codes) {
   std::memset(lengths, 0, n);
-  // Used symbols sorted by frequency, then by symbol so the result is deterministic.
+  std::memset(codes, 0, n * sizeof(codes[0]));
+  // The used symbols, found through bit masks (which symbols are used is too irregular for
+  // branches), in symbol order for the canonical codes, and as sort keys: by frequency, then
+  // by symbol so the result is deterministic.
+  int16_t symbols[kMaxSymbols];
   uint64_t sorted[kMaxSymbols];
   int used = 0;
-  for (int s = 0; s < n; ++s) {
-    if (freqs[s] != 0) sorted[used++] = (uint64_t{freqs[s]} << 16) | static_cast<uint64_t>(s);
+  for (int base = 0; base < n; base += 64) {
+    const int end = std::min(n, base + 64);
+    uint64_t mask = 0;
+    for (int s = base; s < end; ++s) mask |= uint64_t{freqs[s] != 0} << (s - base);
+    for (; mask != 0; mask &= mask - 1) {
+      const int s = base + __builtin_ctzll(mask);
+      symbols[used] = static_cast<int16_t>(s);
+      sorted[used++] = (uint64_t{freqs[s]} << 16) | static_cast<uint64_t>(s);
+    }
   }
-  const auto symbol = [&](int i) { return static_cast<int>(sorted[i] & 0xffff); };
   if (used < 2) {
     // A lone code of length 1 would leave the code incomplete; a second, unsent symbol fills it.
-    const int only = used == 1 ? symbol(0) : 0;
+    const int only = used == 1 ? symbols[0] : 0;
+    const int other = only == 0 ? 1 : 0;
     lengths[only] = 1;
-    lengths[only == 0 ? 1 : 0] = 1;
-    return;
+    lengths[other] = 1;
+    codes[std::min(only, other)] = 0;
+    codes[std::max(only, other)] = 1;
+    return freqs[only];
   }
   std::sort(sorted, sorted + used);
+  const auto symbol = [&](int i) { return static_cast<int>(sorted[i] & 0xffff); };
 
   // Huffman's construction with two queues: the sorted leaves and the internal nodes, which
   // are made in order of non-decreasing weight, so the two lightest are always at the fronts.
@@ -102,10 +117,28 @@ void BuildCodeLengths(const uint32_t* freqs, int n, int max_bits, uint8_t* lengt
   }
 
   // The least frequent symbols take the longest codes.
+  uint64_t bits = 0;
   int i = 0;
   for (int l = max_bits; l >= 1; --l) {
-    for (int c = 0; c < count[l]; ++c) lengths[symbol(i++)] = static_cast<uint8_t>(l);
+    for (int c = 0; c < count[l]; ++c, ++i) {
+      lengths[symbol(i)] = static_cast<uint8_t>(l);
+      bits += (sorted[i] >> 16) * l;
+    }
   }
+
+  // Canonical codes: within a length, consecutive in symbol order.
+  uint32_t next[16];
+  uint32_t code = 0;
+  for (int bits = 1; bits < 16; ++bits) {
+    code = (code + count[bits - 1]) << 1;
+    next[bits] = code;
+  }
+  for (int k = 0; k < used; ++k) {
+    const int s = symbols[k];
+    const int len = lengths[s];
+    codes[s] = ReverseBits(next[len]++, len);
+  }
+  return bits;
 }
 
 void BuildCanonicalCodes(const uint8_t* lengths, int n, uint16_t* codes) {

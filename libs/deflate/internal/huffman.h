@@ -13,7 +13,8 @@ namespace deflate_internal {
 inline constexpr int kMaxSymbols = 288;
 
 // Sets `lengths[0..n)` to code lengths for the frequencies `freqs[0..n)` (n <= kMaxSymbols,
-// 2 <= max_bits <= 15; an unused symbol gets length 0):
+// 2 <= max_bits <= 15; an unused symbol gets length 0), and `codes[0..n)` to the canonical
+// codes of those lengths as BuildCanonicalCodes would (0 for unused symbols):
 //  - no length exceeds max_bits;
 //  - the code is complete (the Kraft sum of the used lengths is exactly 1), which zlib's
 //    inflate demands of every code with more than one symbol. When fewer than two symbols
@@ -21,8 +22,10 @@ inline constexpr int kMaxSymbols = 288;
 //    is still complete (the extra symbol is never sent);
 //  - a more frequent symbol never gets a longer code than a less frequent one, and when no
 //    Huffman code length exceeds max_bits the lengths are an optimal (Huffman) code.
+// Returns the bits the symbols take with this code: the sum of freqs[s] * lengths[s].
 // Requires n >= 2 and 2^max_bits >= n.
-void BuildCodeLengths(const uint32_t* freqs, int n, int max_bits, uint8_t* lengths);
+uint64_t BuildHuffmanCode(const uint32_t* freqs, int n, int max_bits, uint8_t* lengths,
+                          uint16_t* codes);
 
 // Sets `codes[s]` to the canonical code (RFC 1951 section 3.2.2) of each symbol with
 // lengths[s] > 0, bit-reversed so that writing its low lengths[s] bits least significant

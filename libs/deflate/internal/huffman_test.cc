@@ -15,9 +15,19 @@ namespace pushgate {
 namespace deflate_internal {
 namespace {
 
+// BuildHuffmanCode's lengths; its codes must be the canonical codes of those lengths, and it
+// must return their cost.
 std::vector<uint8_t> Lengths(const std::vector<uint32_t>& freqs, int max_bits) {
-  std::vector<uint8_t> lengths(freqs.size(), 99);
-  BuildCodeLengths(freqs.data(), static_cast<int>(freqs.size()), max_bits, lengths.data());
+  const int n = static_cast<int>(freqs.size());
+  std::vector<uint8_t> lengths(n, 99);
+  std::vector<uint16_t> codes(n, 0xabcd);
+  const uint64_t bits = BuildHuffmanCode(freqs.data(), n, max_bits, lengths.data(), codes.data());
+  uint64_t cost = 0;
+  for (int s = 0; s < n; ++s) cost += uint64_t{freqs[s]} * lengths[s];
+  EXPECT_EQ(bits, cost) << "the returned size is not what the lengths cost";
+  std::vector<uint16_t> canonical(n);
+  BuildCanonicalCodes(lengths.data(), n, canonical.data());
+  EXPECT_EQ(codes, canonical);
   return lengths;
 }
 
@@ -91,7 +101,7 @@ std::vector<uint32_t> Fibonacci(int n) {
   return f;
 }
 
-TEST(BuildCodeLengthsTest, FibonacciFrequenciesAreLimitedTo15Bits) {
+TEST(BuildHuffmanCodeTest, FibonacciFrequenciesAreLimitedTo15Bits) {
   // Unlimited Huffman gives Fibonacci weights a depth of n - 1: 29 here.
   const std::vector<uint32_t> freqs = Fibonacci(30);
   ExpectValidCode(freqs, 15);
@@ -99,11 +109,11 @@ TEST(BuildCodeLengthsTest, FibonacciFrequenciesAreLimitedTo15Bits) {
   EXPECT_EQ(*std::max_element(lengths.begin(), lengths.end()), 15);
 }
 
-TEST(BuildCodeLengthsTest, FibonacciFrequenciesAreLimitedTo7Bits) {
+TEST(BuildHuffmanCodeTest, FibonacciFrequenciesAreLimitedTo7Bits) {
   ExpectValidCode(Fibonacci(19), 7);
 }
 
-TEST(BuildCodeLengthsTest, FullLiteralAlphabetWithSkewedCounts) {
+TEST(BuildHuffmanCodeTest, FullLiteralAlphabetWithSkewedCounts) {
   // 286 symbols (all of literal/length) where a Fibonacci tail forces limiting.
   std::vector<uint32_t> freqs(286, 1);
   const std::vector<uint32_t> fib = Fibonacci(32);
@@ -111,19 +121,19 @@ TEST(BuildCodeLengthsTest, FullLiteralAlphabetWithSkewedCounts) {
   ExpectValidCode(freqs, 15);
 }
 
-TEST(BuildCodeLengthsTest, PowersOfTwo) {
+TEST(BuildHuffmanCodeTest, PowersOfTwo) {
   std::vector<uint32_t> freqs;
   for (int i = 0; i < 30; ++i) freqs.push_back(uint32_t{1} << i);
   ExpectValidCode(freqs, 15);
 }
 
-TEST(BuildCodeLengthsTest, EqualFrequenciesGiveBalancedLengths) {
+TEST(BuildHuffmanCodeTest, EqualFrequenciesGiveBalancedLengths) {
   const std::vector<uint32_t> freqs(256, 5);
   const std::vector<uint8_t> lengths = Lengths(freqs, 15);
   for (uint8_t l : lengths) EXPECT_EQ(l, 8);
 }
 
-TEST(BuildCodeLengthsTest, OneOrNoUsedSymbolStillMakesACompleteCode) {
+TEST(BuildHuffmanCodeTest, OneOrNoUsedSymbolStillMakesACompleteCode) {
   std::vector<uint32_t> freqs(30, 0);
   std::vector<uint8_t> lengths = Lengths(freqs, 15);
   EXPECT_EQ(KraftSum(lengths), uint64_t{1} << 15);
@@ -140,7 +150,7 @@ TEST(BuildCodeLengthsTest, OneOrNoUsedSymbolStillMakesACompleteCode) {
   EXPECT_EQ(KraftSum(lengths), uint64_t{1} << 15);
 }
 
-TEST(BuildCodeLengthsTest, RandomTables) {
+TEST(BuildHuffmanCodeTest, RandomTables) {
   std::mt19937 rng(42);
   for (int iter = 0; iter < 300; ++iter) {
     const int n = 2 + static_cast<int>(rng() % 287);
