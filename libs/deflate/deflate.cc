@@ -240,7 +240,7 @@ size_t EncoderState::ParseBlock(const uint8_t* src, size_t n, size_t start) {
     while (i + len < limit && src[i + len] == cand[len]) ++len;
   extended:
     size_t back = 0;
-    while (i - back > anchor && i - back > dist && src[i - back - 1] == cand[-1 - back] &&
+    while (i - back > anchor && i - back > dist && src[i - back - 1] == src[i - dist - back - 1] &&
            len + back < kMaxMatchRun) {
       ++back;
     }
