@@ -130,7 +130,8 @@ const FixedCode& Fixed() {
 struct Sequence {
   uint32_t lit_len;
   uint16_t match_len;
-  uint16_t dist;
+  uint16_t dist_extra;  // the distance's extra bits
+  uint32_t dist_code;
 };
 
 // Hash table of kMinMatch-byte prefixes: 2^kHashBits entries of 4 bytes stay in L2 and mostly in
@@ -143,7 +144,7 @@ constexpr size_t kBlockInput = 2 * kMaxStoredLen;
 // One match extends over at most this many bytes (then the next search picks it up), which
 // bounds how far a block can run past kBlockInput.
 constexpr size_t kMaxMatchRun = 32 * kMaxMatch;
-constexpr size_t kMaxSequences = size_t{1} << 15;
+constexpr size_t kMaxSequences = size_t{1} << 14;
 // A match found at the limit becomes up to this many sequences.
 constexpr size_t kSequencesPerMatch = kMaxMatchRun / kMaxMatch + 2;
 // Matches start at least this far from the end, so 8-byte loads never leave the input.
@@ -162,6 +163,25 @@ inline uint64_t Load64(const uint8_t* p) {
 inline uint64_t Prefix(const uint8_t* p) { return Load64(p) << (64 - 8 * kMinMatch); }
 inline uint32_t Hash(uint64_t prefix) {
   return static_cast<uint32_t>((prefix * 0x9E3779B185EBCA87u) >> (64 - kHashBits));
+}
+
+// Adds the bytes p[0, n) to freq.
+inline void CountBytes(const uint8_t* p, size_t n, uint32_t* freq) {
+  const uint8_t* const end = p + n;
+  if (n >= 256) {
+    // Long literal runs (incompressible data) go through four tables, so repeated bytes do
+    // not wait on each other's increments.
+    uint32_t counts[4][256] = {};
+    for (; p + 4 <= end; p += 4) {
+      ++counts[0][p[0]];
+      ++counts[1][p[1]];
+      ++counts[2][p[2]];
+      ++counts[3][p[3]];
+    }
+    for (int c = 0; c < 256; ++c)
+      freq[c] += counts[0][c] + counts[1][c] + counts[2][c] + counts[3][c];
+  }
+  for (; p < end; ++p) ++freq[*p];
 }
 
 }  // namespace
@@ -184,21 +204,21 @@ struct EncoderState {
     next_value = 0;
   }
 
-  void AddSequence(uint32_t lit_len, uint32_t match_len, uint32_t dist) {
+  void AddSequence(uint32_t lit_len, uint32_t match_len, int dist_code, uint32_t dist_extra) {
     Sequence& s = seqs[num_seqs++];
     s.lit_len = lit_len;
     s.match_len = static_cast<uint16_t>(match_len);
-    s.dist = static_cast<uint16_t>(dist);
+    s.dist_extra = static_cast<uint16_t>(dist_extra);
+    s.dist_code = static_cast<uint32_t>(dist_code);
   }
 
   size_t ParseBlock(const uint8_t* src, size_t n, size_t start);
-  void CountLiterals(const uint8_t* src, size_t start);
   void WriteBlock(const uint8_t* src, size_t start, size_t end, bool last, std::string* out,
                   BitWriter* w);
 };
 
 // Finds the sequences of one block starting at `start`; returns where the block ends. Fills
-// seqs (the last one may have no match) and the match part of lit_freq and dist_freq.
+// seqs (the last one may have no match), lit_freq and dist_freq.
 size_t EncoderState::ParseBlock(const uint8_t* src, size_t n, size_t start) {
   num_seqs = 0;
   std::memset(lit_freq, 0, sizeof(lit_freq));
@@ -249,18 +269,21 @@ size_t EncoderState::ParseBlock(const uint8_t* src, size_t n, size_t start) {
 
     // Matches longer than 258 go out as several, each at least 3 bytes.
     uint32_t lit_len = static_cast<uint32_t>(i - anchor);
+    CountBytes(src + anchor, lit_len, lit_freq);
+    const int dist_code = DistCode(dist);
+    const uint32_t dist_extra = dist - kDistBase[dist_code];
     size_t left = len;
     while (left > kMaxMatch) {
       const size_t piece = left - kMaxMatch >= 3 ? kMaxMatch : left - 3;
-      AddSequence(lit_len, static_cast<uint32_t>(piece), dist);
+      AddSequence(lit_len, static_cast<uint32_t>(piece), dist_code, dist_extra);
       ++lit_freq[257 + kLengthSlot[piece]];
-      ++dist_freq[DistCode(dist)];
+      ++dist_freq[dist_code];
       lit_len = 0;
       left -= piece;
     }
-    AddSequence(lit_len, static_cast<uint32_t>(left), dist);
+    AddSequence(lit_len, static_cast<uint32_t>(left), dist_code, dist_extra);
     ++lit_freq[257 + kLengthSlot[left]];
-    ++dist_freq[DistCode(dist)];
+    ++dist_freq[dist_code];
 
     i += len;
     anchor = i;
@@ -270,33 +293,12 @@ size_t EncoderState::ParseBlock(const uint8_t* src, size_t n, size_t start) {
   // as literals.
   size_t end = std::min(i, std::max(anchor, block_limit));
   if (end >= tail && block_limit == n) end = n;
-  if (end > anchor) AddSequence(static_cast<uint32_t>(end - anchor), 0, 0);
-  return end;
-}
-
-void EncoderState::CountLiterals(const uint8_t* src, size_t start) {
-  const uint8_t* p = src + start;
-  for (size_t s = 0; s < num_seqs; ++s) {
-    const Sequence& seq = seqs[s];
-    const uint8_t* const end = p + seq.lit_len;
-    if (seq.lit_len >= 256) {
-      // Long literal runs (incompressible data) go through four tables, so repeated bytes
-      // do not wait on each other's increments.
-      uint32_t counts[4][256] = {};
-      for (; p + 4 <= end; p += 4) {
-        ++counts[0][p[0]];
-        ++counts[1][p[1]];
-        ++counts[2][p[2]];
-        ++counts[3][p[3]];
-      }
-      for (int c = 0; c < 256; ++c) {
-        lit_freq[c] += counts[0][c] + counts[1][c] + counts[2][c] + counts[3][c];
-      }
-    }
-    for (; p < end; ++p) ++lit_freq[*p];
-    p += seq.match_len;
+  if (end > anchor) {
+    AddSequence(static_cast<uint32_t>(end - anchor), 0, 0, 0);
+    CountBytes(src + anchor, end - anchor, lit_freq);
   }
   lit_freq[kEndOfBlock] = 1;
+  return end;
 }
 
 namespace {
@@ -424,11 +426,10 @@ void WriteSymbols(const uint8_t* src, const Sequence* seqs, size_t num_seqs, con
     }
     if (seq.match_len != 0) {
       const uint32_t len = code.length[seq.match_len];
-      const int dc = DistCode(seq.dist);
-      const uint32_t dcode = code.dist[dc];
+      const uint32_t dcode = code.dist[seq.dist_code];
       w->Add(Bits(len), NumBits(len));
       w->Add(Bits(dcode), NumBits(dcode));
-      w->Add(seq.dist - kDistBase[dc], kDistExtra[dc]);
+      w->Add(seq.dist_extra, kDistExtra[seq.dist_code]);
       w->Flush();
       p += seq.match_len;
     }
@@ -453,7 +454,6 @@ void Reserve(std::string* out, BitWriter* w, uint64_t bits) {
 // Writes src[start, end) (described by seqs) as one block, or several stored ones.
 void EncoderState::WriteBlock(const uint8_t* src, size_t start, size_t end, bool last,
                               std::string* out, BitWriter* w) {
-  CountLiterals(src, start);
   uint64_t extra_bits = 0;
   for (int slot = 0; slot < 29; ++slot) {
     extra_bits += uint64_t(lit_freq[257 + slot]) * kLengthExtra[slot];

@@ -27,7 +27,7 @@ struct EncoderState;
 //
 // The member has no name, comment or modification time (MTIME 0, OS 255 "unknown"). Uses a
 // thread-local FastGzipEncoder, so repeated calls on one thread do not allocate beyond
-// growing `*out` (about 200 KiB of scratch stays with each thread that has called it).
+// growing `*out` (about 260 KiB of scratch stays with each thread that has called it).
 void FastGzipCompress(absl::string_view in, std::string* out);
 
 // The encoder behind FastGzipCompress, with its scratch (hash table, symbol buffer) reusable
