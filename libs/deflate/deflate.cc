@@ -165,23 +165,29 @@ inline uint32_t Hash(uint64_t prefix) {
   return static_cast<uint32_t>((prefix * 0x9E3779B185EBCA87u) >> (64 - kHashBits));
 }
 
+// Adds the bytes p[0, n) to freq, for long runs (incompressible data): four tables, so
+// repeated bytes do not wait on each other's increments.
+void CountManyBytes(const uint8_t* p, size_t n, uint32_t* freq) {
+  const uint8_t* const end = p + n;
+  uint32_t counts[4][256] = {};
+  for (; p + 4 <= end; p += 4) {
+    ++counts[0][p[0]];
+    ++counts[1][p[1]];
+    ++counts[2][p[2]];
+    ++counts[3][p[3]];
+  }
+  for (; p < end; ++p) ++counts[0][*p];
+  for (int c = 0; c < 256; ++c)
+    freq[c] += counts[0][c] + counts[1][c] + counts[2][c] + counts[3][c];
+}
+
 // Adds the bytes p[0, n) to freq.
 inline void CountBytes(const uint8_t* p, size_t n, uint32_t* freq) {
-  const uint8_t* const end = p + n;
-  if (n >= 256) {
-    // Long literal runs (incompressible data) go through four tables, so repeated bytes do
-    // not wait on each other's increments.
-    uint32_t counts[4][256] = {};
-    for (; p + 4 <= end; p += 4) {
-      ++counts[0][p[0]];
-      ++counts[1][p[1]];
-      ++counts[2][p[2]];
-      ++counts[3][p[3]];
-    }
-    for (int c = 0; c < 256; ++c)
-      freq[c] += counts[0][c] + counts[1][c] + counts[2][c] + counts[3][c];
+  if (ABSL_PREDICT_FALSE(n >= 64)) {
+    CountManyBytes(p, n, freq);
+    return;
   }
-  for (; p < end; ++p) ++freq[*p];
+  for (const uint8_t* const end = p + n; p < end; ++p) ++freq[*p];
 }
 
 }  // namespace
@@ -398,12 +404,13 @@ void WriteHeader(const DynamicHeader& h, BitWriter* w) {
 // The bits a block's symbols take with the fixed code (extra bits not included): literals
 // 0-143 take 8 bits, 144-255 9, end of block and lengths 257-279 7, 280-287 8; distances 5.
 uint64_t FixedCodeBits(const uint32_t* lit_freq, const uint32_t* dist_freq) {
-  uint64_t all = 0, nine = 0, seven = 0, dists = 0;
+  // 32-bit sums (a block has fewer than 2^18 symbols) vectorize.
+  uint32_t all = 0, nine = 0, seven = 0, dists = 0;
   for (int s = 0; s < kNumLitLen; ++s) all += lit_freq[s];
   for (int s = 144; s < 256; ++s) nine += lit_freq[s];
   for (int s = 256; s < 280; ++s) seven += lit_freq[s];
   for (int d = 0; d < kNumDist; ++d) dists += dist_freq[d];
-  return 8 * all + nine - seven + 5 * dists;
+  return 8 * uint64_t{all} + nine - seven + 5 * uint64_t{dists};
 }
 
 void WriteSymbols(const uint8_t* src, const Sequence* seqs, size_t num_seqs, const CodeTable& code,
