@@ -17,6 +17,8 @@
 namespace pushgate {
 namespace deflate_internal {
 
+namespace {
+
 uint32_t Crc32Portable(uint32_t crc, const uint8_t* data, size_t n) {
   // zlib takes a uInt length.
   while (n > 0) {
@@ -29,7 +31,6 @@ uint32_t Crc32Portable(uint32_t crc, const uint8_t* data, size_t n) {
 }
 
 #if PG_DEFLATE_HAVE_CLMUL
-namespace {
 
 // How the folding works. A 16-byte block, read little-endian as a 128-bit value, is the
 // polynomial whose x^127 coefficient is bit 0 of its first byte (the CRC is bit-reflected):
@@ -38,7 +39,8 @@ namespace {
 // can be replaced by (H*x^(64+D) + L*x^D) mod P, which has degree < 96 and is added to the
 // block D bits later. A carry-less multiply of two 64-bit reflected operands yields their
 // product times x, so the constants are x^(64+D-1) mod P and x^(D-1) mod P, each as a
-// 64-bit reflected value (degree d at bit 63-d).
+// 64-bit reflected value (degree d at bit 63-d). The 512-bit kernel does the same in four
+// 128-bit lanes at once.
 
 // x^n mod P, P = x^32 + 0x04C11DB7, as an ordinary (not reflected) 32-bit value.
 uint32_t XPowModP(int n) {
@@ -73,6 +75,9 @@ struct Constants {
   FoldConstant by256 = MakeFold(256);
   FoldConstant by384 = MakeFold(384);
   FoldConstant by512 = MakeFold(512);
+  FoldConstant by1024 = MakeFold(1024);
+  FoldConstant by1536 = MakeFold(1536);
+  FoldConstant by2048 = MakeFold(2048);
 };
 
 const Constants& GetConstants() {
@@ -80,22 +85,36 @@ const Constants& GetConstants() {
   return constants;
 }
 
-__attribute__((target("pclmul,sse2"))) inline __m128i Fold(__m128i x, __m128i k) {
+#define PG_CLMUL_TARGET __attribute__((target("pclmul,sse2")))
+#define PG_CLMUL512_TARGET __attribute__((target("pclmul,sse2,avx512f,vpclmulqdq")))
+
+PG_CLMUL_TARGET inline __m128i Fold(__m128i x, __m128i k) {
   return _mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11));
 }
 
-__attribute__((target("pclmul,sse2"))) inline __m128i Load(const FoldConstant& k) {
+PG_CLMUL_TARGET inline __m128i Load(const FoldConstant& k) {
   return _mm_set_epi64x(static_cast<int64_t>(k.for_low_half),
                         static_cast<int64_t>(k.for_high_half));
 }
 
-__attribute__((target("pclmul,sse2"))) inline __m128i Load(const uint8_t* p) {
+PG_CLMUL_TARGET inline __m128i Load(const uint8_t* p) {
   return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
 }
 
+// Folds 16-byte blocks into x until fewer than 16 bytes are left, then finishes with zlib:
+// x, as a 16-byte message, has from a zero register the CRC that the register holds here,
+// which is what zlib's crc32 computes from ~0, and it goes on over the tail.
+PG_CLMUL_TARGET uint32_t Finish(__m128i x, const uint8_t* p, size_t n) {
+  const __m128i k128 = Load(GetConstants().by128);
+  for (; n >= 16; p += 16, n -= 16) x = _mm_xor_si128(Fold(x, k128), Load(p));
+  uint8_t block[16];
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(block), x);
+  const uint32_t mid = static_cast<uint32_t>(::crc32(0xffffffffu, block, 16));
+  return Crc32Portable(mid, p, n);
+}
+
 // Requires n >= 64.
-__attribute__((target("pclmul,sse2"))) uint32_t Crc32Clmul(uint32_t crc, const uint8_t* p,
-                                                           size_t n) {
+PG_CLMUL_TARGET uint32_t Crc32Clmul(uint32_t crc, const uint8_t* p, size_t n) {
   const Constants& c = GetConstants();
   // The register's initial value (zlib keeps it inverted) is added to the first 32 bits.
   __m128i x0 = _mm_xor_si128(Load(p), _mm_cvtsi32_si128(static_cast<int>(~crc)));
@@ -105,28 +124,58 @@ __attribute__((target("pclmul,sse2"))) uint32_t Crc32Clmul(uint32_t crc, const u
   p += 64;
   n -= 64;
   const __m128i k512 = Load(c.by512);
-  while (n >= 64) {
+  for (; n >= 64; p += 64, n -= 64) {
     x0 = _mm_xor_si128(Fold(x0, k512), Load(p));
     x1 = _mm_xor_si128(Fold(x1, k512), Load(p + 16));
     x2 = _mm_xor_si128(Fold(x2, k512), Load(p + 32));
     x3 = _mm_xor_si128(Fold(x3, k512), Load(p + 48));
-    p += 64;
-    n -= 64;
   }
-  __m128i x = _mm_xor_si128(_mm_xor_si128(Fold(x0, Load(c.by384)), Fold(x1, Load(c.by256))),
-                            _mm_xor_si128(Fold(x2, Load(c.by128)), x3));
-  const __m128i k128 = Load(c.by128);
-  while (n >= 16) {
-    x = _mm_xor_si128(Fold(x, k128), Load(p));
-    p += 16;
-    n -= 16;
+  const __m128i x = _mm_xor_si128(_mm_xor_si128(Fold(x0, Load(c.by384)), Fold(x1, Load(c.by256))),
+                                  _mm_xor_si128(Fold(x2, Load(c.by128)), x3));
+  return Finish(x, p, n);
+}
+
+PG_CLMUL512_TARGET inline __m512i Fold512(__m512i x, __m512i k, __m512i add) {
+  // 0x96: a ^ b ^ c.
+  return _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(x, k, 0x00),
+                                   _mm512_clmulepi64_epi128(x, k, 0x11), add, 0x96);
+}
+
+PG_CLMUL512_TARGET inline __m512i Load512(const FoldConstant& k) {
+  return _mm512_broadcast_i32x4(Load(k));
+}
+
+PG_CLMUL512_TARGET inline __m512i Load512(const uint8_t* p) { return _mm512_loadu_si512(p); }
+
+// Requires n >= 256.
+PG_CLMUL512_TARGET uint32_t Crc32Clmul512(uint32_t crc, const uint8_t* p, size_t n) {
+  const Constants& c = GetConstants();
+  const __m512i init =
+      _mm512_inserti32x4(_mm512_setzero_si512(), _mm_cvtsi32_si128(static_cast<int>(~crc)), 0);
+  __m512i x0 = _mm512_xor_si512(Load512(p), init);
+  __m512i x1 = Load512(p + 64);
+  __m512i x2 = Load512(p + 128);
+  __m512i x3 = Load512(p + 192);
+  p += 256;
+  n -= 256;
+  const __m512i k2048 = Load512(c.by2048);
+  for (; n >= 256; p += 256, n -= 256) {
+    x0 = Fold512(x0, k2048, Load512(p));
+    x1 = Fold512(x1, k2048, Load512(p + 64));
+    x2 = Fold512(x2, k2048, Load512(p + 128));
+    x3 = Fold512(x3, k2048, Load512(p + 192));
   }
-  // What is left is a 16-byte message whose CRC from a zero register is the register here;
-  // zlib's crc32 from ~0 computes exactly that, and goes on over the tail.
-  uint8_t block[16];
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(block), x);
-  const uint32_t mid = static_cast<uint32_t>(::crc32(0xffffffffu, block, 16));
-  return static_cast<uint32_t>(::crc32(mid, p, static_cast<uInt>(n)));
+  __m512i x = Fold512(x0, Load512(c.by1536), Fold512(x1, Load512(c.by1024), x3));
+  x = Fold512(x2, Load512(c.by512), x);
+  const __m512i k512 = Load512(c.by512);
+  for (; n >= 64; p += 64, n -= 64) x = Fold512(x, k512, Load512(p));
+  // The four lanes, 16 consecutive bytes each, into one.
+  const __m128i lane =
+      _mm_xor_si128(_mm_xor_si128(Fold(_mm512_extracti32x4_epi32(x, 0), Load(c.by384)),
+                                  Fold(_mm512_extracti32x4_epi32(x, 1), Load(c.by256))),
+                    _mm_xor_si128(Fold(_mm512_extracti32x4_epi32(x, 2), Load(c.by128)),
+                                  _mm512_extracti32x4_epi32(x, 3)));
+  return Finish(lane, p, n);
 }
 
 bool CpuHasClmul() {
@@ -134,22 +183,50 @@ bool CpuHasClmul() {
   return has;
 }
 
-}  // namespace
-
-bool Crc32UsesClmul() { return CpuHasClmul(); }
-
-uint32_t Crc32(uint32_t crc, const uint8_t* data, size_t n) {
-  if (n < 64 || !CpuHasClmul()) return Crc32Portable(crc, data, n);
-  return Crc32Clmul(crc, data, n);
+bool CpuHasClmul512() {
+  static const bool has =
+      CpuHasClmul() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("vpclmulqdq");
+  return has;
 }
 
-#else
+#endif  // PG_DEFLATE_HAVE_CLMUL
 
-bool Crc32UsesClmul() { return false; }
+}  // namespace
 
-uint32_t Crc32(uint32_t crc, const uint8_t* data, size_t n) { return Crc32Portable(crc, data, n); }
-
+bool Crc32KernelSupported(Crc32Kernel kernel) {
+  switch (kernel) {
+    case Crc32Kernel::kPortable:
+      return true;
+#if PG_DEFLATE_HAVE_CLMUL
+    case Crc32Kernel::kClmul:
+      return CpuHasClmul();
+    case Crc32Kernel::kClmul512:
+      return CpuHasClmul512();
 #endif
+    default:
+      return false;
+  }
+}
+
+Crc32Kernel Crc32BestKernel() {
+  static const Crc32Kernel best =
+      Crc32KernelSupported(Crc32Kernel::kClmul512) ? Crc32Kernel::kClmul512
+      : Crc32KernelSupported(Crc32Kernel::kClmul)  ? Crc32Kernel::kClmul
+                                                   : Crc32Kernel::kPortable;
+  return best;
+}
+
+uint32_t Crc32With(Crc32Kernel kernel, uint32_t crc, const uint8_t* data, size_t n) {
+#if PG_DEFLATE_HAVE_CLMUL
+  if (kernel == Crc32Kernel::kClmul512 && n >= 256) return Crc32Clmul512(crc, data, n);
+  if (kernel != Crc32Kernel::kPortable && n >= 64) return Crc32Clmul(crc, data, n);
+#endif
+  return Crc32Portable(crc, data, n);
+}
+
+uint32_t Crc32(uint32_t crc, const uint8_t* data, size_t n) {
+  return Crc32With(Crc32BestKernel(), crc, data, n);
+}
 
 }  // namespace deflate_internal
 }  // namespace pushgate

@@ -1,7 +1,7 @@
 // CRC-32 (the gzip/zlib checksum, reflected polynomial 0xEDB88320) for the gzip trailer of
-// //libs/deflate. On x86-64 CPUs with PCLMULQDQ it folds 64 bytes at a time with carry-less
-// multiplies, several times faster than zlib's table-driven crc32(); elsewhere, and for short
-// inputs, it is zlib's crc32().
+// //libs/deflate. On x86-64 CPUs with carry-less multiplies it folds the data 64 bytes at a
+// time (PCLMULQDQ), or 256 bytes at a time on CPUs with AVX-512 VPCLMULQDQ, several times
+// faster than zlib's table-driven crc32(); elsewhere, and for short inputs, it is zlib's.
 #ifndef PUSHGATE_LIBS_DEFLATE_INTERNAL_CRC32_H_
 #define PUSHGATE_LIBS_DEFLATE_INTERNAL_CRC32_H_
 
@@ -15,12 +15,22 @@ namespace deflate_internal {
 // Crc32(Crc32(0, a), b) == Crc32(0, a + b); "123456789" gives 0xcbf43926.
 uint32_t Crc32(uint32_t crc, const uint8_t* data, size_t n);
 
-// Crc32 without carry-less multiplies, whatever the CPU (zlib's crc32()), so tests can check
-// both paths agree.
-uint32_t Crc32Portable(uint32_t crc, const uint8_t* data, size_t n);
+// The ways Crc32 can compute, fastest last.
+enum class Crc32Kernel {
+  kPortable,  // zlib's crc32()
+  kClmul,     // 128-bit PCLMULQDQ folding
+  kClmul512,  // 512-bit VPCLMULQDQ folding (AVX-512)
+};
 
-// Whether Crc32 uses carry-less multiplies on this CPU.
-bool Crc32UsesClmul();
+// Whether this CPU can run `kernel`.
+bool Crc32KernelSupported(Crc32Kernel kernel);
+
+// The kernel Crc32 uses on this CPU.
+Crc32Kernel Crc32BestKernel();
+
+// Crc32 computed with `kernel`, which must be supported; exposed so tests can check that
+// every kernel agrees with zlib.
+uint32_t Crc32With(Crc32Kernel kernel, uint32_t crc, const uint8_t* data, size_t n);
 
 }  // namespace deflate_internal
 }  // namespace pushgate
