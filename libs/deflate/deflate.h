@@ -23,7 +23,8 @@ namespace deflate_internal {
 struct EncoderState;
 }  // namespace deflate_internal
 
-// Appends one gzip member holding `in` to `*out`. Never fails.
+// Appends one gzip member holding `in` to `*out`. Never fails. `in` must not point into
+// `*out` (which may be reallocated while `in` is read).
 //
 // The member has no name, comment or modification time (MTIME 0, OS 255 "unknown"). Uses a
 // thread-local FastGzipEncoder, so repeated calls on one thread do not allocate beyond

@@ -28,6 +28,16 @@ uint16_t ReverseBits(uint32_t code, int bits) {
   return static_cast<uint16_t>(reversed16 >> (16 - bits));
 }
 
+// next[l] = the first canonical code of length l, given count[l] codes of each length
+// (RFC 1951 section 3.2.2; count[0] must be 0).
+void FirstCodes(const int* count, uint32_t* next) {
+  uint32_t code = 0;
+  for (int bits = 1; bits < 16; ++bits) {
+    code = (code + count[bits - 1]) << 1;
+    next[bits] = code;
+  }
+}
+
 }  // namespace
 
 uint64_t BuildHuffmanCode(const uint32_t* freqs, int n, int max_bits, uint8_t* lengths,
@@ -128,11 +138,7 @@ uint64_t BuildHuffmanCode(const uint32_t* freqs, int n, int max_bits, uint8_t* l
 
   // Canonical codes: within a length, consecutive in symbol order.
   uint32_t next[16];
-  uint32_t code = 0;
-  for (int bits = 1; bits < 16; ++bits) {
-    code = (code + count[bits - 1]) << 1;
-    next[bits] = code;
-  }
+  FirstCodes(count, next);
   for (int k = 0; k < used; ++k) {
     const int s = symbols[k];
     const int len = lengths[s];
@@ -146,11 +152,7 @@ void BuildCanonicalCodes(const uint8_t* lengths, int n, uint16_t* codes) {
   for (int s = 0; s < n; ++s) ++count[lengths[s]];
   count[0] = 0;
   uint32_t next[16];
-  uint32_t code = 0;
-  for (int bits = 1; bits < 16; ++bits) {
-    code = (code + count[bits - 1]) << 1;
-    next[bits] = code;
-  }
+  FirstCodes(count, next);
   for (int s = 0; s < n; ++s) {
     const int len = lengths[s];
     codes[s] = len == 0 ? 0 : ReverseBits(next[len]++, len);
