@@ -21,7 +21,8 @@ import threading
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-lock = threading.Lock()
+lock = threading.Lock()  # guards totals and uncounted
+count_lock = threading.Lock()
 totals = {"lines": 0, "requests": 0, "bytes": 0, "bad": 0}
 uncounted = []  # (content_encoding, body) received since the last /count
 
@@ -36,15 +37,26 @@ def count_lines(data):
 
 
 def count_uncounted():
-    """Decodes and counts the bodies kept since the last call; the caller holds `lock`."""
-    for encoding, raw in uncounted:
+    """Decodes and counts the bodies kept since the last call.
+
+    Called with `count_lock` held, not `lock`: decoding a run's uploads takes seconds, and an
+    upload that waited for it would time out at pushgate's end and be sent again (counted
+    twice). Uploads only ever wait for the list swap.
+    """
+    with lock:
+        batch = uncounted[:]
+        uncounted.clear()
+    lines = bad = 0
+    for encoding, raw in batch:
         try:
             data = zlib.decompress(raw, 16 + zlib.MAX_WBITS) if encoding == "gzip" else raw
         except zlib.error:
-            totals["bad"] += 1
+            bad += 1
             continue
-        totals["lines"] += count_lines(data)
-    uncounted.clear()
+        lines += count_lines(data)
+    with lock:
+        totals["lines"] += lines
+        totals["bad"] += bad
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -86,9 +98,10 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path.split("?")[0] != "/count":
             return self.reply(404, b"not found\n")
-        with lock:
+        with count_lock:  # one count at a time, so each answer includes all earlier uploads
             count_uncounted()
-            body = json.dumps(totals).encode()
+            with lock:
+                body = json.dumps(totals).encode()
         self.reply(200, body, "application/json")
 
     def log_message(self, *args):
