@@ -238,6 +238,8 @@ class Spool::Impl {
   void CommitRun(std::vector<Pending>& batch, size_t begin, size_t end);
   void FailRecords(std::vector<Pending>& batch, size_t begin, size_t end,
                    const absl::Status& status);
+  // Logs a commit that took long enough for clients to notice (rate-limited).
+  void WarnIfSlow(absl::Duration took, size_t records, uint64_t bytes);
   // Writes zeros after the active segment's records, a prefill step ahead, once the records
   // reached the zeros written before; the caller's coming sync makes them durable.
   void Prefill(Segment& segment);
@@ -267,6 +269,7 @@ class Spool::Impl {
 
   // Owned by the committing thread (the same object as segments_.back()).
   std::shared_ptr<Segment> active_;
+  absl::Time last_slow_warning_ = absl::InfinitePast();  // also the committing thread's
   std::thread committer_;
 
   // Reader cursor, guarded by read_mu_ (taken before mu_): `cursor_reader_` reads
@@ -689,6 +692,7 @@ void Spool::Impl::CommitRun(std::vector<Pending>& batch, size_t begin, size_t en
     FailRecords(batch, begin, end, status);
     return;
   }
+  WarnIfSlow(absl::Now() - now, end - begin, run_bytes);
   {
     std::lock_guard<std::mutex> lock(mu_);
     segment.readable = segment.file_size;
@@ -702,6 +706,21 @@ void Spool::Impl::CommitRun(std::vector<Pending>& batch, size_t begin, size_t en
     AppendDone done = std::move(batch[i].done);
     done(positions[i - begin]);
   }
+}
+
+void Spool::Impl::WarnIfSlow(absl::Duration took, size_t records, uint64_t bytes) {
+  // Every push in the commit waited this long for its acknowledgement; a disk this slow shows
+  // as latency spikes at the clients, and this line says where they came from.
+  constexpr absl::Duration kSlow = absl::Milliseconds(500);
+  constexpr absl::Duration kQuiet = absl::Seconds(10);  // at most one line per this
+  if (took < kSlow) return;
+  const absl::Time now = absl::Now();
+  if (now - last_slow_warning_ < kQuiet) return;
+  last_slow_warning_ = now;
+  LOG(WARNING) << "spool: committing " << records << " records (" << bytes << " bytes) took "
+               << absl::FormatDuration(took) << " (write and "
+               << (options_.fsync == FsyncMode::kNever ? "no sync" : "fdatasync")
+               << "); their pushes waited that long to be acknowledged";
 }
 
 void Spool::Impl::Prefill(Segment& segment) {
