@@ -169,6 +169,11 @@ int Run() {
     return 2;
   }
   spool_options.prefill_bytes = absl::GetFlag(FLAGS_spool_prefill_bytes);
+  const int background_nice = absl::GetFlag(FLAGS_background_nice);
+  if (background_nice < 0 || background_nice > 19) {
+    LOG(ERROR) << "--background_nice must be between 0 and 19, not " << background_nice;
+    return 2;
+  }
   absl::StatusOr<std::unique_ptr<Spool>> spool = Spool::Open(spool_options);
   if (!spool.ok()) {
     LOG(ERROR) << "spool " << spool_options.dir << ": " << spool.status();
@@ -180,12 +185,7 @@ int Run() {
   MetricsRegistry registry;
   PipelineOptions pipeline_options;
   pipeline_options.conversion = *conversion;
-  pipeline_options.background_nice = absl::GetFlag(FLAGS_background_nice);
-  if (pipeline_options.background_nice < 0 || pipeline_options.background_nice > 19) {
-    LOG(ERROR) << "--background_nice must be between 0 and 19, not "
-               << pipeline_options.background_nice;
-    return 1;
-  }
+  pipeline_options.background_nice = background_nice;
   PushPipeline pipeline(pipeline_options, spool->get(), std::move(backends), &registry);
 
   IngestServer ingest(absl::GetFlag(FLAGS_grpc_listen), &pipeline);
