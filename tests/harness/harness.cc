@@ -307,8 +307,8 @@ Pushgate::~Pushgate() {
   if (front_) front_->Stop();
   if (aggregator_) aggregator_->Stop();
   if (::testing::Test::HasFailure()) {
-    PrintLogTail("front", absl::StrCat(data_dir_, "/front.log"));
-    PrintLogTail("aggregator", absl::StrCat(data_dir_, "/aggregator.log"));
+    if (front_) PrintLogTail("front", front_->log_path());
+    if (aggregator_) PrintLogTail("aggregator", aggregator_->log_path());
   }
 }
 
