@@ -1,7 +1,10 @@
 #include "libs/http_server/http_server.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <atomic>
+#include <limits>
 #include <optional>
 #include <thread>
 
@@ -30,11 +33,34 @@ std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
   return std::chrono::nanoseconds(absl::ToInt64Nanoseconds(d));
 }
 
+// The whole response in HTTP/1.x wire form. 1xx, 204 and 304 responses carry no body and no
+// Content-Length (RFC 9110, 8.6).
+std::string SerializeResponse(const HttpResponse& response, unsigned version, bool keep_alive) {
+  const int status = response.status;
+  const bool bodiless = status < 200 || status == 204 || status == 304;
+  const beast::string_view reason = http::obsolete_reason(static_cast<http::status>(status));
+  std::string wire =
+      absl::StrCat("HTTP/", version / 10, ".", version % 10, " ", status, " ",
+                   absl::string_view(reason.data(), reason.size()), "\r\nServer: pushgate\r\n");
+  if (!bodiless) absl::StrAppend(&wire, "Content-Type: ", response.content_type, "\r\n");
+  for (const auto& [name, value] : response.headers) {
+    absl::StrAppend(&wire, name, ": ", value, "\r\n");
+  }
+  if (!bodiless) absl::StrAppend(&wire, "Content-Length: ", response.body.size(), "\r\n");
+  // HTTP/1.1 keeps connections open unless told otherwise; HTTP/1.0 closes them unless told.
+  if (!keep_alive && version >= 11) absl::StrAppend(&wire, "Connection: close\r\n");
+  if (keep_alive && version < 11) absl::StrAppend(&wire, "Connection: keep-alive\r\n");
+  absl::StrAppend(&wire, "\r\n");
+  if (!bodiless) absl::StrAppend(&wire, response.body);
+  return wire;
+}
+
 class IdleSweeper;
 
 // One client connection. Requests on a connection are answered in order: the next request
 // is read only after the previous response was written, as HTTP/1.1 without pipelining
-// expects. All socket work runs on the thread of the connection's io_context.
+// expects. Socket work runs on the thread of the connection's io_context, except that the
+// handler's answer is sent from the thread that gives it (see Answer).
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   // Requests being handled or answered, and whether the server is draining (then every
@@ -54,7 +80,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Closes the connection if it has been waiting on its client (for a whole request, or for
   // its response to be taken) past its deadline. Runs on the connection's thread.
   void CloseIfOverdue(std::chrono::steady_clock::time_point now) {
-    if (now >= deadline_) Close();
+    if (now.time_since_epoch().count() >= deadline_.load(std::memory_order_relaxed)) Close();
   }
 
  private:
@@ -130,36 +156,52 @@ class Connection : public std::enable_shared_from_this<Connection> {
     request.body = std::move(msg.body());
     // The handler may answer from another thread; hop back onto this connection's thread.
     // Meanwhile the client is waiting on us, so no idle deadline applies.
-    deadline_ = std::chrono::steady_clock::time_point::max();
+    deadline_.store(kNoDeadline, std::memory_order_relaxed);
     shared_->inflight.fetch_add(1);
     handler_(std::move(request), [self = shared_from_this()](HttpResponse response) {
-      asio::post(self->socket_.get_executor(), [self, response = std::move(response)]() mutable {
-        self->Respond(std::move(response), self->keep_alive_ && !self->shared_->draining.load(),
-                      /*answering=*/true);
-      });
+      self->Answer(std::move(response));
     });
   }
 
-  // `answering` marks the answer to a request the handler took (counted in `inflight`).
-  void Respond(HttpResponse response, bool keep_alive, bool answering = false) {
-    auto res = std::make_shared<http::response<http::string_body>>(
-        static_cast<http::status>(response.status), version_ ? version_ : 11);
-    res->set(http::field::server, "pushgate");
-    if (!response.body.empty() || response.status != 204) {
-      res->set(http::field::content_type, response.content_type);
+  // The handler's answer, on whatever thread the handler answered from. Until it is sent the
+  // connection has no operation pending and its own thread does not touch it, so the calling
+  // thread may use the socket. It sends the answer at once if the socket takes all of it
+  // (a small answer nearly always fits) and starts reading the next request; waking the
+  // connection's thread only to send would put a thread hand-off on every push's latency.
+  void Answer(HttpResponse response) {
+    const bool keep_alive = keep_alive_ && !shared_->draining.load();
+    auto wire = std::make_shared<std::string>(SerializeResponse(response, version_, keep_alive));
+    const ssize_t sent =
+        ::send(socket_.native_handle(), wire->data(), wire->size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent == static_cast<ssize_t>(wire->size())) {
+      shared_->inflight.fetch_sub(1);
+      if (!keep_alive) return Close();
+      return ReadHeader();
     }
-    for (auto& [name, value] : response.headers) res->set(name, value);
-    res->body() = std::move(response.body);
-    res->keep_alive(keep_alive);
-    res->prepare_payload();
+    // The rest (or all of it, or the error) is the connection's thread's to deal with.
+    wire->erase(0, sent > 0 ? sent : 0);
+    asio::post(socket_.get_executor(), [self = shared_from_this(), wire, keep_alive] {
+      self->Write(wire, keep_alive, /*answering=*/true);
+    });
+  }
+
+  // Responses the server makes itself (errors found before the handler), on the connection's
+  // thread.
+  void Respond(HttpResponse response, bool keep_alive) {
+    Write(std::make_shared<std::string>(SerializeResponse(response, version_, keep_alive)),
+          keep_alive, /*answering=*/false);
+  }
+
+  // `answering` marks the answer to a request the handler took (counted in `inflight`).
+  void Write(std::shared_ptr<std::string> wire, bool keep_alive, bool answering) {
     WaitForClient();
-    http::async_write(
-        socket_, *res,
-        [self = shared_from_this(), res, keep_alive, answering](beast::error_code ec, std::size_t) {
-          if (answering) self->shared_->inflight.fetch_sub(1);
-          if (ec || !keep_alive) return self->Close();
-          self->ReadHeader();
-        });
+    asio::async_write(socket_, asio::buffer(*wire),
+                      [self = shared_from_this(), wire, keep_alive, answering](beast::error_code ec,
+                                                                               std::size_t) {
+                        if (answering) self->shared_->inflight.fetch_sub(1);
+                        if (ec || !keep_alive) return self->Close();
+                        self->ReadHeader();
+                      });
   }
 
   void Close() {
@@ -170,13 +212,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // The client has until idle_timeout from now to send a request or take a response.
   void WaitForClient() {
-    deadline_ = std::chrono::steady_clock::now() + ToChrono(options_.idle_timeout);
+    deadline_.store((std::chrono::steady_clock::now() + ToChrono(options_.idle_timeout))
+                        .time_since_epoch()
+                        .count(),
+                    std::memory_order_relaxed);
   }
 
+  static constexpr std::chrono::steady_clock::rep kNoDeadline =
+      std::numeric_limits<std::chrono::steady_clock::rep>::max();
+
   tcp::socket socket_;
-  // Checked by the IdleSweeper: a timer per connection would cost a timerfd update for
-  // every read and write.
-  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+  // steady_clock ticks. Checked by the IdleSweeper: a timer per connection would cost a
+  // timerfd update for every read and write. Atomic because an answer sent from the
+  // handler's thread restarts it there (see Answer).
+  std::atomic<std::chrono::steady_clock::rep> deadline_{kNoDeadline};
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   const HttpServerOptions& options_;

@@ -6,6 +6,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <functional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -97,18 +98,38 @@ TEST_F(HttpServerTest, HandlerSeesMethodPathHeadersAndBody) {
   EXPECT_EQ(seen.body, "hello body");
 }
 
+// A handler that answers each request from a thread of its own, made by `answer(request)`;
+// the threads are joined on destruction.
+class AnswersFromOtherThreads {
+ public:
+  explicit AnswersFromOtherThreads(std::function<HttpResponse(const HttpRequest&)> answer)
+      : answer_(std::move(answer)) {}
+  ~AnswersFromOtherThreads() {
+    absl::MutexLock lock(&mu_);
+    for (auto& t : threads_) t.join();
+  }
+  HttpHandler handler() {
+    return [this](HttpRequest request, HttpResponder respond) {
+      absl::MutexLock lock(&mu_);
+      threads_.emplace_back(
+          [this, request = std::move(request), respond] { respond(answer_(request)); });
+    };
+  }
+
+ private:
+  const std::function<HttpResponse(const HttpRequest&)> answer_;
+  absl::Mutex mu_;
+  std::vector<std::thread> threads_;
+};
+
 TEST_F(HttpServerTest, RespondsLaterFromAnotherThread) {
-  std::vector<std::thread> threads;
-  absl::Mutex mu;
-  StartServer({}, [&](HttpRequest request, HttpResponder respond) {
-    absl::MutexLock lock(&mu);
-    threads.emplace_back([respond, body = request.body] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      HttpResponse response;
-      response.body = "late " + body;
-      respond(response);
-    });
+  AnswersFromOtherThreads answers([](const HttpRequest& request) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    HttpResponse response;
+    response.body = "late " + request.body;
+    return response;
   });
+  StartServer({}, answers.handler());
   for (int i = 0; i < 3; ++i) {  // Same handle: the connection is kept alive across requests.
     CurlResult r = Send(curl_, "POST", Url("/x"), absl::StrCat(i));
     EXPECT_EQ(r.status, 200);
@@ -117,8 +138,7 @@ TEST_F(HttpServerTest, RespondsLaterFromAnotherThread) {
   long connects = -1;
   curl_easy_getinfo(curl_, CURLINFO_NUM_CONNECTS, &connects);
   EXPECT_EQ(connects, 0) << "the last request should have reused the connection";
-  absl::MutexLock lock(&mu);
-  for (auto& t : threads) t.join();
+  server_->Stop();  // before `answers` goes
 }
 
 // A raw TCP connection to the server, for clients that misbehave on purpose.
@@ -230,6 +250,57 @@ TEST_F(HttpServerTest, PipelinedAndLargeBodiesOnOneConnectionArriveWholeAndInOrd
   EXPECT_LT(a, b);
   EXPECT_LT(b, c);
   EXPECT_LT(c, last);
+}
+
+// An answer given on the handler's thread is sent from there when the socket takes it whole;
+// one too large for the socket's buffer (the client is not reading yet) is finished by the
+// connection's own thread. Either way the connection goes on to the next request.
+TEST_F(HttpServerTest, AnswersLargerThanTheSocketBufferArriveWholeAndKeepTheConnection) {
+  AnswersFromOtherThreads answers([](const HttpRequest& request) {
+    HttpResponse response;
+    response.body = request.target == "/big" ? "big" + std::string(16 << 20, 'x') + "end" : "small";
+    return response;
+  });
+  StartServer({}, answers.handler());
+  RawClient client(server_->port());
+  client.Send("GET /big HTTP/1.1\r\nHost: h\r\n\r\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let the socket buffer fill
+  client.Send("GET /small HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  const std::string received = client.ReadUntilClosed();
+  const std::string big_answer = absl::StrCat("Content-Length: ", (16 << 20) + 6, "\r\n\r\nbig",
+                                              std::string(16 << 20, 'x'), "endHTTP/1.1 200 OK\r\n");
+  EXPECT_NE(received.find(big_answer), std::string::npos) << received.substr(0, 200);
+  EXPECT_THAT(received, ::testing::EndsWith("Connection: close\r\n\r\nsmall"));
+  server_->Stop();  // before `answers` goes
+}
+
+TEST_F(HttpServerTest, ResponseFramingFollowsStatusAndHttpVersion) {
+  StartServer({}, [](HttpRequest request, HttpResponder respond) {
+    HttpResponse response;
+    if (request.target == "/empty") {
+      response.status = 204;
+    } else {
+      response.body = "hi";
+    }
+    respond(response);
+  });
+  {  // 204 carries neither a body nor Content-Length; HTTP/1.1 keeps the connection.
+    RawClient client(server_->port());
+    client.Send("GET /empty HTTP/1.1\r\nHost: h\r\n\r\n");
+    client.Send("GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    const std::string answers = client.ReadUntilClosed();
+    EXPECT_THAT(answers, ::testing::StartsWith("HTTP/1.1 204 No Content\r\nServer: pushgate\r\n\r\n"
+                                               "HTTP/1.1 200 OK\r\n"));
+    EXPECT_THAT(answers, ::testing::EndsWith("Content-Length: 2\r\nConnection: close\r\n\r\nhi"));
+  }
+  {  // HTTP/1.0 closes unless the client asks to keep the connection, and then says so.
+    RawClient client(server_->port());
+    client.Send("GET /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /y HTTP/1.0\r\n\r\n");
+    const std::string answers = client.ReadUntilClosed();
+    EXPECT_THAT(answers, ::testing::StartsWith("HTTP/1.0 200 OK\r\n"));
+    EXPECT_THAT(answers, HasSubstr("Connection: keep-alive\r\n\r\nhiHTTP/1.0 200 OK\r\n"));
+    EXPECT_THAT(answers, ::testing::EndsWith("Content-Length: 2\r\n\r\nhi"));
+  }
 }
 
 TEST_F(HttpServerTest, BodyOverLimitIs413AndHandlerNotCalled) {
