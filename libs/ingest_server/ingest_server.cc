@@ -1,14 +1,15 @@
 #include "libs/ingest_server/ingest_server.h"
 
 #include <deque>
-#include <thread>
+#include <functional>
+#include <memory>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "glog/logging.h"
 #include "grpcpp/grpcpp.h"
-#include "libs/thread_name/thread_name.h"
 #include "proto/ingest.grpc.pb.h"
 
 namespace pushgate {
@@ -20,204 +21,238 @@ using pushgate::v1::PushRequest;
 
 namespace {
 
-// The acks of one stream, sent in the order they became ready. The processor adds them from
-// any thread. Acks that become ready while the reading thread hands a message to the
-// processor (the spool usually commits on that very thread) are sent by the reading thread
-// once the processor returns; a writer thread sends the rest. Waking the writer for every
-// message would put a thread hand-off on the path of every ack.
-class AckQueue : public std::enable_shared_from_this<AckQueue> {
+// One stream, served with gRPC's callback API: messages are read one at a time and handed to
+// the processor on the gRPC thread that completed the read, and acks are written as they
+// become ready, one write at a time. (With the synchronous API a thread of our own per stream
+// waited for each message, and gRPC's poller had to wake it: one more thread hand-off on
+// every batch's way to the disk.)
+//
+// Acks that become ready while a message is being handed over (the spool usually commits on
+// that very thread) are written together once the processor returns; an ack made later by
+// another thread starts a write from that thread. The processor's callbacks may outlive the
+// stream, so what they touch is a shared State; after the stream is done they are dropped.
+template <typename In, typename Out>
+class StreamReactor final : public grpc::ServerBidiReactor<In, Out> {
  public:
-  // Sends acks on the stream; false when it broke.
-  using Write = std::function<bool(std::vector<PushAck>&)>;
+  // Hands the pushes of `message` over; each push's ack goes to `acks`.
+  class State;
+  using Process = std::function<void(In& message, const std::shared_ptr<State>& acks)>;
+  // Moves the acks that go in one message from the front of `ready` into `out`.
+  using Pack = void (*)(std::deque<PushAck>& ready, Out* out);
 
-  void Add(PushAck ack) {
-    absl::MutexLock lock(&mu_);
-    ready_.push_back(std::move(ack));
-  }
-  void ExpectOne() {
-    absl::MutexLock lock(&mu_);
-    ++outstanding_;
-  }
-  void InputDone() {
-    absl::MutexLock lock(&mu_);
-    input_done_ = true;
-  }
-
-  // For the writer thread: hands the acks ready so far to `write` (false when the stream
-  // broke) until every expected ack was written after InputDone(), or a write fails.
-  void WriteAll(const Write& write) {
-    std::vector<PushAck> batch;
-    for (;;) {
+  class State {
+   public:
+    explicit State(StreamReactor* reactor) : reactor_(reactor) {}
+    // Expects one more ack, given later to Add.
+    void ExpectOne() {
+      absl::MutexLock lock(&mu_);
+      ++outstanding_;
+    }
+    void Add(PushAck ack) {
+      StreamReactor* writer = nullptr;
       {
         absl::MutexLock lock(&mu_);
-        auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-          if (broken_) return true;
-          if (writing_ || reader_will_write_) return false;
-          return !ready_.empty() || (input_done_ && outstanding_ == 0);
-        };
-        mu_.Await(absl::Condition(&ready));
-        if (broken_ || ready_.empty()) return;
-        TakeReadyLocked(&batch);
+        if (reactor_ == nullptr) return;  // the stream is gone
+        ready_.push_back(std::move(ack));
+        --outstanding_;
+        if (!processing_) writer = TakeWriteLocked();
       }
-      if (!WriteTaken(write, batch)) return;
+      if (writer != nullptr) writer->StartWrite(&writer->out_);
     }
+
+   private:
+    friend class StreamReactor;
+    // If acks are ready and no write is under way, packs the next message into the reactor's
+    // `out_` and returns the reactor for the caller to start the write (outside the lock).
+    StreamReactor* TakeWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      if (reactor_ == nullptr || writing_ || broken_ || finished_ || ready_.empty()) {
+        return nullptr;
+      }
+      writing_ = true;
+      reactor_->out_.Clear();
+      reactor_->pack_(ready_, &reactor_->out_);
+      return reactor_;
+    }
+    // True if the stream should end now: the producer closed its side and every ack is
+    // written, or the stream broke. The caller then calls Finish.
+    bool TakeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      if (finished_ || writing_) return false;
+      if (!broken_ && !(input_done_ && outstanding_ == 0 && ready_.empty())) return false;
+      finished_ = true;
+      return true;
+    }
+
+    absl::Mutex mu_;
+    StreamReactor* reactor_ ABSL_GUARDED_BY(mu_);  // null once the stream is done
+    std::deque<PushAck> ready_ ABSL_GUARDED_BY(mu_);
+    size_t outstanding_ ABSL_GUARDED_BY(mu_) = 0;   // expected acks not yet ready
+    bool processing_ ABSL_GUARDED_BY(mu_) = false;  // a message is being handed over
+    bool writing_ ABSL_GUARDED_BY(mu_) = false;     // a write is under way (reactor's out_)
+    bool input_done_ ABSL_GUARDED_BY(mu_) = false;  // the producer closed its side
+    bool broken_ ABSL_GUARDED_BY(mu_) = false;      // cancelled, or a write failed
+    bool finished_ ABSL_GUARDED_BY(mu_) = false;    // Finish was called
+  };
+
+  StreamReactor(Process process, Pack pack)
+      : process_(std::move(process)), pack_(pack), state_(std::make_shared<State>(this)) {
+    this->StartRead(&in_);
   }
 
-  // For the reading thread, around handing a message to the processor: acks that become ready
-  // in between wait for WriteReady() instead of waking the writer thread.
-  void ReaderWillWrite() {
-    absl::MutexLock lock(&mu_);
-    reader_will_write_ = true;
-  }
-  // Writes the acks ready now, unless the writer thread is already at it (it then takes them
-  // next).
-  void WriteReady(const Write& write) {
-    std::vector<PushAck> batch;
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the producer closed its side, or the stream broke (OnCancel says which)
+      bool finish;
+      {
+        absl::MutexLock lock(&state_->mu_);
+        state_->input_done_ = true;
+        finish = state_->TakeFinishLocked();
+      }
+      if (finish) this->Finish(grpc::Status::OK);
+      return;
+    }
     {
-      absl::MutexLock lock(&mu_);
-      reader_will_write_ = false;
-      if (writing_ || broken_ || ready_.empty()) return;
-      TakeReadyLocked(&batch);
+      absl::MutexLock lock(&state_->mu_);
+      state_->processing_ = true;
     }
-    WriteTaken(write, batch);
+    process_(in_, state_);
+    StreamReactor* writer;
+    bool go_on;
+    {
+      absl::MutexLock lock(&state_->mu_);
+      state_->processing_ = false;
+      writer = state_->TakeWriteLocked();
+      go_on = !state_->finished_;
+    }
+    if (writer != nullptr) this->StartWrite(&out_);
+    if (go_on) this->StartRead(&in_);
   }
 
-  void Abort() {
-    absl::MutexLock lock(&mu_);
-    broken_ = true;
+  void OnWriteDone(bool ok) override {
+    StreamReactor* writer;
+    bool finish;
+    {
+      absl::MutexLock lock(&state_->mu_);
+      state_->writing_ = false;
+      if (!ok) state_->broken_ = true;
+      writer = state_->TakeWriteLocked();
+      finish = state_->TakeFinishLocked();
+    }
+    if (writer != nullptr) this->StartWrite(&out_);
+    if (finish) this->Finish(grpc::Status::OK);
+  }
+
+  void OnCancel() override {
+    bool finish;
+    {
+      absl::MutexLock lock(&state_->mu_);
+      state_->broken_ = true;
+      finish = state_->TakeFinishLocked();
+    }
+    if (finish) this->Finish(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    {
+      absl::MutexLock lock(&state_->mu_);
+      state_->reactor_ = nullptr;
+    }
+    delete this;
   }
 
  private:
-  void TakeReadyLocked(std::vector<PushAck>* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    batch->assign(std::make_move_iterator(ready_.begin()), std::make_move_iterator(ready_.end()));
-    ready_.clear();
-    outstanding_ -= batch->size();
-    writing_ = true;
-  }
-  // Writes what TakeReadyLocked took; false if the stream broke.
-  bool WriteTaken(const Write& write, std::vector<PushAck>& batch) {
-    const bool written = write(batch);
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    if (!written) broken_ = true;
-    return written;
-  }
-
-  absl::Mutex mu_;
-  std::deque<PushAck> ready_ ABSL_GUARDED_BY(mu_);
-  size_t outstanding_ ABSL_GUARDED_BY(mu_) = 0;
-  bool input_done_ ABSL_GUARDED_BY(mu_) = false;
-  bool broken_ ABSL_GUARDED_BY(mu_) = false;
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;  // a thread is sending taken acks
-  bool reader_will_write_ ABSL_GUARDED_BY(mu_) = false;
+  const Process process_;
+  const Pack pack_;
+  const std::shared_ptr<State> state_;
+  In in_;    // the message being read or handed over; reused
+  Out out_;  // the message being written; written only by the holder of State::writing_
 };
+
+template <typename In, typename Out>
+using AckState = typename StreamReactor<In, Out>::State;
+
+// The callback that acknowledges push `sequence` on a stream.
+template <typename State>
+PushProcessor::Done AckTo(uint64_t sequence, const std::shared_ptr<State>& acks) {
+  acks->ExpectOne();
+  return [acks, sequence](PushAck ack) {
+    ack.set_sequence(sequence);
+    acks->Add(std::move(ack));
+  };
+}
 
 }  // namespace
 
-class IngestServer::Service final : public pushgate::v1::Ingest::Service {
+class IngestServer::Service final : public pushgate::v1::Ingest::CallbackService {
  public:
   explicit Service(PushProcessor* processor) : processor_(processor) {}
 
-  grpc::Status Push(grpc::ServerContext* context,
-                    grpc::ServerReaderWriter<PushAck, PushRequest>* stream) override {
-    std::string serialized;
-    PushView view;
-    std::vector<PushProcessor::Push> pushes;
-    return Serve<PushRequest>(
-        context,
-        [stream](std::vector<PushAck>& acks) {
-          for (const PushAck& ack : acks) {
-            if (!stream->Write(ack)) return false;
-          }
-          return true;
+  grpc::ServerBidiReactor<PushRequest, PushAck>* Push(grpc::CallbackServerContext*) override {
+    using Reactor = StreamReactor<PushRequest, PushAck>;
+    // Per stream, reused for each message.
+    struct Scratch {
+      std::string serialized;
+      PushView view;
+      std::vector<PushProcessor::Push> pushes;
+    };
+    return new Reactor(
+        [this, scratch = std::make_shared<Scratch>()](PushRequest& request,
+                                                      const std::shared_ptr<Reactor::State>& acks) {
+          scratch->serialized.clear();
+          request.AppendToString(&scratch->serialized);
+          scratch->view.Fill(request);
+          scratch->pushes.clear();
+          scratch->pushes.push_back(
+              {&scratch->view, scratch->serialized, AckTo(request.sequence(), acks)});
+          processor_->Process(absl::MakeSpan(scratch->pushes));
         },
-        [stream](PushRequest& request) { return stream->Read(&request); },
-        [&](PushRequest& request, AckQueue* acks) {
-          serialized.clear();
-          request.AppendToString(&serialized);
-          view.Fill(request);
-          pushes.clear();
-          pushes.push_back({&view, serialized, AckTo(request.sequence(), acks)});
-          processor_->Process(absl::MakeSpan(pushes));
+        [](std::deque<PushAck>& ready, PushAck* out) {
+          *out = std::move(ready.front());
+          ready.pop_front();
         });
   }
 
-  grpc::Status PushBatches(grpc::ServerContext* context,
-                           grpc::ServerReaderWriter<AckBatch, PushBatch>* stream) override {
-    std::deque<PushView> views;  // reused; a deque keeps their addresses
-    std::vector<PushProcessor::Push> pushes;
-    return Serve<PushBatch>(
-        context,
-        [stream, message = AckBatch()](std::vector<PushAck>& acks) mutable {
-          message.Clear();
-          for (PushAck& ack : acks) *message.add_acks() = std::move(ack);
-          return stream->Write(message);
-        },
-        [stream](PushBatch& batch) { return stream->Read(&batch); },
-        [&](PushBatch& batch, AckQueue* acks) {
-          if (views.size() < static_cast<size_t>(batch.pushes_size())) {
-            views.resize(batch.pushes_size());
+  grpc::ServerBidiReactor<PushBatch, AckBatch>* PushBatches(grpc::CallbackServerContext*) override {
+    using Reactor = StreamReactor<PushBatch, AckBatch>;
+    struct Scratch {
+      std::deque<PushView> views;  // a deque keeps their addresses
+      std::vector<PushProcessor::Push> pushes;
+    };
+    return new Reactor(
+        [this, scratch = std::make_shared<Scratch>()](PushBatch& batch,
+                                                      const std::shared_ptr<Reactor::State>& acks) {
+          if (scratch->views.size() < static_cast<size_t>(batch.pushes_size())) {
+            scratch->views.resize(batch.pushes_size());
           }
-          pushes.clear();
+          scratch->pushes.clear();
           for (int i = 0; i < batch.pushes_size(); ++i) {
-            PushView& view = views[i];
+            PushView& view = scratch->views[i];
             const std::string& serialized = batch.pushes(i);
             // Accepts exactly what PushRequest::ParseFromString would.
             const absl::Status parsed = view.Parse(serialized);
             if (parsed.ok()) {
-              pushes.push_back({&view, serialized, AckTo(view.sequence(), acks)});
+              scratch->pushes.push_back({&view, serialized, AckTo(view.sequence(), acks)});
             } else {
               RefuseUnparsable(view.sequence(), parsed, acks);
             }
           }
-          if (!pushes.empty()) processor_->Process(absl::MakeSpan(pushes));
+          if (!scratch->pushes.empty()) processor_->Process(absl::MakeSpan(scratch->pushes));
+        },
+        [](std::deque<PushAck>& ready, AckBatch* out) {
+          for (PushAck& ack : ready) *out->add_acks() = std::move(ack);
+          ready.clear();
         });
   }
 
  private:
-  // Runs one stream: `read(message)` reads the next message into the reused `message` (false
-  // at the end of the input), `process(message, acks)` hands its pushes over; acks are sent
-  // with `write`.
-  template <typename Message, typename Read, typename Process>
-  grpc::Status Serve(grpc::ServerContext* context, AckQueue::Write write, Read read,
-                     Process process) {
-    // Shared with the processor's callbacks, which may outlive this call if the stream breaks.
-    auto acks = std::make_shared<AckQueue>();
-    std::thread writer([&] {
-      SetCurrentThreadName("ingest-acks");
-      acks->WriteAll(write);
-    });
-    Message message;
-    while (read(message)) {
-      acks->ReaderWillWrite();
-      process(message, acks.get());
-      acks->WriteReady(write);
-    }
-    if (context->IsCancelled()) acks->Abort();
-    acks->InputDone();
-    writer.join();
-    return grpc::Status::OK;
-  }
-
-  // The callback that acknowledges push `sequence` on this stream.
-  static PushProcessor::Done AckTo(uint64_t sequence, AckQueue* acks) {
-    acks->ExpectOne();
-    return [acks = acks->shared_from_this(), sequence](PushAck ack) {
-      ack.set_sequence(sequence);
-      acks->Add(std::move(ack));
-    };
-  }
-
   // A batch entry that is not a PushRequest. Its sequence is whatever was parsed of it before
   // the damage (0 if nothing): the producer's ack timeout covers the case it names no push.
-  static void RefuseUnparsable(uint64_t sequence, const absl::Status& why, AckQueue* acks) {
+  template <typename State>
+  static void RefuseUnparsable(uint64_t sequence, const absl::Status& why,
+                               const std::shared_ptr<State>& acks) {
     PushAck ack;
-    ack.set_sequence(sequence);
     ack.set_code(PushAck::INVALID);
     ack.set_message(
         absl::StrCat("batch entry is not a serialized pushgate.v1.PushRequest: ", why.message()));
-    acks->ExpectOne();
-    acks->Add(std::move(ack));
+    AckTo(sequence, acks)(std::move(ack));
   }
 
   PushProcessor* processor_;

@@ -44,7 +44,8 @@ class PushProcessor {
   // Takes the pushes that arrived in one stream message, in order, so that a processor can
   // store them together; must call each push's `done` exactly once, from any thread. The
   // views and wire forms are only valid during the call: the server reuses them for the
-  // stream's next message.
+  // stream's next message. It runs on one of gRPC's few callback threads, which also serve
+  // the other streams: it may wait for one disk commit, but not for anything open-ended.
   virtual void Process(absl::Span<Push> pushes) = 0;
 };
 

@@ -189,6 +189,36 @@ TEST_F(IngestServerTest, ABatchEntryThatIsNotAPushIsRefusedAndTheStreamGoesOn) {
   EXPECT_EQ(acks[1].message(), "job is invalid");
 }
 
+TEST_F(IngestServerTest, AcksGivenAfterTheProducerWentAwayAreDroppedAndTheServerGoesOn) {
+  {
+    grpc::ClientContext context;
+    auto stream = stub_->PushBatches(&context);
+    PushBatch batch;
+    batch.add_pushes(Request(1, "held").SerializeAsString());
+    ASSERT_TRUE(stream->Write(batch));
+    processor_.WaitForHeld(1);
+    context.TryCancel();
+    EXPECT_FALSE(stream->Finish().ok());
+  }
+  // The processor acknowledges only now, when its stream is gone on both sides.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  processor_.ReleaseAll();
+
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto stream = stub_->PushBatches(&context);
+  PushBatch batch;
+  batch.add_pushes(Request(2, "invalid").SerializeAsString());
+  ASSERT_TRUE(stream->Write(batch));
+  AckBatch acks;
+  ASSERT_TRUE(stream->Read(&acks));
+  ASSERT_EQ(acks.acks_size(), 1);
+  EXPECT_EQ(acks.acks(0).sequence(), 2u);
+  ASSERT_TRUE(stream->WritesDone());
+  EXPECT_FALSE(stream->Read(&acks));
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
 TEST_F(IngestServerTest, ASecondServerOnTheSamePortFailsToStartInsteadOfSharingIt) {
   IngestServer second(absl::StrCat("127.0.0.1:", server_->port()), &processor_);
   const absl::Status started = second.Start();
