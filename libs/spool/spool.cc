@@ -711,7 +711,7 @@ void Spool::Impl::CommitRun(std::vector<Pending>& batch, size_t begin, size_t en
 void Spool::Impl::WarnIfSlow(absl::Duration took, size_t records, uint64_t bytes) {
   // Every push in the commit waited this long for its acknowledgement; a disk this slow shows
   // as latency spikes at the clients, and this line says where they came from.
-  constexpr absl::Duration kSlow = absl::Milliseconds(500);
+  constexpr absl::Duration kSlow = absl::Milliseconds(100);
   constexpr absl::Duration kQuiet = absl::Seconds(10);  // at most one line per this
   if (took < kSlow) return;
   const absl::Time now = absl::Now();
