@@ -34,8 +34,11 @@ std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
 }
 
 // The whole response in HTTP/1.x wire form. 1xx, 204 and 304 responses carry no body and no
-// Content-Length (RFC 9110, 8.6).
-std::string SerializeResponse(const HttpResponse& response, unsigned version, bool keep_alive) {
+// Content-Length (RFC 9110, 8.6). The answer to a HEAD request has the headers a GET would get,
+// Content-Length included, but no body: a client reads none, and would take body bytes for
+// the start of its next response.
+std::string SerializeResponse(const HttpResponse& response, unsigned version, bool keep_alive,
+                              bool head) {
   const int status = response.status;
   const bool bodiless = status < 200 || status == 204 || status == 304;
   const beast::string_view reason = http::obsolete_reason(static_cast<http::status>(status));
@@ -51,7 +54,7 @@ std::string SerializeResponse(const HttpResponse& response, unsigned version, bo
   if (!keep_alive && version >= 11) absl::StrAppend(&wire, "Connection: close\r\n");
   if (keep_alive && version < 11) absl::StrAppend(&wire, "Connection: keep-alive\r\n");
   absl::StrAppend(&wire, "\r\n");
-  if (!bodiless) absl::StrAppend(&wire, response.body);
+  if (!bodiless && !head) absl::StrAppend(&wire, response.body);
   return wire;
 }
 
@@ -85,6 +88,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   void ReadHeader() {
+    head_ = false;
     parser_.emplace();
     parser_->body_limit(options_.max_body_bytes);
     parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
@@ -146,6 +150,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     http::request<http::string_body> msg = parser_->release();
     keep_alive_ = msg.keep_alive();
     version_ = msg.version();
+    head_ = msg.method() == http::verb::head;
     HttpRequest request;
     request.method = std::string(msg.method_string());
     request.target = std::string(msg.target());
@@ -170,7 +175,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // connection's thread only to send would put a thread hand-off on every push's latency.
   void Answer(HttpResponse response) {
     const bool keep_alive = keep_alive_ && !shared_->draining.load();
-    auto wire = std::make_shared<std::string>(SerializeResponse(response, version_, keep_alive));
+    auto wire =
+        std::make_shared<std::string>(SerializeResponse(response, version_, keep_alive, head_));
     const ssize_t sent =
         ::send(socket_.native_handle(), wire->data(), wire->size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     if (sent == static_cast<ssize_t>(wire->size())) {
@@ -188,7 +194,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Responses the server makes itself (errors found before the handler), on the connection's
   // thread.
   void Respond(HttpResponse response, bool keep_alive) {
-    Write(std::make_shared<std::string>(SerializeResponse(response, version_, keep_alive)),
+    Write(std::make_shared<std::string>(SerializeResponse(response, version_, keep_alive, head_)),
           keep_alive, /*answering=*/false);
   }
 
@@ -233,6 +239,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Shared* const shared_;
   bool keep_alive_ = true;
   unsigned version_ = 11;
+  bool head_ = false;  // the request being answered is a HEAD
 };
 
 // Closes the overdue connections of one io_context, checking them a few times per idle

@@ -293,6 +293,14 @@ TEST_F(HttpServerTest, ResponseFramingFollowsStatusAndHttpVersion) {
                                                "HTTP/1.1 200 OK\r\n"));
     EXPECT_THAT(answers, ::testing::EndsWith("Content-Length: 2\r\nConnection: close\r\n\r\nhi"));
   }
+  {  // HEAD gets the headers of a GET, Content-Length included, and no body.
+    RawClient client(server_->port());
+    client.Send("HEAD /x HTTP/1.1\r\nHost: h\r\n\r\n");
+    client.Send("GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    const std::string answers = client.ReadUntilClosed();
+    EXPECT_THAT(answers, HasSubstr("Content-Length: 2\r\n\r\nHTTP/1.1 200 OK\r\n"));
+    EXPECT_THAT(answers, ::testing::EndsWith("Connection: close\r\n\r\nhi"));
+  }
   {  // HTTP/1.0 closes unless the client asks to keep the connection, and then says so.
     RawClient client(server_->port());
     client.Send("GET /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /y HTTP/1.0\r\n\r\n");
