@@ -212,6 +212,19 @@ void PushPipeline::RegisterMetrics(MetricsRegistry* registry) {
       [](const Spool::Stats& s) { return s.corrupt_tail_bytes_dropped + s.corrupt_bytes_skipped; });
   spool_gauge("pushgate_aggregator_spool_fsyncs", "fdatasync calls made by the spool.",
               [](const Spool::Stats& s) { return s.fsyncs; });
+  registry->CallbackHistogram(
+      "pushgate_aggregator_spool_commit_seconds",
+      "Time each spool commit took (write and fdatasync); every push it held waited that long "
+      "for its acknowledgement.",
+      [this] {
+        const Spool::Stats stats = spool_->stats();
+        MetricsRegistry::HistogramValues values;
+        values.upper_bounds.assign(Spool::kCommitBucketSeconds.begin(),
+                                   Spool::kCommitBucketSeconds.end());
+        values.counts.assign(stats.commit_buckets.begin(), stats.commit_buckets.end());
+        values.sum = stats.commit_seconds;
+        return values;
+      });
   registry->CallbackGauge(
       "pushgate_aggregator_oldest_unsent_age_seconds",
       "Age of the oldest push not yet delivered to every backend; 0 when none.", [this] {

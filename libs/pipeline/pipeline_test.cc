@@ -197,6 +197,10 @@ TEST_F(PipelineTest, ASpoolRecordThatIsNotAPushIsSkippedAndReleased) {
   EXPECT_EQ(request.timeseries_size(), 1);
   EXPECT_THAT(registry_.Render(),
               HasSubstr("pushgate_aggregator_spool_unreadable_records_total 1\n"));
+  // The damaged record and the push were each committed once.
+  EXPECT_THAT(registry_.Render(),
+              HasSubstr("pushgate_aggregator_spool_commit_seconds_bucket{le=\"+Inf\"} 2\n"));
+  EXPECT_THAT(registry_.Render(), HasSubstr("pushgate_aggregator_spool_commit_seconds_count 2\n"));
 }
 
 TEST_F(PipelineTest, FullSpoolRefusesAsUnavailableAndTooLargeAsInvalid) {

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
@@ -39,6 +40,22 @@ void AppendEscapedLabelValue(const std::string& value, std::string* out) {
       out->push_back(c);
     }
   }
+}
+
+void AppendHistogram(const std::string& name, const MetricsRegistry::HistogramValues& values,
+                     std::string* out) {
+  DCHECK_EQ(values.counts.size(), values.upper_bounds.size() + 1) << name;
+  const std::string bucket = name + "_bucket";
+  const std::vector<std::string> le = {"le"};
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < values.counts.size(); ++i) {
+    cumulative += values.counts[i];
+    const double bound = i < values.upper_bounds.size() ? values.upper_bounds[i]
+                                                        : std::numeric_limits<double>::infinity();
+    AppendSeries(bucket, le, {FormatMetricValue(bound)}, cumulative, out);
+  }
+  AppendSeries(name + "_sum", {}, {}, values.sum, out);
+  AppendSeries(name + "_count", {}, {}, cumulative, out);
 }
 
 }  // namespace
@@ -113,6 +130,13 @@ void MetricsRegistry::CallbackFamily(std::string name, std::string help, std::st
       {std::move(name), std::move(help), std::move(type), std::move(label_names), std::move(read)});
 }
 
+void MetricsRegistry::CallbackHistogram(std::string name, std::string help,
+                                        std::function<HistogramValues()> read) {
+  absl::MutexLock lock(&mu_);
+  callbacks_.push_back(
+      {std::move(name), std::move(help), "histogram", {}, nullptr, std::move(read)});
+}
+
 std::string MetricsRegistry::Render() const {
   std::string out;
   absl::MutexLock lock(&mu_);
@@ -120,6 +144,10 @@ std::string MetricsRegistry::Render() const {
   for (const auto& callback : callbacks_) {
     absl::StrAppend(&out, "# HELP ", callback.name, " ", callback.help, "\n# TYPE ", callback.name,
                     " ", callback.type, "\n");
+    if (callback.read_histogram) {
+      AppendHistogram(callback.name, callback.read_histogram(), &out);
+      continue;
+    }
     for (const auto& [label_values, value] : callback.read()) {
       AppendSeries(callback.name, callback.label_names, label_values, value, &out);
     }

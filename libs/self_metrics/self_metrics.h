@@ -1,4 +1,4 @@
-// Self metrics: counters and gauges that a pushgate service exposes about itself on its
+// Self metrics: counters, gauges and histograms that a pushgate service exposes about itself on its
 // `/metrics` endpoint in the Prometheus text exposition format.
 //
 // Families are registered once at start-up and live as long as the registry; updating a
@@ -6,6 +6,7 @@
 #ifndef PUSHGATE_LIBS_SELF_METRICS_SELF_METRICS_H_
 #define PUSHGATE_LIBS_SELF_METRICS_SELF_METRICS_H_
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -61,6 +62,19 @@ class MetricsRegistry {
   void CallbackFamily(std::string name, std::string help, std::string type,
                       std::vector<std::string> label_names, std::function<SeriesList()> read);
 
+  // A histogram whose observations are counted elsewhere and read when rendering.
+  struct HistogramValues {
+    std::vector<double> upper_bounds;  // increasing; +Inf is implied
+    // Observations per bucket, not cumulative: counts[i] are those above upper_bounds[i - 1]
+    // and at most upper_bounds[i]; the last entry (one more than upper_bounds) those above
+    // every bound.
+    std::vector<uint64_t> counts;
+    double sum = 0;
+  };
+  // Rendered as `name_bucket{le=...}` (cumulative, as Prometheus expects), `name_sum` and
+  // `name_count`.
+  void CallbackHistogram(std::string name, std::string help, std::function<HistogramValues()> read);
+
   // All families in the text exposition format (0.0.4), in registration order.
   std::string Render() const;
 
@@ -71,6 +85,7 @@ class MetricsRegistry {
     std::string name, help, type;
     std::vector<std::string> label_names;
     std::function<SeriesList()> read;
+    std::function<HistogramValues()> read_histogram;  // set instead of `read` for histograms
   };
   std::vector<Callback> callbacks_ ABSL_GUARDED_BY(mu_);
 };

@@ -45,6 +45,22 @@ TEST(MetricsRegistryTest, CallbackFamilyReadsSeriesWhenRendering) {
             "t_sent_total{backend=\"a\"} 5\nt_sent_total{backend=\"b\"} 10\n");
 }
 
+TEST(MetricsRegistryTest, CallbackHistogramRendersCumulativeBucketsSumAndCount) {
+  MetricsRegistry registry;
+  MetricsRegistry::HistogramValues values;
+  values.upper_bounds = {0.001, 0.01};
+  values.counts = {3, 0, 2};  // 3 at most 1 ms, none in (1 ms, 10 ms], 2 above 10 ms
+  values.sum = 1.25;
+  registry.CallbackHistogram("t_seconds", "Took.", [&] { return values; });
+  EXPECT_EQ(registry.Render(),
+            "# HELP t_seconds Took.\n# TYPE t_seconds histogram\n"
+            "t_seconds_bucket{le=\"0.001\"} 3\n"
+            "t_seconds_bucket{le=\"0.01\"} 3\n"
+            "t_seconds_bucket{le=\"+Inf\"} 5\n"
+            "t_seconds_sum 1.25\n"
+            "t_seconds_count 5\n");
+}
+
 TEST(MetricsRegistryTest, UnlabelledFamilyWithNoUpdatesRendersZero) {
   MetricsRegistry registry;
   registry.Counter("t_total", "Nothing yet.");

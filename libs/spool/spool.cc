@@ -238,6 +238,7 @@ class Spool::Impl {
   void CommitRun(std::vector<Pending>& batch, size_t begin, size_t end);
   void FailRecords(std::vector<Pending>& batch, size_t begin, size_t end,
                    const absl::Status& status);
+  void CountCommitLocked(absl::Duration took);
   // Logs a commit that took long enough for clients to notice (rate-limited).
   void WarnIfSlow(absl::Duration took, size_t records, uint64_t bytes);
   // Writes zeros after the active segment's records, a prefill step ahead, once the records
@@ -692,9 +693,11 @@ void Spool::Impl::CommitRun(std::vector<Pending>& batch, size_t begin, size_t en
     FailRecords(batch, begin, end, status);
     return;
   }
-  WarnIfSlow(absl::Now() - now, end - begin, run_bytes);
+  const absl::Duration took = absl::Now() - now;
+  WarnIfSlow(took, end - begin, run_bytes);
   {
     std::lock_guard<std::mutex> lock(mu_);
+    CountCommitLocked(took);
     segment.readable = segment.file_size;
     committed_end_ = position;
     queued_bytes_ -= run_bytes;
@@ -706,6 +709,15 @@ void Spool::Impl::CommitRun(std::vector<Pending>& batch, size_t begin, size_t en
     AppendDone done = std::move(batch[i].done);
     done(positions[i - begin]);
   }
+}
+
+void Spool::Impl::CountCommitLocked(absl::Duration took) {
+  const double seconds = absl::ToDoubleSeconds(took);
+  const auto& bounds = kCommitBucketSeconds;
+  // The first bucket whose bound is at least `seconds`; past the last bound, the overflow one.
+  const size_t bucket = std::lower_bound(bounds.begin(), bounds.end(), seconds) - bounds.begin();
+  ++counters_.commit_buckets[bucket];
+  counters_.commit_seconds += seconds;
 }
 
 void Spool::Impl::WarnIfSlow(absl::Duration took, size_t records, uint64_t bytes) {

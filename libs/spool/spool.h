@@ -23,6 +23,7 @@
 #ifndef PUSHGATE_LIBS_SPOOL_SPOOL_H_
 #define PUSHGATE_LIBS_SPOOL_SPOOL_H_
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -83,15 +84,25 @@ class Spool {
     std::string data;
   };
 
+  // Upper bounds, in seconds, of the buckets that Stats::commit_buckets counts commits in.
+  static constexpr std::array<double, 12> kCommitBucketSeconds = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1};
+
   struct Stats {
     uint64_t bytes = 0;             // size of all segment files
     uint64_t segments = 0;          // segment files
     uint64_t unreleased_bytes = 0;  // what max_bytes bounds
     uint64_t committed_end = 0;     // position of the last durable record
     uint64_t first_unreleased = 0;
-    uint64_t records_appended = 0;            // committed by this instance
-    uint64_t records_recovered = 0;           // unreleased records found by Open
-    uint64_t fsyncs = 0;                      // fdatasync/fsync calls, directories included
+    uint64_t records_appended = 0;   // committed by this instance
+    uint64_t records_recovered = 0;  // unreleased records found by Open
+    uint64_t fsyncs = 0;             // fdatasync/fsync calls, directories included
+    // Commits (one write, and the sync the fsync mode asks for) by the time they took:
+    // commit_buckets[i] counts those that took at most kCommitBucketSeconds[i] and more than
+    // the bound before it; the last entry those slower than every bound. Every record in a
+    // commit is acknowledged only once it ends.
+    std::array<uint64_t, kCommitBucketSeconds.size() + 1> commit_buckets{};
+    double commit_seconds = 0;                // total time of the commits counted above
     uint64_t appends_refused = 0;             // ResourceExhausted
     uint64_t append_errors = 0;               // appends failed by an I/O error
     uint64_t corrupt_tail_bytes_dropped = 0;  // cut from the end of the last segment by Open

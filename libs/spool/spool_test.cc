@@ -306,6 +306,36 @@ TEST(SpoolTest, AnAppendToAnIdleSpoolIsCommittedByTheAppendingThread) {
   EXPECT_EQ(spool->stats().fsyncs, fsyncs_before + 1);
 }
 
+TEST(SpoolTest, EveryCommitIsCountedInTheBucketOfTheTimeItTook) {
+  auto spool = MustOpen(Options(TestDir()));
+  ASSERT_NE(spool, nullptr);
+  const auto& bounds = Spool::kCommitBucketSeconds;
+  double total_at_most = 0;
+  Spool::Stats before = spool->stats();
+  // Each append to an idle spool is a commit of its own, made before Append returns, so the
+  // time around the call bounds the commit's.
+  for (int i = 0; i < 5; ++i) {
+    const absl::Time start = absl::Now();
+    spool->Append("record", [](absl::StatusOr<uint64_t> position) { ASSERT_TRUE(position.ok()); });
+    const double at_most = absl::ToDoubleSeconds(absl::Now() - start);
+    total_at_most += at_most;
+    const Spool::Stats after = spool->stats();
+    std::vector<size_t> counted_in;
+    for (size_t k = 0; k < after.commit_buckets.size(); ++k) {
+      for (uint64_t n = before.commit_buckets[k]; n < after.commit_buckets[k]; ++n) {
+        counted_in.push_back(k);
+      }
+    }
+    ASSERT_EQ(counted_in.size(), 1u) << "one commit per append";
+    const size_t k = counted_in[0];
+    // The bucket's lower edge is below the time the whole call took.
+    if (k > 0) EXPECT_LT(bounds[k - 1], at_most) << "bucket " << k;
+    before = after;
+  }
+  EXPECT_GT(before.commit_seconds, 0);
+  EXPECT_LE(before.commit_seconds, total_at_most);
+}
+
 TEST(SpoolTest, AppendsDuringACommitAreCommittedByAnotherThreadWithoutWaiting) {
   auto spool = MustOpen(Options(TestDir()));
   ASSERT_NE(spool, nullptr);
