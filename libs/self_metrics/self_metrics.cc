@@ -64,7 +64,9 @@ std::string FormatMetricValue(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   char buf[32];
-  auto result = std::to_chars(buf, buf + sizeof(buf), v);
+  // Shortest round-trip digits, in %g style: plain decimals down to 0.0001, as Prometheus'
+  // Go client writes them, which matters for `le` labels that queries match as strings.
+  auto result = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::general);
   return std::string(buf, result.ptr);
 }
 

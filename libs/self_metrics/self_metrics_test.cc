@@ -73,6 +73,10 @@ TEST(FormatMetricValueTest, SpecialValues) {
   EXPECT_EQ(FormatMetricValue(-std::numeric_limits<double>::infinity()), "-Inf");
   EXPECT_EQ(FormatMetricValue(0.1), "0.1");
   EXPECT_EQ(FormatMetricValue(1e21), "1e+21");
+  // As Prometheus' Go client writes bucket bounds: "0.0001", not the shorter "1e-04".
+  EXPECT_EQ(FormatMetricValue(0.0001), "0.0001");
+  EXPECT_EQ(FormatMetricValue(0.0005), "0.0005");
+  EXPECT_EQ(FormatMetricValue(0.00001), "1e-05");
 }
 
 }  // namespace
