@@ -159,8 +159,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
     request.body = std::move(msg.body());
-    // The handler may answer from another thread; hop back onto this connection's thread.
-    // Meanwhile the client is waiting on us, so no idle deadline applies.
+    // The handler may answer later, from any thread (see Answer). Meanwhile the client is
+    // waiting on us, so no idle deadline applies.
     deadline_.store(kNoDeadline, std::memory_order_relaxed);
     shared_->inflight.fetch_add(1);
     handler_(std::move(request), [self = shared_from_this()](HttpResponse response) {
@@ -175,20 +175,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // connection's thread only to send would put a thread hand-off on every push's latency.
   void Answer(HttpResponse response) {
     const bool keep_alive = keep_alive_ && !shared_->draining.load();
-    auto wire =
-        std::make_shared<std::string>(SerializeResponse(response, version_, keep_alive, head_));
+    std::string wire = SerializeResponse(response, version_, keep_alive, head_);
     const ssize_t sent =
-        ::send(socket_.native_handle(), wire->data(), wire->size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (sent == static_cast<ssize_t>(wire->size())) {
+        ::send(socket_.native_handle(), wire.data(), wire.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent == static_cast<ssize_t>(wire.size())) {
       shared_->inflight.fetch_sub(1);
       if (!keep_alive) return Close();
       return ReadHeader();
     }
     // The rest (or all of it, or the error) is the connection's thread's to deal with.
-    wire->erase(0, sent > 0 ? sent : 0);
-    asio::post(socket_.get_executor(), [self = shared_from_this(), wire, keep_alive] {
-      self->Write(wire, keep_alive, /*answering=*/true);
-    });
+    wire.erase(0, sent > 0 ? sent : 0);
+    asio::post(socket_.get_executor(),
+               [self = shared_from_this(), rest = std::make_shared<std::string>(std::move(wire)),
+                keep_alive] { self->Write(rest, keep_alive, /*answering=*/true); });
   }
 
   // Responses the server makes itself (errors found before the handler), on the connection's

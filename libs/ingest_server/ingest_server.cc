@@ -166,9 +166,6 @@ class StreamReactor final : public grpc::ServerBidiReactor<In, Out> {
   Out out_;  // the message being written; written only by the holder of State::writing_
 };
 
-template <typename In, typename Out>
-using AckState = typename StreamReactor<In, Out>::State;
-
 // The callback that acknowledges push `sequence` on a stream.
 template <typename State>
 PushProcessor::Done AckTo(uint64_t sequence, const std::shared_ptr<State>& acks) {
