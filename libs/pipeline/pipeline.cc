@@ -42,10 +42,7 @@ PushPipeline::PushPipeline(PipelineOptions options, Spool* spool, std::vector<Ba
   RegisterMetrics(registry);
   dispatcher_ = std::thread([this] {
     SetCurrentThreadName("dispatch");
-    if (absl::Status lowered = MakeCurrentThreadBackground(options_.background_nice);
-        !lowered.ok()) {
-      LOG(WARNING) << "dispatch thread keeps its CPU priority: " << lowered;
-    }
+    MakeCurrentThreadBackgroundOrWarn(options_.background_nice);
     Dispatch();
   });
 }

@@ -1,6 +1,7 @@
 #include "libs/thread_priority/thread_priority.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -10,6 +11,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "glog/logging.h"
 
 namespace pushgate {
 namespace {
@@ -42,6 +44,14 @@ absl::Status MakeCurrentThreadBackground(int nice) {
     return absl::InternalError(absl::StrCat("setpriority(", target, "): ", strerror(errno)));
   }
   return absl::OkStatus();
+}
+
+void MakeCurrentThreadBackgroundOrWarn(int nice) {
+  const absl::Status lowered = MakeCurrentThreadBackground(nice);
+  if (lowered.ok()) return;
+  char name[16] = "";  // Linux thread names are at most 15 bytes
+  pthread_getname_np(pthread_self(), name, sizeof(name));
+  LOG(WARNING) << "thread " << name << " keeps its CPU priority: " << lowered;
 }
 
 }  // namespace pushgate

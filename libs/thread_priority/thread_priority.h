@@ -17,6 +17,10 @@ namespace pushgate {
 // InvalidArgument outside 0..19; the system's error if it refuses.
 absl::Status MakeCurrentThreadBackground(int nice);
 
+// MakeCurrentThreadBackground for a thread that runs on either way: a refusal is logged as a
+// warning naming the thread, which keeps its priority.
+void MakeCurrentThreadBackgroundOrWarn(int nice);
+
 // The calling thread's nice value.
 int CurrentThreadNice();
 

@@ -150,9 +150,7 @@ Uploader::Stats Uploader::stats() const {
 
 void Uploader::Run() {
   SetCurrentThreadName("upload");
-  if (absl::Status lowered = MakeCurrentThreadBackground(options_.background_nice); !lowered.ok()) {
-    LOG(WARNING) << "upload thread keeps its CPU priority: " << lowered;
-  }
+  MakeCurrentThreadBackgroundOrWarn(options_.background_nice);
   for (;;) {
     Batch batch;
     bool abandon = false;
