@@ -1,5 +1,6 @@
 #include "libs/ingest_server/ingest_server.h"
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -10,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "glog/logging.h"
 #include "grpcpp/grpcpp.h"
+#include "libs/thread_name/thread_name.h"
 #include "proto/ingest.grpc.pb.h"
 
 namespace pushgate {
@@ -21,149 +23,256 @@ using pushgate::v1::PushRequest;
 
 namespace {
 
-// One stream, served with gRPC's callback API: messages are read one at a time and handed to
-// the processor on the gRPC thread that completed the read, and acks are written as they
-// become ready, one write at a time. (With the synchronous API a thread of our own per stream
-// waited for each message, and gRPC's poller had to wake it: one more thread hand-off on
-// every batch's way to the disk.)
-//
-// Acks that become ready while a message is being handed over (the spool usually commits on
-// that very thread) are written together once the processor returns; an ack made later by
-// another thread starts a write from that thread. The processor's callbacks may outlive the
-// stream, so what they touch is a shared State; after the stream is done they are dropped.
-template <typename In, typename Out>
-class StreamReactor final : public grpc::ServerBidiReactor<In, Out> {
+// What a completion queue hands back: each pending operation's tag is one of these.
+class Completion {
  public:
-  // Hands the pushes of `message` over; each push's ack goes to `acks`.
+  virtual void Complete(bool ok) = 0;
+
+ protected:
+  ~Completion() = default;
+};
+
+// A tag that calls `(call->*Handler)(ok)`.
+template <typename Call, void (Call::*Handler)(bool)>
+class CallbackTag final : public Completion {
+ public:
+  explicit CallbackTag(Call* call) : call_(call) {}
+  void Complete(bool ok) override { (call_->*Handler)(ok); }
+
+ private:
+  Call* const call_;
+};
+
+// Whether operations may still be started. A completion queue must not be given work once it
+// is shut down, and acks start writes from the processor's threads at any time, so every
+// start goes through here and Stop closes the gate before shutting the queues down.
+class OperationGate {
+ public:
+  // Runs `start` (which starts one operation) unless the gate is closed; says whether it ran.
+  template <typename Start>
+  bool Run(Start start) {
+    absl::ReaderMutexLock lock(&mu_);
+    if (closed_) return false;
+    start();
+    return true;
+  }
+  void Close() {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// One stream of a bidirectional method, served with gRPC's asynchronous API on the thread that
+// polls its completion queue. That thread reads each message off the socket itself and hands
+// it to the processor, and the acks made meanwhile (the spool usually commits on that very
+// thread) go out in one write once the processor returns. With gRPC's callback API the same
+// work crossed between two of gRPC's threads on every message (one polled, the other ran the
+// callback), and those hand-offs cost more CPU than the processing.
+//
+// An ack made later by another thread starts a write from there. The processor's callbacks
+// may outlive the stream, so what they touch is a shared State; once the stream is gone they
+// are dropped.
+template <typename In, typename Out>
+class Stream {
+ public:
   class State;
+  // Hands the pushes of `message` over; each push's ack goes to `acks`.
   using Process = std::function<void(In& message, const std::shared_ptr<State>& acks)>;
   // Moves the acks that go in one message from the front of `ready` into `out`.
   using Pack = void (*)(std::deque<PushAck>& ready, Out* out);
+  using ReaderWriter = grpc::ServerAsyncReaderWriter<Out, In>;
+  // What serves one method: how to ask gRPC for its next stream, and how to process it.
+  struct Method {
+    std::function<void(grpc::ServerContext*, ReaderWriter*, grpc::ServerCompletionQueue*,
+                       void* tag)>
+        request;
+    // Makes the Process of one stream (which may keep scratch space across its messages).
+    std::function<Process()> make_process;
+    Pack pack;
+    OperationGate* gate;
+  };
+
+  // Waits on `cq` for the next stream of `method` and serves it; the stream deletes itself
+  // when it is over. (After the gate closed it does nothing.)
+  static void Listen(const Method* method, grpc::ServerCompletionQueue* cq) {
+    auto* stream = new Stream(method, cq);
+    stream->context_.AsyncNotifyWhenDone(&stream->done_);
+    if (!method->gate->Run(
+            [&] { method->request(&stream->context_, &stream->rw_, cq, &stream->accepted_); })) {
+      delete stream;
+    }
+  }
 
   class State {
    public:
-    explicit State(StreamReactor* reactor) : reactor_(reactor) {}
+    explicit State(Stream* stream) : stream_(stream) {}
     // Expects one more ack, given later to Add.
     void ExpectOne() {
       absl::MutexLock lock(&mu_);
       ++outstanding_;
     }
     void Add(PushAck ack) {
-      StreamReactor* writer = nullptr;
-      {
-        absl::MutexLock lock(&mu_);
-        if (reactor_ == nullptr) return;  // the stream is gone
-        ready_.push_back(std::move(ack));
-        --outstanding_;
-        if (!processing_) writer = TakeWriteLocked();
-      }
-      if (writer != nullptr) writer->StartWrite(&writer->out_);
+      absl::MutexLock lock(&mu_);
+      if (stream_ == nullptr) return;  // the stream is gone
+      ready_.push_back(std::move(ack));
+      --outstanding_;
+      if (!processing_) StartWriteLocked();
     }
 
    private:
-    friend class StreamReactor;
-    // If acks are ready and no write is under way, packs the next message into the reactor's
-    // `out_` and returns the reactor for the caller to start the write (outside the lock).
-    StreamReactor* TakeWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      if (reactor_ == nullptr || writing_ || broken_ || finished_ || ready_.empty()) {
-        return nullptr;
+    friend class Stream;
+    // Each Start* starts its operation if it is due and allowed. Operations start only with
+    // mu_ held, and `pending_` counts them, so that the stream is deleted exactly when the
+    // last one has come back.
+    void StartReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      if (reading_ || input_done_ || broken_ || finished_ || over_) return;
+      Stream* s = stream_;
+      if (s->method_->gate->Run([s] { s->rw_.Read(&s->in_, &s->read_); })) {
+        reading_ = true;
+        ++pending_;
       }
-      writing_ = true;
-      reactor_->out_.Clear();
-      reactor_->pack_(ready_, &reactor_->out_);
-      return reactor_;
     }
-    // True if the stream should end now: the producer closed its side and every ack is
-    // written, or the stream broke. The caller then calls Finish.
-    bool TakeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      if (finished_ || writing_) return false;
-      if (!broken_ && !(input_done_ && outstanding_ == 0 && ready_.empty())) return false;
-      finished_ = true;
+    void StartWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      if (writing_ || ready_.empty() || broken_ || finished_ || over_) return;
+      Stream* s = stream_;
+      s->out_.Clear();
+      s->method_->pack(ready_, &s->out_);
+      if (s->method_->gate->Run([s] { s->rw_.Write(s->out_, &s->write_); })) {
+        writing_ = true;
+        ++pending_;
+      }
+    }
+    // Ends the stream once the producer closed its side and every ack is written, or at once
+    // if it broke.
+    void FinishIfDueLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      if (finished_ || writing_ || over_) return;
+      if (!broken_ && !(input_done_ && outstanding_ == 0 && ready_.empty())) return;
+      Stream* s = stream_;
+      const grpc::Status status = broken_ ? grpc::Status::CANCELLED : grpc::Status::OK;
+      if (s->method_->gate->Run([s, &status] { s->rw_.Finish(status, &s->finish_); })) {
+        finished_ = true;
+        ++pending_;
+      }
+    }
+    // Called as each operation comes back; true when the stream is to be deleted (by the
+    // caller, after unlocking).
+    bool ReturnedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      if (--pending_ > 0) return false;
+      stream_ = nullptr;
       return true;
     }
 
     absl::Mutex mu_;
-    StreamReactor* reactor_ ABSL_GUARDED_BY(mu_);  // null once the stream is done
+    Stream* stream_ ABSL_GUARDED_BY(mu_);  // null once the stream is gone
     std::deque<PushAck> ready_ ABSL_GUARDED_BY(mu_);
     size_t outstanding_ ABSL_GUARDED_BY(mu_) = 0;   // expected acks not yet ready
+    size_t pending_ ABSL_GUARDED_BY(mu_) = 0;       // operations started, not yet back
     bool processing_ ABSL_GUARDED_BY(mu_) = false;  // a message is being handed over
-    bool writing_ ABSL_GUARDED_BY(mu_) = false;     // a write is under way (reactor's out_)
+    bool reading_ ABSL_GUARDED_BY(mu_) = false;
+    bool writing_ ABSL_GUARDED_BY(mu_) = false;     // a write is under way (the stream's out_)
     bool input_done_ ABSL_GUARDED_BY(mu_) = false;  // the producer closed its side
-    bool broken_ ABSL_GUARDED_BY(mu_) = false;      // cancelled, or a write failed
-    bool finished_ ABSL_GUARDED_BY(mu_) = false;    // Finish was called
+    bool broken_ ABSL_GUARDED_BY(mu_) = false;      // a read or write failed
+    bool finished_ ABSL_GUARDED_BY(mu_) = false;    // Finish was started
+    bool over_ ABSL_GUARDED_BY(mu_) = false;        // gRPC says the call is done
   };
 
-  StreamReactor(Process process, Pack pack)
-      : process_(std::move(process)), pack_(pack), state_(std::make_shared<State>(this)) {
-    this->StartRead(&in_);
-  }
+ private:
+  Stream(const Method* method, grpc::ServerCompletionQueue* cq)
+      : method_(method),
+        cq_(cq),
+        rw_(&context_),
+        state_(std::make_shared<State>(this)),
+        accepted_(this),
+        read_(this),
+        write_(this),
+        finish_(this),
+        done_(this) {}
 
-  void OnReadDone(bool ok) override {
-    if (!ok) {  // the producer closed its side, or the stream broke (OnCancel says which)
-      bool finish;
-      {
-        absl::MutexLock lock(&state_->mu_);
-        state_->input_done_ = true;
-        finish = state_->TakeFinishLocked();
-      }
-      if (finish) this->Finish(grpc::Status::OK);
+  // Every handler of a stream runs on the one thread that serves its completion queue, so
+  // they never overlap; only State::Add comes from other threads.
+  void OnAccepted(bool ok) {
+    if (!ok) {  // the server is shutting down; no call started, so `done_` never comes
+      delete this;
       return;
     }
-    {
-      absl::MutexLock lock(&state_->mu_);
-      state_->processing_ = true;
-    }
-    process_(in_, state_);
-    StreamReactor* writer;
-    bool go_on;
-    {
-      absl::MutexLock lock(&state_->mu_);
-      state_->processing_ = false;
-      writer = state_->TakeWriteLocked();
-      go_on = !state_->finished_;
-    }
-    if (writer != nullptr) this->StartWrite(&out_);
-    if (go_on) this->StartRead(&in_);
+    Listen(method_, cq_);
+    process_ = method_->make_process();
+    absl::MutexLock lock(&state_->mu_);
+    ++state_->pending_;  // `done_`
+    state_->StartReadLocked();
   }
 
-  void OnWriteDone(bool ok) override {
-    StreamReactor* writer;
-    bool finish;
+  void OnRead(bool ok) {
+    bool gone;
+    {
+      absl::MutexLock lock(&state_->mu_);
+      state_->reading_ = false;
+      if (!ok) state_->input_done_ = true;  // closed by the producer, or broken (`done_` says)
+      gone = state_->ReturnedLocked();
+      if (!gone && !ok) state_->FinishIfDueLocked();
+      if (!gone && ok) state_->processing_ = true;
+    }
+    if (gone) return delete this;
+    if (!ok) return;
+    process_(in_, state_);
+    absl::MutexLock lock(&state_->mu_);
+    state_->processing_ = false;
+    state_->StartWriteLocked();
+    state_->StartReadLocked();
+    state_->FinishIfDueLocked();
+  }
+
+  void OnWrite(bool ok) {
+    bool gone;
     {
       absl::MutexLock lock(&state_->mu_);
       state_->writing_ = false;
       if (!ok) state_->broken_ = true;
-      writer = state_->TakeWriteLocked();
-      finish = state_->TakeFinishLocked();
+      gone = state_->ReturnedLocked();
+      if (!gone) {
+        state_->StartWriteLocked();
+        state_->FinishIfDueLocked();
+      }
     }
-    if (writer != nullptr) this->StartWrite(&out_);
-    if (finish) this->Finish(grpc::Status::OK);
+    if (gone) delete this;
   }
 
-  void OnCancel() override {
-    bool finish;
+  void OnFinish(bool) {
+    bool gone;
     {
       absl::MutexLock lock(&state_->mu_);
-      state_->broken_ = true;
-      finish = state_->TakeFinishLocked();
+      gone = state_->ReturnedLocked();
     }
-    if (finish) this->Finish(grpc::Status::CANCELLED);
+    if (gone) delete this;
   }
 
-  void OnDone() override {
+  void OnDone(bool) {
+    bool gone;
     {
       absl::MutexLock lock(&state_->mu_);
-      state_->reactor_ = nullptr;
+      state_->over_ = true;  // finished or cancelled: nothing more is started either way
+      gone = state_->ReturnedLocked();
     }
-    delete this;
+    if (gone) delete this;
   }
 
- private:
-  const Process process_;
-  const Pack pack_;
+  const Method* const method_;
+  grpc::ServerCompletionQueue* const cq_;
+  grpc::ServerContext context_;
+  ReaderWriter rw_;
+  Process process_;
   const std::shared_ptr<State> state_;
   In in_;    // the message being read or handed over; reused
-  Out out_;  // the message being written; written only by the holder of State::writing_
+  Out out_;  // the message being written; written only while State::writing_
+  CallbackTag<Stream, &Stream::OnAccepted> accepted_;
+  CallbackTag<Stream, &Stream::OnRead> read_;
+  CallbackTag<Stream, &Stream::OnWrite> write_;
+  CallbackTag<Stream, &Stream::OnFinish> finish_;
+  CallbackTag<Stream, &Stream::OnDone> done_;
 };
 
 // The callback that acknowledges push `sequence` on a stream.
@@ -176,101 +285,147 @@ PushProcessor::Done AckTo(uint64_t sequence, const std::shared_ptr<State>& acks)
   };
 }
 
+// A batch entry that is not a PushRequest. Its sequence is whatever was parsed of it before
+// the damage (0 if nothing): the producer's ack timeout covers the case it names no push.
+template <typename State>
+void RefuseUnparsable(uint64_t sequence, const absl::Status& why,
+                      const std::shared_ptr<State>& acks) {
+  PushAck ack;
+  ack.set_code(PushAck::INVALID);
+  ack.set_message(
+      absl::StrCat("batch entry is not a serialized pushgate.v1.PushRequest: ", why.message()));
+  AckTo(sequence, acks)(std::move(ack));
+}
+
+using PushStream = Stream<PushRequest, PushAck>;
+using BatchStream = Stream<PushBatch, AckBatch>;
+
 }  // namespace
 
-class IngestServer::Service final : public pushgate::v1::Ingest::CallbackService {
+class IngestServer::Service {
  public:
-  explicit Service(PushProcessor* processor) : processor_(processor) {}
-
-  grpc::ServerBidiReactor<PushRequest, PushAck>* Push(grpc::CallbackServerContext*) override {
-    using Reactor = StreamReactor<PushRequest, PushAck>;
-    // Per stream, reused for each message.
-    struct Scratch {
-      std::string serialized;
-      PushView view;
-      std::vector<PushProcessor::Push> pushes;
+  explicit Service(PushProcessor* processor) {
+    push_.request = [this](grpc::ServerContext* context, PushStream::ReaderWriter* rw,
+                           grpc::ServerCompletionQueue* cq,
+                           void* tag) { async_.RequestPush(context, rw, cq, cq, tag); };
+    push_.make_process = [processor] {
+      // Per stream, reused for each message.
+      struct Scratch {
+        std::string serialized;
+        PushView view;
+        std::vector<PushProcessor::Push> pushes;
+      };
+      return [processor, scratch = std::make_shared<Scratch>()](
+                 PushRequest& request, const std::shared_ptr<PushStream::State>& acks) {
+        scratch->serialized.clear();
+        request.AppendToString(&scratch->serialized);
+        scratch->view.Fill(request);
+        scratch->pushes.clear();
+        scratch->pushes.push_back(
+            {&scratch->view, scratch->serialized, AckTo(request.sequence(), acks)});
+        processor->Process(absl::MakeSpan(scratch->pushes));
+      };
     };
-    return new Reactor(
-        [this, scratch = std::make_shared<Scratch>()](PushRequest& request,
-                                                      const std::shared_ptr<Reactor::State>& acks) {
-          scratch->serialized.clear();
-          request.AppendToString(&scratch->serialized);
-          scratch->view.Fill(request);
-          scratch->pushes.clear();
-          scratch->pushes.push_back(
-              {&scratch->view, scratch->serialized, AckTo(request.sequence(), acks)});
-          processor_->Process(absl::MakeSpan(scratch->pushes));
-        },
-        [](std::deque<PushAck>& ready, PushAck* out) {
-          *out = std::move(ready.front());
-          ready.pop_front();
-        });
+    push_.pack = [](std::deque<PushAck>& ready, PushAck* out) {
+      *out = std::move(ready.front());
+      ready.pop_front();
+    };
+    push_.gate = &gate_;
+
+    batches_.request = [this](grpc::ServerContext* context, BatchStream::ReaderWriter* rw,
+                              grpc::ServerCompletionQueue* cq,
+                              void* tag) { async_.RequestPushBatches(context, rw, cq, cq, tag); };
+    batches_.make_process = [processor] {
+      struct Scratch {
+        std::deque<PushView> views;  // a deque keeps their addresses
+        std::vector<PushProcessor::Push> pushes;
+      };
+      return [processor, scratch = std::make_shared<Scratch>()](
+                 PushBatch& batch, const std::shared_ptr<BatchStream::State>& acks) {
+        if (scratch->views.size() < static_cast<size_t>(batch.pushes_size())) {
+          scratch->views.resize(batch.pushes_size());
+        }
+        scratch->pushes.clear();
+        for (int i = 0; i < batch.pushes_size(); ++i) {
+          PushView& view = scratch->views[i];
+          const std::string& serialized = batch.pushes(i);
+          // Accepts exactly what PushRequest::ParseFromString would.
+          const absl::Status parsed = view.Parse(serialized);
+          if (parsed.ok()) {
+            scratch->pushes.push_back({&view, serialized, AckTo(view.sequence(), acks)});
+          } else {
+            RefuseUnparsable(view.sequence(), parsed, acks);
+          }
+        }
+        if (!scratch->pushes.empty()) processor->Process(absl::MakeSpan(scratch->pushes));
+      };
+    };
+    batches_.pack = [](std::deque<PushAck>& ready, AckBatch* out) {
+      for (PushAck& ack : ready) *out->add_acks() = std::move(ack);
+      ready.clear();
+    };
+    batches_.gate = &gate_;
   }
 
-  grpc::ServerBidiReactor<PushBatch, AckBatch>* PushBatches(grpc::CallbackServerContext*) override {
-    using Reactor = StreamReactor<PushBatch, AckBatch>;
-    struct Scratch {
-      std::deque<PushView> views;  // a deque keeps their addresses
-      std::vector<PushProcessor::Push> pushes;
-    };
-    return new Reactor(
-        [this, scratch = std::make_shared<Scratch>()](PushBatch& batch,
-                                                      const std::shared_ptr<Reactor::State>& acks) {
-          if (scratch->views.size() < static_cast<size_t>(batch.pushes_size())) {
-            scratch->views.resize(batch.pushes_size());
-          }
-          scratch->pushes.clear();
-          for (int i = 0; i < batch.pushes_size(); ++i) {
-            PushView& view = scratch->views[i];
-            const std::string& serialized = batch.pushes(i);
-            // Accepts exactly what PushRequest::ParseFromString would.
-            const absl::Status parsed = view.Parse(serialized);
-            if (parsed.ok()) {
-              scratch->pushes.push_back({&view, serialized, AckTo(view.sequence(), acks)});
-            } else {
-              RefuseUnparsable(view.sequence(), parsed, acks);
-            }
-          }
-          if (!scratch->pushes.empty()) processor_->Process(absl::MakeSpan(scratch->pushes));
-        },
-        [](std::deque<PushAck>& ready, AckBatch* out) {
-          for (PushAck& ack : ready) *out->add_acks() = std::move(ack);
-          ready.clear();
-        });
+  grpc::Service* service() { return &async_; }
+
+  // Serves both methods on `cq`, with the calling thread, until the queue is shut down and
+  // drained.
+  void Serve(grpc::ServerCompletionQueue* cq) {
+    PushStream::Listen(&push_, cq);
+    BatchStream::Listen(&batches_, cq);
+    void* tag;
+    bool ok;
+    while (cq->Next(&tag, &ok)) static_cast<Completion*>(tag)->Complete(ok);
   }
+
+  // No operation starts after this; the queues may then be shut down.
+  void CloseGate() { gate_.Close(); }
 
  private:
-  // A batch entry that is not a PushRequest. Its sequence is whatever was parsed of it before
-  // the damage (0 if nothing): the producer's ack timeout covers the case it names no push.
-  template <typename State>
-  static void RefuseUnparsable(uint64_t sequence, const absl::Status& why,
-                               const std::shared_ptr<State>& acks) {
-    PushAck ack;
-    ack.set_code(PushAck::INVALID);
-    ack.set_message(
-        absl::StrCat("batch entry is not a serialized pushgate.v1.PushRequest: ", why.message()));
-    AckTo(sequence, acks)(std::move(ack));
-  }
-
-  PushProcessor* processor_;
+  pushgate::v1::Ingest::AsyncService async_;
+  OperationGate gate_;
+  PushStream::Method push_;
+  BatchStream::Method batches_;
 };
 
-IngestServer::IngestServer(std::string listen, PushProcessor* processor)
-    : listen_(std::move(listen)), service_(new Service(processor)) {}
+IngestServer::IngestServer(std::string listen, PushProcessor* processor, int threads)
+    : listen_(std::move(listen)),
+      threads_(std::max(threads, 1)),
+      service_(new Service(processor)) {}
 
 IngestServer::~IngestServer() { Stop(); }
 
 absl::Status IngestServer::Start() {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listen_, grpc::InsecureServerCredentials(), &port_);
-  builder.RegisterService(service_.get());
+  builder.RegisterService(service_->service());
   builder.SetMaxReceiveMessageSize(256 << 20);
   // gRPC sets SO_REUSEPORT by default: a second aggregator started on the same port by
   // mistake would then quietly take half of the new streams into its own spool. Fail instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues;
+  for (int i = 0; i < threads_; ++i) queues.push_back(builder.AddCompletionQueue());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
+    if (server_ != nullptr) server_->Shutdown();
+    server_.reset();
+    for (auto& cq : queues) {
+      cq->Shutdown();
+      void* tag;
+      bool ok;
+      while (cq->Next(&tag, &ok)) {
+      }
+    }
     return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", listen_));
+  }
+  for (size_t i = 0; i < queues.size(); ++i) {
+    grpc::ServerCompletionQueue* cq = queues[i].get();
+    queues_.push_back(std::move(queues[i]));
+    threads_running_.emplace_back([this, cq, i] {
+      SetCurrentThreadName(absl::StrCat("ingest-", i));
+      service_->Serve(cq);
+    });
   }
   return absl::OkStatus();
 }
@@ -279,10 +434,15 @@ int IngestServer::port() const { return port_; }
 
 void IngestServer::Stop() {
   if (server_ == nullptr) return;
+  // Streams still open at the deadline are cancelled; the threads go on serving until then.
   server_->Shutdown(
       gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(2000, GPR_TIMESPAN)));
-  server_->Wait();
+  service_->CloseGate();
+  for (auto& cq : queues_) cq->Shutdown();
+  for (std::thread& thread : threads_running_) thread.join();
+  threads_running_.clear();
   server_.reset();
+  queues_.clear();
 }
 
 }  // namespace pushgate

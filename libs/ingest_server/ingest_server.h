@@ -13,6 +13,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -22,6 +24,7 @@
 
 namespace grpc {
 class Server;
+class ServerCompletionQueue;
 }  // namespace grpc
 
 namespace pushgate {
@@ -44,15 +47,19 @@ class PushProcessor {
   // Takes the pushes that arrived in one stream message, in order, so that a processor can
   // store them together; must call each push's `done` exactly once, from any thread. The
   // views and wire forms are only valid during the call: the server reuses them for the
-  // stream's next message. It runs on one of gRPC's few callback threads, which also serve
-  // the other streams: it may wait for one disk commit, but not for anything open-ended.
+  // stream's next message. It runs on the server thread that serves the stream, which also
+  // serves other streams: it may wait for one disk commit, but not for anything open-ended.
   virtual void Process(absl::Span<Push> pushes) = 0;
 };
 
 class IngestServer {
  public:
-  // `processor` must outlive the server.
-  IngestServer(std::string listen, PushProcessor* processor);
+  // `processor` must outlive the server. Streams are spread over `threads` threads (at least
+  // one), each serving its streams one message at a time with gRPC's asynchronous API: the
+  // thread that waits for the socket reads the message and processes it. More than one
+  // thread lets several producers' pushes be checked while one commit waits for the disk,
+  // but gRPC's poller then hands reads from one thread to another.
+  IngestServer(std::string listen, PushProcessor* processor, int threads = 1);
   ~IngestServer();
   IngestServer(const IngestServer&) = delete;
   IngestServer& operator=(const IngestServer&) = delete;
@@ -66,8 +73,11 @@ class IngestServer {
  private:
   class Service;
   std::string listen_;
+  int threads_;
   std::unique_ptr<Service> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;
+  std::vector<std::thread> threads_running_;
   int port_ = 0;
 };
 

@@ -3,6 +3,7 @@
 #include "libs/ingest_server/ingest_server.h"
 
 #include <algorithm>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -64,10 +65,11 @@ PushRequest Request(uint64_t sequence, const std::string& job) {
   return request;
 }
 
-class IngestServerTest : public ::testing::Test {
+// Run with one server thread and with two, which spread the streams between them.
+class IngestServerTest : public ::testing::TestWithParam<int> {
  protected:
   void SetUp() override {
-    server_ = std::make_unique<IngestServer>("127.0.0.1:0", &processor_);
+    server_ = std::make_unique<IngestServer>("127.0.0.1:0", &processor_, GetParam());
     ASSERT_TRUE(server_->Start().ok());
     stub_ = pushgate::v1::Ingest::NewStub(grpc::CreateChannel(
         absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
@@ -79,7 +81,7 @@ class IngestServerTest : public ::testing::Test {
   std::unique_ptr<pushgate::v1::Ingest::Stub> stub_;
 };
 
-TEST_F(IngestServerTest, PushStreamAcksEveryRequestBySequenceInTheOrderAcksBecomeReady) {
+TEST_P(IngestServerTest, PushStreamAcksEveryRequestBySequenceInTheOrderAcksBecomeReady) {
   grpc::ClientContext context;
   auto stream = stub_->Push(&context);
   ASSERT_TRUE(stream->Write(Request(7, "a")));
@@ -104,7 +106,7 @@ TEST_F(IngestServerTest, PushStreamAcksEveryRequestBySequenceInTheOrderAcksBecom
   EXPECT_TRUE(stream->Finish().ok());
 }
 
-TEST_F(IngestServerTest, AcksMadeLaterByAnotherThreadArriveWhileTheStreamIsIdle) {
+TEST_P(IngestServerTest, AcksMadeLaterByAnotherThreadArriveWhileTheStreamIsIdle) {
   // Acks ready while a message is processed are sent by the reading thread; one made later
   // must still go out while that thread waits for the next message, not with it.
   grpc::ClientContext context;
@@ -126,7 +128,7 @@ TEST_F(IngestServerTest, AcksMadeLaterByAnotherThreadArriveWhileTheStreamIsIdle)
   EXPECT_TRUE(stream->Finish().ok());
 }
 
-TEST_F(IngestServerTest, PushBatchesAcksEveryRequestOfEveryBatchExactlyOnce) {
+TEST_P(IngestServerTest, PushBatchesAcksEveryRequestOfEveryBatchExactlyOnce) {
   grpc::ClientContext context;
   auto stream = stub_->PushBatches(&context);
   uint64_t sequence = 0;
@@ -163,7 +165,7 @@ TEST_F(IngestServerTest, PushBatchesAcksEveryRequestOfEveryBatchExactlyOnce) {
   EXPECT_EQ(ok, expected_ok);
 }
 
-TEST_F(IngestServerTest, ABatchEntryThatIsNotAPushIsRefusedAndTheStreamGoesOn) {
+TEST_P(IngestServerTest, ABatchEntryThatIsNotAPushIsRefusedAndTheStreamGoesOn) {
   grpc::ClientContext context;
   auto stream = stub_->PushBatches(&context);
   PushBatch batch;
@@ -189,7 +191,7 @@ TEST_F(IngestServerTest, ABatchEntryThatIsNotAPushIsRefusedAndTheStreamGoesOn) {
   EXPECT_EQ(acks[1].message(), "job is invalid");
 }
 
-TEST_F(IngestServerTest, AcksGivenAfterTheProducerWentAwayAreDroppedAndTheServerGoesOn) {
+TEST_P(IngestServerTest, AcksGivenAfterTheProducerWentAwayAreDroppedAndTheServerGoesOn) {
   {
     grpc::ClientContext context;
     auto stream = stub_->PushBatches(&context);
@@ -219,11 +221,52 @@ TEST_F(IngestServerTest, AcksGivenAfterTheProducerWentAwayAreDroppedAndTheServer
   EXPECT_TRUE(stream->Finish().ok());
 }
 
-TEST_F(IngestServerTest, ASecondServerOnTheSamePortFailsToStartInsteadOfSharingIt) {
-  IngestServer second(absl::StrCat("127.0.0.1:", server_->port()), &processor_);
+TEST_P(IngestServerTest, ASecondServerOnTheSamePortFailsToStartInsteadOfSharingIt) {
+  IngestServer second(absl::StrCat("127.0.0.1:", server_->port()), &processor_, GetParam());
   const absl::Status started = second.Start();
   EXPECT_EQ(started.code(), absl::StatusCode::kUnavailable) << started;
 }
+
+TEST_P(IngestServerTest, StreamsOpenAtOnceAreServedSideBySide) {
+  // A stream whose pushes are held must not keep the others from being served, whichever
+  // thread each one landed on.
+  constexpr int kStreams = 4;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReaderWriter<PushBatch, AckBatch>>> streams;
+  for (int i = 0; i < kStreams; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    contexts.back()->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    streams.push_back(stub_->PushBatches(contexts.back().get()));
+    PushBatch held;
+    held.add_pushes(Request(100 + i, "held").SerializeAsString());
+    ASSERT_TRUE(streams.back()->Write(held));
+  }
+  processor_.WaitForHeld(kStreams);
+  for (int i = 0; i < kStreams; ++i) {
+    PushBatch refused;
+    refused.add_pushes(Request(200 + i, "invalid").SerializeAsString());
+    ASSERT_TRUE(streams[i]->Write(refused));
+    AckBatch acks;
+    ASSERT_TRUE(streams[i]->Read(&acks)) << "stream " << i;
+    ASSERT_EQ(acks.acks_size(), 1);
+    EXPECT_EQ(acks.acks(0).sequence(), 200u + i);
+  }
+  processor_.ReleaseAll();
+  for (int i = 0; i < kStreams; ++i) {
+    AckBatch acks;
+    ASSERT_TRUE(streams[i]->Read(&acks)) << "stream " << i;
+    ASSERT_EQ(acks.acks_size(), 1);
+    EXPECT_EQ(acks.acks(0).sequence(), 100u + i);
+    EXPECT_EQ(acks.acks(0).code(), PushAck::OK);
+    ASSERT_TRUE(streams[i]->WritesDone());
+    EXPECT_TRUE(streams[i]->Finish().ok());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Threads, IngestServerTest, ::testing::Values(1, 2),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           return absl::StrCat(info.param, "Threads");
+                         });
 
 }  // namespace
 }  // namespace pushgate

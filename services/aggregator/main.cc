@@ -27,6 +27,11 @@
 #include "libs/uploader/uploader.h"
 
 ABSL_FLAG(std::string, grpc_listen, "0.0.0.0:9092", "gRPC address of the ingest API.");
+ABSL_FLAG(int, ingest_threads, 1,
+          "Threads that serve ingest streams (at least 1); each stream stays on one. A thread "
+          "reads, checks and spools its streams' pushes itself, with no hand-off between "
+          "threads. More than one lets other producers' pushes be checked while one commit "
+          "waits for the disk, at the cost of gRPC handing reads between the threads.");
 ABSL_FLAG(std::string, http_listen, "0.0.0.0:9093",
           "HTTP address for /-/healthy, /-/ready and /metrics.");
 ABSL_FLAG(std::string, measurement_name, "",
@@ -188,7 +193,12 @@ int Run() {
   pipeline_options.background_nice = background_nice;
   PushPipeline pipeline(pipeline_options, spool->get(), std::move(backends), &registry);
 
-  IngestServer ingest(absl::GetFlag(FLAGS_grpc_listen), &pipeline);
+  const int ingest_threads = absl::GetFlag(FLAGS_ingest_threads);
+  if (ingest_threads < 1) {
+    LOG(ERROR) << "--ingest_threads must be at least 1, not " << ingest_threads;
+    return 2;
+  }
+  IngestServer ingest(absl::GetFlag(FLAGS_grpc_listen), &pipeline, ingest_threads);
   absl::Status started = ingest.Start();
   if (!started.ok()) {
     LOG(ERROR) << started;
