@@ -3,6 +3,7 @@
 #include "libs/ingest_server/ingest_server.h"
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -261,6 +262,51 @@ TEST_P(IngestServerTest, StreamsOpenAtOnceAreServedSideBySide) {
     ASSERT_TRUE(streams[i]->WritesDone());
     EXPECT_TRUE(streams[i]->Finish().ok());
   }
+}
+
+TEST_P(IngestServerTest, StopWhileProducersPushAndAcksKeepComingEndsEveryStream) {
+  // Producers keep pushing and the processor keeps acknowledging, from its own thread, while
+  // the server stops: through the shutdown deadline, the cancellation of the streams and the
+  // closing of the completion queues. Every stream must end, and acks given after that must
+  // be dropped, not written to a stream or queue that is gone.
+  std::atomic<bool> stop_releasing{false};
+  std::thread releaser([&] {
+    while (!stop_releasing) {
+      processor_.ReleaseAll();
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  });
+  constexpr int kProducers = 3;
+  std::vector<std::thread> producers;
+  std::atomic<int> acked{0};
+  for (int p = 0; p < kProducers; ++p) {
+    producers.emplace_back([&, p] {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+      auto stream = stub_->PushBatches(&context);
+      std::thread reader([&] {
+        AckBatch acks;
+        while (stream->Read(&acks)) acked += acks.acks_size();
+      });
+      for (uint64_t sequence = 1;; ++sequence) {
+        PushBatch batch;
+        batch.add_pushes(Request(sequence, absl::StrCat("producer", p)).SerializeAsString());
+        if (!stream->Write(batch)) break;  // the server cancelled the stream
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
+      reader.join();
+      stream->Finish();
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const int acked_before_stop = acked;
+  server_->Stop();
+  for (std::thread& producer : producers) producer.join();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // acks still being given
+  stop_releasing = true;
+  releaser.join();
+  processor_.ReleaseAll();
+  EXPECT_GT(acked_before_stop, 0) << "the streams were served before the stop";
 }
 
 INSTANTIATE_TEST_SUITE_P(Threads, IngestServerTest, ::testing::Values(1, 2),
