@@ -179,6 +179,11 @@ int Run() {
     LOG(ERROR) << "--background_nice must be between 0 and 19, not " << background_nice;
     return 2;
   }
+  const int ingest_threads = absl::GetFlag(FLAGS_ingest_threads);
+  if (ingest_threads < 1) {
+    LOG(ERROR) << "--ingest_threads must be at least 1, not " << ingest_threads;
+    return 2;
+  }
   absl::StatusOr<std::unique_ptr<Spool>> spool = Spool::Open(spool_options);
   if (!spool.ok()) {
     LOG(ERROR) << "spool " << spool_options.dir << ": " << spool.status();
@@ -193,11 +198,6 @@ int Run() {
   pipeline_options.background_nice = background_nice;
   PushPipeline pipeline(pipeline_options, spool->get(), std::move(backends), &registry);
 
-  const int ingest_threads = absl::GetFlag(FLAGS_ingest_threads);
-  if (ingest_threads < 1) {
-    LOG(ERROR) << "--ingest_threads must be at least 1, not " << ingest_threads;
-    return 2;
-  }
   IngestServer ingest(absl::GetFlag(FLAGS_grpc_listen), &pipeline, ingest_threads);
   absl::Status started = ingest.Start();
   if (!started.ok()) {
