@@ -67,7 +67,8 @@ class IngestServer {
   // Binds `listen` (host:port, port 0 picks one) and starts serving.
   absl::Status Start();
   int port() const;
-  // Stops serving: open streams are cancelled.
+  // Stops serving: streams still open after a grace period of 2 s are cancelled, and acks
+  // given after their stream is gone are dropped. Returns once the threads have stopped.
   void Stop();
 
  private:
