@@ -94,6 +94,10 @@ void Uploader::Add(absl::string_view lines, size_t points, uint64_t position) {
     SealCurrentLocked();
   }
   if (current_.adds == 0) {
+    // Room for as much as the last batch held: under steady load batches come out alike, and
+    // a body grown by doubling would copy itself several times over (and touch fresh pages
+    // each time) on the dispatcher's thread.
+    current_.body.reserve(std::min(options_.batch_max_bytes, last_sealed_bytes_ + lines.size()));
     current_.opened = absl::Now();
     current_.first_add = adds_ + 1;
     work_cv_.Signal();  // the thread now has an interval deadline to wait for
@@ -113,6 +117,10 @@ void Uploader::Add(absl::string_view lines, size_t points, uint64_t position) {
 
 void Uploader::SealCurrentLocked() {
   if (current_.adds == 0) return;
+  last_sealed_bytes_ = current_.body.size();
+  // A batch sealed early (by the flush interval) may have far more room than content; queued
+  // batches are bounded by their content (max_queued_bytes_per_backend), so give it back.
+  if (current_.body.capacity() > 2 * current_.body.size()) current_.body.shrink_to_fit();
   sealed_.push_back(std::move(current_));
   current_ = Batch();
   work_cv_.Signal();

@@ -180,6 +180,7 @@ class Uploader {
   absl::CondVar work_cv_;  // wakes the thread: a sealed batch, a new batch, Stop()
   absl::CondVar done_cv_;  // wakes Flush(): a batch is done
   Batch current_ ABSL_GUARDED_BY(mu_);
+  size_t last_sealed_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // body size of the last batch sealed
   std::deque<Batch> sealed_ ABSL_GUARDED_BY(mu_);
   uint64_t adds_ ABSL_GUARDED_BY(mu_) = 0;       // Adds accepted so far
   uint64_t done_adds_ ABSL_GUARDED_BY(mu_) = 0;  // Adds 1..done_adds_ are done

@@ -20,6 +20,7 @@
 #include "libs/protobuf_decoder/protobuf_decoder.h"
 #include "libs/push_view/push_view.h"
 #include "libs/text_parser/text_parser.h"
+#include "libs/uploader/uploader.h"
 #include "proto/ingest.pb.h"
 #include "proto/prometheus_client.pb.h"
 #include "tools/microbench/default_body.h"
@@ -220,6 +221,31 @@ void BM_ConvertPushViewToLineProtocol(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * kSamples);
 }
 BENCHMARK(BM_ConvertPushViewToLineProtocol);
+
+// The dispatcher's hand-over of one push's lines to an upload batch (Uploader::Add), batches
+// sealed by size (5,000 points) as under load and sent to a sink that drops them.
+void BM_UploaderAdd(benchmark::State& state) {
+  class DroppingSink : public Sink {
+   public:
+    absl::Status Send(absl::string_view) override { return absl::OkStatus(); }
+    std::string Describe() const override { return "drop"; }
+  };
+  const std::string wire = ParsedPush().SerializeAsString();
+  PushView view;
+  if (!view.Parse(wire).ok()) std::abort();
+  std::string lines;
+  LineProtocolEncoder encoder;
+  const size_t points = ConvertPushToLineProtocol(view, {}, &encoder, &lines, nullptr);
+  UploaderOptions options;
+  options.flush_interval = absl::Hours(1);  // only full batches are sealed
+  Uploader uploader(std::make_unique<DroppingSink>(), options);
+  uint64_t position = 0;
+  for (auto _ : state) uploader.Add(lines, points, ++position);
+  uploader.Stop(absl::Seconds(10));
+  state.SetBytesProcessed(state.iterations() * lines.size());
+  state.SetItemsProcessed(state.iterations() * kSamples);
+}
+BENCHMARK(BM_UploaderAdd);
 
 void BM_LineProtocolEncode(benchmark::State& state) {
   std::vector<Point> points;
