@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -41,6 +42,10 @@ constexpr absl::string_view kSegmentSuffix = ".wal";
 constexpr size_t kSegmentNameDigits = 20;
 constexpr char kReleasedFile[] = "released";
 constexpr char kReleasedTempFile[] = "released.tmp";
+// Zeros made ahead of time for the next segment (see PrepareSpare), and a released segment
+// kept to be made into the next of them.
+constexpr char kSpareFile[] = "next.spare";
+constexpr char kRecycledFile[] = "recycled.spare";
 constexpr char kLockFile[] = "LOCK";
 constexpr uint32_t kReleasedMagic = 0x52504750;  // "PGPR"
 constexpr absl::Duration kReleasePersistInterval = absl::Milliseconds(200);
@@ -192,6 +197,12 @@ class Spool::Impl {
       SetCurrentThreadName("spool-commit");
       CommitterLoop();
     });
+    if (UsesSpare()) {
+      preparer_ = std::thread([this] {
+        SetCurrentThreadName("spool-spare");
+        PreparerLoop();
+      });
+    }
   }
 
   void Append(std::string record, AppendDone done);
@@ -222,6 +233,17 @@ class Spool::Impl {
   uint64_t FirstUnreleasedLocked() const { return std::max(released_, segments_.front()->base); }
   absl::Status SyncDir();
   absl::StatusOr<std::shared_ptr<Segment>> CreateSegment(uint64_t base);
+  // The segment a roll moves to: the prepared spare renamed, or a new empty file.
+  absl::StatusOr<std::shared_ptr<Segment>> NextSegment(uint64_t base);
+  // Whether segments are prefilled, and so made ahead of time by the preparer thread.
+  bool UsesSpare() const {
+    return options_.prefill_bytes > 0 && options_.fsync != FsyncMode::kNever;
+  }
+  // The preparer thread: keeps one spare ready.
+  void PreparerLoop();
+  // Writes kSpareFile full of zeros, segment_bytes of them, and syncs it; false if that failed
+  // or the spool is closing.
+  bool PrepareSpare();
   std::optional<uint64_t> LoadReleased();
   void PersistReleased(uint64_t position);
   void AddAgeMarkLocked(uint64_t position, absl::Time now);
@@ -272,6 +294,12 @@ class Spool::Impl {
   std::shared_ptr<Segment> active_;
   absl::Time last_slow_warning_ = absl::InfinitePast();  // also the committing thread's
   std::thread committer_;
+  std::thread preparer_;
+  std::condition_variable spare_cv_;  // the preparer waits for the spare to be taken
+  bool spare_ready_ = false;          // guarded by mu_
+  // Taken alone: guards that kRecycledFile exists, and moving it in or out.
+  std::mutex recycle_mu_;
+  bool recycled_parked_ = false;
 
   // Reader cursor, guarded by read_mu_ (taken before mu_): `cursor_reader_` reads
   // `cursor_segment_` through `cursor_fd_` and is positioned at the first record after
@@ -301,6 +329,106 @@ absl::Status Spool::Impl::SyncDir() {
   }
   if (fsync(dir_fd_) != 0) return ErrnoStatus("fsync", options_.dir);
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<Segment>> Spool::Impl::NextSegment(uint64_t base) {
+  bool have_spare;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    have_spare = spare_ready_;
+  }
+  std::shared_ptr<Segment> segment;
+  absl::Status failed;
+  if (have_spare) {
+    // The preparer leaves the spare alone until spare_ready_ is cleared below.
+    const std::string path = PathOf(SegmentName(base));
+    const int fd = rename(PathOf(kSpareFile).c_str(), path.c_str()) == 0
+                       ? open(path.c_str(), O_RDWR | O_CLOEXEC)
+                       : -1;
+    if (fd >= 0) {
+      segment = std::make_shared<Segment>(base, path);
+      segment->fd = fd;
+      segment->prefilled = options_.segment_bytes;
+      // The new name must be durable before records in it are acknowledged; its zeros and
+      // size already are.
+      failed = SyncDir();
+    } else {
+      LOG(WARNING) << "spool: " << ErrnoStatus("taking the prepared segment", path)
+                   << "; creating an empty one";
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      spare_ready_ = false;
+    }
+    spare_cv_.notify_one();  // the preparer starts on the next spare
+  }
+  if (!failed.ok()) return failed;
+  if (segment != nullptr) return segment;
+  return CreateSegment(base);
+}
+
+void Spool::Impl::PreparerLoop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      spare_cv_.wait(lock, [this] { return closing_ || !spare_ready_; });
+      if (closing_) return;
+    }
+    const bool prepared = PrepareSpare();
+    std::unique_lock<std::mutex> lock(mu_);
+    if (prepared) {
+      spare_ready_ = true;
+    } else if (!closing_) {
+      // A full disk, say: rolls create empty segments meanwhile. Try again later.
+      spare_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return closing_; });
+    }
+  }
+}
+
+bool Spool::Impl::PrepareSpare() {
+  const std::string path = PathOf(kSpareFile);
+  // A released segment, when there is one, is overwritten with zeros instead of a new file
+  // being allocated: deleting a whole segment frees thousands of blocks in one journal
+  // transaction, and commits waited tens of milliseconds behind it.
+  bool recycled;
+  {
+    std::lock_guard<std::mutex> lock(recycle_mu_);
+    recycled = recycled_parked_ && rename(PathOf(kRecycledFile).c_str(), path.c_str()) == 0;
+    recycled_parked_ = false;
+  }
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | (recycled ? 0 : O_TRUNC), 0644);
+  if (fd < 0) {
+    LOG_EVERY_N(WARNING, 100) << "spool: " << ErrnoStatus("creating", path);
+    return false;
+  }
+  // A step at a time, each synced, so that the disk is never handed a large burst that the
+  // commits' syncs would queue behind.
+  const uint64_t step = std::max<uint64_t>(options_.prefill_bytes, 64 << 10);
+  for (uint64_t at = 0; at < options_.segment_bytes; at += step) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closing_) {
+        close(fd);
+        return false;
+      }
+    }
+    if (!WriteZeros(fd, at, std::min<uint64_t>(at + step, options_.segment_bytes)) ||
+        fdatasync(fd) != 0) {
+      LOG_EVERY_N(WARNING, 100) << "spool: " << ErrnoStatus("preparing", path);
+      close(fd);
+      return false;
+    }
+  }
+  // A recycled segment may have been larger (a record of its own).
+  struct stat st;
+  if (fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) > options_.segment_bytes &&
+      (ftruncate(fd, static_cast<off_t>(options_.segment_bytes)) != 0 || fdatasync(fd) != 0)) {
+    LOG_EVERY_N(WARNING, 100) << "spool: " << ErrnoStatus("preparing", path);
+    close(fd);
+    return false;
+  }
+  close(fd);
+  return true;
 }
 
 absl::StatusOr<std::shared_ptr<Segment>> Spool::Impl::CreateSegment(uint64_t base) {
@@ -401,6 +529,8 @@ absl::Status Spool::Impl::Recover() {
   closedir(listing);
   std::sort(bases.begin(), bases.end());
   unlink(PathOf(kReleasedTempFile).c_str());
+  unlink(PathOf(kSpareFile).c_str());  // made again by the preparer
+  unlink(PathOf(kRecycledFile).c_str());
 
   const std::optional<uint64_t> released = LoadReleased();
   const uint64_t released_floor = released.value_or(0);
@@ -604,7 +734,7 @@ void Spool::Impl::CommitBatch(std::vector<Pending>& batch) {
     const uint64_t first_size = kHeaderSize + batch[begin].data.size();
     if (active_->file_size > 0 && active_->file_size + first_size > options_.segment_bytes) {
       absl::StatusOr<std::shared_ptr<Segment>> next =
-          CreateSegment(active_->base + active_->file_size);
+          NextSegment(active_->base + active_->file_size);
       if (!next.ok()) {
         LOG(ERROR) << "spool: " << next.status();
         FailRecords(batch, begin, batch.size(), next.status());
@@ -902,6 +1032,15 @@ void Spool::Impl::Release(uint64_t position) {
     released = released_;
   }
   for (const auto& segment : doomed) {
+    // One released segment at a time is kept for the preparer to make the next spare of.
+    // Only if no reader still has it open: the spare's zeros would replace what it reads.
+    if (UsesSpare() && segment.use_count() == 1) {
+      std::lock_guard<std::mutex> lock(recycle_mu_);
+      if (!recycled_parked_ && rename(segment->path.c_str(), PathOf(kRecycledFile).c_str()) == 0) {
+        recycled_parked_ = true;
+        continue;
+      }
+    }
     if (unlink(segment->path.c_str()) != 0) {
       LOG(ERROR) << "spool: deleting released segment " << segment->path << ": " << strerror(errno);
     }
@@ -938,8 +1077,10 @@ void Spool::Impl::Close() {
     closing_ = true;
     work_cv_.notify_one();
     commit_cv_.notify_all();
+    spare_cv_.notify_all();
   }
   if (committer_.joinable()) committer_.join();
+  if (preparer_.joinable()) preparer_.join();
   std::lock_guard<std::mutex> release_lock(release_mu_);
   uint64_t released;
   {

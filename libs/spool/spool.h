@@ -11,6 +11,12 @@
 // On disk: `dir` holds segment files named by the log position of their first byte
 // (`00000000000000000000.wal`, 20 digits), a `released` file with the last persisted release
 // position, and a `LOCK` file that keeps a second process from opening the same directory.
+// With prefill (see SpoolOptions::prefill_bytes) it also holds `next.spare`, the next segment
+// made ahead of time (segment_bytes of zeros, synced), which a roll renames into place, and
+// at times `recycled.spare`, a released segment kept to be zeroed into the next spare rather
+// than deleted: deleting a whole segment frees its blocks in one file-system transaction, and
+// commits waited tens of milliseconds behind it. Both are only ever zeros or released data;
+// Open deletes them.
 // Positions are byte offsets in the log's global address space; a record's position is the
 // offset just past its end, so positions increase with every record and the position of the
 // last record handled is the natural "after" of the next read. Each record carries its own
@@ -64,14 +70,16 @@ struct SpoolOptions {
   size_t segment_bytes = 64 << 20;
   // Limit on unreleased bytes (committed and queued records plus their 20-byte headers, not yet
   // released). An append beyond it is refused with ResourceExhausted; old data is never dropped
-  // to make room. Disk use can exceed it by the released part of the oldest segment.
+  // to make room. Disk use can exceed it by the released part of the oldest segment and, with
+  // prefill, by two spare segments.
   size_t max_bytes = 1 << 30;
   // Zeros written ahead of the records, in steps of this many bytes (0: none). fdatasync must
   // also write a file's metadata when its size changed, which takes a second disk write and
   // about doubles the time of every group commit; writing into zeros already on disk keeps the
   // size unchanged, as databases do with their write-ahead logs. The cost is that each spool
   // byte reaches the disk twice (as a zero, then as data), and that a commit that needs the
-  // next step writes it. Used only when fsync is batch or always.
+  // next step writes it. Used only when fsync is batch or always. Segments after the first
+  // come prefilled whole (`next.spare` above), so steps matter for the first segment only.
   size_t prefill_bytes = 1 << 20;
 };
 

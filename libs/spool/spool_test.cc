@@ -644,6 +644,86 @@ TEST(SpoolTest, ZerosLeftAfterTheRecordsOfASealedSegmentAreNotDamage) {
   EXPECT_THAT(DataOf(ReadAll(*spool, 0)), ElementsAreArray(Payloads(0, 40)));
 }
 
+// Waits up to 10 s for `done`.
+template <typename Done>
+bool WaitFor(Done done) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!done()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return true;
+}
+
+ino_t InodeOf(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+// A roll moves to a segment made ahead of time, full of zeros; a released segment is made into
+// the next such spare instead of being deleted. Its old records are gone, not read again.
+TEST(SpoolTest, ReleasedSegmentsAreReusedAsNewSegmentsWithoutTheirOldRecords) {
+  const std::string dir = TestDir();
+  SpoolOptions options = Options(dir, /*segment_bytes=*/1024);
+  options.prefill_bytes = 256;
+  const std::string spare = dir + "/next.spare";
+  const std::string recycled = dir + "/recycled.spare";
+  auto spare_ready = [&] { return fs::exists(spare) && fs::file_size(spare) == 1024; };
+  std::vector<std::string> expected;
+  ino_t reused_inode = 0;
+  {
+    auto spool = MustOpen(options);
+    ASSERT_NE(spool, nullptr);
+    ASSERT_TRUE(WaitFor(spare_ready));
+    const std::vector<uint64_t> first = AppendPayloads(*spool, 0, 60);  // several segments
+    ASSERT_GT(SegmentFiles(dir).size(), 2u);
+    spool->Release(first.back());  // all but the active segment
+    ASSERT_TRUE(fs::exists(recycled));
+    reused_inode = InodeOf(recycled);
+    ASSERT_NE(reused_inode, 0u);
+
+    // Rolls now take spares, and the preparer makes the released segment the next one.
+    ASSERT_TRUE(WaitFor(spare_ready));
+    AppendPayloads(*spool, 60, 20);
+    ASSERT_TRUE(WaitFor([&] { return !fs::exists(recycled) && spare_ready(); }));
+    AppendPayloads(*spool, 80, 40);
+    bool reused = false;
+    for (const std::string& file : SegmentFiles(dir)) reused |= InodeOf(file) == reused_inode;
+    EXPECT_TRUE(reused) << "no segment is the released file";
+    // Only the segments and at most two spares take disk space.
+    EXPECT_LE(static_cast<size_t>(std::distance(fs::directory_iterator(dir), {})),
+              SegmentFiles(dir).size() + 4);  // + LOCK, released, two spares
+
+    expected = Payloads(60, 60);
+    EXPECT_THAT(DataOf(ReadAll(*spool, first.back())), ElementsAreArray(expected));
+  }
+  auto spool = MustOpen(options);
+  ASSERT_NE(spool, nullptr);
+  const Spool::Stats stats = spool->stats();
+  EXPECT_EQ(stats.corrupt_bytes_skipped, 0u);
+  EXPECT_EQ(stats.corrupt_tail_bytes_dropped, 0u);
+  EXPECT_EQ(stats.records_recovered, 60u);
+  EXPECT_THAT(DataOf(ReadAll(*spool, spool->first_unreleased())), ElementsAreArray(expected));
+}
+
+TEST(SpoolTest, LeftoverSparesAreNotTakenForSegments) {
+  const std::string dir = TestDir();
+  {
+    auto spool = MustOpen(Options(dir));
+    ASSERT_NE(spool, nullptr);
+    AppendPayloads(*spool, 0, 3);
+  }
+  // As a crash could leave them: a released segment parked for reuse, a half-made spare.
+  fs::copy_file(SegmentFiles(dir).front(), dir + "/recycled.spare");
+  WriteFile(dir + "/next.spare", std::string(100, 'x'));
+  auto spool = MustOpen(Options(dir));
+  ASSERT_NE(spool, nullptr);
+  EXPECT_FALSE(fs::exists(dir + "/recycled.spare"));
+  EXPECT_EQ(spool->stats().records_recovered, 3u);
+  EXPECT_EQ(spool->stats().corrupt_bytes_skipped, 0u);
+  EXPECT_THAT(DataOf(ReadAll(*spool, 0)), ElementsAreArray(Payloads(0, 3)));
+}
+
 TEST(SpoolTest, WithoutPrefillTheFileEndsWithTheLastRecord) {
   const std::string dir = TestDir();
   SpoolOptions options = Options(dir);
