@@ -401,34 +401,34 @@ bool Spool::Impl::PrepareSpare() {
     LOG_EVERY_N(WARNING, 100) << "spool: " << ErrnoStatus("creating", path);
     return false;
   }
-  // A step at a time, each synced, so that the disk is never handed a large burst that the
-  // commits' syncs would queue behind.
-  const uint64_t step = std::max<uint64_t>(options_.prefill_bytes, 64 << 10);
-  for (uint64_t at = 0; at < options_.segment_bytes; at += step) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (closing_) {
-        close(fd);
+  // False with a warning on an I/O error, silently when the spool is closing.
+  auto prepare = [&]() -> bool {
+    // A step at a time, each synced, so that the disk is never handed a large burst that the
+    // commits' syncs would queue behind.
+    const uint64_t step = std::max<uint64_t>(options_.prefill_bytes, 64 << 10);
+    for (uint64_t at = 0; at < options_.segment_bytes; at += step) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (closing_) return false;
+      }
+      if (!WriteZeros(fd, at, std::min<uint64_t>(at + step, options_.segment_bytes)) ||
+          fdatasync(fd) != 0) {
+        LOG_EVERY_N(WARNING, 100) << "spool: " << ErrnoStatus("preparing", path);
         return false;
       }
     }
-    if (!WriteZeros(fd, at, std::min<uint64_t>(at + step, options_.segment_bytes)) ||
-        fdatasync(fd) != 0) {
+    // A recycled segment may have been larger (a record of its own).
+    struct stat st;
+    if (fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) > options_.segment_bytes &&
+        (ftruncate(fd, static_cast<off_t>(options_.segment_bytes)) != 0 || fdatasync(fd) != 0)) {
       LOG_EVERY_N(WARNING, 100) << "spool: " << ErrnoStatus("preparing", path);
-      close(fd);
       return false;
     }
-  }
-  // A recycled segment may have been larger (a record of its own).
-  struct stat st;
-  if (fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) > options_.segment_bytes &&
-      (ftruncate(fd, static_cast<off_t>(options_.segment_bytes)) != 0 || fdatasync(fd) != 0)) {
-    LOG_EVERY_N(WARNING, 100) << "spool: " << ErrnoStatus("preparing", path);
-    close(fd);
-    return false;
-  }
+    return true;
+  };
+  const bool prepared = prepare();
   close(fd);
-  return true;
+  return prepared;
 }
 
 absl::StatusOr<std::shared_ptr<Segment>> Spool::Impl::CreateSegment(uint64_t base) {
