@@ -3,11 +3,20 @@
 // 105 samples). Each stage reports bytes/s (of its input) and items/s (samples).
 //
 //   bazel run -c opt //tools/microbench:pipeline_benchmark
+//
+// With --write_peer_inputs=DIR it instead writes the inputs tools/peerbench gives the peers'
+// code (tools/microbench/peers): the text body (body.txt), the same push as delimited protobuf
+// (body.pb), and its points as the line protocol the dispatcher writes (points.lp).
 #include <cstdlib>
+#include <fstream>
+#include <iostream>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "benchmark/benchmark.h"
 #include "google/protobuf/arena.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -397,7 +406,43 @@ void BM_DispatchPushFromWire(benchmark::State& state) {
 }
 BENCHMARK(BM_DispatchPushFromWire);
 
+bool WriteFile(const std::string& path, const std::string& data) {
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  file << data;
+  file.close();
+  return file.good();
+}
+
+int WritePeerInputs(const std::string& dir) {
+  std::string points;
+  LineProtocolEncoder encoder;
+  ConvertPushToLineProtocol(ParsedPush(), {}, &encoder, &points, nullptr);
+  for (const auto& [name, data] :
+       {std::pair<std::string, std::string>{"body.txt", BenchDefaultBody()},
+        {"body.pb", ProtobufBody()},
+        {"points.lp", points}}) {
+    if (!WriteFile(dir + "/" + name, data)) {
+      std::cerr << "cannot write " << dir << "/" << name << "\n";
+      return 1;
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 }  // namespace pushgate
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  constexpr absl::string_view kFlag = "--write_peer_inputs=";
+  for (int i = 1; i < argc; ++i) {
+    if (absl::StartsWith(argv[i], kFlag)) {
+      return pushgate::WritePeerInputs(
+          std::string(absl::string_view(argv[i]).substr(kFlag.size())));
+    }
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
