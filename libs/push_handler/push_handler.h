@@ -10,6 +10,7 @@
 #ifndef PUSHGATE_LIBS_PUSH_HANDLER_PUSH_HANDLER_H_
 #define PUSHGATE_LIBS_PUSH_HANDLER_PUSH_HANDLER_H_
 
+#include <chrono>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -41,9 +42,17 @@ class PushHandler {
   void Handle(HttpRequest request, HttpResponder respond);
 
  private:
+  // Durations are measured on a clock that wall-clock adjustments do not move.
+  using Clock = std::chrono::steady_clock;
+  static double SecondsSince(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+  }
+
   void HandlePush(HttpRequest& request, absl::string_view key_path, HttpResponder respond);
-  // The callback that answers the HTTP request once the aggregator acknowledged its push.
-  IngestClient::Done AckHandler(const std::string& method, HttpResponder respond);
+  // The callback that answers the HTTP request once the aggregator acknowledged its push;
+  // `start` is when the push's handling began.
+  IngestClient::Done AckHandler(const std::string& method, Clock::time_point start,
+                                HttpResponder respond);
   // Responds and records the outcome in the request counter.
   void Finish(const char* route, const std::string& method, HttpResponse response,
               const HttpResponder& respond);
@@ -56,6 +65,7 @@ class PushHandler {
   MetricFamilyValues& decoded_bytes_;
   MetricFamilyValues& rejected_pushes_;
   MetricFamilyValues& series_received_;
+  HistogramMetric& push_duration_;
 };
 
 }  // namespace pushgate

@@ -33,13 +33,20 @@ class RecordingProcessor : public PushProcessor {
   }
   void ProcessOne(const PushRequest& request, Done done) {
     PushAck ack;
+    absl::Duration delay;
     {
       absl::MutexLock lock(&mu_);
       received_.push_back(request);
       ack.set_code(code_);
       ack.set_message("scripted");
+      delay = delay_;
     }
+    absl::SleepFor(delay);  // a slow disk commit
     done(ack);
+  }
+  void set_delay(absl::Duration delay) {
+    absl::MutexLock lock(&mu_);
+    delay_ = delay;
   }
   void set_code(PushAck::Code code) {
     absl::MutexLock lock(&mu_);
@@ -54,6 +61,7 @@ class RecordingProcessor : public PushProcessor {
   absl::Mutex mu_;
   std::vector<PushRequest> received_ ABSL_GUARDED_BY(mu_);
   PushAck::Code code_ ABSL_GUARDED_BY(mu_) = PushAck::OK;
+  absl::Duration delay_ ABSL_GUARDED_BY(mu_);
 };
 
 class PushHandlerTest : public ::testing::Test {
@@ -185,6 +193,21 @@ TEST_F(PushHandlerTest, AggregatorAnswersBecomeHttpStatuses) {
   HttpResponse unavailable = Handle("PUT", "/pg/metrics/job/j", "x 1\n");
   EXPECT_EQ(unavailable.status, 503);
   EXPECT_THAT(unavailable.headers, ::testing::Contains(::testing::Pair("Retry-After", "1")));
+}
+
+TEST_F(PushHandlerTest, PushDurationCountsEveryPushUntilItsAnswer) {
+  processor_.set_delay(absl::Milliseconds(60));
+  EXPECT_EQ(Handle("PUT", "/pg/metrics/job/j", "x 1\n").status, 200);
+  EXPECT_EQ(Handle("PUT", "/pg/metrics/job/j", "not a metric line\n").status, 400);
+  const std::string metrics = Handle("GET", "/pg/metrics").body;
+  EXPECT_THAT(metrics, HasSubstr("# TYPE pushgate_front_push_duration_seconds histogram\n"));
+  EXPECT_THAT(metrics, HasSubstr("\npushgate_front_push_duration_seconds_count 2\n"));
+  // The accepted push waited at least 60 ms for its acknowledgement: it is not in the
+  // buckets up to 50 ms, which the refused one (answered without the aggregator) may be in.
+  EXPECT_THAT(
+      metrics,
+      ::testing::Not(HasSubstr("pushgate_front_push_duration_seconds_bucket{le=\"0.05\"} 2\n")));
+  EXPECT_THAT(metrics, HasSubstr("pushgate_front_push_duration_seconds_bucket{le=\"+Inf\"} 2\n"));
 }
 
 TEST(NormalizeRoutePrefixTest, LeadingSlashNoTrailingSlash) {

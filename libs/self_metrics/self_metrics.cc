@@ -1,8 +1,10 @@
 #include "libs/self_metrics/self_metrics.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
@@ -137,6 +139,44 @@ void MetricsRegistry::CallbackHistogram(std::string name, std::string help,
   absl::MutexLock lock(&mu_);
   callbacks_.push_back(
       {std::move(name), std::move(help), "histogram", {}, nullptr, std::move(read)});
+}
+
+HistogramMetric::HistogramMetric(std::vector<double> upper_bounds)
+    : upper_bounds_(std::move(upper_bounds)), counts_(upper_bounds_.size() + 1, 0) {
+  DCHECK(std::is_sorted(upper_bounds_.begin(), upper_bounds_.end()));
+}
+
+void HistogramMetric::Observe(double value) {
+  if (std::isnan(value)) return;
+  const size_t bucket =
+      std::lower_bound(upper_bounds_.begin(), upper_bounds_.end(), value) - upper_bounds_.begin();
+  absl::MutexLock lock(&mu_);
+  ++counts_[bucket];
+  sum_ += value;
+}
+
+HistogramMetric::Snapshot HistogramMetric::Read() const {
+  absl::MutexLock lock(&mu_);
+  return {counts_, sum_};
+}
+
+HistogramMetric& MetricsRegistry::Histogram(std::string name, std::string help,
+                                            std::vector<double> upper_bounds) {
+  HistogramMetric* histogram;
+  {
+    absl::MutexLock lock(&mu_);
+    histograms_.emplace_back(new HistogramMetric(upper_bounds));
+    histogram = histograms_.back().get();
+  }
+  CallbackHistogram(std::move(name), std::move(help), [histogram, upper_bounds] {
+    HistogramMetric::Snapshot snapshot = histogram->Read();
+    HistogramValues values;
+    values.upper_bounds = upper_bounds;
+    values.counts = std::move(snapshot.counts);
+    values.sum = snapshot.sum;
+    return values;
+  });
+  return *histogram;
 }
 
 std::string MetricsRegistry::Render() const {

@@ -46,6 +46,29 @@ class MetricFamilyValues {
   std::map<std::vector<std::string>, double> values_ ABSL_GUARDED_BY(mu_);
 };
 
+// A histogram whose observations are counted here, e.g. one request's latency each: its
+// buckets are fixed at registration (MetricsRegistry::Histogram).
+class HistogramMetric {
+ public:
+  // Counts `value` in the first bucket whose upper bound is at least `value` (or above all
+  // bounds) and adds it to the sum. NaN is ignored.
+  void Observe(double value);
+
+ private:
+  friend class MetricsRegistry;
+  explicit HistogramMetric(std::vector<double> upper_bounds);
+  struct Snapshot {
+    std::vector<uint64_t> counts;  // per bucket, not cumulative; one more than the bounds
+    double sum = 0;
+  };
+  Snapshot Read() const;
+
+  const std::vector<double> upper_bounds_;
+  mutable absl::Mutex mu_;
+  std::vector<uint64_t> counts_ ABSL_GUARDED_BY(mu_);
+  double sum_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
 class MetricsRegistry {
  public:
   // Registers a family; the returned reference is valid for the registry's lifetime.
@@ -74,6 +97,9 @@ class MetricsRegistry {
   // Rendered as `name_bucket{le=...}` (cumulative, as Prometheus expects), `name_sum` and
   // `name_count`.
   void CallbackHistogram(std::string name, std::string help, std::function<HistogramValues()> read);
+  // A histogram counted by the returned object (valid for the registry's lifetime), rendered
+  // as CallbackHistogram renders. `upper_bounds` must be increasing; +Inf is implied.
+  HistogramMetric& Histogram(std::string name, std::string help, std::vector<double> upper_bounds);
 
   // All families in the text exposition format (0.0.4), in registration order.
   std::string Render() const;
@@ -81,6 +107,7 @@ class MetricsRegistry {
  private:
   mutable absl::Mutex mu_;
   std::vector<std::unique_ptr<MetricFamilyValues>> families_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<HistogramMetric>> histograms_ ABSL_GUARDED_BY(mu_);
   struct Callback {
     std::string name, help, type;
     std::vector<std::string> label_names;

@@ -61,6 +61,22 @@ TEST(MetricsRegistryTest, CallbackHistogramRendersCumulativeBucketsSumAndCount) 
             "t_seconds_count 5\n");
 }
 
+TEST(MetricsRegistryTest, HistogramCountsObservationsInTheFirstBucketThatHoldsThem) {
+  MetricsRegistry registry;
+  HistogramMetric& histogram = registry.Histogram("t_seconds", "Took.", {0.001, 0.01});
+  histogram.Observe(0.0005);
+  histogram.Observe(0.001);  // a bound belongs to its own bucket (le = "less or equal")
+  histogram.Observe(0.5);
+  histogram.Observe(std::numeric_limits<double>::quiet_NaN());  // not counted
+  EXPECT_EQ(registry.Render(),
+            "# HELP t_seconds Took.\n# TYPE t_seconds histogram\n"
+            "t_seconds_bucket{le=\"0.001\"} 2\n"
+            "t_seconds_bucket{le=\"0.01\"} 2\n"
+            "t_seconds_bucket{le=\"+Inf\"} 3\n"
+            "t_seconds_sum 0.5015\n"
+            "t_seconds_count 3\n");
+}
+
 TEST(MetricsRegistryTest, UnlabelledFamilyWithNoUpdatesRendersZero) {
   MetricsRegistry registry;
   registry.Counter("t_total", "Nothing yet.");
