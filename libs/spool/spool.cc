@@ -232,6 +232,9 @@ class Spool::Impl {
   std::string PathOf(absl::string_view name) const { return absl::StrCat(options_.dir, "/", name); }
   uint64_t FirstUnreleasedLocked() const { return std::max(released_, segments_.front()->base); }
   absl::Status SyncDir();
+  // Deletes a segment file nobody reads any more, freeing its blocks in delete_step_bytes
+  // steps first (see SpoolOptions).
+  void DeleteGradually(const std::string& path) const;
   absl::StatusOr<std::shared_ptr<Segment>> CreateSegment(uint64_t base);
   // The segment a roll moves to: the prepared spare renamed, or a new empty file.
   absl::StatusOr<std::shared_ptr<Segment>> NextSegment(uint64_t base);
@@ -329,6 +332,26 @@ absl::Status Spool::Impl::SyncDir() {
   }
   if (fsync(dir_fd_) != 0) return ErrnoStatus("fsync", options_.dir);
   return absl::OkStatus();
+}
+
+void Spool::Impl::DeleteGradually(const std::string& path) const {
+  constexpr absl::Duration kPause = absl::Milliseconds(2);
+  const uint64_t step = options_.delete_step_bytes;
+  const int fd = step > 0 ? open(path.c_str(), O_WRONLY | O_CLOEXEC) : -1;
+  struct stat st;
+  if (fd >= 0 && fstat(fd, &st) == 0) {
+    // No sync between steps: the point is small transactions, not durable ones; a crash
+    // midway leaves a shorter released segment, which Open deletes.
+    for (uint64_t size = st.st_size; size > step;) {
+      size -= step;
+      if (ftruncate(fd, static_cast<off_t>(size)) != 0) break;
+      absl::SleepFor(kPause);
+    }
+  }
+  if (fd >= 0) close(fd);
+  if (unlink(path.c_str()) != 0) {
+    LOG(ERROR) << "spool: deleting released segment " << path << ": " << strerror(errno);
+  }
 }
 
 absl::StatusOr<std::shared_ptr<Segment>> Spool::Impl::NextSegment(uint64_t base) {
@@ -538,6 +561,24 @@ absl::Status Spool::Impl::Recover() {
   uint64_t skipped = 0;
   uint64_t tail_dropped = 0;
 
+  // Segments below the saved release position whose deletion did not reach the disk, or was
+  // cut short (Release shortens them step by step): they hold only delivered records, so
+  // they are deleted unread, and a shortened one is not taken for damage.
+  size_t released_files = 0;
+  while (released_files + 1 < bases.size() && bases[released_files + 1] <= released_floor) {
+    const std::string path = PathOf(SegmentName(bases[released_files]));
+    if (unlink(path.c_str()) != 0) {
+      LOG(ERROR) << "spool: " << ErrnoStatus("deleting released", path);
+      break;
+    }
+    ++released_files;
+  }
+  if (released_files > 0) {
+    bases.erase(bases.begin(), bases.begin() + released_files);
+    absl::Status synced = SyncDir();
+    if (!synced.ok()) return synced;
+  }
+
   std::deque<std::shared_ptr<Segment>> segments;
   for (size_t i = 0; i < bases.size(); ++i) {
     const bool last = i + 1 == bases.size();
@@ -598,20 +639,6 @@ absl::Status Spool::Impl::Recover() {
       segment->fd = -1;
     }
     segments.push_back(std::move(segment));
-  }
-  // Segments below the saved release position whose deletion did not reach the disk.
-  bool deleted = false;
-  while (segments.size() > 1 && segments[1]->base <= released_floor) {
-    if (unlink(segments.front()->path.c_str()) != 0) {
-      LOG(ERROR) << "spool: " << ErrnoStatus("deleting released", segments.front()->path);
-      break;
-    }
-    segments.pop_front();
-    deleted = true;
-  }
-  if (deleted) {
-    absl::Status synced = SyncDir();
-    if (!synced.ok()) return synced;
   }
   if (segments.empty()) {
     absl::StatusOr<std::shared_ptr<Segment>> first = CreateSegment(released_floor);
@@ -1031,6 +1058,11 @@ void Spool::Impl::Release(uint64_t position) {
     if (committed_end_ <= released_) age_marks_.clear();
     released = released_;
   }
+  // Saved before the deletions, which take a while: after a crash midway, Open then finds
+  // the half-deleted segments released and finishes deleting them.
+  if (!doomed.empty() || absl::Now() - last_persist_ >= kReleasePersistInterval) {
+    PersistReleased(released);
+  }
   for (const auto& segment : doomed) {
     // One released segment at a time is kept for the preparer to make the next spare of.
     // Only if no reader still has it open: the spare's zeros would replace what it reads.
@@ -1041,7 +1073,11 @@ void Spool::Impl::Release(uint64_t position) {
         continue;
       }
     }
-    if (unlink(segment->path.c_str()) != 0) {
+    // A reader still holding the segment reads on from its descriptor after the unlink, but
+    // would find the file cut short.
+    if (segment.use_count() == 1) {
+      DeleteGradually(segment->path);
+    } else if (unlink(segment->path.c_str()) != 0) {
       LOG(ERROR) << "spool: deleting released segment " << segment->path << ": " << strerror(errno);
     }
   }
@@ -1050,9 +1086,6 @@ void Spool::Impl::Release(uint64_t position) {
     // records, but the disk space would also come back.
     absl::Status synced = SyncDir();
     if (!synced.ok()) LOG(ERROR) << "spool: " << synced;
-  }
-  if (!doomed.empty() || absl::Now() - last_persist_ >= kReleasePersistInterval) {
-    PersistReleased(released);
   }
 }
 

@@ -706,6 +706,72 @@ TEST(SpoolTest, ReleasedSegmentsAreReusedAsNewSegmentsWithoutTheirOldRecords) {
   EXPECT_THAT(DataOf(ReadAll(*spool, spool->first_unreleased())), ElementsAreArray(expected));
 }
 
+TEST(SpoolTest, SurplusReleasedSegmentsAreDeletedButOneAReaderHoldsIsReadToItsEnd) {
+  const std::string dir = TestDir();
+  SpoolOptions options = Options(dir, /*segment_bytes=*/1024);
+  options.prefill_bytes = 256;
+  options.delete_step_bytes = 100;  // several steps per segment
+  auto spool = MustOpen(options);
+  ASSERT_NE(spool, nullptr);
+  const std::vector<uint64_t> positions = AppendPayloads(*spool, 0, 80);
+  const std::vector<std::string> files = SegmentFiles(dir);
+  ASSERT_GT(files.size(), 4u);
+  const auto base = [&](size_t i) { return std::stoull(fs::path(files[i]).stem().string()); };
+  // The reader stops in the first segment, holding it.
+  const std::vector<Spool::Record> first =
+      spool->ReadCommitted(0, 3, 1 << 20, absl::ZeroDuration());
+  ASSERT_EQ(first.size(), 3u);
+
+  // Three segments: the first is held by the reader (unlinked), the second parked for reuse,
+  // the third deleted in steps.
+  spool->Release(base(3));
+  const std::vector<std::string> left = SegmentFiles(dir);
+  EXPECT_EQ(left.size(), files.size() - 3);
+  EXPECT_EQ(left.front(), files[3]);
+  EXPECT_TRUE(fs::exists(dir + "/recycled.spare"));
+
+  // The reader reads its segment to the end, then goes on where the released ones end.
+  std::vector<std::string> expected;
+  for (size_t i = 3; i < positions.size(); ++i) {
+    if (positions[i] <= base(1) || positions[i] > base(3)) expected.push_back(Payload(i));
+  }
+  EXPECT_THAT(DataOf(ReadAll(*spool, first.back().position)), ElementsAreArray(expected));
+  EXPECT_EQ(spool->stats().corrupt_bytes_skipped, 0u);
+}
+
+TEST(SpoolTest, ASegmentLeftHalfDeletedByACrashIsDeletedByOpen) {
+  const std::string dir = TestDir();
+  SpoolOptions options = Options(dir, /*segment_bytes=*/1024);
+  options.prefill_bytes = 0;  // no segment kept for reuse: released ones are all deleted
+  std::string copy, original;
+  uint64_t release = 0;
+  {
+    auto spool = MustOpen(options);
+    ASSERT_NE(spool, nullptr);
+    AppendPayloads(*spool, 0, 80);
+    const std::vector<std::string> files = SegmentFiles(dir);
+    ASSERT_GT(files.size(), 3u);
+    original = files[1];
+    copy = dir + "/copy";
+    fs::copy_file(original, copy);
+    release = std::stoull(fs::path(files[3]).stem().string());
+    spool->Release(release);
+    ASSERT_FALSE(fs::exists(original));
+  }
+  // As a crash between two steps leaves it: the release position saved, the file shortened.
+  fs::rename(copy, original);
+  fs::resize_file(original, fs::file_size(original) / 2);
+  auto spool = MustOpen(options);
+  ASSERT_NE(spool, nullptr);
+  EXPECT_FALSE(fs::exists(original));
+  EXPECT_EQ(spool->first_unreleased(), release);
+  EXPECT_EQ(spool->stats().corrupt_bytes_skipped, 0u);
+  EXPECT_EQ(spool->stats().corrupt_tail_bytes_dropped, 0u);
+  const std::vector<Spool::Record> replay = ReadAll(*spool, spool->first_unreleased());
+  ASSERT_FALSE(replay.empty());
+  EXPECT_EQ(replay.back().data, Payload(79));
+}
+
 TEST(SpoolTest, LeftoverSparesAreNotTakenForSegments) {
   const std::string dir = TestDir();
   {
