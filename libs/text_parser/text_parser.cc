@@ -104,6 +104,32 @@ inline size_t SkipBlanks(absl::string_view s, size_t i) {
 // text cut at 100 bytes so a huge line cannot blow up the response.
 std::string Quote(absl::string_view s) { return GoQuote(s, /*max_bytes=*/100); }
 
+// Copies `raw` to `out` (room for raw.size() bytes: unescaping only shortens) with `\\` and
+// `\n` replaced, and `\"` too when `quote_escape` (label values; HELP text has no quotes to
+// escape). Returns the end of the output, or nullptr with *bad at the offending backslash
+// when another character (or none) follows one.
+char* UnescapeTo(absl::string_view raw, bool quote_escape, char* out, size_t* bad) {
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] != '\\') {
+      *out++ = raw[i];
+      continue;
+    }
+    const char next = i + 1 < raw.size() ? raw[i + 1] : '\0';
+    if (next == '\\') {
+      *out++ = '\\';
+    } else if (next == 'n') {
+      *out++ = '\n';
+    } else if (next == '"' && quote_escape) {
+      *out++ = '"';
+    } else {
+      *bad = i;
+      return nullptr;
+    }
+    ++i;
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------
 // The parser.
 
@@ -319,26 +345,14 @@ class Parser {
   absl::Status SetHelp(absl::string_view name, absl::string_view text) {
     absl::string_view help = text;  // in the body unless it needs unescaping or repair
     if (std::memchr(text.data(), '\\', text.size()) != nullptr) {
-      // Unescaping only shortens the text.
       char* const start = model_.text.Reserve(text.size());
-      char* p = start;
-      for (size_t i = 0; i < text.size(); ++i) {
-        if (text[i] != '\\') {
-          *p++ = text[i];
-          continue;
-        }
-        const char next = i + 1 < text.size() ? text[i + 1] : '\0';
-        if (next == '\\') {
-          *p++ = '\\';
-        } else if (next == 'n') {
-          *p++ = '\n';
-        } else {
-          return Error("invalid escape sequence ", Quote(text.substr(i, 2)), " in HELP text of ",
-                       Quote(name), " (only \\\\ and \\n are allowed)");
-        }
-        ++i;
+      size_t bad;
+      char* const end = UnescapeTo(text, /*quote_escape=*/false, start, &bad);
+      if (end == nullptr) {
+        return Error("invalid escape sequence ", Quote(text.substr(bad, 2)), " in HELP text of ",
+                     Quote(name), " (only \\\\ and \\n are allowed)");
       }
-      help = model_.text.Commit(p - start);
+      help = model_.text.Commit(end - start);
     }
     // The Prometheus parsers take any bytes here; the model needs UTF-8, and HELP carries no
     // data, so the text is repaired rather than the push refused.
@@ -603,32 +617,15 @@ class Parser {
   absl::Status Unescape(absl::string_view metric, absl::string_view name,
                         absl::string_view* value) {
     const absl::string_view raw = *value;
-    // Unescaping only shortens the text.
     char* const start = model_.text.Reserve(raw.size());
-    char* p = start;
-    for (size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] != '\\') {
-        *p++ = raw[i];
-        continue;
-      }
-      // The scan that found the closing quote guarantees a character after the backslash.
-      switch (raw[++i]) {
-        case '\\':
-          *p++ = '\\';
-          break;
-        case '"':
-          *p++ = '"';
-          break;
-        case 'n':
-          *p++ = '\n';
-          break;
-        default:
-          return Error("invalid escape sequence ", Quote(raw.substr(i - 1, 2)),
-                       " in the value of label ", Quote(name), " in metric ", Quote(metric),
-                       " (only \\\\, \\\" and \\n are allowed)");
-      }
+    size_t bad;
+    char* const end = UnescapeTo(raw, /*quote_escape=*/true, start, &bad);
+    if (end == nullptr) {
+      return Error("invalid escape sequence ", Quote(raw.substr(bad, 2)), " in the value of label ",
+                   Quote(name), " in metric ", Quote(metric),
+                   " (only \\\\, \\\" and \\n are allowed)");
     }
-    *value = model_.text.Commit(p - start);
+    *value = model_.text.Commit(end - start);
     return absl::OkStatus();
   }
 
