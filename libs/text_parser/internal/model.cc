@@ -133,7 +133,6 @@ void Model::Clear() {
   ClearOrRelease(&families, kKeepElements);
   value_series.Clear();
   ClearOrRelease(&value_runs, kKeepElements);
-  last_value_family = kNoIndex;
   ClearOrRelease(&series, kKeepElements);
   ClearOrRelease(&labels, kKeepElements);
   ClearOrRelease(&points, kKeepElements);
@@ -174,7 +173,7 @@ void Model::AddValueSeries(uint32_t family, const std::vector<LabelRef>& series_
   // Samples of a family usually come together: then this series extends the last run, which
   // is the family's.
   FamilyRecord& f = families[family];
-  if (family == last_value_family) {
+  if (f.last_run != kNoIndex && f.last_run + 1 == value_runs.size()) {
     value_runs.back().end += field_size;
   } else {
     const uint32_t run = static_cast<uint32_t>(value_runs.size());
@@ -187,7 +186,6 @@ void Model::AddValueSeries(uint32_t family, const std::vector<LabelRef>& series_
       value_runs[f.last_run].next = run;
     }
     f.last_run = run;
-    last_value_family = family;
   }
   f.value_series_size += field_size;
   ++f.series_count;

@@ -143,7 +143,6 @@ struct Model {
   // MetricFamily.series field (tag, length, Series), and the runs of them by family.
   ByteBuffer value_series;
   std::vector<ValueRun> value_runs;
-  uint32_t last_value_family = kNoIndex;  // the family of the last run
   // Summary and histogram series, their labels and points.
   std::vector<SeriesRecord> series;
   std::vector<LabelRef> labels;
