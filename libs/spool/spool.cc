@@ -336,7 +336,8 @@ absl::Status Spool::Impl::SyncDir() {
 
 void Spool::Impl::DeleteGradually(const std::string& path) const {
   constexpr absl::Duration kPause = absl::Milliseconds(2);
-  const uint64_t step = options_.delete_step_bytes;
+  // Without syncs no commit waits for the file system's transactions.
+  const uint64_t step = options_.fsync == FsyncMode::kNever ? 0 : options_.delete_step_bytes;
   const int fd = step > 0 ? open(path.c_str(), O_WRONLY | O_CLOEXEC) : -1;
   struct stat st;
   if (fd >= 0 && fstat(fd, &st) == 0) {

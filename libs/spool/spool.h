@@ -86,7 +86,8 @@ struct SpoolOptions {
   // unlinked; 0 unlinks it at once. Freeing a whole segment's blocks is one large file-system
   // transaction, and commits syncing meanwhile waited for it: 35-55 ms per 64 MiB segment on
   // ext4 here, against at most 10 ms in 4 MiB steps. Deletion then takes the thread that
-  // released the segments (an uploader) about 100 ms per 64 MiB.
+  // released the segments (an uploader) about 100 ms per 64 MiB. Used only when fsync is
+  // batch or always.
   size_t delete_step_bytes = 4 << 20;
 };
 
