@@ -232,9 +232,10 @@ class Spool::Impl {
   std::string PathOf(absl::string_view name) const { return absl::StrCat(options_.dir, "/", name); }
   uint64_t FirstUnreleasedLocked() const { return std::max(released_, segments_.front()->base); }
   absl::Status SyncDir();
-  // Deletes a segment file nobody reads any more, freeing its blocks in delete_step_bytes
-  // steps first (see SpoolOptions).
-  void DeleteGradually(const std::string& path) const;
+  // Deletes a released segment file. If nobody reads it any more (`unread`), its blocks are
+  // freed in delete_step_bytes steps first (see SpoolOptions); a reader still holding it reads
+  // on from its descriptor after the unlink, but would find the file cut short.
+  void DeleteSegmentFile(const std::string& path, bool unread) const;
   absl::StatusOr<std::shared_ptr<Segment>> CreateSegment(uint64_t base);
   // The segment a roll moves to: the prepared spare renamed, or a new empty file.
   absl::StatusOr<std::shared_ptr<Segment>> NextSegment(uint64_t base);
@@ -334,10 +335,11 @@ absl::Status Spool::Impl::SyncDir() {
   return absl::OkStatus();
 }
 
-void Spool::Impl::DeleteGradually(const std::string& path) const {
+void Spool::Impl::DeleteSegmentFile(const std::string& path, bool unread) const {
   constexpr absl::Duration kPause = absl::Milliseconds(2);
   // Without syncs no commit waits for the file system's transactions.
-  const uint64_t step = options_.fsync == FsyncMode::kNever ? 0 : options_.delete_step_bytes;
+  const uint64_t step =
+      !unread || options_.fsync == FsyncMode::kNever ? 0 : options_.delete_step_bytes;
   const int fd = step > 0 ? open(path.c_str(), O_WRONLY | O_CLOEXEC) : -1;
   struct stat st;
   if (fd >= 0 && fstat(fd, &st) == 0) {
@@ -1065,22 +1067,17 @@ void Spool::Impl::Release(uint64_t position) {
     PersistReleased(released);
   }
   for (const auto& segment : doomed) {
+    const bool unread = segment.use_count() == 1;
     // One released segment at a time is kept for the preparer to make the next spare of.
     // Only if no reader still has it open: the spare's zeros would replace what it reads.
-    if (UsesSpare() && segment.use_count() == 1) {
+    if (UsesSpare() && unread) {
       std::lock_guard<std::mutex> lock(recycle_mu_);
       if (!recycled_parked_ && rename(segment->path.c_str(), PathOf(kRecycledFile).c_str()) == 0) {
         recycled_parked_ = true;
         continue;
       }
     }
-    // A reader still holding the segment reads on from its descriptor after the unlink, but
-    // would find the file cut short.
-    if (segment.use_count() == 1) {
-      DeleteGradually(segment->path);
-    } else if (unlink(segment->path.c_str()) != 0) {
-      LOG(ERROR) << "spool: deleting released segment " << segment->path << ": " << strerror(errno);
-    }
+    DeleteSegmentFile(segment->path, unread);
   }
   if (!doomed.empty()) {
     // Unsynced deletions could reappear after an OS crash; that would only replay released
