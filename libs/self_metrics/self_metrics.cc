@@ -165,13 +165,13 @@ HistogramMetric& MetricsRegistry::Histogram(std::string name, std::string help,
   HistogramMetric* histogram;
   {
     absl::MutexLock lock(&mu_);
-    histograms_.emplace_back(new HistogramMetric(upper_bounds));
+    histograms_.emplace_back(new HistogramMetric(std::move(upper_bounds)));
     histogram = histograms_.back().get();
   }
-  CallbackHistogram(std::move(name), std::move(help), [histogram, upper_bounds] {
+  CallbackHistogram(std::move(name), std::move(help), [histogram] {
     HistogramMetric::Snapshot snapshot = histogram->Read();
     HistogramValues values;
-    values.upper_bounds = upper_bounds;
+    values.upper_bounds = histogram->upper_bounds_;
     values.counts = std::move(snapshot.counts);
     values.sum = snapshot.sum;
     return values;
