@@ -19,6 +19,8 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "libs/go_text/go_text.h"
+#include "libs/protobuf_decoder/internal/fast_path.h"
+#include "libs/protobuf_decoder/internal/names.h"
 #include "proto/prometheus_client.pb.h"
 
 namespace pushgate {
@@ -26,6 +28,8 @@ namespace {
 
 namespace client = ::io::prometheus::client;
 namespace v1 = ::pushgate::v1;
+using ::pushgate::protobuf_decoder_internal::IsValidLabelName;
+using ::pushgate::protobuf_decoder_internal::IsValidMetricName;
 
 // ---------------------------------------------------------------------------------------------
 // Content-Type
@@ -85,27 +89,6 @@ bool ConsumeValue(absl::string_view* s, std::string* value) {
 
 // ---------------------------------------------------------------------------------------------
 // Checks
-
-bool IsMetricNameStart(char c) { return absl::ascii_isalpha(c) || c == '_' || c == ':'; }
-bool IsMetricNameChar(char c) { return absl::ascii_isalnum(c) || c == '_' || c == ':'; }
-bool IsLabelNameStart(char c) { return absl::ascii_isalpha(c) || c == '_'; }
-bool IsLabelNameChar(char c) { return absl::ascii_isalnum(c) || c == '_'; }
-
-bool IsValidMetricName(absl::string_view name) {
-  if (name.empty() || !IsMetricNameStart(name[0])) return false;
-  for (char c : name.substr(1)) {
-    if (!IsMetricNameChar(c)) return false;
-  }
-  return true;
-}
-
-bool IsValidLabelName(absl::string_view name) {
-  if (name.empty() || !IsLabelNameStart(name[0])) return false;
-  for (char c : name.substr(1)) {
-    if (!IsLabelNameChar(c)) return false;
-  }
-  return true;
-}
 
 // A name or value for an error message: quoted, escaped so the message stays one line, and
 // cut short when long.
@@ -657,6 +640,11 @@ absl::Status DecodeProtobufPush(absl::string_view body, const TextParserLimits& 
 
 absl::Status DecodeProtobufPushToWire(absl::string_view body, const TextParserLimits& limits,
                                       std::string* out, size_t* series) {
+  size_t fast_series;
+  if (protobuf_decoder_internal::TranscodeCommonPush(body, limits, out, &fast_series)) {
+    if (series != nullptr) *series = fast_series;
+    return absl::OkStatus();
+  }
   const size_t original_size = out->size();
   Scratch& scratch = ThreadScratch();
   WireSink sink(scratch.out, out);

@@ -78,7 +78,10 @@ absl::Status DecodeProtobufPush(
 // push's messages (as ParseTextToWire does for text). Errors are DecodeProtobufPush's, and on
 // error `out` is left exactly as it was. When `series` is given, it is set to the number of
 // series written on success. Both decoders keep their scratch messages per calling thread
-// for the next call (dropped past about a megabyte), which is what makes them cheap.
+// for the next call (dropped past about a megabyte), which is what makes them cheap. This one
+// first tries a fast path that transcodes the usual push from wire form to wire form without
+// any messages (internal/fast_path.h, 2.5-4x faster on a typical push); whatever it declines,
+// errors included, goes through the messages.
 absl::Status DecodeProtobufPushToWire(absl::string_view body, const TextParserLimits& limits,
                                       std::string* out, size_t* series = nullptr);
 

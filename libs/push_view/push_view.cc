@@ -8,16 +8,16 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "libs/push_view/internal/wire_reader.h"
+#include "libs/protowire/wire_reader.h"
 
 namespace pushgate {
 namespace {
 
-using ::pushgate::push_view_internal::kFixed64;
-using ::pushgate::push_view_internal::kLengthDelimited;
-using ::pushgate::push_view_internal::kVarint;
-using ::pushgate::push_view_internal::Tag;
-using ::pushgate::push_view_internal::WireReader;
+using ::pushgate::protowire::kFixed64;
+using ::pushgate::protowire::kLengthDelimited;
+using ::pushgate::protowire::kVarint;
+using ::pushgate::protowire::Tag;
+using ::pushgate::protowire::WireReader;
 
 template <typename T>
 uint32_t EndOf(const std::vector<T>& entries) {

@@ -6,10 +6,17 @@
 
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
-#include "libs/text_parser/internal/wire_writer.h"
+#include "libs/protowire/wire_writer.h"
 
 namespace pushgate {
 namespace text_parser_internal {
+
+using ::pushgate::protowire::kDoubleFieldSize;
+using ::pushgate::protowire::LengthDelimitedFieldSize;
+using ::pushgate::protowire::OptionalDoubleFieldSize;
+using ::pushgate::protowire::StringFieldSize;
+using ::pushgate::protowire::VarintSize;
+using ::pushgate::protowire::WireWriter;
 namespace {
 
 // Field numbers of proto/ingest.proto.

@@ -1,0 +1,424 @@
+#include "libs/protobuf_decoder/internal/fast_path.h"
+
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "libs/go_text/go_text.h"
+#include "libs/protobuf_decoder/internal/names.h"
+#include "libs/protowire/wire_reader.h"
+#include "libs/protowire/wire_writer.h"
+
+namespace pushgate {
+namespace protobuf_decoder_internal {
+namespace {
+
+using ::pushgate::protowire::kDoubleFieldSize;
+using ::pushgate::protowire::kFixed64;
+using ::pushgate::protowire::kLengthDelimited;
+using ::pushgate::protowire::kVarint;
+using ::pushgate::protowire::LengthDelimitedFieldSize;
+using ::pushgate::protowire::OptionalDoubleFieldSize;
+using ::pushgate::protowire::StringFieldSize;
+using ::pushgate::protowire::VarintSize;
+using ::pushgate::protowire::WireReader;
+using ::pushgate::protowire::WireWriter;
+
+// Reads the fields of `message` in turn: `read(field, wire_type, &message)` reads the value of
+// the field whose tag was just read, passing over (with Skip) those the general path ignores,
+// and returns false to decline the body. Tags are read with protobuf's own limits (see
+// wire_reader.h).
+template <typename ReadValue>
+bool ForEachField(WireReader message, ReadValue read) {
+  while (!message.done()) {
+    uint32_t tag;
+    if (!message.ReadTag(&tag) || !read(tag >> 3, tag & 7, &message)) return false;
+  }
+  return true;
+}
+
+// Passes over a field the general path ignores, checked as protobuf checks unknown fields.
+bool Skip(uint32_t field, uint32_t wire_type, WireReader* in) {
+  return in->SkipField(field << 3 | wire_type);
+}
+
+// The bytes of a length-delimited field as a reader one level deeper, if the field has that
+// wire type.
+bool Nested(WireReader* in, uint32_t wire_type, WireReader* nested) {
+  return wire_type == kLengthDelimited && in->ReadMessage(nested);
+}
+
+// Whether a message whose fields the general path ignores (a created timestamp) is wire data
+// protobuf's parser takes.
+bool IsWellFormed(WireReader message) { return ForEachField(message, Skip); }
+
+// --- The transcoder.
+
+// io.prometheus.client.MetricType values, and the pushgate.v1 ones they become.
+enum ClientType : uint64_t {
+  kCounter = 0,
+  kGauge = 1,
+  kSummary = 2,
+  kUntyped = 3,
+  kHistogram = 4,
+  kGaugeHistogram = 5,
+};
+constexpr uint64_t kV1TypeOf[] = {
+    /*COUNTER*/ 1, /*GAUGE*/ 2,     /*SUMMARY*/ 3,
+    /*UNTYPED*/ 0, /*HISTOGRAM*/ 4, /*GAUGE_HISTOGRAM*/ 6};
+
+// The client Metric field that carries a family's values, by type.
+constexpr uint32_t kValueFieldOf[] = {/*counter*/ 3, /*gauge*/ 2,     /*summary*/ 4,
+                                      /*untyped*/ 5, /*histogram*/ 7, /*histogram*/ 7};
+
+struct Label {
+  absl::string_view name;
+  absl::string_view value;
+};
+
+// One metric, read; its labels and its quantiles or buckets are runs of the vectors below.
+struct Series {
+  uint32_t first_label = 0, num_labels = 0;
+  uint32_t first_pair = 0, num_pairs = 0;
+  double value = 0;  // counter, gauge and untyped; a summary's or histogram's count
+  double sum = 0;
+  bool has_timestamp = false;
+  int64_t timestamp_ms = 0;
+  size_t data_size = 0;  // of the Summary or Histogram message
+  size_t size = 0;       // of the Series message
+};
+
+class Transcoder {
+ public:
+  Transcoder(const TextParserLimits& limits, std::string* out) : limits_(limits), out_(out) {}
+
+  bool Run(absl::string_view body, size_t* series) {
+    // The body is a run of length-prefixed messages, each read as an outermost message.
+    WireReader in(body, 0);
+    while (!in.done()) {
+      absl::string_view family;
+      if (!in.ReadBytes(&family) || !Family(WireReader(family, 0))) return false;
+    }
+    *series = total_series_;
+    return true;
+  }
+
+ private:
+  bool Family(WireReader message) {
+    // First the family's own fields, which may come after its metrics.
+    absl::string_view name, help;
+    uint64_t type = kCounter;  // absent: the proto2 default
+    metrics_.clear();
+    const bool read =
+        ForEachField(message, [&](uint32_t field, uint32_t wire_type, WireReader* in) {
+          switch (field) {
+            case 1:
+              return wire_type == kLengthDelimited && in->ReadBytes(&name);
+            case 2:
+              return wire_type == kLengthDelimited && in->ReadBytes(&help);
+            case 3:
+              // A number outside the enum would be kept among unknown fields: the general path's.
+              return wire_type == kVarint && in->ReadVarint(&type) && type <= kGaugeHistogram;
+            case 4:
+              return Nested(in, wire_type, &metrics_.emplace_back());
+            default:  // unit, and fields this version does not know
+              return Skip(field, wire_type, in);
+          }
+        });
+    if (!read) return false;
+    if (!IsValidMetricName(name) || !IsValidUtf8(help) || !seen_names_.insert(name).second) {
+      return false;
+    }
+    total_series_ += metrics_.size();
+    if (limits_.max_series != 0 && total_series_ > limits_.max_series) return false;
+
+    labels_.clear();
+    pairs_.clear();
+    series_.clear();
+    series_.reserve(metrics_.size());
+    for (const WireReader& metric : metrics_) {
+      if (!Metric(metric, static_cast<ClientType>(type))) return false;
+    }
+    Write(name, help, kV1TypeOf[type]);
+    return true;
+  }
+
+  bool Metric(WireReader message, ClientType type) {
+    Series& s = series_.emplace_back();
+    s.first_label = static_cast<uint32_t>(labels_.size());
+    s.first_pair = static_cast<uint32_t>(pairs_.size());
+    const uint32_t value_field = kValueFieldOf[type];
+    bool has_value = false;
+    const bool read =
+        ForEachField(message, [&](uint32_t field, uint32_t wire_type, WireReader* in) {
+          WireReader nested;
+          if (field == 1) return Nested(in, wire_type, &nested) && LabelPair(nested);
+          if (field == value_field) {
+            // A second one would be merged into the first: the general path's case.
+            if (has_value) return false;
+            has_value = true;
+            return Nested(in, wire_type, &nested) && Value(nested, type, &s);
+          }
+          if (field == 6) {
+            uint64_t timestamp;
+            s.has_timestamp = true;
+            if (wire_type != kVarint || !in->ReadVarint(&timestamp)) return false;
+            s.timestamp_ms = static_cast<int64_t>(timestamp);
+            return true;
+          }
+          // Another type's values (2 to 7), which the general path parses and ignores, decline.
+          return !(field >= 2 && field <= 7) && Skip(field, wire_type, in);
+        });
+    if (!read) return false;
+    if (!has_value) return false;  // an error, which the general path words
+    s.num_labels = static_cast<uint32_t>(labels_.size()) - s.first_label;
+    s.num_pairs = static_cast<uint32_t>(pairs_.size()) - s.first_pair;
+    if (!CheckLabels(s)) return false;
+    return (type != kHistogram && type != kGaugeHistogram) || BucketsInOrder(s);
+  }
+
+  bool LabelPair(WireReader message) {
+    Label& label = labels_.emplace_back();
+    return ForEachField(message, [&label](uint32_t field, uint32_t wire_type, WireReader* in) {
+      if (field == 1) return wire_type == kLengthDelimited && in->ReadBytes(&label.name);
+      if (field == 2) return wire_type == kLengthDelimited && in->ReadBytes(&label.value);
+      return Skip(field, wire_type, in);
+    });
+  }
+
+  // The message of a metric's value field.
+  bool Value(WireReader in, ClientType type, Series* s) {
+    switch (type) {
+      case kCounter:
+      case kGauge:
+      case kUntyped:
+        return SimpleValue(in, type == kCounter, &s->value);
+      case kSummary:
+        return Summary(in, s);
+      case kHistogram:
+      case kGaugeHistogram:
+        return Histogram(in, s);
+    }
+    return false;
+  }
+
+  // Counter, Gauge or Untyped: the value is field 1; a counter may have an exemplar (2,
+  // declined) and a created timestamp (3).
+  bool SimpleValue(WireReader message, bool counter, double* value) {
+    return ForEachField(message, [=](uint32_t field, uint32_t wire_type, WireReader* in) {
+      WireReader nested;
+      if (field == 1) return wire_type == kFixed64 && in->ReadDouble(value);
+      if (counter && field == 2) return false;
+      if (counter && field == 3) return Nested(in, wire_type, &nested) && IsWellFormed(nested);
+      return Skip(field, wire_type, in);
+    });
+  }
+
+  bool Summary(WireReader message, Series* s) {
+    uint64_t count = 0;
+    const bool read =
+        ForEachField(message, [&](uint32_t field, uint32_t wire_type, WireReader* in) {
+          WireReader nested;
+          switch (field) {
+            case 1:
+              return wire_type == kVarint && in->ReadVarint(&count);
+            case 2:
+              return wire_type == kFixed64 && in->ReadDouble(&s->sum);
+            case 3:  // Quantile: quantile (1), value (2)
+              return Nested(in, wire_type, &nested) && Pair(nested, 1, 2, 0);
+            case 4:
+              return Nested(in, wire_type, &nested) && IsWellFormed(nested);
+            default:
+              return Skip(field, wire_type, in);
+          }
+        });
+    s->value = static_cast<double>(count);
+    return read;
+  }
+
+  bool Histogram(WireReader message, Series* s) {
+    uint64_t count = 0;
+    double count_float = 0;
+    bool has_count_float = false;
+    const bool read =
+        ForEachField(message, [&](uint32_t field, uint32_t wire_type, WireReader* in) {
+          WireReader nested;
+          switch (field) {
+            case 1:
+              return wire_type == kVarint && in->ReadVarint(&count);
+            case 2:
+              return wire_type == kFixed64 && in->ReadDouble(&s->sum);
+            case 3:
+              // Bucket: upper_bound (2) first in the output, then the count: the float one (4)
+              // when present, else the integer one (1); an exemplar (3) is declined.
+              return Nested(in, wire_type, &nested) && Pair(nested, 2, 4, 1);
+            case 4:
+              has_count_float = true;
+              return wire_type == kFixed64 && in->ReadDouble(&count_float);
+            case 15:
+              return Nested(in, wire_type, &nested) && IsWellFormed(nested);
+            default:
+              // Native-histogram fields (5 to 14) and exemplars (16) are declined.
+              return !(field >= 5 && field <= 16) && Skip(field, wire_type, in);
+          }
+        });
+    s->value = has_count_float ? count_float : static_cast<double>(count);
+    return read;
+  }
+
+  // A Quantile or Bucket, appended to pairs_ as (first, second): `first_field` and
+  // `second_field` are doubles; `integer_second_field` (0: none) is a uint64 that stands for
+  // the second when that is absent. Any other field of a Bucket (an exemplar) is declined.
+  bool Pair(WireReader message, uint32_t first_field, uint32_t second_field,
+            uint32_t integer_second_field) {
+    std::pair<double, double>& pair = pairs_.emplace_back(0.0, 0.0);
+    uint64_t integer = 0;
+    bool has_second = false;
+    const bool read =
+        ForEachField(message, [&](uint32_t field, uint32_t wire_type, WireReader* in) {
+          if (field == first_field) return wire_type == kFixed64 && in->ReadDouble(&pair.first);
+          if (field == second_field) {
+            has_second = true;
+            return wire_type == kFixed64 && in->ReadDouble(&pair.second);
+          }
+          if (integer_second_field != 0 && field == integer_second_field) {
+            return wire_type == kVarint && in->ReadVarint(&integer);
+          }
+          return !(integer_second_field != 0 && field == 3) && Skip(field, wire_type, in);
+        });
+    if (integer_second_field != 0 && !has_second) pair.second = static_cast<double>(integer);
+    return read;
+  }
+
+  bool CheckLabels(const Series& s) const {
+    if (limits_.max_labels_per_series != 0 && s.num_labels > limits_.max_labels_per_series) {
+      return false;
+    }
+    // The general path finds repeats among more labels with a set; so few metrics have that
+    // many that they can go there.
+    constexpr uint32_t kMaxCompared = 32;
+    if (s.num_labels > kMaxCompared) return false;
+    const Label* labels = labels_.data() + s.first_label;
+    for (uint32_t i = 0; i < s.num_labels; ++i) {
+      const Label& label = labels[i];
+      if (!IsValidLabelName(label.name) || label.name == "__name__" ||
+          (limits_.max_label_name_length != 0 &&
+           label.name.size() > limits_.max_label_name_length) ||
+          (limits_.max_label_value_length != 0 &&
+           label.value.size() > limits_.max_label_value_length) ||
+          !IsValidUtf8(label.value)) {
+        return false;
+      }
+      for (uint32_t j = 0; j < i; ++j) {
+        if (labels[j].name == label.name) return false;
+      }
+    }
+    return true;
+  }
+
+  // The general path sorts buckets by upper bound and refuses a NaN one; in order already
+  // (equal bounds allowed, which a stable sort leaves as they are), there is nothing to do.
+  bool BucketsInOrder(const Series& s) const {
+    const std::pair<double, double>* buckets = pairs_.data() + s.first_pair;
+    for (uint32_t i = 0; i < s.num_pairs; ++i) {
+      if (std::isnan(buckets[i].first)) return false;
+      if (i > 0 && buckets[i].first < buckets[i - 1].first) return false;
+    }
+    return true;
+  }
+
+  // Writes the family as a PushRequest.families entry (field 4 of PushRequest), laid out as
+  // protobuf's C++ serializer writes pushgate.v1 messages (see wire_writer.h).
+  void Write(absl::string_view name, absl::string_view help, uint64_t v1_type) {
+    size_t family_size =
+        StringFieldSize(name.size()) + StringFieldSize(help.size()) + (v1_type != 0 ? 2 : 0);
+    const bool values = v1_type <= 2;  // UNTYPED, COUNTER, GAUGE
+    for (Series& s : series_) {
+      size_t size = 0;
+      for (uint32_t i = 0; i < s.num_labels; ++i) {
+        size += LengthDelimitedFieldSize(LabelSize(labels_[s.first_label + i]));
+      }
+      if (values) {
+        size += kDoubleFieldSize;  // a oneof member is written even when zero
+      } else {
+        s.data_size = OptionalDoubleFieldSize(s.value) + OptionalDoubleFieldSize(s.sum);
+        for (uint32_t i = 0; i < s.num_pairs; ++i) {
+          s.data_size += LengthDelimitedFieldSize(PairSize(pairs_[s.first_pair + i]));
+        }
+        size += LengthDelimitedFieldSize(s.data_size);
+      }
+      if (s.has_timestamp) size += 1 + VarintSize(static_cast<uint64_t>(s.timestamp_ms));
+      s.size = size;
+      family_size += LengthDelimitedFieldSize(size);
+    }
+
+    const size_t start = out_->size();
+    out_->resize(start + LengthDelimitedFieldSize(family_size));
+    WireWriter w(&(*out_)[start]);
+    w.LengthDelimitedHeader(4, family_size);
+    w.StringField(1, name);
+    w.StringField(2, help);
+    if (v1_type != 0) w.VarintField(3, v1_type);
+    // Summary (3) and histogram (4) alike: count (1), sum (2), then pairs of doubles (3).
+    const int data_field = v1_type == 3 ? 3 : 4;
+    for (const Series& s : series_) {
+      w.LengthDelimitedHeader(4, s.size);
+      for (uint32_t i = 0; i < s.num_labels; ++i) {
+        const Label& label = labels_[s.first_label + i];
+        w.LengthDelimitedHeader(1, LabelSize(label));
+        w.StringField(1, label.name);
+        w.StringField(2, label.value);
+      }
+      if (values) {
+        w.DoubleField(2, s.value);
+      } else {
+        w.LengthDelimitedHeader(data_field, s.data_size);
+        w.OptionalDoubleField(1, s.value);
+        w.OptionalDoubleField(2, s.sum);
+        for (uint32_t i = 0; i < s.num_pairs; ++i) {
+          const std::pair<double, double>& pair = pairs_[s.first_pair + i];
+          w.LengthDelimitedHeader(3, PairSize(pair));
+          w.OptionalDoubleField(1, pair.first);
+          w.OptionalDoubleField(2, pair.second);
+        }
+      }
+      if (s.has_timestamp) w.VarintField(5, static_cast<uint64_t>(s.timestamp_ms));
+    }
+  }
+
+  static size_t LabelSize(const Label& label) {
+    return StringFieldSize(label.name.size()) + StringFieldSize(label.value.size());
+  }
+
+  static size_t PairSize(const std::pair<double, double>& pair) {
+    return OptionalDoubleFieldSize(pair.first) + OptionalDoubleFieldSize(pair.second);
+  }
+
+  const TextParserLimits& limits_;
+  std::string* const out_;
+  size_t total_series_ = 0;
+  absl::flat_hash_set<absl::string_view> seen_names_;
+  // The family being transcoded.
+  std::vector<WireReader> metrics_;
+  std::vector<Series> series_;
+  std::vector<Label> labels_;
+  std::vector<std::pair<double, double>> pairs_;
+};
+
+}  // namespace
+
+bool TranscodeCommonPush(absl::string_view body, const TextParserLimits& limits, std::string* out,
+                         size_t* series) {
+  if (body.size() > static_cast<size_t>(INT_MAX)) return false;
+  const size_t original_size = out->size();
+  if (Transcoder(limits, out).Run(body, series)) return true;
+  out->resize(original_size);
+  return false;
+}
+
+}  // namespace protobuf_decoder_internal
+}  // namespace pushgate
