@@ -92,11 +92,28 @@ struct Series {
   size_t size = 0;       // of the Series message
 };
 
+// Kept per thread and reused, so that a push's families fill vectors that are already there.
 class Transcoder {
  public:
-  Transcoder(const TextParserLimits& limits, std::string* out) : limits_(limits), out_(out) {}
+  bool Run(absl::string_view body, const TextParserLimits& limits, std::string* out,
+           size_t* series) {
+    limits_ = limits;
+    out_ = out;
+    total_series_ = 0;
+    seen_names_.clear();
+    const bool taken = Families(body, series);
+    // What a large push made the vectors hold is not kept for the next one.
+    constexpr size_t kKeepBytes = 1 << 20;
+    if (series_.capacity() * sizeof(Series) + labels_.capacity() * sizeof(Label) +
+            pairs_.capacity() * sizeof(pairs_[0]) + metrics_.capacity() * sizeof(WireReader) >
+        kKeepBytes) {
+      *this = Transcoder();
+    }
+    return taken;
+  }
 
-  bool Run(absl::string_view body, size_t* series) {
+ private:
+  bool Families(absl::string_view body, size_t* series) {
     // The body is a run of length-prefixed messages, each read as an outermost message.
     WireReader in(body, 0);
     while (!in.done()) {
@@ -107,7 +124,6 @@ class Transcoder {
     return true;
   }
 
- private:
   bool Family(WireReader message) {
     // First the family's own fields, which may come after its metrics.
     absl::string_view name, help;
@@ -398,8 +414,8 @@ class Transcoder {
     return OptionalDoubleFieldSize(pair.first) + OptionalDoubleFieldSize(pair.second);
   }
 
-  const TextParserLimits& limits_;
-  std::string* const out_;
+  TextParserLimits limits_;
+  std::string* out_ = nullptr;
   size_t total_series_ = 0;
   absl::flat_hash_set<absl::string_view> seen_names_;
   // The family being transcoded.
@@ -415,7 +431,8 @@ bool TranscodeCommonPush(absl::string_view body, const TextParserLimits& limits,
                          size_t* series) {
   if (body.size() > static_cast<size_t>(INT_MAX)) return false;
   const size_t original_size = out->size();
-  if (Transcoder(limits, out).Run(body, series)) return true;
+  static thread_local Transcoder transcoder;
+  if (transcoder.Run(body, limits, out, series)) return true;
   out->resize(original_size);
   return false;
 }

@@ -191,6 +191,23 @@ TEST(TranscodeCommonPushTest, LongStringsAndManySeries) {
   ExpectTaken(Delimited({family}));
 }
 
+// The thread's scratch, grown past what it keeps by a push of 30,000 series, serves the next
+// push as before.
+TEST(TranscodeCommonPushTest, TakesPushesAfterAVeryLargeOne) {
+  client::MetricFamily family;
+  family.set_name("many");
+  family.set_type(client::GAUGE);
+  for (int i = 0; i < 30000; ++i) {
+    client::Metric* metric = family.add_metric();
+    client::LabelPair* label = metric->add_label();
+    label->set_name("i");
+    label->set_value(std::to_string(i));
+    metric->mutable_gauge()->set_value(i);
+  }
+  ExpectTaken(Delimited({family}));
+  ExpectTaken(Delimited({Counter("after", 1), Histogram("h")}));
+}
+
 TEST(TranscodeCommonPushTest, DeclinesWhatOnlyTheGeneralPathHandles) {
   {
     client::MetricFamily f = Counter("c", 1);
