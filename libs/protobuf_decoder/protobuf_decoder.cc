@@ -648,7 +648,7 @@ absl::Status DecodeProtobufPushToWire(absl::string_view body, const TextParserLi
   const size_t original_size = out->size();
   Scratch& scratch = ThreadScratch();
   WireSink sink(scratch.out, out);
-  size_t total_series;
+  size_t total_series = 0;
   absl::Status status = Decode(body, limits, scratch.in, &sink, &total_series);
   ReleaseScratch(body, &scratch);
   if (!status.ok()) {

@@ -55,9 +55,11 @@ using ::pushgate::text_parser_internal::SeriesRecord;
 using ::pushgate::text_parser_internal::StartsWithNameAndQuote;
 
 // The model writes its types as MetricType field values.
-static_assert(kUntyped == v1::UNTYPED && kCounter == v1::COUNTER && kGauge == v1::GAUGE &&
-                  kSummary == v1::SUMMARY && kHistogram == v1::HISTOGRAM && kInfo == v1::INFO &&
-                  kGaugeHistogram == v1::GAUGE_HISTOGRAM,
+// (Compared as ints: comparing two enumerations' values draws -Wenum-compare.)
+static_assert(int{kUntyped} == int{v1::UNTYPED} && int{kCounter} == int{v1::COUNTER} &&
+                  int{kGauge} == int{v1::GAUGE} && int{kSummary} == int{v1::SUMMARY} &&
+                  int{kHistogram} == int{v1::HISTOGRAM} && int{kInfo} == int{v1::INFO} &&
+                  int{kGaugeHistogram} == int{v1::GAUGE_HISTOGRAM},
               "text_parser_internal::FamilyType must match pushgate.v1.MetricType");
 
 // ---------------------------------------------------------------------------------------
