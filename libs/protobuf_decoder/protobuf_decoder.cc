@@ -20,7 +20,7 @@
 #include "google/protobuf/unknown_field_set.h"
 #include "libs/go_text/go_text.h"
 #include "libs/protobuf_decoder/internal/fast_path.h"
-#include "libs/protobuf_decoder/internal/names.h"
+#include "libs/protobuf_decoder/internal/rules.h"
 #include "proto/prometheus_client.pb.h"
 
 namespace pushgate {
@@ -30,6 +30,7 @@ namespace client = ::io::prometheus::client;
 namespace v1 = ::pushgate::v1;
 using ::pushgate::protobuf_decoder_internal::IsValidLabelName;
 using ::pushgate::protobuf_decoder_internal::IsValidMetricName;
+using ::pushgate::protobuf_decoder_internal::MapType;
 
 // ---------------------------------------------------------------------------------------------
 // Content-Type
@@ -133,30 +134,6 @@ bool UnknownTypeNumber(const client::MetricFamily& family, int64_t* number) {
     }
   }
   return found;
-}
-
-bool MapType(client::MetricType type, v1::MetricType* out) {
-  switch (type) {
-    case client::COUNTER:
-      *out = v1::COUNTER;
-      return true;
-    case client::GAUGE:
-      *out = v1::GAUGE;
-      return true;
-    case client::SUMMARY:
-      *out = v1::SUMMARY;
-      return true;
-    case client::UNTYPED:
-      *out = v1::UNTYPED;
-      return true;
-    case client::HISTOGRAM:
-      *out = v1::HISTOGRAM;
-      return true;
-    case client::GAUGE_HISTOGRAM:
-      *out = v1::GAUGE_HISTOGRAM;
-      return true;
-  }
-  return false;
 }
 
 bool HasNativeFields(const client::Histogram& h) {

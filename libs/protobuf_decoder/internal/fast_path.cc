@@ -9,14 +9,17 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "libs/go_text/go_text.h"
-#include "libs/protobuf_decoder/internal/names.h"
+#include "libs/protobuf_decoder/internal/rules.h"
 #include "libs/protowire/wire_reader.h"
 #include "libs/protowire/wire_writer.h"
+#include "proto/ingest.pb.h"
+#include "proto/prometheus_client.pb.h"
 
 namespace pushgate {
 namespace protobuf_decoder_internal {
 namespace {
 
+namespace client = ::io::prometheus::client;
 using ::pushgate::protowire::kDoubleFieldSize;
 using ::pushgate::protowire::kFixed64;
 using ::pushgate::protowire::kLengthDelimited;
@@ -58,22 +61,57 @@ bool IsWellFormed(WireReader message) { return ForEachField(message, Skip); }
 
 // --- The transcoder.
 
-// io.prometheus.client.MetricType values, and the pushgate.v1 ones they become.
-enum ClientType : uint64_t {
-  kCounter = 0,
-  kGauge = 1,
-  kSummary = 2,
-  kUntyped = 3,
-  kHistogram = 4,
-  kGaugeHistogram = 5,
-};
-constexpr uint64_t kV1TypeOf[] = {
-    /*COUNTER*/ 1, /*GAUGE*/ 2,     /*SUMMARY*/ 3,
-    /*UNTYPED*/ 0, /*HISTOGRAM*/ 4, /*GAUGE_HISTOGRAM*/ 6};
+// Field numbers, named as in proto/prometheus_client.proto (client) and proto/ingest.proto.
+using Family = client::MetricFamily;
+using Metric = client::Metric;
 
-// The client Metric field that carries a family's values, by type.
-constexpr uint32_t kValueFieldOf[] = {/*counter*/ 3, /*gauge*/ 2,     /*summary*/ 4,
-                                      /*untyped*/ 5, /*histogram*/ 7, /*histogram*/ 7};
+// The Metric field that carries the values of a family of client type `type`.
+int ValueField(client::MetricType type) {
+  switch (type) {
+    case client::COUNTER:
+      return Metric::kCounterFieldNumber;
+    case client::GAUGE:
+      return Metric::kGaugeFieldNumber;
+    case client::SUMMARY:
+      return Metric::kSummaryFieldNumber;
+    case client::UNTYPED:
+      return Metric::kUntypedFieldNumber;
+    case client::HISTOGRAM:
+    case client::GAUGE_HISTOGRAM:
+      return Metric::kHistogramFieldNumber;
+  }
+  return 0;
+}
+
+// Whether `field` of a Metric carries some type's values.
+bool IsValueField(uint32_t field) {
+  return field == Metric::kCounterFieldNumber || field == Metric::kGaugeFieldNumber ||
+         field == Metric::kSummaryFieldNumber || field == Metric::kUntypedFieldNumber ||
+         field == Metric::kHistogramFieldNumber;
+}
+
+// Whether `field` of a Histogram is one the fast path declines: native-histogram fields and
+// exemplars.
+bool IsDeclinedHistogramField(uint32_t field) {
+  using H = client::Histogram;
+  return field == H::kSchemaFieldNumber || field == H::kZeroThresholdFieldNumber ||
+         field == H::kZeroCountFieldNumber || field == H::kZeroCountFloatFieldNumber ||
+         field == H::kNegativeSpanFieldNumber || field == H::kNegativeDeltaFieldNumber ||
+         field == H::kNegativeCountFieldNumber || field == H::kPositiveSpanFieldNumber ||
+         field == H::kPositiveDeltaFieldNumber || field == H::kPositiveCountFieldNumber ||
+         field == H::kExemplarsFieldNumber;
+}
+
+// Counter, Gauge and Untyped hold their value in the same field.
+static_assert(client::Counter::kValueFieldNumber == client::Gauge::kValueFieldNumber &&
+              client::Counter::kValueFieldNumber == client::Untyped::kValueFieldNumber);
+// Output: a Summary and a Histogram are written alike (count, sum, then pairs of doubles), as
+// are their Quantiles and Buckets.
+static_assert(v1::Summary::kCountFieldNumber == v1::Histogram::kCountFieldNumber &&
+              v1::Summary::kSumFieldNumber == v1::Histogram::kSumFieldNumber &&
+              v1::Summary::kQuantilesFieldNumber == v1::Histogram::kBucketsFieldNumber &&
+              v1::Quantile::kQuantileFieldNumber == v1::Bucket::kUpperBoundFieldNumber &&
+              v1::Quantile::kValueFieldNumber == v1::Bucket::kCumulativeCountFieldNumber);
 
 struct Label {
   absl::string_view name;
@@ -127,25 +165,33 @@ class Transcoder {
   bool Family(WireReader message) {
     // First the family's own fields, which may come after its metrics.
     absl::string_view name, help;
-    uint64_t type = kCounter;  // absent: the proto2 default
+    client::MetricType type = client::COUNTER;  // absent: the proto2 default
     metrics_.clear();
     const bool read =
         ForEachField(message, [&](uint32_t field, uint32_t wire_type, WireReader* in) {
           switch (field) {
-            case 1:
+            case Family::kNameFieldNumber:
               return wire_type == kLengthDelimited && in->ReadBytes(&name);
-            case 2:
+            case Family::kHelpFieldNumber:
               return wire_type == kLengthDelimited && in->ReadBytes(&help);
-            case 3:
+            case Family::kTypeFieldNumber: {
               // A number outside the enum would be kept among unknown fields: the general path's.
-              return wire_type == kVarint && in->ReadVarint(&type) && type <= kGaugeHistogram;
-            case 4:
+              uint64_t number;
+              if (wire_type != kVarint || !in->ReadVarint(&number) || number > INT_MAX ||
+                  !client::MetricType_IsValid(static_cast<int>(number))) {
+                return false;
+              }
+              type = static_cast<client::MetricType>(number);
+              return true;
+            }
+            case Family::kMetricFieldNumber:
               return Nested(in, wire_type, &metrics_.emplace_back());
             default:  // unit, and fields this version does not know
               return Skip(field, wire_type, in);
           }
         });
-    if (!read) return false;
+    v1::MetricType v1_type;
+    if (!read || !MapType(type, &v1_type)) return false;
     if (!IsValidMetricName(name) || !IsValidUtf8(help) || !seen_names_.insert(name).second) {
       return false;
     }
@@ -157,79 +203,89 @@ class Transcoder {
     series_.clear();
     series_.reserve(metrics_.size());
     for (const WireReader& metric : metrics_) {
-      if (!Metric(metric, static_cast<ClientType>(type))) return false;
+      if (!Metric(metric, type)) return false;
     }
-    Write(name, help, kV1TypeOf[type]);
+    Write(name, help, v1_type);
     return true;
   }
 
-  bool Metric(WireReader message, ClientType type) {
+  bool Metric(WireReader message, client::MetricType type) {
     Series& s = series_.emplace_back();
     s.first_label = static_cast<uint32_t>(labels_.size());
     s.first_pair = static_cast<uint32_t>(pairs_.size());
-    const uint32_t value_field = kValueFieldOf[type];
+    const int value_field = ValueField(type);
     bool has_value = false;
     const bool read =
         ForEachField(message, [&](uint32_t field, uint32_t wire_type, WireReader* in) {
           WireReader nested;
-          if (field == 1) return Nested(in, wire_type, &nested) && LabelPair(nested);
-          if (field == value_field) {
+          if (field == Metric::kLabelFieldNumber) {
+            return Nested(in, wire_type, &nested) && LabelPair(nested);
+          }
+          if (field == static_cast<uint32_t>(value_field)) {
             // A second one would be merged into the first: the general path's case.
             if (has_value) return false;
             has_value = true;
             return Nested(in, wire_type, &nested) && Value(nested, type, &s);
           }
-          if (field == 6) {
+          if (field == Metric::kTimestampMsFieldNumber) {
             uint64_t timestamp;
             s.has_timestamp = true;
             if (wire_type != kVarint || !in->ReadVarint(&timestamp)) return false;
             s.timestamp_ms = static_cast<int64_t>(timestamp);
             return true;
           }
-          // Another type's values (2 to 7), which the general path parses and ignores, decline.
-          return !(field >= 2 && field <= 7) && Skip(field, wire_type, in);
+          // Another type's values, which the general path parses and ignores, decline.
+          return !IsValueField(field) && Skip(field, wire_type, in);
         });
     if (!read) return false;
     if (!has_value) return false;  // an error, which the general path words
     s.num_labels = static_cast<uint32_t>(labels_.size()) - s.first_label;
     s.num_pairs = static_cast<uint32_t>(pairs_.size()) - s.first_pair;
     if (!CheckLabels(s)) return false;
-    return (type != kHistogram && type != kGaugeHistogram) || BucketsInOrder(s);
+    return (type != client::HISTOGRAM && type != client::GAUGE_HISTOGRAM) || BucketsInOrder(s);
   }
 
   bool LabelPair(WireReader message) {
     Label& label = labels_.emplace_back();
     return ForEachField(message, [&label](uint32_t field, uint32_t wire_type, WireReader* in) {
-      if (field == 1) return wire_type == kLengthDelimited && in->ReadBytes(&label.name);
-      if (field == 2) return wire_type == kLengthDelimited && in->ReadBytes(&label.value);
+      if (field == client::LabelPair::kNameFieldNumber) {
+        return wire_type == kLengthDelimited && in->ReadBytes(&label.name);
+      }
+      if (field == client::LabelPair::kValueFieldNumber) {
+        return wire_type == kLengthDelimited && in->ReadBytes(&label.value);
+      }
       return Skip(field, wire_type, in);
     });
   }
 
   // The message of a metric's value field.
-  bool Value(WireReader in, ClientType type, Series* s) {
+  bool Value(WireReader in, client::MetricType type, Series* s) {
     switch (type) {
-      case kCounter:
-      case kGauge:
-      case kUntyped:
-        return SimpleValue(in, type == kCounter, &s->value);
-      case kSummary:
+      case client::COUNTER:
+      case client::GAUGE:
+      case client::UNTYPED:
+        return SimpleValue(in, type == client::COUNTER, &s->value);
+      case client::SUMMARY:
         return Summary(in, s);
-      case kHistogram:
-      case kGaugeHistogram:
+      case client::HISTOGRAM:
+      case client::GAUGE_HISTOGRAM:
         return Histogram(in, s);
     }
     return false;
   }
 
-  // Counter, Gauge or Untyped: the value is field 1; a counter may have an exemplar (2,
-  // declined) and a created timestamp (3).
+  // Counter, Gauge or Untyped; a counter's exemplar is declined, its created timestamp passed
+  // over.
   bool SimpleValue(WireReader message, bool counter, double* value) {
     return ForEachField(message, [=](uint32_t field, uint32_t wire_type, WireReader* in) {
       WireReader nested;
-      if (field == 1) return wire_type == kFixed64 && in->ReadDouble(value);
-      if (counter && field == 2) return false;
-      if (counter && field == 3) return Nested(in, wire_type, &nested) && IsWellFormed(nested);
+      if (field == client::Counter::kValueFieldNumber) {
+        return wire_type == kFixed64 && in->ReadDouble(value);
+      }
+      if (counter && field == client::Counter::kExemplarFieldNumber) return false;
+      if (counter && field == client::Counter::kCreatedTimestampFieldNumber) {
+        return Nested(in, wire_type, &nested) && IsWellFormed(nested);
+      }
       return Skip(field, wire_type, in);
     });
   }
@@ -239,14 +295,17 @@ class Transcoder {
     const bool read =
         ForEachField(message, [&](uint32_t field, uint32_t wire_type, WireReader* in) {
           WireReader nested;
+          using S = client::Summary;
+          using Q = client::Quantile;
           switch (field) {
-            case 1:
+            case S::kSampleCountFieldNumber:
               return wire_type == kVarint && in->ReadVarint(&count);
-            case 2:
+            case S::kSampleSumFieldNumber:
               return wire_type == kFixed64 && in->ReadDouble(&s->sum);
-            case 3:  // Quantile: quantile (1), value (2)
-              return Nested(in, wire_type, &nested) && Pair(nested, 1, 2, 0);
-            case 4:
+            case S::kQuantileFieldNumber:
+              return Nested(in, wire_type, &nested) &&
+                     Pair(nested, Q::kQuantileFieldNumber, Q::kValueFieldNumber, 0);
+            case S::kCreatedTimestampFieldNumber:
               return Nested(in, wire_type, &nested) && IsWellFormed(nested);
             default:
               return Skip(field, wire_type, in);
@@ -263,23 +322,26 @@ class Transcoder {
     const bool read =
         ForEachField(message, [&](uint32_t field, uint32_t wire_type, WireReader* in) {
           WireReader nested;
+          using H = client::Histogram;
+          using B = client::Bucket;
           switch (field) {
-            case 1:
+            case H::kSampleCountFieldNumber:
               return wire_type == kVarint && in->ReadVarint(&count);
-            case 2:
+            case H::kSampleSumFieldNumber:
               return wire_type == kFixed64 && in->ReadDouble(&s->sum);
-            case 3:
-              // Bucket: upper_bound (2) first in the output, then the count: the float one (4)
-              // when present, else the integer one (1); an exemplar (3) is declined.
-              return Nested(in, wire_type, &nested) && Pair(nested, 2, 4, 1);
-            case 4:
+            case H::kBucketFieldNumber:
+              // The upper bound first in the output, then the count: the float one when
+              // present, else the integer one.
+              return Nested(in, wire_type, &nested) &&
+                     Pair(nested, B::kUpperBoundFieldNumber, B::kCumulativeCountFloatFieldNumber,
+                          B::kCumulativeCountFieldNumber);
+            case H::kSampleCountFloatFieldNumber:
               has_count_float = true;
               return wire_type == kFixed64 && in->ReadDouble(&count_float);
-            case 15:
+            case H::kCreatedTimestampFieldNumber:
               return Nested(in, wire_type, &nested) && IsWellFormed(nested);
             default:
-              // Native-histogram fields (5 to 14) and exemplars (16) are declined.
-              return !(field >= 5 && field <= 16) && Skip(field, wire_type, in);
+              return !IsDeclinedHistogramField(field) && Skip(field, wire_type, in);
           }
         });
     s->value = has_count_float ? count_float : static_cast<double>(count);
@@ -287,10 +349,11 @@ class Transcoder {
   }
 
   // A Quantile or Bucket, appended to pairs_ as (first, second): `first_field` and
-  // `second_field` are doubles; `integer_second_field` (0: none) is a uint64 that stands for
-  // the second when that is absent. Any other field of a Bucket (an exemplar) is declined.
+  // `second_field` are doubles; `integer_second_field` (0: none, a Quantile) is a uint64 that
+  // stands for the second when that is absent. A Bucket's exemplar is declined.
   bool Pair(WireReader message, uint32_t first_field, uint32_t second_field,
             uint32_t integer_second_field) {
+    const bool bucket = integer_second_field != 0;
     std::pair<double, double>& pair = pairs_.emplace_back(0.0, 0.0);
     uint64_t integer = 0;
     bool has_second = false;
@@ -301,12 +364,13 @@ class Transcoder {
             has_second = true;
             return wire_type == kFixed64 && in->ReadDouble(&pair.second);
           }
-          if (integer_second_field != 0 && field == integer_second_field) {
+          if (bucket && field == integer_second_field) {
             return wire_type == kVarint && in->ReadVarint(&integer);
           }
-          return !(integer_second_field != 0 && field == 3) && Skip(field, wire_type, in);
+          return !(bucket && field == client::Bucket::kExemplarFieldNumber) &&
+                 Skip(field, wire_type, in);
         });
-    if (integer_second_field != 0 && !has_second) pair.second = static_cast<double>(integer);
+    if (bucket && !has_second) pair.second = static_cast<double>(integer);
     return read;
   }
 
@@ -347,12 +411,12 @@ class Transcoder {
     return true;
   }
 
-  // Writes the family as a PushRequest.families entry (field 4 of PushRequest), laid out as
-  // protobuf's C++ serializer writes pushgate.v1 messages (see wire_writer.h).
-  void Write(absl::string_view name, absl::string_view help, uint64_t v1_type) {
-    size_t family_size =
-        StringFieldSize(name.size()) + StringFieldSize(help.size()) + (v1_type != 0 ? 2 : 0);
-    const bool values = v1_type <= 2;  // UNTYPED, COUNTER, GAUGE
+  // Writes the family as a PushRequest.families entry, laid out as protobuf's C++ serializer
+  // writes pushgate.v1 messages (see wire_writer.h).
+  void Write(absl::string_view name, absl::string_view help, v1::MetricType type) {
+    size_t family_size = StringFieldSize(name.size()) + StringFieldSize(help.size()) +
+                         (type != v1::UNTYPED ? 1 + VarintSize(type) : 0);
+    const bool values = type == v1::UNTYPED || type == v1::COUNTER || type == v1::GAUGE;
     for (Series& s : series_) {
       size_t size = 0;
       for (uint32_t i = 0; i < s.num_labels; ++i) {
@@ -375,34 +439,37 @@ class Transcoder {
     const size_t start = out_->size();
     out_->resize(start + LengthDelimitedFieldSize(family_size));
     WireWriter w(&(*out_)[start]);
-    w.LengthDelimitedHeader(4, family_size);
-    w.StringField(1, name);
-    w.StringField(2, help);
-    if (v1_type != 0) w.VarintField(3, v1_type);
-    // Summary (3) and histogram (4) alike: count (1), sum (2), then pairs of doubles (3).
-    const int data_field = v1_type == 3 ? 3 : 4;
+    w.LengthDelimitedHeader(v1::PushRequest::kFamiliesFieldNumber, family_size);
+    w.StringField(v1::MetricFamily::kNameFieldNumber, name);
+    w.StringField(v1::MetricFamily::kHelpFieldNumber, help);
+    if (type != v1::UNTYPED) w.VarintField(v1::MetricFamily::kTypeFieldNumber, type);
+    // Summaries and histograms alike (see the static_assert above).
+    const int data_field =
+        type == v1::SUMMARY ? v1::Series::kSummaryFieldNumber : v1::Series::kHistogramFieldNumber;
     for (const Series& s : series_) {
-      w.LengthDelimitedHeader(4, s.size);
+      w.LengthDelimitedHeader(v1::MetricFamily::kSeriesFieldNumber, s.size);
       for (uint32_t i = 0; i < s.num_labels; ++i) {
         const Label& label = labels_[s.first_label + i];
-        w.LengthDelimitedHeader(1, LabelSize(label));
-        w.StringField(1, label.name);
-        w.StringField(2, label.value);
+        w.LengthDelimitedHeader(v1::Series::kLabelsFieldNumber, LabelSize(label));
+        w.StringField(v1::Label::kNameFieldNumber, label.name);
+        w.StringField(v1::Label::kValueFieldNumber, label.value);
       }
       if (values) {
-        w.DoubleField(2, s.value);
+        w.DoubleField(v1::Series::kValueFieldNumber, s.value);
       } else {
         w.LengthDelimitedHeader(data_field, s.data_size);
-        w.OptionalDoubleField(1, s.value);
-        w.OptionalDoubleField(2, s.sum);
+        w.OptionalDoubleField(v1::Summary::kCountFieldNumber, s.value);
+        w.OptionalDoubleField(v1::Summary::kSumFieldNumber, s.sum);
         for (uint32_t i = 0; i < s.num_pairs; ++i) {
           const std::pair<double, double>& pair = pairs_[s.first_pair + i];
-          w.LengthDelimitedHeader(3, PairSize(pair));
-          w.OptionalDoubleField(1, pair.first);
-          w.OptionalDoubleField(2, pair.second);
+          w.LengthDelimitedHeader(v1::Summary::kQuantilesFieldNumber, PairSize(pair));
+          w.OptionalDoubleField(v1::Quantile::kQuantileFieldNumber, pair.first);
+          w.OptionalDoubleField(v1::Quantile::kValueFieldNumber, pair.second);
         }
       }
-      if (s.has_timestamp) w.VarintField(5, static_cast<uint64_t>(s.timestamp_ms));
+      if (s.has_timestamp) {
+        w.VarintField(v1::Series::kTimestampMsFieldNumber, static_cast<uint64_t>(s.timestamp_ms));
+      }
     }
   }
 
