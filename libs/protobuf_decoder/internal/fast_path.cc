@@ -102,16 +102,17 @@ bool IsDeclinedHistogramField(uint32_t field) {
          field == H::kExemplarsFieldNumber;
 }
 
-// Counter, Gauge and Untyped hold their value in the same field.
-static_assert(client::Counter::kValueFieldNumber == client::Gauge::kValueFieldNumber &&
-              client::Counter::kValueFieldNumber == client::Untyped::kValueFieldNumber);
+// Counter, Gauge and Untyped hold their value in the same field. (Generated field numbers are
+// enumerators of distinct enums, compared as ints to keep -Wenum-compare quiet.)
+static_assert(int{client::Counter::kValueFieldNumber} == int{client::Gauge::kValueFieldNumber} &&
+              int{client::Counter::kValueFieldNumber} == int{client::Untyped::kValueFieldNumber});
 // Output: a Summary and a Histogram are written alike (count, sum, then pairs of doubles), as
 // are their Quantiles and Buckets.
-static_assert(v1::Summary::kCountFieldNumber == v1::Histogram::kCountFieldNumber &&
-              v1::Summary::kSumFieldNumber == v1::Histogram::kSumFieldNumber &&
-              v1::Summary::kQuantilesFieldNumber == v1::Histogram::kBucketsFieldNumber &&
-              v1::Quantile::kQuantileFieldNumber == v1::Bucket::kUpperBoundFieldNumber &&
-              v1::Quantile::kValueFieldNumber == v1::Bucket::kCumulativeCountFieldNumber);
+static_assert(int{v1::Summary::kCountFieldNumber} == int{v1::Histogram::kCountFieldNumber} &&
+              int{v1::Summary::kSumFieldNumber} == int{v1::Histogram::kSumFieldNumber} &&
+              int{v1::Summary::kQuantilesFieldNumber} == int{v1::Histogram::kBucketsFieldNumber} &&
+              int{v1::Quantile::kQuantileFieldNumber} == int{v1::Bucket::kUpperBoundFieldNumber} &&
+              int{v1::Quantile::kValueFieldNumber} == int{v1::Bucket::kCumulativeCountFieldNumber});
 
 struct Label {
   absl::string_view name;
