@@ -1,16 +1,22 @@
 #include "libs/conversion/conversion.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <limits>
+#include <list>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/inlined_vector.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "libs/line_protocol/line_protocol.h"
@@ -53,6 +59,32 @@ std::string SanitizeTagValue(absl::string_view value) {
   std::string sanitized(value);
   std::replace(sanitized.begin(), sanitized.end(), '\n', ' ');
   return sanitized;
+}
+
+// Whether a family of this type makes points: INFO labels are collected up front, and
+// GAUGE_HISTOGRAM has none.
+bool MakesPoints(v1::MetricType type) {
+  switch (type) {
+    case v1::COUNTER:
+    case v1::GAUGE:
+    case v1::UNTYPED:
+    case v1::SUMMARY:
+    case v1::HISTOGRAM:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The timestamp of every point of `series`.
+int64_t SeriesTimestampNs(const PushView& push, const SeriesView& series,
+                          const ConversionOptions& options) {
+  constexpr int64_t kMaxMs = std::numeric_limits<int64_t>::max() / 1000000;
+  if (options.honor_timestamps && series.has_timestamp_ms && series.timestamp_ms > 0 &&
+      series.timestamp_ms <= kMaxMs) {
+    return series.timestamp_ms * 1000000;
+  }
+  return push.receive_time_ns();
 }
 
 // The fields of one point: at most two (`_count` and `_sum`).
@@ -180,16 +212,7 @@ class PushConverter {
   }
 
   void ConvertFamily(const FamilyView& family) {
-    switch (family.type) {
-      case v1::COUNTER:
-      case v1::GAUGE:
-      case v1::UNTYPED:
-      case v1::SUMMARY:
-      case v1::HISTOGRAM:
-        break;
-      default:  // INFO labels are collected up front; GAUGE_HISTOGRAM has no points.
-        return;
-    }
+    if (!MakesPoints(family.type)) return;
     MetricName name = NameMetric(options_.naming, family.name, push_.job());
     measurement_ = std::move(name.measurement);
     field_ = std::move(name.field);
@@ -200,7 +223,7 @@ class PushConverter {
       bucket_field_.assign(field_).append("_bucket");
     }
     for (const SeriesView& series : push_.series(family)) {
-      timestamp_ns_ = TimestampNs(series);
+      timestamp_ns_ = SeriesTimestampNs(push_, series, options_);
       SeriesLabels(series, labels_with_info_, &series_labels_);
       switch (family.type) {
         case v1::SUMMARY:
@@ -214,15 +237,6 @@ class PushConverter {
           break;
       }
     }
-  }
-
-  int64_t TimestampNs(const SeriesView& series) const {
-    constexpr int64_t kMaxMs = std::numeric_limits<int64_t>::max() / 1000000;
-    if (options_.honor_timestamps && series.has_timestamp_ms && series.timestamp_ms > 0 &&
-        series.timestamp_ms <= kMaxMs) {
-      return series.timestamp_ms * 1000000;
-    }
-    return push_.receive_time_ns();
   }
 
   // The winning labels of a series on top of `base`: the series' tags.
@@ -362,5 +376,280 @@ size_t ConvertPushToLineProtocol(const PushRequest& push, const ConversionOption
                                  ConversionStats* stats) {
   return ConvertPushToLineProtocol(ViewOf(push), options, encoder, out, stats);
 }
+
+namespace {
+
+// Calls `line(values, count, timestamp_ns)` for every point PushConverter hands its sink, in
+// the same order, with the values of the fields it gives the point (in the same order too)
+// before any is dropped for being non-finite: the values a line template is filled with.
+// Stops, returning false, when `line` does.
+template <typename LineFn>
+bool ForEachPointValues(const PushView& push, const ConversionOptions& options, LineFn line) {
+  for (const FamilyView& family : push.families()) {
+    if (!MakesPoints(family.type)) continue;
+    for (const SeriesView& series : push.series(family)) {
+      const int64_t timestamp_ns = SeriesTimestampNs(push, series, options);
+      if (family.type == v1::SUMMARY) {
+        const double count_sum[] = {series.summary.count, series.summary.sum};
+        if (!line(count_sum, 2, timestamp_ns)) return false;
+        for (const QuantileView& quantile : push.quantiles(series)) {
+          if (!line(&quantile.value, 1, timestamp_ns)) return false;
+        }
+      } else if (family.type == v1::HISTOGRAM) {
+        const double count_sum[] = {series.histogram.count, series.histogram.sum};
+        if (!line(count_sum, 2, timestamp_ns)) return false;
+        for (const BucketView& bucket : push.buckets(series)) {
+          if (!line(&bucket.cumulative_count, 1, timestamp_ns)) return false;
+        }
+      } else {
+        if (!line(&series.value, 1, timestamp_ns)) return false;
+      }
+    }
+  }
+  return true;
+}
+
+bool AllFinite(const double* values, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    if (!std::isfinite(values[i])) return false;
+  }
+  return true;
+}
+
+// What a push's lines depend on besides its values and timestamps, written by
+// WriteShapeKey: every string with its length before it, so that no two shapes write the
+// same key. A Writer first measures the key (kMeasure), then writes it through a pointer into
+// space sized for it: appending its thousands of short pieces to a string one by one costs
+// more than all the rest of a cached push.
+template <bool kMeasure>
+class ShapeKeyWriter {
+ public:
+  // `out` is unused when measuring.
+  explicit ShapeKeyWriter(char* out) : out_(out) {}
+
+  void Text(absl::string_view text) {
+    Number(static_cast<uint32_t>(text.size()));
+    if (!kMeasure && !text.empty()) std::memcpy(out_ + size_, text.data(), text.size());
+    size_ += text.size();
+  }
+  template <typename T>
+  void Number(T n) {
+    if (!kMeasure) std::memcpy(out_ + size_, &n, sizeof(n));
+    size_ += sizeof(n);
+  }
+  void Labels(absl::Span<const LabelView> labels) {
+    Number(static_cast<uint32_t>(labels.size()));
+    for (const LabelView& label : labels) {
+      Text(label.name);
+      Text(label.value);
+    }
+  }
+  size_t size() const { return size_; }
+
+ private:
+  char* const out_;
+  size_t size_ = 0;
+};
+
+// Every family counts, not only those with points: INFO labels become tags.
+// Returns the key's size.
+template <bool kMeasure>
+size_t WriteShapeKey(const PushView& push, char* out) {
+  ShapeKeyWriter<kMeasure> w(out);
+  w.Text(push.job());
+  w.Labels(push.grouping_labels());
+  w.Number(static_cast<uint32_t>(push.families().size()));
+  for (const FamilyView& family : push.families()) {
+    w.Text(family.name);
+    w.Number(static_cast<int32_t>(family.type));
+    w.Number(family.series.size());
+    for (const SeriesView& series : push.series(family)) {
+      w.Labels(push.labels(series));
+      // Bounds are tag values; their number is the number of lines.
+      const absl::Span<const QuantileView> quantiles = push.quantiles(series);
+      w.Number(static_cast<uint32_t>(quantiles.size()));
+      for (const QuantileView& quantile : quantiles) w.Number(quantile.quantile);
+      const absl::Span<const BucketView> buckets = push.buckets(series);
+      w.Number(static_cast<uint32_t>(buckets.size()));
+      for (const BucketView& bucket : buckets) w.Number(bucket.upper_bound);
+    }
+  }
+  return w.size();
+}
+
+// Replaces `key` with the shape key of `push`.
+void MakeShapeKey(const PushView& push, std::string* key) {
+  key->resize(WriteShapeKey<true>(push, nullptr));
+  WriteShapeKey<false>(push, &(*key)[0]);
+}
+
+// Makes a template of every point, and writes the point's line from it.
+class TemplateSink final : public PointSink {
+ public:
+  TemplateSink(LineProtocolEncoder* encoder, std::string* out, LineTemplates* templates)
+      : encoder_(encoder), out_(out), templates_(templates) {}
+
+  void Add(const PointView& point) override {
+    encoder_->AddTemplate(point, templates_);
+    double values[2];  // the converter's points have one or two fields
+    const size_t count = std::min(point.fields.size(), std::size(values));
+    for (size_t i = 0; i < count; ++i) values[i] = point.fields[i].second;
+    if (encoder_->AppendFromTemplate(*templates_, templates_->size() - 1, values,
+                                     point.timestamp_ns, out_)) {
+      ++written_;
+    }
+  }
+
+  size_t written() const { return written_; }
+
+ private:
+  LineProtocolEncoder* const encoder_;
+  std::string* const out_;
+  LineTemplates* const templates_;
+  size_t written_ = 0;
+};
+
+}  // namespace
+
+class ConversionCache::Impl {
+ public:
+  explicit Impl(size_t max_bytes) : max_bytes_(max_bytes) {}
+
+  size_t Convert(const PushView& push, const ConversionOptions& options,
+                 LineProtocolEncoder* encoder, std::string* out, ConversionStats* stats) {
+    if (max_bytes_ == 0) {
+      Count(&misses_);
+      return ConvertPushToLineProtocol(push, options, encoder, out, stats);
+    }
+    MakeShapeKey(push, &key_);
+    auto found = index_.find(key_);
+    if (found != index_.end()) {
+      shapes_.splice(shapes_.begin(), shapes_, found->second);  // now the most recent
+      const size_t start = out->size();
+      size_t lines = 0;
+      if (Replay(*found->second, push, options, encoder, out, &lines)) {
+        Count(&hits_);
+        return lines;
+      }
+      // A non-finite value leaves a field out, which the templates cannot.
+      out->resize(start);
+      Count(&misses_);
+      return ConvertPushToLineProtocol(push, options, encoder, out, stats);
+    }
+    Count(&misses_);
+    // A shape is remembered the second time it comes: making templates costs about half a
+    // conversion more, which groups that never come back (a job per run, with its run id in
+    // the grouping key) would pay on every push.
+    if (!SeenBefore(absl::HashOf(key_))) {
+      return ConvertPushToLineProtocol(push, options, encoder, out, stats);
+    }
+    // Only a push whose values are all finite shows every line its shape can have.
+    size_t expected_points = 0;
+    const bool finite =
+        ForEachPointValues(push, options, [&](const double* values, size_t count, int64_t) {
+          ++expected_points;
+          return AllFinite(values, count);
+        });
+    if (!finite) return ConvertPushToLineProtocol(push, options, encoder, out, stats);
+
+    Shape shape;
+    TemplateSink sink(encoder, out, &shape.lines);
+    PushConverter(push, options, &sink, stats).Run();
+    if (shape.lines.size() == expected_points) Insert(std::move(shape));
+    return sink.written();
+  }
+
+  Stats stats() const {
+    Stats stats;
+    stats.hits = hits_.load(std::memory_order_relaxed);
+    stats.misses = misses_.load(std::memory_order_relaxed);
+    stats.evictions = evictions_.load(std::memory_order_relaxed);
+    stats.shapes = shapes_count_.load(std::memory_order_relaxed);
+    stats.bytes = bytes_published_.load(std::memory_order_relaxed);
+    return stats;
+  }
+
+ private:
+  struct Shape {
+    std::string key;
+    LineTemplates lines;  // one per point, in order
+    size_t bytes = 0;
+  };
+
+  // Whether a shape with this hash came since the record of them was last cleared; records it.
+  // The record is cleared when it holds kMaxSeen hashes, so that its memory stays bounded; a
+  // shape that comes back after that is recorded again.
+  bool SeenBefore(size_t hash) {
+    if (seen_.size() >= kMaxSeen) seen_.clear();
+    return !seen_.insert(hash).second;
+  }
+
+  // Writes the push's lines from `shape`; false, with `out` partly written, at the first
+  // non-finite value.
+  static bool Replay(const Shape& shape, const PushView& push, const ConversionOptions& options,
+                     LineProtocolEncoder* encoder, std::string* out, size_t* lines) {
+    size_t next = 0;
+    return ForEachPointValues(
+               push, options,
+               [&](const double* values, size_t count, int64_t timestamp_ns) {
+                 if (next == shape.lines.size() || !AllFinite(values, count)) return false;
+                 if (encoder->AppendFromTemplate(shape.lines, next++, values, timestamp_ns, out)) {
+                   ++*lines;
+                 }
+                 return true;
+               }) &&
+           next == shape.lines.size();
+  }
+
+  void Insert(Shape shape) {
+    shape.key = key_;
+    shape.lines.ShrinkToFit();
+    shape.bytes = sizeof(Shape) + shape.key.capacity() + shape.lines.bytes() + kEntryOverhead;
+    if (shape.bytes > max_bytes_) return;
+    while (bytes_ + shape.bytes > max_bytes_) {
+      const Shape& oldest = shapes_.back();
+      bytes_ -= oldest.bytes;
+      index_.erase(oldest.key);
+      shapes_.pop_back();
+      Count(&evictions_);
+    }
+    shapes_.push_front(std::move(shape));
+    bytes_ += shapes_.front().bytes;
+    index_.emplace(shapes_.front().key, shapes_.begin());
+    shapes_count_.store(shapes_.size(), std::memory_order_relaxed);
+    bytes_published_.store(bytes_, std::memory_order_relaxed);
+  }
+
+  // Only the converting thread writes the counters; stats() may read them from any thread.
+  static void Count(std::atomic<uint64_t>* counter) {
+    counter->store(counter->load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+
+  // A list node and an index slot, roughly.
+  static constexpr size_t kEntryOverhead = 64;
+  // About 1 MiB of hashes.
+  static constexpr size_t kMaxSeen = 1 << 16;
+
+  const size_t max_bytes_;
+  std::list<Shape> shapes_;  // most recently used first
+  // Views of the keys held in shapes_.
+  absl::flat_hash_map<absl::string_view, std::list<Shape>::iterator> index_;
+  size_t bytes_ = 0;
+  absl::flat_hash_set<size_t> seen_;  // hashes of the shapes that came once
+  std::string key_;                   // the current push's, reused
+  std::atomic<uint64_t> hits_{0}, misses_{0}, evictions_{0};
+  std::atomic<size_t> shapes_count_{0}, bytes_published_{0};
+};
+
+ConversionCache::ConversionCache(size_t max_bytes) : impl_(new Impl(max_bytes)) {}
+ConversionCache::~ConversionCache() = default;
+
+size_t ConversionCache::Convert(const PushView& push, const ConversionOptions& options,
+                                LineProtocolEncoder* encoder, std::string* out,
+                                ConversionStats* stats) {
+  return impl_->Convert(push, options, encoder, out, stats);
+}
+
+ConversionCache::Stats ConversionCache::stats() const { return impl_->stats(); }
 
 }  // namespace pushgate

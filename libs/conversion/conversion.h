@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,45 @@ size_t ConvertPushToLineProtocol(const PushView& push, const ConversionOptions& 
 size_t ConvertPushToLineProtocol(const pushgate::v1::PushRequest& push,
                                  const ConversionOptions& options, LineProtocolEncoder* encoder,
                                  std::string* out, ConversionStats* stats);
+
+// ConvertPushToLineProtocol for a producer that sees the same pushes again and again: a
+// Pushgateway group is usually pushed every few seconds with the same series and new values.
+// The lines of a push are remembered by its shape (job, grouping labels, and per family its
+// name, type and series with their labels, quantiles and bucket bounds), as templates that
+// hold each line's measurement, sorted and escaped tags and field keys
+// (LineProtocolEncoder::MakeTemplate). A push of a known shape then costs a walk over its
+// values; the tags are not merged, sorted or escaped again.
+//
+// Convert is not thread-safe (one cache per converting thread); stats() may be called from
+// any thread.
+class ConversionCache {
+ public:
+  // Keeps at most about `max_bytes` of shapes and templates, dropping the least recently used
+  // shapes first; 0 keeps nothing (every push converted as ConvertPushToLineProtocol does).
+  explicit ConversionCache(size_t max_bytes);
+  ~ConversionCache();
+  ConversionCache(const ConversionCache&) = delete;
+  ConversionCache& operator=(const ConversionCache&) = delete;
+
+  // Appends exactly what ConvertPushToLineProtocol(push, options, encoder, out, stats) would,
+  // and returns the number of lines appended. `options` must be the same on every call (the
+  // templates are made with them).
+  size_t Convert(const PushView& push, const ConversionOptions& options,
+                 LineProtocolEncoder* encoder, std::string* out, ConversionStats* stats);
+
+  struct Stats {
+    uint64_t hits = 0;       // pushes written from templates
+    uint64_t misses = 0;     // pushes converted point by point
+    uint64_t evictions = 0;  // shapes dropped to stay within max_bytes
+    size_t shapes = 0;
+    size_t bytes = 0;
+  };
+  Stats stats() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace pushgate
 

@@ -1,6 +1,7 @@
 #include "libs/conversion/conversion.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 #include "libs/line_protocol/line_protocol.h"
+#include "libs/push_view/push_view.h"
 #include "proto/ingest.pb.h"
 
 namespace pushgate {
@@ -50,6 +52,21 @@ Result Convert(const v1::PushRequest& push, const ConversionOptions& options = {
   EXPECT_EQ(lines, expected_lines);
   EXPECT_EQ(count, result.points.size());
   EXPECT_EQ(stats.dropped_non_finite, result.stats.dropped_non_finite);
+
+  // And the cache the aggregator puts in front of it: the first time from the points, the
+  // second while making templates, the third from the templates (unless a value was
+  // non-finite), every time the same lines.
+  PushView view;
+  view.Fill(push);
+  ConversionCache cache(1 << 20);
+  for (int round = 0; round < 3; ++round) {
+    std::string cached = "earlier\n";
+    ConversionStats cached_stats;
+    EXPECT_EQ(cache.Convert(view, options, &encoder, &cached, &cached_stats), result.points.size());
+    EXPECT_EQ(cached, expected_lines) << "round " << round;
+    EXPECT_EQ(cached_stats.dropped_non_finite, result.stats.dropped_non_finite);
+  }
+  EXPECT_EQ(cache.stats().hits, result.stats.dropped_non_finite == 0 ? 1u : 0u);
   return result;
 }
 
@@ -927,6 +944,253 @@ TEST(ConvertPushToLineProtocolTest, AViewParsedFromTheWireGivesTheLinesOfTheMess
   EXPECT_EQ(from_view, from_message);
   EXPECT_THAT(from_view, ::testing::HasSubstr("rpc_seconds_count=0,rpc_seconds_sum=0"));
   EXPECT_THAT(from_view, ::testing::HasSubstr("lat_seconds_count=0,lat_seconds_sum=0"));
+}
+
+// The aggregator's default body in miniature: every point type, a grouping label, bounds.
+v1::PushRequest CacheTestPush(double scale, absl::string_view instance = "i1") {
+  v1::PushRequest push =
+      Push(R"pb(
+             families {
+               name: "requests_total"
+               type: COUNTER
+               series {
+                 labels { name: "code" value: "200" }
+                 value: 10
+               }
+               series {
+                 labels { name: "code" value: "500" }
+                 value: 2
+                 timestamp_ms: 1700000000000
+               }
+             }
+             families {
+               name: "rpc_seconds"
+               type: HISTOGRAM
+               series {
+                 histogram {
+                   count: 3
+                   sum: 0.75
+                   buckets { upper_bound: 0.25 cumulative_count: 1 }
+                   buckets { upper_bound: inf cumulative_count: 3 }
+                 }
+               }
+             }
+             families {
+               name: "gc_seconds"
+               type: SUMMARY
+               series {
+                 summary {
+                   count: 4
+                   sum: 1.5
+                   quantiles { quantile: 0.5 value: 0.25 }
+                 }
+               }
+             }
+           )pb",
+           absl::StrCat("labels { name: \"instance\" value: \"", instance, "\" }"));
+  for (auto& family : *push.mutable_families()) {
+    for (auto& series : *family.mutable_series()) {
+      if (series.has_value()) series.set_value(series.value() * scale);
+      if (series.has_histogram()) {
+        auto* histogram = series.mutable_histogram();
+        histogram->set_sum(histogram->sum() * scale);
+        for (auto& bucket : *histogram->mutable_buckets()) {
+          bucket.set_cumulative_count(bucket.cumulative_count() * scale);
+        }
+      }
+      if (series.has_summary()) {
+        for (auto& quantile : *series.mutable_summary()->mutable_quantiles()) {
+          quantile.set_value(quantile.value() * scale);
+        }
+      }
+    }
+  }
+  return push;
+}
+
+// What ConvertPushToLineProtocol appends for `push`, and what `cache` appends.
+struct BothLines {
+  std::string direct;
+  std::string cached;
+  size_t direct_count = 0;
+  size_t cached_count = 0;
+  int64_t direct_dropped = 0;
+  int64_t cached_dropped = 0;
+};
+
+BothLines ConvertBothWays(const v1::PushRequest& push, ConversionCache* cache) {
+  PushView view;
+  view.Fill(push);
+  LineProtocolEncoder encoder;
+  BothLines both;
+  ConversionStats direct_stats, cached_stats;
+  both.direct_count = ConvertPushToLineProtocol(view, {}, &encoder, &both.direct, &direct_stats);
+  both.cached_count = cache->Convert(view, {}, &encoder, &both.cached, &cached_stats);
+  both.direct_dropped = direct_stats.dropped_non_finite;
+  both.cached_dropped = cached_stats.dropped_non_finite;
+  return both;
+}
+
+// Converts `push` twice, which makes its shape known (kept if it fits).
+void Remember(const v1::PushRequest& push, ConversionCache* cache) {
+  for (int i = 0; i < 2; ++i) {
+    const BothLines both = ConvertBothWays(push, cache);
+    EXPECT_EQ(both.cached, both.direct);
+  }
+}
+
+TEST(ConversionCacheTest, ShapeIsKeptTheSecondTimeItComes) {
+  ConversionCache cache(1 << 20);
+  ConvertBothWays(CacheTestPush(1), &cache);
+  EXPECT_EQ(cache.stats().shapes, 0u);
+  ConvertBothWays(CacheTestPush(1), &cache);
+  EXPECT_EQ(cache.stats().shapes, 1u);
+  EXPECT_EQ(cache.stats().hits, 0u);
+  EXPECT_EQ(cache.stats().misses, 2u);
+}
+
+TEST(ConversionCacheTest, PushOfAKnownShapeIsWrittenFromTemplatesWithItsOwnValues) {
+  ConversionCache cache(1 << 20);
+  Remember(CacheTestPush(1), &cache);
+  const BothLines first = ConvertBothWays(CacheTestPush(1), &cache);
+  EXPECT_EQ(first.cached, first.direct);
+  EXPECT_EQ(cache.stats().hits, 1u);
+
+  v1::PushRequest again = CacheTestPush(2.5);
+  again.set_receive_time_ns(kReceiveTimeNs + 15000000000);
+  const BothLines second = ConvertBothWays(again, &cache);
+  EXPECT_EQ(second.cached, second.direct);
+  EXPECT_EQ(second.cached_count, 7u);
+  EXPECT_EQ(second.cached_count, second.direct_count);
+  EXPECT_NE(second.cached, first.cached);
+  EXPECT_THAT(second.cached, ::testing::HasSubstr("requests_total=25 1800000015000000000\n"));
+  EXPECT_THAT(second.cached, ::testing::HasSubstr("requests_total=5 1700000000000000000\n"));
+  EXPECT_EQ(cache.stats().hits, 2u);
+  EXPECT_EQ(cache.stats().shapes, 1u);
+  EXPECT_GT(cache.stats().bytes, 0u);
+}
+
+TEST(ConversionCacheTest, NonFiniteValueIsLeftOutAsWithoutTheCache) {
+  ConversionCache cache(1 << 20);
+  Remember(CacheTestPush(1), &cache);
+  v1::PushRequest push = CacheTestPush(1);
+  push.mutable_families(1)->mutable_series(0)->mutable_histogram()->set_sum(std::nan(""));
+  push.mutable_families(0)->mutable_series(1)->set_value(-INFINITY);
+  const BothLines both = ConvertBothWays(push, &cache);
+  EXPECT_EQ(both.cached, both.direct);
+  EXPECT_EQ(both.cached_count, 6u);
+  EXPECT_EQ(both.cached_dropped, 2);
+  EXPECT_EQ(both.direct_dropped, 2);
+  EXPECT_EQ(cache.stats().hits, 0u);
+  // The shape stays known: the next finite push is a hit.
+  const BothLines after = ConvertBothWays(CacheTestPush(3), &cache);
+  EXPECT_EQ(after.cached, after.direct);
+  EXPECT_EQ(cache.stats().hits, 1u);
+}
+
+TEST(ConversionCacheTest, NonFiniteValueWhileTheShapeIsNewKeepsItUnknown) {
+  ConversionCache cache(1 << 20);
+  v1::PushRequest push = CacheTestPush(1);
+  push.mutable_families(0)->mutable_series(0)->set_value(std::nan(""));
+  Remember(push, &cache);
+  EXPECT_EQ(cache.stats().shapes, 0u);
+  const BothLines finite = ConvertBothWays(CacheTestPush(1), &cache);
+  EXPECT_EQ(finite.cached, finite.direct);
+  EXPECT_EQ(cache.stats().shapes, 1u);
+}
+
+TEST(ConversionCacheTest, ShapesDifferByEveryStringAndBound) {
+  ConversionCache cache(1 << 20);
+  std::vector<v1::PushRequest> pushes;
+  pushes.push_back(CacheTestPush(1));
+  pushes.push_back(CacheTestPush(1, "i2"));  // another group
+  v1::PushRequest push = CacheTestPush(1);
+  push.mutable_families(0)->mutable_series(0)->mutable_labels(0)->set_value("201");
+  pushes.push_back(push);
+  push = CacheTestPush(1);
+  push.mutable_families(1)
+      ->mutable_series(0)
+      ->mutable_histogram()
+      ->mutable_buckets(0)
+      ->set_upper_bound(0.5);
+  pushes.push_back(push);
+  push = CacheTestPush(1);
+  push.mutable_families(2)
+      ->mutable_series(0)
+      ->mutable_summary()
+      ->mutable_quantiles(0)
+      ->set_quantile(-0.0);
+  pushes.push_back(push);
+  push = CacheTestPush(1);
+  push.mutable_families(0)->set_type(v1::GAUGE);
+  pushes.push_back(push);
+  push = CacheTestPush(1);
+  push.mutable_grouping_key()->set_job("k");
+  pushes.push_back(push);
+  // The same bytes split differently between a label's name and value.
+  push = CacheTestPush(1);
+  push.mutable_families(0)->mutable_series(0)->mutable_labels(0)->set_name("cod");
+  push.mutable_families(0)->mutable_series(0)->mutable_labels(0)->set_value("e200");
+  pushes.push_back(push);
+  push = CacheTestPush(1);
+  auto* info = push.add_families();
+  info->set_name("build_info");
+  info->set_type(v1::INFO);
+  auto* label = info->add_series()->add_labels();
+  label->set_name("version");
+  label->set_value("1.2");
+  pushes.push_back(push);
+
+  for (int round = 0; round < 3; ++round) {
+    for (const v1::PushRequest& p : pushes) {
+      const BothLines both = ConvertBothWays(p, &cache);
+      EXPECT_EQ(both.cached, both.direct) << "round " << round;
+    }
+    EXPECT_EQ(cache.stats().hits, round < 2 ? 0u : pushes.size());
+  }
+  EXPECT_EQ(cache.stats().shapes, pushes.size());
+}
+
+TEST(ConversionCacheTest, LeastRecentlyUsedShapesGoFirstToStayWithinTheLimit) {
+  ConversionCache probe(1 << 20);
+  Remember(CacheTestPush(1, "i0"), &probe);
+  const size_t one_shape = probe.stats().bytes;
+  ASSERT_GT(one_shape, 0u);
+
+  ConversionCache cache(one_shape * 2 + one_shape / 2);  // room for two shapes
+  Remember(CacheTestPush(1, "i1"), &cache);
+  Remember(CacheTestPush(1, "i2"), &cache);
+  ConvertBothWays(CacheTestPush(1, "i1"), &cache);  // i1 is now the most recent
+  EXPECT_EQ(cache.stats().hits, 1u);
+  Remember(CacheTestPush(1, "i3"), &cache);  // drops i2
+  EXPECT_EQ(cache.stats().evictions, 1u);
+  EXPECT_EQ(cache.stats().shapes, 2u);
+  EXPECT_LE(cache.stats().bytes, one_shape * 2 + one_shape / 2);
+  ConvertBothWays(CacheTestPush(1, "i1"), &cache);
+  ConvertBothWays(CacheTestPush(1, "i3"), &cache);
+  EXPECT_EQ(cache.stats().hits, 3u);
+  const BothLines dropped = ConvertBothWays(CacheTestPush(1, "i2"), &cache);
+  EXPECT_EQ(dropped.cached, dropped.direct);
+  EXPECT_EQ(cache.stats().hits, 3u);
+
+  // A shape larger than the whole limit is never kept.
+  ConversionCache tiny(one_shape / 2);
+  Remember(CacheTestPush(1), &tiny);
+  const BothLines again = ConvertBothWays(CacheTestPush(1), &tiny);
+  EXPECT_EQ(again.cached, again.direct);
+  EXPECT_EQ(tiny.stats().shapes, 0u);
+  EXPECT_EQ(tiny.stats().hits, 0u);
+}
+
+TEST(ConversionCacheTest, ZeroBytesKeepsNothing) {
+  ConversionCache cache(0);
+  for (int i = 0; i < 3; ++i) {
+    const BothLines both = ConvertBothWays(CacheTestPush(1), &cache);
+    EXPECT_EQ(both.cached, both.direct);
+  }
+  EXPECT_EQ(cache.stats().hits, 0u);
+  EXPECT_EQ(cache.stats().misses, 3u);
+  EXPECT_EQ(cache.stats().bytes, 0u);
 }
 
 TEST(ConvertPushTest, EmptyPushHasNoPoints) {

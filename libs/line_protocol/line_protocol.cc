@@ -435,62 +435,144 @@ char* LineProtocolEncoder::WriteTimestamp(int64_t timestamp_ns, char* p) {
 }
 
 template <typename PointT>
-bool LineProtocolEncoder::AppendPoint(const PointT& point, std::string* out) {
-  const absl::string_view measurement = TrimTrailingBackslashes(point.measurement);
-  size_t bound = 2 * measurement.size() + kTimestampChars;
+size_t LineProtocolEncoder::Prepare(const PointT& point, bool keep_non_finite, size_t* num_tags,
+                                    size_t* num_fields) {
+  size_t bound = 2 * TrimTrailingBackslashes(point.measurement).size() + kTimestampChars;
 
   // Entries are filled member by member into space sized up front: building an entry and
   // pushing it makes the compiler store the parts separately and reload them, which stalls.
   fields_.resize(point.fields.size());
-  size_t num_fields = 0;
+  size_t fields = 0;
+  uint32_t index = 0;
   for (const auto& field : point.fields) {
     const absl::string_view key = TrimTrailingBackslashes(field.first);
-    if (!std::isfinite(field.second) || key.empty()) continue;
-    FieldEntry& entry = fields_[num_fields++];
+    const bool finite = std::isfinite(field.second);
+    if ((!finite && !keep_non_finite) || key.empty()) {
+      ++index;
+      continue;
+    }
+    FieldEntry& entry = fields_[fields++];
     entry.prefix = KeyPrefix(key);
     entry.key = key;
     entry.value = field.second;
-    bound += 2 * key.size() + 2 + PlainFloatBound(field.second);
+    entry.index = index++;
+    bound += 2 * key.size() + 2 + (finite ? PlainFloatBound(field.second) : 0);
   }
-  if (num_fields == 0) return false;
+  *num_fields = fields;
+  if (fields == 0) return 0;
 
   tags_.resize(point.tags.size());
-  size_t num_tags = 0;
+  size_t tags = 0;
   for (const auto& tag : point.tags) {
     const absl::string_view key = TrimTrailingBackslashes(tag.first);
     const absl::string_view value = TrimTrailingBackslashes(tag.second);
     if (key.empty() || value.empty()) continue;
-    TagEntry& entry = tags_[num_tags++];
+    TagEntry& entry = tags_[tags++];
     entry.prefix = KeyPrefix(key);
     entry.key = key;
     entry.value = value;
     bound += 2 * (key.size() + value.size()) + 2;
   }
+  *num_tags = tags;
 
-  SortByKey(tags_.data(), num_tags);
-  SortByKey(fields_.data(), num_fields);
+  SortByKey(tags_.data(), tags);
+  SortByKey(fields_.data(), fields);
+  return bound;
+}
 
-  // Write through a pointer into space reserved for the worst case, then cut the string to
-  // what was written: far cheaper than growing it piece by piece.
-  const size_t start = out->size();
-  out->resize(start + bound);
-  char* p = &(*out)[start];
-  p = WriteEscaped<true>(measurement, p);
+char* LineProtocolEncoder::WriteSeriesKey(absl::string_view measurement, size_t num_tags,
+                                          char* p) const {
+  p = WriteEscaped<true>(TrimTrailingBackslashes(measurement), p);
   for (size_t i = 0; i < num_tags; ++i) {
     *p++ = ',';
     p = WriteEscaped<false>(tags_[i].key, p);
     *p++ = '=';
     p = WriteEscaped<false>(tags_[i].value, p);
   }
-  char separator = ' ';
+  return p;
+}
+
+// Writes field `i` of fields_ up to its value: the separator, the key and '='.
+inline char* WriteFieldKey(absl::string_view key, size_t i, char* p) {
+  *p++ = i == 0 ? ' ' : ',';
+  p = WriteEscaped<false>(key, p);
+  *p++ = '=';
+  return p;
+}
+
+template <typename PointT>
+bool LineProtocolEncoder::AppendPoint(const PointT& point, std::string* out) {
+  size_t num_tags, num_fields;
+  const size_t bound = Prepare(point, /*keep_non_finite=*/false, &num_tags, &num_fields);
+  if (num_fields == 0) return false;
+
+  // Write through a pointer into space reserved for the worst case, then cut the string to
+  // what was written: far cheaper than growing it piece by piece.
+  const size_t start = out->size();
+  out->resize(start + bound);
+  char* p = WriteSeriesKey(point.measurement, num_tags, &(*out)[start]);
   for (size_t i = 0; i < num_fields; ++i) {
-    *p++ = separator;
-    separator = ',';
-    p = WriteEscaped<false>(fields_[i].key, p);
-    *p++ = '=';
+    p = WriteFieldKey(fields_[i].key, i, p);
     p = WriteFloatNoExponent(fields_[i].value, p);
   }
   p = WriteTimestamp(point.timestamp_ns, p);
+  out->resize(p - out->data());
+  return true;
+}
+
+void LineTemplates::ShrinkToFit() {
+  text_.shrink_to_fit();
+  fields_.shrink_to_fit();
+  lines_.shrink_to_fit();
+}
+
+void LineProtocolEncoder::AddTemplate(const PointView& point, LineTemplates* templates) {
+  const size_t begin = templates->text_.size();
+  templates->lines_.push_back(
+      {static_cast<uint32_t>(begin), static_cast<uint32_t>(templates->fields_.size())});
+  size_t num_tags, num_fields;
+  const size_t bound = Prepare(point, /*keep_non_finite=*/true, &num_tags, &num_fields);
+  if (num_fields == 0) return;
+  templates->text_.resize(begin + bound);
+  char* const base = &templates->text_[0];
+  char* p = WriteSeriesKey(point.measurement, num_tags, base + begin);
+  for (size_t i = 0; i < num_fields; ++i) {
+    p = WriteFieldKey(fields_[i].key, i, p);
+    templates->fields_.push_back({static_cast<uint32_t>(p - base), fields_[i].index});
+  }
+  templates->text_.resize(p - base);
+}
+
+bool LineProtocolEncoder::AppendFromTemplate(const LineTemplates& templates, size_t line,
+                                             const double* values, int64_t timestamp_ns,
+                                             std::string* out) {
+  const LineTemplates::Line& l = templates.lines_[line];
+  const size_t fields_end = line + 1 < templates.lines_.size()
+                                ? templates.lines_[line + 1].fields_begin
+                                : templates.fields_.size();
+  if (l.fields_begin == fields_end) return false;
+  const LineTemplates::Field* const fields = templates.fields_.data();
+  const size_t text_size = fields[fields_end - 1].text_end - l.text_begin;
+  const size_t start = out->size();
+  out->resize(start + text_size + (fields_end - l.fields_begin) * kShortPlainFloatChars +
+              kTimestampChars);
+  char* p = &(*out)[start];
+  const char* text = templates.text_.data() + l.text_begin;
+  for (size_t f = l.fields_begin; f < fields_end; ++f) {
+    const char* const piece_end = templates.text_.data() + fields[f].text_end;
+    std::memcpy(p, text, piece_end - text);
+    p += piece_end - text;
+    text = piece_end;
+    const double value = values[fields[f].index];
+    if (PlainFloatBound(value) > kShortPlainFloatChars) {
+      // A rare long decimal: make room for it (p moves with the string's buffer).
+      const size_t at = p - out->data();
+      out->resize(out->size() + kMaxPlainFloatChars);
+      p = &(*out)[at];
+    }
+    p = WriteFloatNoExponent(value, p);
+  }
+  p = WriteTimestamp(timestamp_ns, p);
   out->resize(p - out->data());
   return true;
 }

@@ -5,6 +5,7 @@
 #ifndef PUSHGATE_LIBS_LINE_PROTOCOL_LINE_PROTOCOL_H_
 #define PUSHGATE_LIBS_LINE_PROTOCOL_LINE_PROTOCOL_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -49,6 +50,38 @@ void AppendFloatNoExponent(double v, std::string* out);
 // NaN is "NaN".
 std::string FormatBound(double v);
 
+// Lines with their field values and timestamps left out, made by
+// LineProtocolEncoder::AddTemplate and kept in one buffer: for a producer that writes the same
+// series again and again with new values (a Pushgateway group pushed every few seconds), which
+// then sorts and escapes their tags once.
+class LineTemplates {
+ public:
+  // Templates added, including those of points that make no line.
+  size_t size() const { return lines_.size(); }
+  // The memory held, for accounting.
+  size_t bytes() const {
+    return text_.capacity() + fields_.capacity() * sizeof(Field) + lines_.capacity() * sizeof(Line);
+  }
+  // Gives back the memory that adding left unused.
+  void ShrinkToFit();
+
+ private:
+  friend class LineProtocolEncoder;
+  struct Field {
+    uint32_t text_end;  // where the text before the field's value ends
+    uint32_t index;     // the field's index among the point's fields
+  };
+  struct Line {
+    uint32_t text_begin;
+    uint32_t fields_begin;  // into fields_; the line's fields run to the next line's
+  };
+  // Per line: the measurement and tags, then for each field written, in line order, its
+  // separator, key and '='.
+  std::string text_;
+  std::vector<Field> fields_;
+  std::vector<Line> lines_;
+};
+
 // Writes points as line protocol. Keeps scratch space between calls, so reuse one encoder
 // per thread; not thread-safe.
 class LineProtocolEncoder {
@@ -65,6 +98,19 @@ class LineProtocolEncoder {
   // The same for a point held in views (a separate name, since a braced point would fit both).
   bool AppendView(const PointView& point, std::string* out);
 
+  // Adds the template of `point`'s line to `templates`: AppendFromTemplate(templates, i,
+  // values, t, ...) for this template (the i-th added) appends what AppendView appends for
+  // the point with field values `values` (in the order of point.fields) and timestamp t, as
+  // long as those values are finite. The point's own field values and timestamp are ignored.
+  // A point whose fields all lack a key gets a template that writes nothing.
+  void AddTemplate(const PointView& point, LineTemplates* templates);
+
+  // Appends line `line` of `templates` with these field values, one per field of the point it
+  // was made from, each finite (a non-finite value is left out of a line, which changes its
+  // text: use AppendView for such a point). Returns whether a line was appended.
+  bool AppendFromTemplate(const LineTemplates& templates, size_t line, const double* values,
+                          int64_t timestamp_ns, std::string* out);
+
  private:
   // A tag or field to write: its key and value trimmed once, sorted by `prefix` (the key's
   // first bytes) and then by key.
@@ -77,10 +123,18 @@ class LineProtocolEncoder {
     uint64_t prefix;
     absl::string_view key;
     double value;
+    uint32_t index;  // among the point's fields
   };
 
   template <typename PointT>
   bool AppendPoint(const PointT& point, std::string* out);
+  // Fills tags_ and fields_ with the point's tags and fields that will be written, trimmed and
+  // sorted (non-finite fields too when `keep_non_finite`), and returns the room the line
+  // needs (0 when no field is written).
+  template <typename PointT>
+  size_t Prepare(const PointT& point, bool keep_non_finite, size_t* num_tags, size_t* num_fields);
+  // Writes the measurement and the first `num_tags` of tags_.
+  char* WriteSeriesKey(absl::string_view measurement, size_t num_tags, char* p) const;
 
   // Writes the timestamp, its space and the newline; remembers the last timestamp's text,
   // since the points of one push nearly all share one.

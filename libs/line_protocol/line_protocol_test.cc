@@ -378,6 +378,123 @@ TEST(LineProtocolEncoderTest, RoundTripsThroughTheParser) {
   EXPECT_EQ(got.timestamp_ns, 42);
 }
 
+// A point with its views, for the template tests.
+struct ViewedPoint {
+  explicit ViewedPoint(const Point& point)
+      : tags(point.tags.begin(), point.tags.end()),
+        fields(point.fields.begin(), point.fields.end()) {
+    view.measurement = point.measurement;
+    view.tags = tags;
+    view.fields = fields;
+    view.timestamp_ns = point.timestamp_ns;
+  }
+  std::vector<std::pair<absl::string_view, absl::string_view>> tags;
+  std::vector<std::pair<absl::string_view, double>> fields;
+  PointView view;
+};
+
+// What AppendFromTemplate writes for `point` from a template made of it with every value
+// replaced by NaN (the template must not depend on them), next to what AppendView writes.
+void ExpectTemplateWritesLikeAppendView(const Point& point) {
+  Point blank = point;
+  for (auto& field : blank.fields) field.second = std::nan("");
+  blank.timestamp_ns = 0;
+  LineProtocolEncoder encoder;
+  // Behind another template, so that offsets into the shared buffer matter.
+  LineTemplates templates;
+  encoder.AddTemplate(ViewedPoint({"first", {{"a", "b"}}, {{"f", 1}}, 0}).view, &templates);
+  encoder.AddTemplate(ViewedPoint(blank).view, &templates);
+  ASSERT_EQ(templates.size(), 2u);
+  std::vector<double> values;
+  for (const auto& field : point.fields) values.push_back(field.second);
+  std::string from_template = "before\n", direct = "before\n";
+  const bool written = encoder.AppendView(ViewedPoint(point).view, &direct);
+  EXPECT_EQ(
+      encoder.AppendFromTemplate(templates, 1, values.data(), point.timestamp_ns, &from_template),
+      written);
+  EXPECT_EQ(from_template, direct);
+  templates.ShrinkToFit();
+  const double one = 1;
+  from_template.clear();
+  EXPECT_TRUE(encoder.AppendFromTemplate(templates, 0, &one, 5, &from_template));
+  EXPECT_EQ(from_template, "first,a=b f=1 5\n");
+}
+
+TEST(LineTemplateTest, ReplaysWhatAppendViewWrites) {
+  const std::string nasty = "a b,c=d\\e\n\\";
+  ExpectTemplateWritesLikeAppendView({"m", {{"t", "v"}}, {{"f", 1.5}}, 1700000000123456789});
+  ExpectTemplateWritesLikeAppendView({"m", {}, {{"f", -0.0}}, -5});
+  // Fields given out of order come back sorted, each with its own value.
+  ExpectTemplateWritesLikeAppendView(
+      {"m", {{"z", "1"}, {"a", "2"}}, {{"y_sum", 2.25}, {"y_count", 3}, {"b", 7}}, 9});
+  // Escapes, newlines, trailing backslashes, tags that end up empty, a field without a key.
+  ExpectTemplateWritesLikeAppendView({nasty,
+                                      {{"z", "1"}, {nasty, nasty}, {"e", ""}, {"a", "\\\\"}},
+                                      {{"y", 0.5}, {nasty, -3}, {"\\", 4}},
+                                      std::numeric_limits<int64_t>::min()});
+  // Values whose decimals are long.
+  Point extremes{"m", {}, {}, std::numeric_limits<int64_t>::max()};
+  for (int i = 0; i < 20; ++i) {
+    extremes.fields.emplace_back("f" + std::to_string(10 + i),
+                                 i % 2 ? -DBL_MAX : -std::numeric_limits<double>::denorm_min());
+  }
+  ExpectTemplateWritesLikeAppendView(extremes);
+}
+
+TEST(LineTemplateTest, PointWithoutFieldKeysMakesNoLine) {
+  ExpectTemplateWritesLikeAppendView({"m", {{"t", "v"}}, {{"\\", 1}, {"", 2}}, 1});
+  ExpectTemplateWritesLikeAppendView({"m", {{"t", "v"}}, {}, 1});
+}
+
+TEST(LineTemplateTest, OneTemplateServesManyValuesAndTimestamps) {
+  LineProtocolEncoder encoder;
+  LineTemplates templates;
+  encoder.AddTemplate(
+      ViewedPoint({"cpu", {{"host", "a b"}}, {{"x_sum", 0}, {"x_count", 0}}, 0}).view, &templates);
+  std::string out;
+  const double first[] = {1.5, 2};
+  const double second[] = {0.001, 1e21};
+  encoder.AppendFromTemplate(templates, 0, first, 10, &out);
+  encoder.AppendFromTemplate(templates, 0, second, 11, &out);
+  EXPECT_EQ(out,
+            "cpu,host=a\\ b x_count=2,x_sum=1.5 10\n"
+            "cpu,host=a\\ b x_count=1000000000000000000000,x_sum=0.001 11\n");
+}
+
+TEST(LineTemplateTest, RandomPointsReplayLikeAppendView) {
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> count(0, 5);
+  std::uniform_int_distribution<int> length(0, 20);
+  std::uniform_int_distribution<int> letter(0, 9);
+  std::uniform_real_distribution<double> magnitude(-30, 30);
+  const auto text = [&] {
+    std::string s;
+    for (int n = length(rng); n > 0; --n) s.push_back("ab=, \\\n_\xc3\xa9"[letter(rng)]);
+    return s;
+  };
+  for (int round = 0; round < 2000; ++round) {
+    Point point{text(), {}, {}, static_cast<int64_t>(rng()) * (round % 3 == 0 ? -1 : 1)};
+    for (int n = count(rng); n > 0; --n) point.tags.emplace_back(text(), text());
+    for (int n = count(rng); n > 0; --n) {
+      const double value =
+          (round % 2 ? std::round(std::pow(10, magnitude(rng))) : std::pow(10, magnitude(rng))) *
+          (n % 2 ? -1 : 1);
+      point.fields.emplace_back(text(), value);
+    }
+    // Unique keys, as the encoder requires.
+    std::sort(point.tags.begin(), point.tags.end());
+    point.tags.erase(std::unique(point.tags.begin(), point.tags.end(),
+                                 [](const auto& a, const auto& b) { return a.first == b.first; }),
+                     point.tags.end());
+    std::sort(point.fields.begin(), point.fields.end());
+    point.fields.erase(std::unique(point.fields.begin(), point.fields.end(),
+                                   [](const auto& a, const auto& b) { return a.first == b.first; }),
+                       point.fields.end());
+    std::shuffle(point.fields.begin(), point.fields.end(), rng);
+    ExpectTemplateWritesLikeAppendView(point);
+  }
+}
+
 TEST(ParseLineProtocolTest, ParsesReadmeEscapes) {
   absl::StatusOr<std::vector<Point>> parsed = ParseLineProtocol(
       "m\\ x\\=y,bs=a\\b,cm=a\\,b,eq=a\\=b,sp=a\\ b f\\,1=2 NOW\n"

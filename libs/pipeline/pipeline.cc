@@ -26,7 +26,9 @@ absl::StatusOr<UploadFormat> ParseUploadFormat(absl::string_view text) {
 
 PushPipeline::PushPipeline(PipelineOptions options, Spool* spool, std::vector<BackendSpec> backends,
                            MetricsRegistry* registry)
-    : options_(std::move(options)), spool_(spool) {
+    : options_(std::move(options)),
+      spool_(spool),
+      conversion_cache_(options_.conversion_cache_bytes) {
   for (size_t i = 0; i < backends.size(); ++i) {
     auto backend = std::make_unique<Backend>();
     backend->format = backends[i].format;
@@ -136,7 +138,7 @@ void PushPipeline::DispatchRecord(const Spool::Record& record) {
     if (backend->format == UploadFormat::kLineProtocol) {
       if (!lines_ready) {
         ConversionStats stats;
-        line_count = ConvertPushToLineProtocol(view, options_.conversion, &encoder, &lines, &stats);
+        line_count = conversion_cache_.Convert(view, options_.conversion, &encoder, &lines, &stats);
         points_->Add(line_count);
         if (stats.dropped_non_finite > 0) dropped_non_finite_->Add(stats.dropped_non_finite);
         lines_ready = true;
@@ -190,6 +192,24 @@ void PushPipeline::RegisterMetrics(MetricsRegistry* registry) {
                          "NaN or infinite sample values and fields left out of points.");
   unreadable_records_ = &registry->Counter("pushgate_aggregator_spool_unreadable_records_total",
                                            "Spool records that did not decode as a push.");
+  auto cache_metric = [this, registry](const char* name, const char* help, const char* type,
+                                       auto read) {
+    registry->CallbackFamily(name, help, type, {}, [this, read] {
+      return MetricsRegistry::SeriesList{{{}, double(read(conversion_cache_.stats()))}};
+    });
+  };
+  cache_metric("pushgate_aggregator_conversion_cache_hits_total",
+               "Pushes written from the line templates of an earlier push of the same shape.",
+               "counter", [](const ConversionCache::Stats& s) { return s.hits; });
+  cache_metric("pushgate_aggregator_conversion_cache_misses_total",
+               "Pushes converted point by point (new shape, non-finite value, or cache off).",
+               "counter", [](const ConversionCache::Stats& s) { return s.misses; });
+  cache_metric("pushgate_aggregator_conversion_cache_evictions_total",
+               "Push shapes dropped to keep within --conversion_cache_bytes.", "counter",
+               [](const ConversionCache::Stats& s) { return s.evictions; });
+  cache_metric("pushgate_aggregator_conversion_cache_bytes",
+               "Memory held by remembered push shapes and their line templates.", "gauge",
+               [](const ConversionCache::Stats& s) { return s.bytes; });
 
   auto spool_gauge = [this, registry](const char* name, const char* help, auto read) {
     registry->CallbackGauge(name, help, [this, read] { return double(read(spool_->stats())); });

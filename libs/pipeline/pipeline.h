@@ -52,6 +52,9 @@ struct PipelineOptions {
   // How long Stop() keeps delivering what was read from the spool; the rest is replayed
   // from the spool on the next start.
   absl::Duration drain_timeout = absl::Seconds(5);
+  // Memory for the line templates of recurring pushes (ConversionCache): about 13 KiB per
+  // group of 100 series, so the default holds some 2,500 such groups. 0 turns it off.
+  size_t conversion_cache_bytes = 32 << 20;
   // Nice value of the dispatcher and upload threads (libs/thread_priority): they convert,
   // compress and upload what is already acknowledged, so they yield the CPU to the threads
   // that acknowledge new pushes. 0 keeps normal priority.
@@ -92,6 +95,8 @@ class PushPipeline : public PushProcessor {
 
   const PipelineOptions options_;
   Spool* const spool_;
+  // Used by the dispatcher thread only.
+  ConversionCache conversion_cache_;
   std::vector<std::unique_ptr<Backend>> backends_;
 
   absl::Mutex release_mu_;

@@ -329,7 +329,9 @@ TEST(SpoolTest, EveryCommitIsCountedInTheBucketOfTheTimeItTook) {
     ASSERT_EQ(counted_in.size(), 1u) << "one commit per append";
     const size_t k = counted_in[0];
     // The bucket's lower edge is below the time the whole call took.
-    if (k > 0) EXPECT_LT(bounds[k - 1], at_most) << "bucket " << k;
+    if (k > 0) {
+      EXPECT_LT(bounds[k - 1], at_most) << "bucket " << k;
+    }
     before = after;
   }
   EXPECT_GT(before.commit_seconds, 0);

@@ -75,6 +75,11 @@ ABSL_FLAG(int64_t, spool_prefill_bytes, 1 << 20,
           "Zeros written ahead of the spool's records in steps of this size, so that a group "
           "commit's fdatasync need not also write the file's new size (about half the sync "
           "time); each spool byte then reaches the disk twice. 0 turns it off.");
+ABSL_FLAG(int64_t, conversion_cache_bytes, 32 << 20,
+          "Memory for the line templates of pushes whose shape (group, families, series, "
+          "labels, bucket bounds) comes again: such a push is then written without sorting and "
+          "escaping its tags again, in about half the CPU time. About 13 KiB per group of 100 "
+          "series; least recently pushed shapes are dropped beyond it. 0 turns it off.");
 ABSL_FLAG(int, background_nice, 10,
           "Nice value (0-19) of the threads that convert, compress and upload spooled pushes, "
           "so that acknowledging new pushes gets the CPU first; those threads still use all "
@@ -179,6 +184,11 @@ int Run() {
     LOG(ERROR) << "--background_nice must be between 0 and 19, not " << background_nice;
     return 2;
   }
+  const int64_t conversion_cache_bytes = absl::GetFlag(FLAGS_conversion_cache_bytes);
+  if (conversion_cache_bytes < 0) {
+    LOG(ERROR) << "--conversion_cache_bytes must be 0 or more, not " << conversion_cache_bytes;
+    return 2;
+  }
   const int ingest_threads = absl::GetFlag(FLAGS_ingest_threads);
   if (ingest_threads < 1) {
     LOG(ERROR) << "--ingest_threads must be at least 1, not " << ingest_threads;
@@ -196,6 +206,7 @@ int Run() {
   PipelineOptions pipeline_options;
   pipeline_options.conversion = *conversion;
   pipeline_options.background_nice = background_nice;
+  pipeline_options.conversion_cache_bytes = static_cast<size_t>(conversion_cache_bytes);
   PushPipeline pipeline(pipeline_options, spool->get(), std::move(backends), &registry);
 
   IngestServer ingest(absl::GetFlag(FLAGS_grpc_listen), &pipeline, ingest_threads);

@@ -84,6 +84,43 @@ TEST(PushToUploadTest, PlainAndGzipTextPushesArriveAsExactPoints) {
   EXPECT_THAT(aggregator.body, HasSubstr("pushgate_aggregator_spool_unreleased_bytes "));
 }
 
+// A group pushed again and again, as cron jobs do: from the third push on the aggregator
+// writes its lines from templates (--conversion_cache_bytes), each push with its own values,
+// and a push with a NaN among them leaves that point out as always.
+TEST(PushToUploadTest, RepeatedPushesOfAGroupArriveWithTheirOwnValues) {
+  UploadReceiver receiver;
+  Pushgate pushgate(PushgateOptions{receiver.url()});
+  const auto body = [](const std::string& requests, const std::string& fds) {
+    return absl::StrCat(
+        "# TYPE http_requests_total counter\n"
+        "http_requests_total{code=\"200\",instance=\"from-body\"} ",
+        requests,
+        " 1700000000000\n"
+        "# TYPE process_open_fds gauge\n"
+        "process_open_fds ",
+        fds, "\n");
+  };
+  const auto expected = [](const std::string& requests, const std::string& fds) {
+    std::string lines =
+        absl::StrCat("http,code=200,instance=a/b,job=demo http_requests_total=", requests,
+                     " 1700000000000000000\n");
+    if (!fds.empty()) {
+      absl::StrAppend(&lines, "process,instance=a/b,job=demo process_open_fds=", fds, " NOW\n");
+    }
+    return lines;
+  };
+  PushAndExpect(pushgate, receiver, body("1027", "12"), {}, expected("1027", "12"));
+  PushAndExpect(pushgate, receiver, body("1028", "13"), {}, expected("1028", "13"));
+  PushAndExpect(pushgate, receiver, body("1029.5", "14"), {}, expected("1029.5", "14"));
+  PushAndExpect(pushgate, receiver, body("1030", "NaN"), {}, expected("1030", ""));
+  PushAndExpect(pushgate, receiver, body("1e21", "-0"), {}, expected("1e21", "-0"));
+
+  HttpResult aggregator = HttpRequestTo("GET", pushgate.aggregator_metrics_url());
+  EXPECT_THAT(aggregator.body, HasSubstr("pushgate_aggregator_conversion_cache_hits_total 2\n"));
+  EXPECT_THAT(aggregator.body, HasSubstr("pushgate_aggregator_conversion_cache_misses_total 3\n"));
+  EXPECT_THAT(aggregator.body, HasSubstr("pushgate_aggregator_dropped_non_finite_total 1\n"));
+}
+
 TEST(PushToUploadTest, RejectedPushUploadsNothing) {
   UploadReceiver receiver;
   Pushgate pushgate(PushgateOptions{receiver.url()});
