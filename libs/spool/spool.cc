@@ -940,7 +940,15 @@ absl::Status Spool::Impl::OpenCursor(std::shared_ptr<Segment> segment) {
   cursor_reader_.reset();
   cursor_segment_.reset();
   if (cursor_fd_ >= 0) close(cursor_fd_);
-  cursor_fd_ = open(segment->path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Without O_NOATIME every read after a commit would update the file's access time (relatime
+  // updates it whenever it is older than the modification time, which each commit moves), and
+  // the next commit's fdatasync would then also write the inode, and wait for it, on file
+  // systems without a journal. It needs the file's owner (or CAP_FOWNER), which the spool
+  // normally is.
+  cursor_fd_ = open(segment->path.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME);
+  if (cursor_fd_ < 0 && errno == EPERM) {
+    cursor_fd_ = open(segment->path.c_str(), O_RDONLY | O_CLOEXEC);
+  }
   if (cursor_fd_ < 0) {
     // ENOENT: released and deleted since the caller looked, so there is nothing to read.
     if (errno == ENOENT) return absl::NotFoundError(segment->path);
