@@ -6,7 +6,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <iterator>
 #include <limits>
 #include <list>
 #include <string>
@@ -491,10 +490,9 @@ class TemplateSink final : public PointSink {
 
   void Add(const PointView& point) override {
     encoder_->AddTemplate(point, templates_);
-    double values[2];  // the converter's points have one or two fields
-    const size_t count = std::min(point.fields.size(), std::size(values));
-    for (size_t i = 0; i < count; ++i) values[i] = point.fields[i].second;
-    if (encoder_->AppendFromTemplate(*templates_, templates_->size() - 1, values,
+    values_.clear();  // the converter's points have one or two fields
+    for (const auto& field : point.fields) values_.push_back(field.second);
+    if (encoder_->AppendFromTemplate(*templates_, templates_->size() - 1, values_.data(),
                                      point.timestamp_ns, out_)) {
       ++written_;
     }
@@ -506,6 +504,7 @@ class TemplateSink final : public PointSink {
   LineProtocolEncoder* const encoder_;
   std::string* const out_;
   LineTemplates* const templates_;
+  absl::InlinedVector<double, 2> values_;
   size_t written_ = 0;
 };
 

@@ -83,6 +83,7 @@ class ConversionCache {
  public:
   // Keeps at most about `max_bytes` of shapes and templates, dropping the least recently used
   // shapes first; 0 keeps nothing (every push converted as ConvertPushToLineProtocol does).
+  // Which shapes came once is recorded apart, in at most about 1 MiB.
   explicit ConversionCache(size_t max_bytes);
   ~ConversionCache();
   ConversionCache(const ConversionCache&) = delete;
