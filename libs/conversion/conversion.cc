@@ -516,6 +516,31 @@ class ConversionCache::Impl {
 
   size_t Convert(const PushView& push, const ConversionOptions& options,
                  LineProtocolEncoder* encoder, std::string* out, ConversionStats* stats) {
+    const size_t lines = ConvertWithKey(push, options, encoder, out, stats);
+    // A huge push's key is not kept for the life of the thread.
+    if (key_.capacity() > kMaxKeptKeyBytes) std::string().swap(key_);
+    return lines;
+  }
+
+  Stats stats() const {
+    Stats stats;
+    stats.hits = hits_.load(std::memory_order_relaxed);
+    stats.misses = misses_.load(std::memory_order_relaxed);
+    stats.evictions = evictions_.load(std::memory_order_relaxed);
+    stats.shapes = shapes_count_.load(std::memory_order_relaxed);
+    stats.bytes = bytes_published_.load(std::memory_order_relaxed);
+    return stats;
+  }
+
+ private:
+  struct Shape {
+    std::string key;
+    LineTemplates lines;  // one per point, in order
+    size_t bytes = 0;
+  };
+
+  size_t ConvertWithKey(const PushView& push, const ConversionOptions& options,
+                        LineProtocolEncoder* encoder, std::string* out, ConversionStats* stats) {
     if (max_bytes_ == 0) {
       Count(&misses_);
       return ConvertPushToLineProtocol(push, options, encoder, out, stats);
@@ -557,23 +582,6 @@ class ConversionCache::Impl {
     if (shape.lines.size() == expected_points) Insert(std::move(shape));
     return sink.written();
   }
-
-  Stats stats() const {
-    Stats stats;
-    stats.hits = hits_.load(std::memory_order_relaxed);
-    stats.misses = misses_.load(std::memory_order_relaxed);
-    stats.evictions = evictions_.load(std::memory_order_relaxed);
-    stats.shapes = shapes_count_.load(std::memory_order_relaxed);
-    stats.bytes = bytes_published_.load(std::memory_order_relaxed);
-    return stats;
-  }
-
- private:
-  struct Shape {
-    std::string key;
-    LineTemplates lines;  // one per point, in order
-    size_t bytes = 0;
-  };
 
   // Whether a shape with this hash came since the record of them was last cleared; records it.
   // The record is cleared when it holds kMaxSeen hashes, so that its memory stays bounded; a
@@ -628,6 +636,8 @@ class ConversionCache::Impl {
   static constexpr size_t kEntryOverhead = 64;
   // About 1 MiB of hashes.
   static constexpr size_t kMaxSeen = 1 << 16;
+  // The usual push's key is a few KiB.
+  static constexpr size_t kMaxKeptKeyBytes = 1 << 20;
 
   const size_t max_bytes_;
   std::list<Shape> shapes_;  // most recently used first

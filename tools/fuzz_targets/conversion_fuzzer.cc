@@ -57,10 +57,14 @@ double Other(double v, uint64_t* state) {
 // The push with every value and timestamp changed and nothing else.
 void ChangeValues(v1::PushRequest* push, uint64_t seed) {
   uint64_t state = seed;
-  push->set_receive_time_ns(push->receive_time_ns() + 1000000007);
+  // Shifted with wrap-around: any int64 may come in.
+  const auto shift = [](int64_t t, uint64_t by) {
+    return static_cast<int64_t>(static_cast<uint64_t>(t) + by);
+  };
+  push->set_receive_time_ns(shift(push->receive_time_ns(), 1000000007));
   for (auto& family : *push->mutable_families()) {
     for (auto& series : *family.mutable_series()) {
-      if (series.has_timestamp_ms()) series.set_timestamp_ms(series.timestamp_ms() + 15000);
+      if (series.has_timestamp_ms()) series.set_timestamp_ms(shift(series.timestamp_ms(), 15000));
       if (series.has_value()) series.set_value(Other(series.value(), &state));
       if (series.has_summary()) {
         auto* summary = series.mutable_summary();
