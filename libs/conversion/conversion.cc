@@ -564,7 +564,7 @@ class ConversionCache::Impl {
     // A shape is remembered the second time it comes: making templates costs about half a
     // conversion more, which groups that never come back (a job per run, with its run id in
     // the grouping key) would pay on every push.
-    if (!SeenBefore(absl::HashOf(key_))) {
+    if (!SeenBefore(absl::HashOf(key_)) || !Admit()) {
       return ConvertPushToLineProtocol(push, options, encoder, out, stats);
     }
     // Only a push whose values are all finite shows every line its shape can have.
@@ -589,6 +589,18 @@ class ConversionCache::Impl {
   bool SeenBefore(size_t hash) {
     if (seen_.size() >= kMaxSeen) seen_.clear();
     return !seen_.insert(hash).second;
+  }
+
+  // Whether to make templates for a new shape. Always while there is room. Once the cache is
+  // (nearly) full, only one new shape in kAdmitOneIn is let in, each pushing out the least
+  // recently used one: when more groups recur than fit, admitting every one would push out
+  // each shape before its group came back (every push then paying for templates, with no hit
+  // to show for it), while this keeps most shapes long enough to be used, and still lets a new
+  // working set in over time.
+  bool Admit() {
+    // Full: a shape like the last one kept would push another out.
+    if (bytes_ + last_shape_bytes_ <= max_bytes_) return true;
+    return ++admissions_asked_ % kAdmitOneIn == 0;
   }
 
   // Writes the push's lines from `shape`; false, with `out` partly written, at the first
@@ -620,6 +632,7 @@ class ConversionCache::Impl {
       shapes_.pop_back();
       Count(&evictions_);
     }
+    last_shape_bytes_ = shape.bytes;
     shapes_.push_front(std::move(shape));
     bytes_ += shapes_.front().bytes;
     index_.emplace(shapes_.front().key, shapes_.begin());
@@ -636,6 +649,7 @@ class ConversionCache::Impl {
   static constexpr size_t kEntryOverhead = 64;
   // About 1 MiB of hashes.
   static constexpr size_t kMaxSeen = 1 << 16;
+  static constexpr uint64_t kAdmitOneIn = 16;
   // The usual push's key is a few KiB.
   static constexpr size_t kMaxKeptKeyBytes = 1 << 20;
 
@@ -644,6 +658,8 @@ class ConversionCache::Impl {
   // Views of the keys held in shapes_.
   absl::flat_hash_map<absl::string_view, std::list<Shape>::iterator> index_;
   size_t bytes_ = 0;
+  size_t last_shape_bytes_ = 0;
+  uint64_t admissions_asked_ = 0;     // while full
   absl::flat_hash_set<size_t> seen_;  // hashes of the shapes that came once
   std::string key_;                   // the current push's, reused
   std::atomic<uint64_t> hits_{0}, misses_{0}, evictions_{0};

@@ -81,9 +81,11 @@ size_t ConvertPushToLineProtocol(const pushgate::v1::PushRequest& push,
 // any thread.
 class ConversionCache {
  public:
-  // Keeps at most about `max_bytes` of shapes and templates, dropping the least recently used
-  // shapes first; 0 keeps nothing (every push converted as ConvertPushToLineProtocol does).
-  // Which shapes came once is recorded apart, in at most about 1 MiB.
+  // Keeps at most about `max_bytes` of shapes and templates; 0 keeps nothing (every push
+  // converted as ConvertPushToLineProtocol does). A shape is kept the second time it comes.
+  // Once the cache is full, one new shape in 16 gets in, pushing out the least recently used:
+  // when more groups recur than fit, the shapes kept then live long enough to be used. Which
+  // shapes came once is recorded apart, in at most about 1 MiB.
   explicit ConversionCache(size_t max_bytes);
   ~ConversionCache();
   ConversionCache(const ConversionCache&) = delete;

@@ -1162,7 +1162,11 @@ TEST(ConversionCacheTest, LeastRecentlyUsedShapesGoFirstToStayWithinTheLimit) {
   Remember(CacheTestPush(1, "i2"), &cache);
   ConvertBothWays(CacheTestPush(1, "i1"), &cache);  // i1 is now the most recent
   EXPECT_EQ(cache.stats().hits, 1u);
-  Remember(CacheTestPush(1, "i3"), &cache);  // drops i2
+  // The cache is full: a new shape gets in only once in 16 tries (after it came once), and
+  // then pushes out i2, the least recently used.
+  for (int i = 0; i < 16; ++i) ConvertBothWays(CacheTestPush(1, "i3"), &cache);
+  EXPECT_EQ(cache.stats().evictions, 0u);
+  ConvertBothWays(CacheTestPush(1, "i3"), &cache);
   EXPECT_EQ(cache.stats().evictions, 1u);
   EXPECT_EQ(cache.stats().shapes, 2u);
   EXPECT_LE(cache.stats().bytes, one_shape * 2 + one_shape / 2);
@@ -1180,6 +1184,27 @@ TEST(ConversionCacheTest, LeastRecentlyUsedShapesGoFirstToStayWithinTheLimit) {
   EXPECT_EQ(again.cached, again.direct);
   EXPECT_EQ(tiny.stats().shapes, 0u);
   EXPECT_EQ(tiny.stats().hits, 0u);
+}
+
+// More groups recur than the cache holds: admitting every new shape would push each one out
+// before its group came back (least recently used, in a cycle), so no push would ever hit.
+TEST(ConversionCacheTest, GroupsThatDoNotAllFitStillHitForThoseKept) {
+  ConversionCache probe(1 << 20);
+  Remember(CacheTestPush(1, "i0"), &probe);
+  const size_t one_shape = probe.stats().bytes;
+  ConversionCache cache(one_shape * 2 + one_shape / 2);  // room for two shapes of four
+  constexpr int kRounds = 200;
+  for (int round = 0; round < kRounds; ++round) {
+    for (const char* group : {"i1", "i2", "i3", "i4"}) {
+      const BothLines both = ConvertBothWays(CacheTestPush(round, group), &cache);
+      ASSERT_EQ(both.cached, both.direct) << group << " in round " << round;
+    }
+  }
+  const ConversionCache::Stats stats = cache.stats();
+  EXPECT_GT(stats.hits, kRounds * 4 / 4)
+      << "hits " << stats.hits << ", evictions " << stats.evictions;
+  EXPECT_LT(stats.evictions, kRounds * 4 / 8);
+  EXPECT_LE(stats.shapes, 2u);
 }
 
 TEST(ConversionCacheTest, ZeroBytesKeepsNothing) {
