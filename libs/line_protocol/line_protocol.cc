@@ -492,7 +492,8 @@ char* LineProtocolEncoder::WriteSeriesKey(absl::string_view measurement, size_t 
   return p;
 }
 
-// Writes field `i` of fields_ up to its value: the separator, the key and '='.
+// Writes what comes before the value of a line's field number `i` (from 0): its separator, key and
+// '='.
 inline char* WriteFieldKey(absl::string_view key, size_t i, char* p) {
   *p++ = i == 0 ? ' ' : ',';
   p = WriteEscaped<false>(key, p);
