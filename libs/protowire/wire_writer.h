@@ -39,6 +39,16 @@ inline bool IsSetDouble(double v) {
   return bits != 0;
 }
 
+// Writes `v` as the 8 bytes of a fixed64 (double) field's value at `p`.
+inline void StoreFixedDouble(double v, char* p) {
+  uint64_t bits;
+  std::memcpy(&bits, &v, sizeof(bits));
+#ifndef ABSL_IS_LITTLE_ENDIAN
+  bits = __builtin_bswap64(bits);
+#endif
+  std::memcpy(p, &bits, sizeof(bits));
+}
+
 // A tag, the length and the payload.
 inline size_t LengthDelimitedFieldSize(size_t payload) { return 1 + VarintSize(payload) + payload; }
 
@@ -134,13 +144,8 @@ class WireWriter {
   // Always written (a oneof member).
   void DoubleField(int field, double v) {
     *p_++ = static_cast<char>(Tag(field, kFixed64));
-    uint64_t bits;
-    std::memcpy(&bits, &v, sizeof(bits));
-#ifndef ABSL_IS_LITTLE_ENDIAN
-    bits = __builtin_bswap64(bits);
-#endif
-    std::memcpy(p_, &bits, sizeof(bits));
-    p_ += sizeof(bits);
+    StoreFixedDouble(v, p_);
+    p_ += sizeof(double);
   }
 
   // Written only when set (proto3 scalar outside a oneof).

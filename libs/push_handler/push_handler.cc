@@ -48,6 +48,7 @@ std::string NormalizeRoutePrefix(absl::string_view prefix) {
 PushHandler::PushHandler(PushHandlerOptions options, IngestClient* client,
                          MetricsRegistry* registry)
     : options_(std::move(options)),
+      text_shapes_(options_.limits, options_.text_shape_cache_bytes),
       client_(client),
       registry_(registry),
       requests_(registry->Counter("pushgate_front_requests_total",
@@ -67,6 +68,24 @@ PushHandler::PushHandler(PushHandlerOptions options, IngestClient* client,
           "Time from a push request read in full to its answer (after the aggregator's "
           "acknowledgement for an accepted push), refused pushes included.",
           {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})) {
+  auto shape_metric = [this, registry](const char* name, const char* help, const char* type,
+                                       auto read) {
+    registry->CallbackFamily(name, help, type, {}, [this, read] {
+      return MetricsRegistry::SeriesList{{{}, double(read(text_shapes_.stats()))}};
+    });
+  };
+  shape_metric("pushgate_front_text_shape_cache_hits_total",
+               "Text pushes written from the shape of an earlier push with the same text.",
+               "counter", [](const TextShapeCache::Stats& s) { return s.hits; });
+  shape_metric("pushgate_front_text_shape_cache_misses_total",
+               "Text pushes parsed (new group or text, a 0 that came or went, or cache off).",
+               "counter", [](const TextShapeCache::Stats& s) { return s.misses; });
+  shape_metric("pushgate_front_text_shape_cache_evictions_total",
+               "Groups dropped to keep within --text_shape_cache_bytes.", "counter",
+               [](const TextShapeCache::Stats& s) { return s.evictions; });
+  shape_metric("pushgate_front_text_shape_cache_bytes",
+               "Memory held by the shapes of recurring text pushes.", "gauge",
+               [](const TextShapeCache::Stats& s) { return s.bytes; });
   registry->CallbackGauge("pushgate_front_inflight_pushes",
                           "Pushes sent to the aggregator and not yet acknowledged.",
                           [client] { return static_cast<double>(client->stats().inflight); });
@@ -196,7 +215,7 @@ void PushHandler::HandlePush(HttpRequest& request, absl::string_view key_path,
     absl::Status parsed =
         IsDelimitedProtobuf(request.Header("Content-Type"))
             ? DecodeProtobufPushToWire(body, options_.limits, &serialized, &series)
-            : ParseTextToWire(body, options_.limits, &serialized, &series);
+            : text_shapes_.ParseToWire(key_path, body, &serialized, &series);
     if (!parsed.ok()) return reject("body", parsed);
     series_received_.Add(series);
   }

@@ -18,6 +18,7 @@
 #include "libs/ingest_client/ingest_client.h"
 #include "libs/self_metrics/self_metrics.h"
 #include "libs/text_parser/text_parser.h"
+#include "libs/text_parser/text_shape_cache.h"
 
 namespace pushgate {
 
@@ -26,6 +27,8 @@ struct PushHandlerOptions {
   std::string route_prefix;
   size_t max_decompressed_bytes = 64 << 20;
   TextParserLimits limits;
+  // Memory for the shapes of recurring text pushes (TextShapeCache); 0 parses every push.
+  size_t text_shape_cache_bytes = 16 << 20;
   // Seconds suggested to clients in Retry-After when the aggregator cannot take a push.
   int retry_after_seconds = 1;
 };
@@ -58,6 +61,7 @@ class PushHandler {
               const HttpResponder& respond);
 
   const PushHandlerOptions options_;
+  TextShapeCache text_shapes_;
   IngestClient* const client_;
   MetricsRegistry* const registry_;
   MetricFamilyValues& requests_;

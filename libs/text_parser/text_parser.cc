@@ -21,6 +21,7 @@
 #include "libs/text_parser/internal/numbers.h"
 #include "libs/text_parser/internal/plain_sample.h"
 #include "libs/text_parser/internal/scan.h"
+#include "libs/text_parser/internal/traced_parse.h"
 
 namespace pushgate {
 namespace {
@@ -53,6 +54,7 @@ using ::pushgate::text_parser_internal::ScanPlainSample;
 using ::pushgate::text_parser_internal::SeriesKind;
 using ::pushgate::text_parser_internal::SeriesRecord;
 using ::pushgate::text_parser_internal::StartsWithNameAndQuote;
+using ::pushgate::text_parser_internal::ValueSlot;
 
 // The model writes its types as MetricType field values.
 // (Compared as ints: comparing two enumerations' values draws -Wenum-compare.)
@@ -282,7 +284,7 @@ class Parser {
       PlainSample plain;
       if (fast_path_ &&
           ScanPlainSample(p, end, last_name_, declared_key_, &labels_, plain_limits, &plain)) {
-        absl::Status status = AddSample(plain.name, plain.same_name, plain.value,
+        absl::Status status = AddSample(plain.name, plain.same_name, plain.value, plain.value_text,
                                         /*has_timestamp=*/false, /*timestamp=*/0);
         if (!status.ok()) return status;
         p = plain.next;
@@ -465,7 +467,7 @@ class Parser {
       return Error("unexpected text ", Quote(line.substr(i)), " after the ",
                    has_timestamp ? "timestamp" : "value", " of metric ", Quote(name));
     }
-    return AddSample(name, same_name, value, has_timestamp, timestamp);
+    return AddSample(name, same_name, value, value_text, has_timestamp, timestamp);
   }
 
   // Where the token starting at line[i] ends: the next blank or the end of the line.
@@ -732,9 +734,16 @@ class Parser {
     return absl::OkStatus();
   }
 
-  // `same_name`: `name` equals last_name_, whose resolution is cached.
-  absl::Status AddSample(absl::string_view name, bool same_name, double value, bool has_timestamp,
-                         int64_t timestamp) {
+  // `same_name`: `name` equals last_name_, whose resolution is cached. `value_text` is where
+  // `value` is written in the body.
+  absl::Status AddSample(absl::string_view name, bool same_name, double value,
+                         absl::string_view value_text, bool has_timestamp, int64_t timestamp) {
+    const uint32_t slot = samples_++;
+    if (ABSL_PREDICT_FALSE(model_.slots != nullptr)) {
+      ValueSlot& traced = model_.slots->emplace_back();
+      traced.text_begin = static_cast<uint32_t>(value_text.data() - body_.data());
+      traced.text_end = static_cast<uint32_t>(traced.text_begin + value_text.size());
+    }
     if (!same_name) {
       absl::StatusOr<Target> target = Resolve(name);
       if (!target.ok()) return target.status();
@@ -744,12 +753,12 @@ class Parser {
     const Target target = last_target_;
     const FamilyType type = families_[target.family].type;
     if (IsGrouped(type)) {
-      return AddGroupedSample(name, target, type, value, has_timestamp, timestamp);
+      return AddGroupedSample(name, target, type, value, slot, has_timestamp, timestamp);
     }
     absl::Status status = CheckLabelCount(name, labels_.size());
     if (status.ok()) status = CountSeries();
     if (!status.ok()) return status;
-    model_.AddValueSeries(target.family, labels_, value, has_timestamp, timestamp);
+    model_.AddValueSeries(target.family, labels_, value, slot, has_timestamp, timestamp);
     return absl::OkStatus();
   }
 
@@ -757,7 +766,8 @@ class Parser {
   // line, so that the common value sample above stays small.
   ABSL_ATTRIBUTE_NOINLINE absl::Status AddGroupedSample(absl::string_view name, Target target,
                                                         FamilyType type, double value,
-                                                        bool has_timestamp, int64_t timestamp) {
+                                                        uint32_t slot, bool has_timestamp,
+                                                        int64_t timestamp) {
     const absl::string_view special = type == kSummary ? "quantile" : "le";
     int special_index = -1;
     for (int k = 0; k < static_cast<int>(labels_.size()); ++k) {
@@ -800,13 +810,15 @@ class Parser {
     switch (target.role) {
       case Role::kQuantile:
       case Role::kBucket:
-        model_.AddPoint(series, bound, value);
+        model_.AddPoint(series, bound, value, slot);
         break;
       case Role::kSum:
         record.sum = value;
+        record.sum_slot = slot;
         break;
       default:
         record.count = value;
+        record.count_slot = slot;
     }
     return absl::OkStatus();
   }
@@ -875,6 +887,7 @@ class Parser {
 
   size_t line_ = 0;
   bool eof_ = false;
+  uint32_t samples_ = 0;  // sample lines read so far
   size_t series_count_ = 0;
 
   // In the thread's Workspace.
@@ -913,15 +926,32 @@ absl::Status AppendFamiliesFromWire(absl::string_view wire,
   return absl::OkStatus();
 }
 
+// The containers parses on this thread work in.
+Workspace& ThreadWorkspace() {
+  static thread_local Workspace workspace;
+  return workspace;
+}
+
 }  // namespace
 
 absl::Status ParseTextToWire(absl::string_view body, const TextParserLimits& limits,
                              std::string* out, size_t* series) {
-  static thread_local Workspace workspace;
-  return Parser(body, limits, &workspace).Run(out, series);
+  return Parser(body, limits, &ThreadWorkspace()).Run(out, series);
 }
 
 namespace text_parser_internal {
+
+absl::Status ParseTextToWireTraced(absl::string_view body, const TextParserLimits& limits,
+                                   std::string* out, size_t* series,
+                                   std::vector<ValueSlot>* slots) {
+  slots->clear();
+  Workspace& workspace = ThreadWorkspace();
+  Parser parser(body, limits, &workspace);  // clears the workspace, slots included
+  workspace.model.slots = slots;
+  absl::Status status = parser.Run(out, series);
+  workspace.model.slots = nullptr;
+  return status;
+}
 
 absl::Status ParseTextToWireGeneralPathOnly(absl::string_view body, const TextParserLimits& limits,
                                             std::string* out, size_t* series) {

@@ -5,6 +5,7 @@
 // give ParseText's error and leave the output untouched. ParseText's messages themselves are
 // checked by text_parser_test.
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -15,7 +16,9 @@
 #include "absl/strings/string_view.h"
 #include "gtest/gtest.h"
 #include "libs/text_parser/internal/general_path.h"
+#include "libs/text_parser/internal/text_shape.h"
 #include "libs/text_parser/text_parser.h"
+#include "libs/text_parser/text_shape_cache.h"
 #include "proto/ingest.pb.h"
 #include "tests/conformance/vectors.h"
 
@@ -285,6 +288,139 @@ TEST(ParseTextToWireTest, FastPathGivesWhatTheGeneralParserGives) {
   }
   // Each limit is reached somewhere, from lines the fast path reads too.
   EXPECT_GE(rejected_by_limits, 4);
+}
+
+using ::pushgate::text_parser_internal::ReplaceValues;
+
+std::vector<Body> AllBodies() {
+  std::vector<Body> bodies = VectorBodies();
+  for (const std::vector<Body>& more : {EdgeBodies(), FastPathBodies()}) {
+    bodies.insert(bodies.end(), more.begin(), more.end());
+  }
+  return bodies;
+}
+
+TextParserLimits TightLimits() {
+  TextParserLimits tight;
+  tight.max_series = 40;
+  tight.max_labels_per_series = 2;
+  tight.max_label_name_length = 5;
+  tight.max_label_value_length = 4;
+  return tight;
+}
+
+// `body` parsed through `cache` must give what ParseTextToWire gives.
+void ExpectCacheGivesParse(TextShapeCache* cache, absl::string_view group, absl::string_view body,
+                           const TextParserLimits& limits) {
+  std::string direct = "kept";
+  std::string cached = "kept";
+  size_t direct_series = 1;
+  size_t cached_series = 2;
+  const absl::Status direct_status = ParseTextToWire(body, limits, &direct, &direct_series);
+  const absl::Status cached_status = cache->ParseToWire(group, body, &cached, &cached_series);
+  EXPECT_EQ(cached_status, direct_status);
+  EXPECT_TRUE(cached == direct) << "the wire bytes differ for body:\n" << body;
+  if (direct_status.ok()) {
+    EXPECT_EQ(cached_series, direct_series);
+  }
+}
+
+// Whether the text is a value whose proto3 field would be left out (0, not -0).
+bool IsPositiveZero(absl::string_view text) {
+  const double v = std::strtod(std::string(text).c_str(), nullptr);
+  return v == 0 && !std::signbit(v);
+}
+
+// A push's values replaced keep its shape; ones that change a 0 into another number or back
+// change the encoding's layout, and bad ones make an error: through a shape every one must give
+// exactly what the parser gives.
+TEST(TextShapeTest, WritesWhatTheParserWritesForOtherValues) {
+  const std::vector<std::string> others = {"123.5", "-7e-3", "NaN", "+Inf", "-0", "1e308", "42"};
+  int shapes = 0;
+  int written = 0;
+  for (const Body& body : AllBodies()) {
+    for (const TextParserLimits& limits : {TextParserLimits{}, TightLimits()}) {
+      SCOPED_TRACE(body.name);
+      text_parser_internal::TextShape shape;
+      std::string wire = "kept";
+      size_t series = 0;
+      if (!text_parser_internal::ParseAndMakeShape(body.text, limits, &wire, &series, &shape)
+               .ok()) {
+        EXPECT_EQ(wire, "kept");
+        continue;
+      }
+      ++shapes;
+      EXPECT_EQ(wire, "kept" + shape.wire);
+      std::vector<std::string> variants = {
+          // The same values, and others that keep each left-out 0 a 0.
+          shape.body,
+          ReplaceValues(shape,
+                        [&](size_t k, absl::string_view old) {
+                          return IsPositiveZero(old) ? std::string("0.0")
+                                                     : others[k % others.size()];
+                        }),
+          // Others that turn 0s into numbers and back.
+          ReplaceValues(
+              shape,
+              [](size_t k, absl::string_view) -> std::string { return k % 2 ? "0" : "2.5"; }),
+          ReplaceValues(
+              shape, [](size_t k, absl::string_view) -> std::string { return k % 3 ? "1" : "0"; }),
+          // Not values, values out of range, a value and more.
+          ReplaceValues(shape,
+                        [](size_t k, absl::string_view old) -> std::string {
+                          return k == 0 ? "x1" : std::string(old);
+                        }),
+          ReplaceValues(shape, [](size_t, absl::string_view) -> std::string { return "1e999"; }),
+          ReplaceValues(shape,
+                        [](size_t k, absl::string_view old) -> std::string {
+                          return k ? std::string(old) : "1 2";
+                        }),
+          ReplaceValues(
+              shape,
+              [](size_t, absl::string_view old) -> std::string { return absl::StrCat(old, "\r"); }),
+      };
+      for (size_t v = 0; v < variants.size(); ++v) {
+        SCOPED_TRACE(absl::StrCat("variant ", v, ":\n", variants[v]));
+        std::string from_shape = "kept";
+        size_t shape_series = 0;
+        const bool fits =
+            text_parser_internal::WriteFromShape(shape, variants[v], &from_shape, &shape_series);
+        std::string parsed = "kept";
+        size_t parsed_series = 0;
+        const absl::Status status = ParseTextToWire(variants[v], limits, &parsed, &parsed_series);
+        if (v < 2) {
+          EXPECT_TRUE(fits) << "the same layout was not written from the shape";
+        }
+        if (!fits) {
+          EXPECT_EQ(from_shape, "kept");
+          continue;
+        }
+        ++written;
+        EXPECT_TRUE(status.ok()) << status;
+        EXPECT_TRUE(from_shape == parsed) << "the wire bytes differ";
+        EXPECT_EQ(shape_series, parsed_series);
+      }
+    }
+  }
+  EXPECT_GE(shapes, 60);
+  EXPECT_GE(written, 2 * shapes);
+}
+
+// The cache on every body at hand: a miss, a shape made, then shapes used, and the same bytes
+// every time.
+TEST(TextShapeCacheTest, GivesWhatTheParserGivesOnEveryBody) {
+  TextShapeCache cache({}, 64 << 20);
+  TextShapeCache tight_cache(TightLimits(), 64 << 20);
+  const std::vector<Body> bodies = AllBodies();
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    SCOPED_TRACE(bodies[i].name);
+    const std::string group = absl::StrCat("job/", i);
+    for (int round = 0; round < 3; ++round) {
+      ExpectCacheGivesParse(&cache, group, bodies[i].text, {});
+      ExpectCacheGivesParse(&tight_cache, group, bodies[i].text, TightLimits());
+    }
+  }
+  EXPECT_GE(cache.stats().hits, bodies.size());
 }
 
 }  // namespace

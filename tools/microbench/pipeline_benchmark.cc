@@ -7,6 +7,7 @@
 // With --write_peer_inputs=DIR it instead writes the inputs tools/peerbench gives the peers'
 // code (tools/microbench/peers): the text body (body.txt), the same push as delimited protobuf
 // (body.pb), and its points as the line protocol the dispatcher writes (points.lp).
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -28,7 +29,9 @@
 #include "libs/naming/naming.h"
 #include "libs/protobuf_decoder/protobuf_decoder.h"
 #include "libs/push_view/push_view.h"
+#include "libs/text_parser/internal/text_shape.h"
 #include "libs/text_parser/text_parser.h"
+#include "libs/text_parser/text_shape_cache.h"
 #include "libs/uploader/uploader.h"
 #include "proto/ingest.pb.h"
 #include "proto/prometheus_client.pb.h"
@@ -125,6 +128,45 @@ void BM_TextParseToWire(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * kSamples);
 }
 BENCHMARK(BM_TextParseToWire);
+
+// The default body as a job pushing the same metrics again sends it: the same text, each value
+// times `factor` (a 0 stays 0).
+std::string DefaultBodyWithValuesTimes(double factor) {
+  text_parser_internal::TextShape shape;
+  std::string wire;
+  const std::string body = BenchDefaultBody();
+  if (!text_parser_internal::ParseAndMakeShape(body, {}, &wire, nullptr, &shape).ok()) {
+    std::abort();
+  }
+  return text_parser_internal::ReplaceValues(shape, [factor](size_t, absl::string_view text) {
+    return absl::StrCat(std::strtod(std::string(text).c_str(), nullptr) * factor);
+  });
+}
+
+void BM_TextParseToWireCached(benchmark::State& state) {
+  // What the front runs on a group's repeated pushes: its text compared with the shape of the
+  // group's earlier push, only the values parsed. The values change on every push.
+  std::vector<std::string> bodies;
+  for (int k = 0; k < 8; ++k) bodies.push_back(DefaultBodyWithValuesTimes(1 + 0.25 * k));
+  TextShapeCache cache({}, 64 << 20);
+  std::string wire;
+  for (const std::string& body : bodies) {
+    if (!cache.ParseToWire("job/bench/instance/i1", body, &wire).ok()) std::abort();
+  }
+  const uint64_t hits = cache.stats().hits;
+  size_t bytes = 0;
+  size_t next = 0;
+  for (auto _ : state) {
+    const std::string& body = bodies[next++ % bodies.size()];
+    wire.clear();
+    benchmark::DoNotOptimize(cache.ParseToWire("job/bench/instance/i1", body, &wire));
+    bytes += body.size();
+  }
+  if (cache.stats().hits - hits != state.iterations()) state.SkipWithError("a push was parsed");
+  state.SetBytesProcessed(bytes);
+  state.SetItemsProcessed(state.iterations() * kSamples);
+}
+BENCHMARK(BM_TextParseToWireCached);
 
 void BM_ProtobufDecode(benchmark::State& state) {
   const std::string body = ProtobufBody();

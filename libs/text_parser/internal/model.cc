@@ -11,6 +11,7 @@
 namespace pushgate {
 namespace text_parser_internal {
 
+using ::pushgate::protowire::IsSetDouble;
 using ::pushgate::protowire::kDoubleFieldSize;
 using ::pushgate::protowire::LengthDelimitedFieldSize;
 using ::pushgate::protowire::OptionalDoubleFieldSize;
@@ -147,11 +148,13 @@ void Model::Clear() {
   ClearOrRelease(&series_sizes, kKeepElements);
   ClearOrRelease(&data_sizes, kKeepElements);
   ClearOrRelease(&sort_scratch, kKeepElements);
+  ClearOrRelease(&value_series_slots, kKeepElements);
+  slots = nullptr;
   text.Clear();
 }
 
 void Model::AddValueSeries(uint32_t family, const std::vector<LabelRef>& series_labels,
-                           double value, bool has_timestamp, int64_t timestamp_ms) {
+                           double value, uint32_t slot, bool has_timestamp, int64_t timestamp_ms) {
   // The series' length comes before it but is known once it is written. Nearly every series is
   // shorter than 128 bytes, so the payload is written after a one-byte length and moved in the
   // rare case that the length takes more.
@@ -165,6 +168,7 @@ void Model::AddValueSeries(uint32_t family, const std::vector<LabelRef>& series_
   char* const payload = start + 2;
   WireWriter w(payload);
   for (const LabelRef& label : series_labels) WriteLabel(label, &w);
+  const size_t value_offset = w.position() + 1 - payload;  // after the tag
   w.DoubleField(field::kSeriesValue, value);
   if (has_timestamp) {
     w.VarintField(field::kSeriesTimestamp, static_cast<uint64_t>(timestamp_ms));
@@ -176,6 +180,10 @@ void Model::AddValueSeries(uint32_t family, const std::vector<LabelRef>& series_
   const size_t field_size = 1 + length_size + payload_size;
   const size_t begin = value_series.size();
   value_series.Commit(field_size);
+  if (slots != nullptr) {
+    value_series_slots.emplace_back(slot,
+                                    static_cast<uint32_t>(begin + 1 + length_size + value_offset));
+  }
 
   // Samples of a family usually come together: then this series extends the last run, which
   // is the family's.
@@ -226,13 +234,14 @@ void Model::SetLabels(uint32_t s, const std::vector<LabelRef>& new_labels, int s
   record.labels_wire_size = static_cast<uint32_t>(wire_size);
 }
 
-void Model::AddPoint(uint32_t s, double bound, double value) {
+void Model::AddPoint(uint32_t s, double bound, double value, uint32_t slot) {
   const uint32_t index = static_cast<uint32_t>(points.size());
   // Field by field: a Point built on the stack and copied in was written in two halves and
   // read back whole, which store-to-load forwarding cannot serve (a stall on every bucket).
   Point& point = points.emplace_back();
   point.bound = bound;
   point.value = value;
+  point.value_slot = slot;
   SeriesRecord& record = series[s];
   if (record.last_point == kNoIndex) {
     record.first_point = index;
@@ -303,25 +312,44 @@ size_t FamilyHeaderSize(const FamilyRecord& family) {
   return size;
 }
 
-void WriteGroupedData(const Model& model, const SeriesRecord& series, WireWriter* w) {
+// With the model traced, records that the optional double field for `value`, from sample
+// `slot`, is about to be written at `field` (or left out); `base` is where AppendWire began.
+void TraceOptionalValue(const Model& model, uint32_t slot, double value, const char* field,
+                        const char* base) {
+  if (model.slots == nullptr || slot == kNoIndex) return;
+  ValueSlot& traced = (*model.slots)[slot];
+  if (IsSetDouble(value)) {
+    traced.use = ValueUse::kNonZero;
+    traced.wire_offset = static_cast<uint32_t>(field + 1 - base);  // after the tag
+  } else {
+    traced.use = ValueUse::kZero;
+  }
+}
+
+void WriteGroupedData(const Model& model, const SeriesRecord& series, const char* base,
+                      WireWriter* w) {
+  TraceOptionalValue(model, series.count_slot, series.count, w->position(), base);
   w->OptionalDoubleField(field::kCount, series.count);
+  TraceOptionalValue(model, series.sum_slot, series.sum, w->position(), base);
   w->OptionalDoubleField(field::kSum, series.sum);
   for (uint32_t p = series.first_point; p != kNoIndex; p = model.points[p].next) {
     const Point& point = model.points[p];
     w->LengthDelimitedHeader(field::kPoints, PointSize(point));
     w->OptionalDoubleField(field::kPointBound, point.bound);
+    TraceOptionalValue(model, point.value_slot, point.value, w->position(), base);
     w->OptionalDoubleField(field::kPointValue, point.value);
   }
 }
 
-void WriteSeries(const Model& model, const SeriesRecord& series, size_t data_size, WireWriter* w) {
+void WriteSeries(const Model& model, const SeriesRecord& series, size_t data_size, const char* base,
+                 WireWriter* w) {
   for (uint32_t k = 0; k < series.labels_count; ++k) {
     WriteLabel(model.labels[series.labels_begin + k], w);
   }
   w->LengthDelimitedHeader(
       series.kind == SeriesKind::kSummary ? field::kSeriesSummary : field::kSeriesHistogram,
       data_size);
-  WriteGroupedData(model, series, w);
+  WriteGroupedData(model, series, base, w);
   if (series.has_timestamp) {
     w->VarintField(field::kSeriesTimestamp, static_cast<uint64_t>(series.timestamp_ms));
   }
@@ -367,7 +395,11 @@ void AppendWire(Model* model, std::string* out) {
   // Pass 2: write into space made once.
   const size_t start = out->size();
   out->resize(start + total);
+  const char* const base = out->data() + start;
   WireWriter w(&(*out)[start]);
+  // Traced: where each value run went, to place the values of value series.
+  std::vector<uint32_t> run_starts;
+  if (model->slots != nullptr) run_starts.resize(model->value_runs.size());
   for (size_t f = 0; f < model->families.size(); ++f) {
     const FamilyRecord& family = model->families[f];
     if (family.series_count == 0) continue;
@@ -375,12 +407,22 @@ void AppendWire(Model* model, std::string* out) {
     WriteFamilyHeader(family, &w);
     for (uint32_t r = family.first_run; r != kNoIndex; r = model->value_runs[r].next) {
       const ValueRun& run = model->value_runs[r];
+      if (model->slots != nullptr) run_starts[r] = static_cast<uint32_t>(w.position() - base);
       w.Bytes(absl::string_view(model->value_series.data() + run.begin, run.end - run.begin));
     }
     for (uint32_t s = family.first_series; s != kNoIndex; s = model->series[s].next_in_family) {
       w.LengthDelimitedHeader(field::kFamilySeries, model->series_sizes[s]);
-      WriteSeries(*model, model->series[s], model->data_sizes[s], &w);
+      WriteSeries(*model, model->series[s], model->data_sizes[s], base, &w);
     }
+  }
+  if (model->slots == nullptr) return;
+  // Runs were made in value_series order, and so were the traced values: walk both.
+  size_t r = 0;
+  for (const auto& [slot, offset] : model->value_series_slots) {
+    while (model->value_runs[r].end <= offset) ++r;
+    ValueSlot& traced = (*model->slots)[slot];
+    traced.use = ValueUse::kAlways;
+    traced.wire_offset = run_starts[r] + static_cast<uint32_t>(offset - model->value_runs[r].begin);
   }
 }
 

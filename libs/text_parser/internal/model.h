@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -92,6 +93,25 @@ struct Point {
   double bound;
   double value;
   uint32_t next = kNoIndex;
+  uint32_t value_slot = kNoIndex;  // the sample that gave the value
+};
+
+// How one sample's value shows in the encoding. TextShapeCache writes a push from another one
+// with the same text but its values by patching these 8-byte fields; a value whose field is
+// left out for 0 fixes the layout only as long as it stays 0 (or stays not 0).
+enum class ValueUse : uint8_t {
+  kUnused,   // in no field: a later `_sum`/`_count` replaced it, or the sample was dropped
+  kAlways,   // a double field written whatever the value (a value series')
+  kNonZero,  // a field written because the value is not 0 (IsSetDouble)
+  kZero,     // a field left out because the value is 0
+};
+
+// Where a sample's value came from and went: one per sample line, in body order.
+struct ValueSlot {
+  uint32_t text_begin = 0;  // the value's text in the body
+  uint32_t text_end = 0;
+  ValueUse use = ValueUse::kUnused;
+  uint32_t wire_offset = 0;  // its 8 bytes in what AppendWire appended, unless kUnused/kZero
 };
 
 // A summary or histogram series.
@@ -104,6 +124,8 @@ struct SeriesRecord {
   int64_t timestamp_ms = 0;
   double sum = 0;
   double count = 0;
+  uint32_t sum_slot = kNoIndex;  // the samples that gave them
+  uint32_t count_slot = kNoIndex;
   uint32_t first_point = kNoIndex;
   uint32_t last_point = kNoIndex;
   uint32_t next_in_family = kNoIndex;
@@ -149,6 +171,12 @@ struct Model {
   std::vector<Point> points;
   StableText text;
 
+  // When set (by the parser, before the first sample), where each sample's value lands is
+  // recorded: the parser appends the slots' text, AppendWire fills in their use and offset.
+  std::vector<ValueSlot>* slots = nullptr;
+  // Traced values of value series: (slot, offset of the double in value_series).
+  std::vector<std::pair<uint32_t, uint32_t>> value_series_slots;
+
   // Scratch of AppendWire and SortBuckets, kept here to be reused.
   std::vector<size_t> family_sizes;
   std::vector<uint32_t> series_sizes;
@@ -157,23 +185,26 @@ struct Model {
 
   void Clear();
 
-  // Appends a value series of `family` with `labels` (in that order), encoded.
+  // Appends a value series of `family` with `labels` (in that order), encoded. `slot` is the
+  // sample's index among the body's samples (for `slots`).
   void AddValueSeries(uint32_t family, const std::vector<LabelRef>& labels, double value,
-                      bool has_timestamp, int64_t timestamp_ms);
+                      uint32_t slot, bool has_timestamp, int64_t timestamp_ms);
   // Adds a summary or histogram series to `family` (appended to its chain) and returns its
   // index.
   uint32_t AddSeries(uint32_t family, SeriesKind kind);
   // Gives `series` the labels, but the one at `skip` (-1: none).
   void SetLabels(uint32_t series, const std::vector<LabelRef>& labels, int skip);
-  // Appends a point to the chain of `series`.
-  void AddPoint(uint32_t series, double bound, double value);
+  // Appends a point to the chain of `series`; its value came from sample `slot`.
+  void AddPoint(uint32_t series, double bound, double value, uint32_t slot);
   // Puts the buckets of every histogram series in increasing bound order, repeated bounds in
   // the order added.
   void SortBuckets();
 };
 
 // Appends, for every family with series in order, tag 0x22, the length and the family's
-// MetricFamily serialization. Sizes are computed first so `out` grows once.
+// MetricFamily serialization. Sizes are computed first so `out` grows once. With
+// `model->slots` set, fills in each slot's use and offset (from where this call started
+// appending).
 void AppendWire(Model* model, std::string* out);
 
 // Empties `c` for reuse, but lets go of its memory when it grew beyond `keep` elements: what

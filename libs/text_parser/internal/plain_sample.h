@@ -38,6 +38,7 @@ struct PlainSample {
   // `name` is `previous_name`, so the previous sample's family resolution holds.
   bool same_name = false;
   double value = 0;
+  absl::string_view value_text;  // where the value is written
   // Where the next line starts (the body's end after the last line).
   const char* next = nullptr;
 };
@@ -178,6 +179,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool ScanPlainSample(const char* line, const
   if (value_end != end && *value_end != '\n') return fail();
   if (!ParseFloat(absl::string_view(value, value_end - value), &out->value)) return fail();
   labels->resize(count);
+  out->value_text = absl::string_view(value, value_end - value);
   out->next = value_end == end ? end : value_end + 1;
   return true;
 }
