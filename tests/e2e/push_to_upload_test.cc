@@ -119,6 +119,10 @@ TEST(PushToUploadTest, RepeatedPushesOfAGroupArriveWithTheirOwnValues) {
   EXPECT_THAT(aggregator.body, HasSubstr("pushgate_aggregator_conversion_cache_hits_total 2\n"));
   EXPECT_THAT(aggregator.body, HasSubstr("pushgate_aggregator_conversion_cache_misses_total 3\n"));
   EXPECT_THAT(aggregator.body, HasSubstr("pushgate_aggregator_dropped_non_finite_total 1\n"));
+  // The front wrote pushes 3 to 5 from the shape of push 2, its text but for the values.
+  HttpResult front = HttpRequestTo("GET", pushgate.front_url() + "/metrics");
+  EXPECT_THAT(front.body, HasSubstr("pushgate_front_text_shape_cache_hits_total 3\n"));
+  EXPECT_THAT(front.body, HasSubstr("pushgate_front_text_shape_cache_misses_total 2\n"));
 }
 
 TEST(PushToUploadTest, RejectedPushUploadsNothing) {
