@@ -163,6 +163,10 @@ def protobuf_body(fams):
 
 
 def main():
+    # One argument, a directory: anything else (no argument, --help) gets the usage, not a
+    # directory named after it.
+    if len(sys.argv) != 2 or sys.argv[1].startswith("-"):
+        sys.exit(__doc__.strip().splitlines()[-1])
     out_dir = sys.argv[1]
     os.makedirs(out_dir, exist_ok=True)
     fams = families()
