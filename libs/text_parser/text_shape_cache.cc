@@ -13,6 +13,7 @@
 namespace pushgate {
 
 using ::pushgate::text_parser_internal::ParseAndMakeShape;
+using ::pushgate::text_parser_internal::SameSkeleton;
 using ::pushgate::text_parser_internal::TextShape;
 using ::pushgate::text_parser_internal::WriteFromShape;
 
@@ -68,9 +69,17 @@ class TextShapeCache::Impl {
     absl::Status status = ParseAndMakeShape(body, limits_, out, series, shape.get());
     if (!status.ok() || shape->bytes() > max_bytes_ / kMaxShapeFraction) return status;
     absl::MutexLock lock(&mu_);
-    last_made_bytes_ = shape->bytes();
-    last_shape_ = shape;
-    Keep(group, std::move(shape));
+    std::shared_ptr<const TextShape> kept = std::move(shape);
+    // Another group may have the same text (but for values) under a shape of its own, when a
+    // shape other than its own was used last: share that one.
+    auto twin = by_skeleton_.find(kept->skeleton_hash);
+    if (twin != by_skeleton_.end() && SameSkeleton(*twin->second, *kept)) {
+      kept = twin->second;
+    } else {
+      last_made_bytes_ = kept->bytes();
+    }
+    last_shape_ = kept;
+    Keep(group, std::move(kept));
     return absl::OkStatus();
   }
 
@@ -133,14 +142,14 @@ class TextShapeCache::Impl {
       groups_.splice(groups_.begin(), groups_, found->second);
       if (group.shape == shape) return;
       Release(group.shape.get());
-      AddRef(shape.get());
+      AddRef(shape);
       group.shape = std::move(shape);
     } else {
       groups_.push_front(Group{std::string(name), std::move(shape)});
       Group& group = groups_.front();
       index_.emplace(group.name, groups_.begin());
       bytes_ += EntryBytes(group);
-      AddRef(group.shape.get());
+      AddRef(group.shape);
     }
     // The group just kept is the front, and stays.
     while (bytes_ > max_bytes_ && groups_.size() > 1) {
@@ -154,9 +163,12 @@ class TextShapeCache::Impl {
   }
 
   // A shape's bytes count once, however many groups share it.
-  void AddRef(const TextShape* shape) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    auto [it, inserted] = refs_.try_emplace(shape, 0);
-    if (inserted) bytes_ += shape->bytes();
+  void AddRef(const std::shared_ptr<const TextShape>& shape) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto [it, inserted] = refs_.try_emplace(shape.get(), 0);
+    if (inserted) {
+      bytes_ += shape->bytes();
+      by_skeleton_[shape->skeleton_hash] = shape;
+    }
     ++it->second;
   }
 
@@ -166,6 +178,8 @@ class TextShapeCache::Impl {
     bytes_ -= shape->bytes();
     refs_.erase(it);
     // Not kept by any group, so not by the cache either.
+    auto twin = by_skeleton_.find(shape->skeleton_hash);
+    if (twin != by_skeleton_.end() && twin->second.get() == shape) by_skeleton_.erase(twin);
     if (last_shape_.get() == shape) last_shape_.reset();
   }
 
@@ -178,6 +192,8 @@ class TextShapeCache::Impl {
   absl::flat_hash_map<absl::string_view, std::list<Group>::iterator> index_ ABSL_GUARDED_BY(mu_);
   // How many groups hold each shape.
   absl::flat_hash_map<const TextShape*, size_t> refs_ ABSL_GUARDED_BY(mu_);
+  // The shapes held, by skeleton hash (one per hash).
+  absl::flat_hash_map<size_t, std::shared_ptr<const TextShape>> by_skeleton_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const TextShape> last_shape_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<size_t> seen_ ABSL_GUARDED_BY(mu_);
   size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;

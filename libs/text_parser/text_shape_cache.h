@@ -24,8 +24,8 @@ class TextShapeCache {
   // Every parse through the cache uses `limits`. Keeps at most about `max_bytes` of shapes
   // (about the body and its encoding, per distinct shape, and the group's name per group);
   // 0 keeps nothing, and every push is parsed. A group's shape is made the second time the
-  // group pushes; a group whose push matches the shape used last shares it. Once the cache is
-  // full, one new shape in 16 gets in, pushing out the least recently used groups.
+  // group pushes; groups whose pushes differ only in their values share one shape. Once the
+  // cache is full, one new shape in 16 gets in, pushing out the least recently used groups.
   TextShapeCache(const TextParserLimits& limits, size_t max_bytes);
   ~TextShapeCache();
   TextShapeCache(const TextShapeCache&) = delete;

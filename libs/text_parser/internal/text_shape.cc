@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "absl/base/optimization.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "libs/protowire/wire_writer.h"
 #include "libs/text_parser/internal/numbers.h"
@@ -28,7 +29,30 @@ inline const char* ValueTextEnd(const char* p, const char* end) {
   return p;
 }
 
+// The text before value k of `shape` (k == slots.size(): after the last value).
+absl::string_view TextBefore(const TextShape& shape, size_t k) {
+  const size_t begin = k == 0 ? 0 : shape.slots[k - 1].text_end;
+  const size_t end = k == shape.slots.size() ? shape.body.size() : shape.slots[k].text_begin;
+  return absl::string_view(shape.body).substr(begin, end - begin);
+}
+
+size_t SkeletonHash(const TextShape& shape) {
+  size_t hash = absl::HashOf(shape.slots.size(), TextBefore(shape, shape.slots.size()));
+  for (size_t k = 0; k < shape.slots.size(); ++k) {
+    hash = absl::HashOf(hash, TextBefore(shape, k), static_cast<int>(shape.slots[k].use));
+  }
+  return hash;
+}
+
 }  // namespace
+
+bool SameSkeleton(const TextShape& a, const TextShape& b) {
+  if (a.skeleton_hash != b.skeleton_hash || a.slots.size() != b.slots.size()) return false;
+  for (size_t k = 0; k < a.slots.size(); ++k) {
+    if (a.slots[k].use != b.slots[k].use || TextBefore(a, k) != TextBefore(b, k)) return false;
+  }
+  return TextBefore(a, a.slots.size()) == TextBefore(b, b.slots.size());
+}
 
 size_t TextShape::bytes() const {
   return sizeof(TextShape) + body.capacity() + wire.capacity() +
@@ -46,6 +70,7 @@ absl::Status ParseAndMakeShape(absl::string_view body, const TextParserLimits& l
   shape->wire.assign(out->data() + start, out->size() - start);
   shape->series = count;
   shape->slots.shrink_to_fit();
+  shape->skeleton_hash = SkeletonHash(*shape);
   return absl::OkStatus();
 }
 

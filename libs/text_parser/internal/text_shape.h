@@ -28,10 +28,17 @@ struct TextShape {
   std::string wire;  // what ParseTextToWire appended for it
   size_t series = 0;
   std::vector<ValueSlot> slots;  // one per sample line, in body order
+  // Of the text between the values and of how each value is used: shapes of pushes that
+  // differ only in their values hash alike (see SameSkeleton).
+  size_t skeleton_hash = 0;
 
   // Memory it holds.
   size_t bytes() const;
 };
+
+// Whether the two shapes were made from pushes that differ only in their values, each value
+// used alike: then a push that fits one fits the other, and both write it the same.
+bool SameSkeleton(const TextShape& a, const TextShape& b);
 
 // ParseTextToWire(body, limits, out, series); on success also makes `shape` of the push.
 absl::Status ParseAndMakeShape(absl::string_view body, const TextParserLimits& limits,
