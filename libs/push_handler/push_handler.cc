@@ -86,6 +86,12 @@ PushHandler::PushHandler(PushHandlerOptions options, IngestClient* client,
   shape_metric("pushgate_front_text_shape_cache_bytes",
                "Memory held by the shapes of recurring text pushes.", "gauge",
                [](const TextShapeCache::Stats& s) { return s.bytes; });
+  shape_metric("pushgate_front_text_shape_cache_shapes",
+               "Distinct text shapes kept (groups pushing the same text share one).", "gauge",
+               [](const TextShapeCache::Stats& s) { return s.shapes; });
+  shape_metric("pushgate_front_text_shape_cache_groups",
+               "Groups whose last text push's shape is kept.", "gauge",
+               [](const TextShapeCache::Stats& s) { return s.groups; });
   registry->CallbackGauge("pushgate_front_inflight_pushes",
                           "Pushes sent to the aggregator and not yet acknowledged.",
                           [client] { return static_cast<double>(client->stats().inflight); });

@@ -153,6 +153,8 @@ TEST_F(PushHandlerTest, RepeatedTextPushesOfAGroupArriveWithTheirOwnValues) {
   const std::string metrics = Handle("GET", "/pg/metrics").body;
   EXPECT_THAT(metrics, HasSubstr("\npushgate_front_text_shape_cache_hits_total 2\n"));
   EXPECT_THAT(metrics, HasSubstr("\npushgate_front_text_shape_cache_misses_total 3\n"));
+  EXPECT_THAT(metrics, HasSubstr("\npushgate_front_text_shape_cache_shapes 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("\npushgate_front_text_shape_cache_groups 1\n"));
 }
 
 TEST_F(PushHandlerTest, ProtobufPushReachesTheAggregatorDecoded) {
