@@ -23,8 +23,10 @@ class TextShapeCache::Impl {
 
   absl::Status ParseToWire(absl::string_view group, absl::string_view body, std::string* out,
                            size_t* series) {
-    // A body too large to keep a shape of is parsed; so is every body when nothing is kept.
-    if (max_bytes_ == 0 || body.size() > max_bytes_ / kMaxShapeFraction) {
+    // A body too large to keep a shape of is parsed (a shape holds the body, its encoding,
+    // which is rarely larger, and a slot per line: about 2.5 times the body); so is every body
+    // when nothing is kept.
+    if (max_bytes_ == 0 || body.size() * 3 > max_bytes_ / kMaxShapeFraction) {
       Count(&misses_);
       return ParseTextToWire(body, limits_, out, series);
     }

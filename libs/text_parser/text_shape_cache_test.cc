@@ -172,6 +172,20 @@ TEST(TextShapeCacheTest, StaysWithinItsBytesAndLetsFewNewShapesInOnceFull) {
   EXPECT_GE(cache.stats().hits - hits, later.groups / 2);
 }
 
+TEST(TextShapeCacheTest, ABodyTooLargeToKeepAShapeOfIsParsed) {
+  // A shape may take a sixteenth of the cache, and holds about 2.5 times its body.
+  const std::string body = ServiceBody(1, 1, 1, 1);
+  TextShapeCache small(TextParserLimits{}, body.size() * 16 * 2);
+  TextShapeCache large(TextParserLimits{}, body.size() * 16 * 4);
+  for (int i = 0; i < 3; ++i) {
+    ExpectSameAsParser(&small, "job/a", ServiceBody(i, 1, 1, 1));
+    ExpectSameAsParser(&large, "job/a", ServiceBody(i, 1, 1, 1));
+  }
+  EXPECT_EQ(small.stats().hits, 0u);
+  EXPECT_EQ(small.stats().bytes, 0u);
+  EXPECT_EQ(large.stats().hits, 1u);
+}
+
 TEST(TextShapeCacheTest, ZeroBytesKeepsNothing) {
   TextShapeCache cache({}, 0);
   for (int i = 0; i < 4; ++i) ExpectSameAsParser(&cache, "job/a", ServiceBody(i, 1, 1, 1));
