@@ -84,8 +84,8 @@ PushHandler::PushHandler(PushHandlerOptions options, IngestClient* client,
                "Groups dropped to keep within --text_shape_cache_bytes.", "counter",
                [](const TextShapeCache::Stats& s) { return s.evictions; });
   shape_metric("pushgate_front_text_shape_cache_bytes",
-               "Memory held by the shapes of recurring text pushes.", "gauge",
-               [](const TextShapeCache::Stats& s) { return s.bytes; });
+               "Memory held by the shapes of recurring text pushes and their groups' entries.",
+               "gauge", [](const TextShapeCache::Stats& s) { return s.bytes; });
   shape_metric("pushgate_front_text_shape_cache_shapes",
                "Distinct text shapes kept (groups pushing the same text share one).", "gauge",
                [](const TextShapeCache::Stats& s) { return s.shapes; });

@@ -1,5 +1,6 @@
 #include "libs/text_parser/text_shape_cache.h"
 
+#include <algorithm>
 #include <atomic>
 #include <list>
 #include <utility>
@@ -23,10 +24,10 @@ class TextShapeCache::Impl {
 
   absl::Status ParseToWire(absl::string_view group, absl::string_view body, std::string* out,
                            size_t* series) {
-    // A body too large to keep a shape of is parsed (a shape holds the body, its encoding,
-    // which is rarely larger, and a slot per line: about 2.5 times the body); so is every body
-    // when nothing is kept.
-    if (max_bytes_ == 0 || body.size() * 3 > max_bytes_ / kMaxShapeFraction) {
+    // A body too large to keep a shape of is parsed (a shape holds the body, its encoding and
+    // 16 bytes per sample line: at least twice the body, often 2.5 times; the shape's own size
+    // is checked once made); so is every body when nothing is kept.
+    if (max_bytes_ == 0 || body.size() > MaxShapeBody()) {
       Count(&misses_);
       return ParseTextToWire(body, limits_, out, series);
     }
@@ -49,37 +50,42 @@ class TextShapeCache::Impl {
       Count(&hits_);
       return absl::OkStatus();
     }
-    // Many groups push the same metrics (one per instance of a service): a group new to the
-    // cache tries the shape used last before its push is parsed.
+    // Many groups push the same metrics (one per instance of a service): a group without a
+    // shape that fits tries the one made or shared last before its push is parsed. A group is
+    // kept with it from its second push, so groups that come once (a run id in the grouping
+    // key) do not push recurring ones out.
     if (last != nullptr && last != own && WriteFromShape(*last, body, out, series)) {
       Count(&hits_);
-      absl::MutexLock lock(&mu_);
-      Keep(group, std::move(last));
+      if (seen) {
+        absl::MutexLock lock(&mu_);
+        Keep(group, std::move(last));
+      }
       return absl::OkStatus();
     }
     Count(&misses_);
     // A shape is made the second time a group comes: making one costs about a tenth of a parse
-    // more, which groups that never come back (a job per run, with its run id in the grouping
-    // key) would pay on every push.
+    // more, which groups that never come back would pay on every push.
     bool admit = false;
     if (seen) {
       absl::MutexLock lock(&mu_);
       admit = Admit();
     }
     if (!admit) return ParseTextToWire(body, limits_, out, series);
-    auto shape = std::make_shared<TextShape>();
-    absl::Status status = ParseAndMakeShape(body, limits_, out, series, shape.get());
-    if (!status.ok() || shape->bytes() > max_bytes_ / kMaxShapeFraction) return status;
-    absl::MutexLock lock(&mu_);
-    std::shared_ptr<const TextShape> kept = std::move(shape);
-    // Another group may have the same text (but for values) under a shape of its own, when a
-    // shape other than its own was used last: share that one.
-    auto twin = by_skeleton_.find(kept->skeleton_hash);
-    if (twin != by_skeleton_.end() && SameSkeleton(*twin->second, *kept)) {
-      kept = twin->second;
-    } else {
-      last_made_bytes_ = kept->bytes();
+    auto made = std::make_shared<TextShape>();
+    absl::Status status = ParseAndMakeShape(body, limits_, out, series, made.get());
+    if (!status.ok() || made->bytes() > max_bytes_ / kMaxShapeFraction) return status;
+    // Another group may have the same text (but for values) under a shape of its own, made when
+    // another shape was the last one: share that one. Compared outside the lock.
+    std::shared_ptr<const TextShape> twin;
+    {
+      absl::MutexLock lock(&mu_);
+      auto found = by_skeleton_.find(made->skeleton_hash);
+      if (found != by_skeleton_.end()) twin = found->second;
     }
+    const bool shared = twin != nullptr && SameSkeleton(*twin, *made);
+    std::shared_ptr<const TextShape> kept = shared ? std::move(twin) : std::move(made);
+    absl::MutexLock lock(&mu_);
+    if (!shared) last_made_bytes_ = kept->bytes();
     last_shape_ = kept;
     Keep(group, std::move(kept));
     return absl::OkStatus();
@@ -101,6 +107,13 @@ class TextShapeCache::Impl {
   // A shape larger than this fraction of the cache is not kept: one huge push must not push out
   // every group.
   static constexpr size_t kMaxShapeFraction = 16;
+  // Shapes record offsets as 32-bit numbers; bodies stay well below that whatever the flag.
+  static constexpr size_t kMaxShapeBodyBytes = size_t{1} << 30;
+
+  // The largest body whose shape is made.
+  size_t MaxShapeBody() const {
+    return std::min(max_bytes_ / kMaxShapeFraction / 2, kMaxShapeBodyBytes);
+  }
   // Bytes of a group's entry beyond its name: the list node and the index slot, roughly.
   static constexpr size_t kEntryOverhead = 64;
   // The record of groups seen once is cleared at this many (about 1 MiB).
@@ -169,7 +182,7 @@ class TextShapeCache::Impl {
     auto [it, inserted] = refs_.try_emplace(shape.get(), 0);
     if (inserted) {
       bytes_ += shape->bytes();
-      by_skeleton_[shape->skeleton_hash] = shape;
+      by_skeleton_.try_emplace(shape->skeleton_hash, shape);  // a live twin keeps its place
     }
     ++it->second;
   }

@@ -72,11 +72,19 @@ TEST(TextShapeCacheTest, GroupsPushingTheSameMetricsShareOneShape) {
   TextShapeCache cache({}, 1 << 20);
   ExpectSameAsParser(&cache, "job/svc/instance/0", ServiceBody(1, 1, 1, 1));
   ExpectSameAsParser(&cache, "job/svc/instance/0", ServiceBody(2, 1, 1, 1));
+  // Other groups' pushes are written from that shape from their first push on; a group is
+  // kept with it from its second (one that comes once takes no room).
   for (int i = 1; i <= 50; ++i) {
     ExpectSameAsParser(&cache, absl::StrCat("job/svc/instance/", i), ServiceBody(i, 2, 3, i));
   }
+  EXPECT_EQ(cache.stats().hits, 50u);
+  EXPECT_EQ(cache.stats().groups, 1u);
+  for (int i = 1; i <= 50; ++i) {
+    ExpectSameAsParser(&cache, absl::StrCat("job/svc/instance/", i), ServiceBody(i, 3, 4, i));
+  }
   const TextShapeCache::Stats stats = cache.stats();
-  EXPECT_EQ(stats.hits, 50u);
+  EXPECT_EQ(stats.hits, 100u);
+  EXPECT_EQ(stats.misses, 2u);
   EXPECT_EQ(stats.groups, 51u);
   EXPECT_EQ(stats.shapes, 1u);
 }
