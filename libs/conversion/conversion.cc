@@ -20,6 +20,7 @@
 #include "absl/types/span.h"
 #include "libs/line_protocol/line_protocol.h"
 #include "libs/naming/naming.h"
+#include "libs/protowire/wire_writer.h"
 #include "libs/push_view/push_view.h"
 #include "proto/ingest.pb.h"
 
@@ -415,29 +416,6 @@ bool AllFinite(const double* values, size_t count) {
   return true;
 }
 
-// Copies `n` bytes to `to`. Names and label values are mostly under 16 bytes, and a call to
-// memcpy for each of a key's thousand-odd pieces cost more than the copying: short ones are
-// copied inline, as two overlapping words.
-inline void CopyShort(const char* from, size_t n, char* to) {
-  if (n > 16) {
-    std::memcpy(to, from, n);
-  } else if (n >= 8) {
-    uint64_t head, tail;
-    std::memcpy(&head, from, 8);
-    std::memcpy(&tail, from + n - 8, 8);
-    std::memcpy(to, &head, 8);
-    std::memcpy(to + n - 8, &tail, 8);
-  } else if (n >= 4) {
-    uint32_t head, tail;
-    std::memcpy(&head, from, 4);
-    std::memcpy(&tail, from + n - 4, 4);
-    std::memcpy(to, &head, 4);
-    std::memcpy(to + n - 4, &tail, 4);
-  } else {
-    for (size_t i = 0; i < n; ++i) to[i] = from[i];
-  }
-}
-
 // What a push's lines depend on besides its values and timestamps, written by
 // WriteShapeKey: every string with its length before it, so that no two shapes write the
 // same key. A Writer first measures the key (kMeasure), then writes it through a pointer into
@@ -451,7 +429,9 @@ class ShapeKeyWriter {
 
   void Text(absl::string_view text) {
     Number(static_cast<uint32_t>(text.size()));
-    if (!kMeasure) CopyShort(text.data(), text.size(), out_ + size_);
+    // Inline copies: a call to memcpy for each of a key's thousand-odd short pieces cost more
+    // than the copying.
+    if (!kMeasure) protowire::CopyBytes(out_ + size_, text.data(), text.size());
     size_ += text.size();
   }
   template <typename T>
