@@ -192,24 +192,20 @@ void PushPipeline::RegisterMetrics(MetricsRegistry* registry) {
                          "NaN or infinite sample values and fields left out of points.");
   unreadable_records_ = &registry->Counter("pushgate_aggregator_spool_unreadable_records_total",
                                            "Spool records that did not decode as a push.");
-  auto cache_metric = [this, registry](const char* name, const char* help, const char* type,
-                                       auto read) {
-    registry->CallbackFamily(name, help, type, {}, [this, read] {
-      return MetricsRegistry::SeriesList{{{}, double(read(conversion_cache_.stats()))}};
-    });
-  };
-  cache_metric("pushgate_aggregator_conversion_cache_hits_total",
-               "Pushes written from the line templates of an earlier push of the same shape.",
-               "counter", [](const ConversionCache::Stats& s) { return s.hits; });
-  cache_metric("pushgate_aggregator_conversion_cache_misses_total",
-               "Pushes converted point by point (new shape, non-finite value, or cache off).",
-               "counter", [](const ConversionCache::Stats& s) { return s.misses; });
-  cache_metric("pushgate_aggregator_conversion_cache_evictions_total",
-               "Push shapes dropped to keep within --conversion_cache_bytes.", "counter",
-               [](const ConversionCache::Stats& s) { return s.evictions; });
-  cache_metric("pushgate_aggregator_conversion_cache_bytes",
-               "Memory held by remembered push shapes and their line templates.", "gauge",
-               [](const ConversionCache::Stats& s) { return s.bytes; });
+  registry->CallbackCounter(
+      "pushgate_aggregator_conversion_cache_hits_total",
+      "Pushes written from the line templates of an earlier push of the same shape.",
+      [this] { return double(conversion_cache_.stats().hits); });
+  registry->CallbackCounter(
+      "pushgate_aggregator_conversion_cache_misses_total",
+      "Pushes converted point by point (new shape, non-finite value, or cache off).",
+      [this] { return double(conversion_cache_.stats().misses); });
+  registry->CallbackCounter("pushgate_aggregator_conversion_cache_evictions_total",
+                            "Push shapes dropped to keep within --conversion_cache_bytes.",
+                            [this] { return double(conversion_cache_.stats().evictions); });
+  registry->CallbackGauge("pushgate_aggregator_conversion_cache_bytes",
+                          "Memory held by remembered push shapes and their line templates.",
+                          [this] { return double(conversion_cache_.stats().bytes); });
 
   auto spool_gauge = [this, registry](const char* name, const char* help, auto read) {
     registry->CallbackGauge(name, help, [this, read] { return double(read(spool_->stats())); });

@@ -68,30 +68,27 @@ PushHandler::PushHandler(PushHandlerOptions options, IngestClient* client,
           "Time from a push request read in full to its answer (after the aggregator's "
           "acknowledgement for an accepted push), refused pushes included.",
           {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})) {
-  auto shape_metric = [this, registry](const char* name, const char* help, const char* type,
-                                       auto read) {
-    registry->CallbackFamily(name, help, type, {}, [this, read] {
-      return MetricsRegistry::SeriesList{{{}, double(read(text_shapes_.stats()))}};
-    });
-  };
-  shape_metric("pushgate_front_text_shape_cache_hits_total",
-               "Text pushes written from the shape of an earlier push with the same text.",
-               "counter", [](const TextShapeCache::Stats& s) { return s.hits; });
-  shape_metric("pushgate_front_text_shape_cache_misses_total",
-               "Text pushes parsed (new group or text, a 0 that came or went, or cache off).",
-               "counter", [](const TextShapeCache::Stats& s) { return s.misses; });
-  shape_metric("pushgate_front_text_shape_cache_evictions_total",
-               "Groups dropped to keep within --text_shape_cache_bytes.", "counter",
-               [](const TextShapeCache::Stats& s) { return s.evictions; });
-  shape_metric("pushgate_front_text_shape_cache_bytes",
-               "Memory held by the shapes of recurring text pushes and their groups' entries.",
-               "gauge", [](const TextShapeCache::Stats& s) { return s.bytes; });
-  shape_metric("pushgate_front_text_shape_cache_shapes",
-               "Distinct text shapes kept (groups pushing the same text share one).", "gauge",
-               [](const TextShapeCache::Stats& s) { return s.shapes; });
-  shape_metric("pushgate_front_text_shape_cache_groups",
-               "Groups whose last text push's shape is kept.", "gauge",
-               [](const TextShapeCache::Stats& s) { return s.groups; });
+  registry->CallbackCounter(
+      "pushgate_front_text_shape_cache_hits_total",
+      "Text pushes written from the shape of an earlier push with the same text.",
+      [this] { return double(text_shapes_.stats().hits); });
+  registry->CallbackCounter(
+      "pushgate_front_text_shape_cache_misses_total",
+      "Text pushes parsed (new group or text, a 0 that came or went, or cache off).",
+      [this] { return double(text_shapes_.stats().misses); });
+  registry->CallbackCounter("pushgate_front_text_shape_cache_evictions_total",
+                            "Groups dropped to keep within --text_shape_cache_bytes.",
+                            [this] { return double(text_shapes_.stats().evictions); });
+  registry->CallbackGauge(
+      "pushgate_front_text_shape_cache_bytes",
+      "Memory held by the shapes of recurring text pushes and their groups' entries.",
+      [this] { return double(text_shapes_.stats().bytes); });
+  registry->CallbackGauge("pushgate_front_text_shape_cache_shapes",
+                          "Distinct text shapes kept (groups pushing the same text share one).",
+                          [this] { return double(text_shapes_.stats().shapes); });
+  registry->CallbackGauge("pushgate_front_text_shape_cache_groups",
+                          "Groups whose last text push's shape is kept.",
+                          [this] { return double(text_shapes_.stats().groups); });
   registry->CallbackGauge("pushgate_front_inflight_pushes",
                           "Pushes sent to the aggregator and not yet acknowledged.",
                           [client] { return static_cast<double>(client->stats().inflight); });

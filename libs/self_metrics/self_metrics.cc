@@ -118,12 +118,23 @@ MetricFamilyValues& MetricsRegistry::Gauge(std::string name, std::string help,
   return *families_.back();
 }
 
+namespace {
+
+// One unlabelled series, read by `read`.
+std::function<MetricsRegistry::SeriesList()> OneSeries(std::function<double()> read) {
+  return [read = std::move(read)]() -> MetricsRegistry::SeriesList { return {{{}, read()}}; };
+}
+
+}  // namespace
+
 void MetricsRegistry::CallbackGauge(std::string name, std::string help,
                                     std::function<double()> read) {
-  CallbackFamily(std::move(name), std::move(help), "gauge", {},
-                 [read = std::move(read)]() -> SeriesList {
-                   return {{{}, read()}};
-                 });
+  CallbackFamily(std::move(name), std::move(help), "gauge", {}, OneSeries(std::move(read)));
+}
+
+void MetricsRegistry::CallbackCounter(std::string name, std::string help,
+                                      std::function<double()> read) {
+  CallbackFamily(std::move(name), std::move(help), "counter", {}, OneSeries(std::move(read)));
 }
 
 void MetricsRegistry::CallbackFamily(std::string name, std::string help, std::string type,

@@ -76,8 +76,10 @@ class MetricsRegistry {
                               std::vector<std::string> label_names = {});
   MetricFamilyValues& Gauge(std::string name, std::string help,
                             std::vector<std::string> label_names = {});
-  // A gauge without labels whose value is read when rendering.
+  // A gauge or counter without labels whose value is read when rendering (a counter's must
+  // never go down).
   void CallbackGauge(std::string name, std::string help, std::function<double()> read);
+  void CallbackCounter(std::string name, std::string help, std::function<double()> read);
 
   // A family whose series are read when rendering, e.g. per-backend figures kept elsewhere.
   // `type` is "counter" or "gauge"; `read` returns (label values, value) pairs.

@@ -33,6 +33,17 @@ TEST(MetricsRegistryTest, RendersCountersGaugesAndCallbacksInTextFormat) {
   EXPECT_EQ(requests.Get({"500", "/a"}), 0);
 }
 
+TEST(MetricsRegistryTest, CallbackCounterIsReadWhenRenderingAndTypedCounter) {
+  MetricsRegistry registry;
+  double hits = 1;
+  registry.CallbackCounter("t_hits_total", "Hits.", [&] { return hits; });
+  hits = 4;
+  EXPECT_EQ(registry.Render(),
+            "# HELP t_hits_total Hits.\n"
+            "# TYPE t_hits_total counter\n"
+            "t_hits_total 4\n");
+}
+
 TEST(MetricsRegistryTest, CallbackFamilyReadsSeriesWhenRendering) {
   MetricsRegistry registry;
   double sent = 1;
