@@ -296,6 +296,11 @@ class Spool::Impl {
 
   // Owned by the committing thread (the same object as segments_.back()).
   std::shared_ptr<Segment> active_;
+  // A roll to the next segment failed, and may have left that segment's file behind (a spare
+  // renamed into place, then not opened; a file created, then its name not synced). Recovery
+  // ends the active segment where such a file begins, so no record may be written past that
+  // point: the next commit rolls first, whatever its size. The committing thread's.
+  bool roll_pending_ = false;
   absl::Time last_slow_warning_ = absl::InfinitePast();  // also the committing thread's
   std::thread committer_;
   std::thread preparer_;
@@ -762,14 +767,17 @@ void Spool::Impl::CommitBatch(std::vector<Pending>& batch) {
       break;
     }
     const uint64_t first_size = kHeaderSize + batch[begin].data.size();
-    if (active_->file_size > 0 && active_->file_size + first_size > options_.segment_bytes) {
+    if (active_->file_size > 0 &&
+        (roll_pending_ || active_->file_size + first_size > options_.segment_bytes)) {
       absl::StatusOr<std::shared_ptr<Segment>> next =
           NextSegment(active_->base + active_->file_size);
       if (!next.ok()) {
         LOG(ERROR) << "spool: " << next.status();
+        roll_pending_ = true;
         FailRecords(batch, begin, batch.size(), next.status());
         break;
       }
+      roll_pending_ = false;
       {
         std::lock_guard<std::mutex> lock(mu_);
         segments_.push_back(*next);

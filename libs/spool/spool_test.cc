@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -726,6 +727,58 @@ TEST(SpoolTest, ReleasedSegmentsAreReusedAsNewSegmentsWithoutTheirOldRecords) {
   EXPECT_EQ(stats.corrupt_tail_bytes_dropped, 0u);
   EXPECT_EQ(stats.records_recovered, 60u);
   EXPECT_THAT(DataOf(ReadAll(*spool, spool->first_unreleased())), ElementsAreArray(expected));
+}
+
+// While alive, every open() of the process fails with EMFILE: the descriptor limit is lowered
+// and the descriptors left under it are taken.
+class NoFreeDescriptors {
+ public:
+  NoFreeDescriptors() {
+    getrlimit(RLIMIT_NOFILE, &saved_);
+    rlimit low = saved_;
+    low.rlim_cur = std::min<rlim_t>(saved_.rlim_cur, 256);
+    setrlimit(RLIMIT_NOFILE, &low);
+    for (int fd; (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) taken_.push_back(fd);
+  }
+  ~NoFreeDescriptors() {
+    for (int fd : taken_) close(fd);
+    setrlimit(RLIMIT_NOFILE, &saved_);
+  }
+
+ private:
+  rlimit saved_;
+  std::vector<int> taken_;
+};
+
+// A roll can fail after the next segment's file appeared: here the spare is renamed into place
+// and then cannot be opened. Recovery ends the old segment where that file begins, so a
+// smaller record must not go into the old segment past that point, acknowledged and then lost
+// on the next Open; the next commit retries the roll instead.
+TEST(SpoolTest, AfterAFailedRollNoRecordIsWrittenWhereTheNextSegmentBegins) {
+  const std::string dir = TestDir();
+  SpoolOptions options = Options(dir, /*segment_bytes=*/1024);
+  options.prefill_bytes = 256;
+  const std::string spare = dir + "/next.spare";
+  const std::string first(1024 - 100 - kHeaderSize, 'f');  // leaves 100 bytes of the segment
+  const std::string large(200, 'l'), small(20, 's');
+  {
+    auto spool = MustOpen(options);
+    ASSERT_NE(spool, nullptr);
+    ASSERT_TRUE(AppendAndWait(*spool, first).ok());
+    ASSERT_TRUE(WaitFor([&] { return fs::exists(spare) && fs::file_size(spare) == 1024; }));
+    absl::SleepFor(absl::Milliseconds(100));  // the preparer marks it ready once it is closed
+    {
+      NoFreeDescriptors no_descriptors;
+      EXPECT_FALSE(AppendAndWait(*spool, large).ok());
+    }
+    ASSERT_EQ(SegmentFiles(dir).size(), 2u) << "the failed roll was to leave a file behind";
+    const absl::StatusOr<uint64_t> acknowledged = AppendAndWait(*spool, small);
+    ASSERT_TRUE(acknowledged.ok()) << acknowledged.status();
+  }
+  auto spool = MustOpen(options);
+  ASSERT_NE(spool, nullptr);
+  EXPECT_THAT(DataOf(ReadAll(*spool, spool->first_unreleased())), ElementsAre(first, small));
+  EXPECT_EQ(spool->stats().corrupt_bytes_skipped, 0u);
 }
 
 TEST(SpoolTest, SurplusReleasedSegmentsAreDeletedButOneAReaderHoldsIsReadToItsEnd) {
