@@ -191,7 +191,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // Responses the server makes itself (errors found before the handler), on the connection's
-  // thread.
+  // thread. Without keep-alive the rest of the request may still be on its way (a body over
+  // the limit, say), so the connection lingers (see Linger).
   void Respond(HttpResponse response, bool keep_alive) {
     Write(std::make_shared<std::string>(SerializeResponse(response, version_, keep_alive, head_)),
           keep_alive, /*answering=*/false);
@@ -204,9 +205,33 @@ class Connection : public std::enable_shared_from_this<Connection> {
                       [self = shared_from_this(), wire, keep_alive, answering](beast::error_code ec,
                                                                                std::size_t) {
                         if (answering) self->shared_->inflight.fetch_sub(1);
-                        if (ec || !keep_alive) return self->Close();
+                        if (ec) return self->Close();
+                        if (!keep_alive) return answering ? self->Close() : self->Linger();
                         self->ReadHeader();
                       });
+  }
+
+  // Ends a connection whose client may still be sending the request just refused. Closing a
+  // socket with unread data resets the connection, and a client still writing its body (one
+  // that does not wait for `100 Continue`, like Python's urllib) would see the reset instead
+  // of the answer. So the answer is ended with a FIN and what the client still sends is read
+  // and dropped until it closes its side, or until kLingerTime has passed.
+  void Linger() {
+    static constexpr absl::Duration kLingerTime = absl::Seconds(5);
+    beast::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    CloseAfter(kLingerTime);
+    buffer_.clear();
+    Drain();
+  }
+
+  void Drain() {
+    constexpr size_t kDrainBytes = 64 << 10;
+    socket_.async_read_some(buffer_.prepare(kDrainBytes),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (ec) return self->Close();  // the client's FIN, or the deadline
+                              self->Drain();
+                            });
   }
 
   void Close() {
@@ -216,11 +241,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // The client has until idle_timeout from now to send a request or take a response.
-  void WaitForClient() {
-    deadline_.store((std::chrono::steady_clock::now() + ToChrono(options_.idle_timeout))
-                        .time_since_epoch()
-                        .count(),
-                    std::memory_order_relaxed);
+  void WaitForClient() { CloseAfter(options_.idle_timeout); }
+
+  // The IdleSweeper closes the connection once `timeout` from now has passed.
+  void CloseAfter(absl::Duration timeout) {
+    deadline_.store(
+        (std::chrono::steady_clock::now() + ToChrono(timeout)).time_since_epoch().count(),
+        std::memory_order_relaxed);
   }
 
   static constexpr std::chrono::steady_clock::rep kNoDeadline =

@@ -157,6 +157,15 @@ class RawClient {
   void Send(absl::string_view data) {
     EXPECT_EQ(send(fd_, data.data(), data.size(), 0), static_cast<ssize_t>(data.size()));
   }
+  // Sends all of `data`, however many calls it takes; false if the connection broke first.
+  bool SendAll(absl::string_view data) {
+    while (!data.empty()) {
+      const ssize_t n = send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      data.remove_prefix(n);
+    }
+    return true;
+  }
   // Everything the server sends until it closes the connection (or 10 s pass).
   std::string ReadUntilClosed() {
     std::string all;
@@ -326,6 +335,24 @@ TEST_F(HttpServerTest, BodyOverLimitIs413AndHandlerNotCalled) {
   CURL* other = curl_easy_init();
   EXPECT_EQ(Send(other, "PUT", Url("/x"), std::string(100, 'a')).status, 200);
   curl_easy_cleanup(other);
+}
+
+// A client that sends its whole body without waiting for `100 Continue` (Python's
+// push_to_gateway, say) is still writing when the 413 goes out. Closing the socket with its
+// body unread would reset the connection, and the client would see the reset, not the 413.
+TEST_F(HttpServerTest, A413ReachesAClientStillSendingItsBody) {
+  HttpServerOptions options;
+  options.max_body_bytes = 1024;
+  StartServer(options, [&](HttpRequest, HttpResponder respond) { respond(HttpResponse{}); });
+  RawClient client(server_->port());
+  const size_t body_bytes = 8 << 20;
+  client.Send(absl::StrCat("PUT /x HTTP/1.1\r\nHost: t\r\nContent-Length: ", body_bytes,
+                           "\r\n\r\n"));
+  // As a client does: the whole body, then the answer.
+  EXPECT_TRUE(client.SendAll(std::string(body_bytes, 'a'))) << "the server reset the connection";
+  const std::string answer = client.ReadUntilClosed();
+  EXPECT_THAT(answer, ::testing::StartsWith("HTTP/1.1 413"));
+  EXPECT_THAT(answer, HasSubstr("1024 bytes"));
 }
 
 TEST_F(HttpServerTest, AnswersExpectContinueWithoutStalling) {
