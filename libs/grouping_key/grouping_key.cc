@@ -123,6 +123,11 @@ absl::StatusOr<std::string> PercentDecodePath(absl::string_view raw_path) {
   return out;
 }
 
+// The Pushgateway's HTTP mux answers a path holding such a segment with a redirect to the
+// cleaned path (Go's path.Clean), so a push to it is never stored there. Refused here, with
+// the reason, rather than stored under a key the client did not mean.
+bool IsDotSegment(absl::string_view segment) { return segment == "." || segment == ".."; }
+
 absl::StatusOr<pushgate::v1::GroupingKey> ParseGroupingKey(absl::string_view path) {
   bool job_base64;
   if (absl::ConsumePrefix(&path, "job/")) {
@@ -140,6 +145,10 @@ absl::StatusOr<pushgate::v1::GroupingKey> ParseGroupingKey(absl::string_view pat
   const absl::string_view label_string =
       slash == absl::string_view::npos ? absl::string_view() : path.substr(slash);
 
+  if (IsDotSegment(raw_job)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("job name ", GoQuote(raw_job), " is a relative path segment; use job@base64"));
+  }
   std::string job(raw_job);
   if (job_base64) {
     absl::StatusOr<std::string> decoded = DecodeBase64(raw_job);
@@ -165,6 +174,14 @@ absl::StatusOr<pushgate::v1::GroupingKey> ParseGroupingKey(absl::string_view pat
       const bool base64 = absl::ConsumeSuffix(&name, kBase64Suffix);
       if (!IsLabelName(name) || absl::StartsWith(name, "__")) {
         return absl::InvalidArgumentError(absl::StrCat("improper label name ", GoQuote(name)));
+      }
+      // An empty value is fine as the path's last segment (a trailing slash); elsewhere it is
+      // an empty path segment, which the Pushgateway redirects (see IsDotSegment).
+      if ((value.empty() && i + 2 < components.size()) || IsDotSegment(value)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("label ", name, " has the value ", GoQuote(value), ", ",
+                         value.empty() ? "an empty" : "a relative", " path segment; use ", name,
+                         kBase64Suffix, "/", value.empty() ? "=" : "<base64 of the value>"));
       }
       if (!base64) {
         labels[std::string(name)] = std::string(value);

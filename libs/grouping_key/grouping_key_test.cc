@@ -12,6 +12,7 @@ namespace pushgate {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Pair;
 
@@ -124,9 +125,29 @@ TEST(ParseGroupingKeyTest, PairOrderDoesNotMatter) {
             CanonicalGroupingKey(MustParse("job/j/b/2/a/1")));
 }
 
-TEST(ParseGroupingKeyTest, EmptyValuesAreKept) {
+TEST(ParseGroupingKeyTest, AnEmptyValueIsATrailingSlashOrBase64) {
   EXPECT_THAT(Labels(MustParse("job/j/a/")), ElementsAre(Pair("a", "")));
-  EXPECT_THAT(Labels(MustParse("job/j/a//b/2")), ElementsAre(Pair("a", ""), Pair("b", "2")));
+  EXPECT_THAT(Labels(MustParse("job/j/a@base64/=/b/2")),
+              ElementsAre(Pair("a", ""), Pair("b", "2")));
+}
+
+// The Pushgateway redirects paths with empty or relative segments to their cleaned form and
+// stores nothing; pushgate refuses them and says how to write the value.
+TEST(ParseGroupingKeyTest, EmptyAndRelativeSegmentsAreRefusedWithTheWayToWriteThem) {
+  EXPECT_EQ(InvalidMessage("job/j/a//b/2"),
+            "label a has the value \"\", an empty path segment; use a@base64/=");
+  EXPECT_EQ(InvalidMessage("job/j/a@base64//b/2"),
+            "label a has the value \"\", an empty path segment; use a@base64/=");
+  EXPECT_EQ(InvalidMessage("job/j/a/."),
+            "label a has the value \".\", a relative path segment; use a@base64/<base64 of the "
+            "value>");
+  EXPECT_THAT(InvalidMessage("job/j/a/../b/2"), HasSubstr("\"..\", a relative path segment"));
+  EXPECT_EQ(InvalidMessage("job/./a/1"),
+            "job name \".\" is a relative path segment; use job@base64");
+  EXPECT_EQ(InvalidMessage("job/.."), "job name \"..\" is a relative path segment; use job@base64");
+  // Dots inside a value are just characters.
+  EXPECT_THAT(Labels(MustParse("job/j/a/.../b/.x/c/1.2")),
+              ElementsAre(Pair("a", "..."), Pair("b", ".x"), Pair("c", "1.2")));
 }
 
 TEST(ParseGroupingKeyTest, PlainValuesAreTakenAsTheyAre) {

@@ -373,6 +373,10 @@ std::vector<Case> Corpus() {
   add({"empty_job_trailing_slash", "PUT", "/metrics/job/", {kText}, kOne, kRouterRedirect, 400});
   add({"empty_label_name", "PUT", kJob + "//x", {kText}, kOne, kRouterRedirect, 400});
   add({"empty_job_and_label", "PUT", "/metrics/job//x", {kText}, kOne, kRouterRedirect, 400});
+  add({"empty_label_value_mid_path", "PUT", kJob + "/a//b/c", {kText}, kOne, kRouterRedirect, 400});
+  add({"dot_label_value", "PUT", kJob + "/a/.", {kText}, kOne, kRouterRedirect, 400});
+  add({"dot_dot_label_value", "PUT", kJob + "/a/../b/c", {kText}, kOne, kRouterRedirect, 400});
+  add({"dot_job", "PUT", "/metrics/job/./a/b", {kText}, kOne, kRouterRedirect, 400});
   add({"double_slash_before_metrics",
        "PUT",
        "//metrics/job/$JOB",
