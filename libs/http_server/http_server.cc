@@ -326,19 +326,30 @@ struct HttpServer::Impl {
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::vector<std::unique_ptr<IdleSweeper>> sweepers;  // one per context
   std::optional<tcp::acceptor> acceptor;
+  std::optional<asio::steady_timer> accept_retry;  // on the acceptor's context
   std::vector<std::thread> workers;
   std::atomic<bool> stopped{false};
   Connection::Shared shared;
   size_t next_context = 0;
   int port = 0;
 
+  static constexpr absl::Duration kAcceptRetry = absl::Milliseconds(100);
+
   void Accept() {
     const size_t index = next_context++ % contexts.size();
     asio::io_context& target = *contexts[index];
     acceptor->async_accept(target, [this, index](beast::error_code ec, tcp::socket s) {
       if (ec) {
-        if (ec == asio::error::operation_aborted || stopped) return;
-        LOG(WARNING) << "accept failed: " << ec.message();
+        if (ec == asio::error::operation_aborted || stopped || !acceptor->is_open()) return;
+        // Out of file descriptors, say: the connection stays queued and the listening socket
+        // readable, so accepting again at once would spin on the same error. Wait first.
+        LOG_EVERY_N(WARNING, 50) << "accept failed: " << ec.message() << " (retrying every "
+                                 << absl::FormatDuration(kAcceptRetry) << ")";
+        accept_retry->expires_after(ToChrono(kAcceptRetry));
+        accept_retry->async_wait([this](beast::error_code timer_ec) {
+          if (!timer_ec && !stopped && acceptor->is_open()) Accept();
+        });
+        return;
       } else {
         s.set_option(tcp::no_delay(true), ec);
         std::make_shared<Connection>(std::move(s), options, handler, &shared)
@@ -370,6 +381,7 @@ absl::Status HttpServer::Start() {
         std::make_unique<IdleSweeper>(*impl_->contexts.back(), impl_->options.idle_timeout));
   }
   tcp::acceptor& acceptor = impl_->acceptor.emplace(*impl_->contexts[0]);
+  impl_->accept_retry.emplace(*impl_->contexts[0]);
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor.bind(endpoint, ec);

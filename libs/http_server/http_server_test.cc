@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -11,8 +12,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/harness/no_free_descriptors.h"
 
 namespace pushgate {
 namespace {
@@ -346,13 +350,35 @@ TEST_F(HttpServerTest, A413ReachesAClientStillSendingItsBody) {
   StartServer(options, [&](HttpRequest, HttpResponder respond) { respond(HttpResponse{}); });
   RawClient client(server_->port());
   const size_t body_bytes = 8 << 20;
-  client.Send(absl::StrCat("PUT /x HTTP/1.1\r\nHost: t\r\nContent-Length: ", body_bytes,
-                           "\r\n\r\n"));
+  client.Send(
+      absl::StrCat("PUT /x HTTP/1.1\r\nHost: t\r\nContent-Length: ", body_bytes, "\r\n\r\n"));
   // As a client does: the whole body, then the answer.
   EXPECT_TRUE(client.SendAll(std::string(body_bytes, 'a'))) << "the server reset the connection";
   const std::string answer = client.ReadUntilClosed();
   EXPECT_THAT(answer, ::testing::StartsWith("HTTP/1.1 413"));
   EXPECT_THAT(answer, HasSubstr("1024 bytes"));
+}
+
+// Out of file descriptors, a connection waits in the listen queue and accepting it fails
+// until one is free again. The server must neither spin on that error meanwhile (a worker
+// thread at 100% and a log line per attempt) nor give up accepting afterwards.
+TEST_F(HttpServerTest, AcceptingWaitsOutAShortageOfDescriptorsWithoutSpinning) {
+  StartServer({}, [&](HttpRequest, HttpResponder respond) { respond(HttpResponse{}); });
+  RawClient client(server_->port());  // connected, but not accepted while the shortage lasts
+  rusage before, after;
+  {
+    NoFreeDescriptors shortage;
+    getrusage(RUSAGE_SELF, &before);
+    absl::SleepFor(absl::Milliseconds(500));
+    getrusage(RUSAGE_SELF, &after);
+  }
+  const auto cpu = [](const rusage& r) {
+    return absl::DurationFromTimeval(r.ru_utime) + absl::DurationFromTimeval(r.ru_stime);
+  };
+  // Spinning takes most of a core for the whole half second; waiting takes next to nothing.
+  EXPECT_LT(cpu(after) - cpu(before), absl::Milliseconds(100));
+  client.Send("GET /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  EXPECT_THAT(client.ReadUntilClosed(), ::testing::StartsWith("HTTP/1.1 200"));
 }
 
 TEST_F(HttpServerTest, AnswersExpectContinueWithoutStalling) {

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +24,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/spool/internal/record_format.h"
+#include "tests/harness/no_free_descriptors.h"
 
 namespace pushgate {
 namespace {
@@ -728,27 +728,6 @@ TEST(SpoolTest, ReleasedSegmentsAreReusedAsNewSegmentsWithoutTheirOldRecords) {
   EXPECT_EQ(stats.records_recovered, 60u);
   EXPECT_THAT(DataOf(ReadAll(*spool, spool->first_unreleased())), ElementsAreArray(expected));
 }
-
-// While alive, every open() of the process fails with EMFILE: the descriptor limit is lowered
-// and the descriptors left under it are taken.
-class NoFreeDescriptors {
- public:
-  NoFreeDescriptors() {
-    getrlimit(RLIMIT_NOFILE, &saved_);
-    rlimit low = saved_;
-    low.rlim_cur = std::min<rlim_t>(saved_.rlim_cur, 256);
-    setrlimit(RLIMIT_NOFILE, &low);
-    for (int fd; (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) taken_.push_back(fd);
-  }
-  ~NoFreeDescriptors() {
-    for (int fd : taken_) close(fd);
-    setrlimit(RLIMIT_NOFILE, &saved_);
-  }
-
- private:
-  rlimit saved_;
-  std::vector<int> taken_;
-};
 
 // A roll can fail after the next segment's file appeared: here the spare is renamed into place
 // and then cannot be opened. Recovery ends the old segment where that file begins, so a
