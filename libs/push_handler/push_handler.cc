@@ -37,6 +37,15 @@ HttpResponse Text(int status, std::string body) {
   return response;
 }
 
+// The `method` label of pushgate_front_requests_total: the HTTP parser takes any token as a
+// method, and a label per token would let clients make series without bound.
+absl::string_view MethodLabel(absl::string_view method) {
+  for (absl::string_view known : {"GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS", "PATCH"}) {
+    if (method == known) return known;
+  }
+  return "other";
+}
+
 }  // namespace
 
 std::string NormalizeRoutePrefix(absl::string_view prefix) {
@@ -115,7 +124,7 @@ PushHandler::PushHandler(PushHandlerOptions options, IngestClient* client,
 
 void PushHandler::Finish(const char* route, const std::string& method, HttpResponse response,
                          const HttpResponder& respond) {
-  requests_.Add({route, method, absl::StrCat(response.status)});
+  requests_.Add({route, std::string(MethodLabel(method)), absl::StrCat(response.status)});
   respond(std::move(response));
 }
 
@@ -152,9 +161,9 @@ void PushHandler::Handle(HttpRequest request, HttpResponder respond) {
     response.content_type = "text/plain; version=0.0.4; charset=utf-8";
     return Finish("metrics", request.method, std::move(response), respond);
   }
+  // /metrics/job itself is no route (404 for every method, as in the Pushgateway).
   if (absl::ConsumePrefix(&rest, "/metrics/") &&
-      (absl::StartsWith(rest, "job/") || absl::StartsWith(rest, "job@base64/") || rest == "job" ||
-       rest == "job@base64")) {
+      (absl::StartsWith(rest, "job/") || absl::StartsWith(rest, "job@base64/"))) {
     if (request.method != "PUT" && request.method != "POST" && request.method != "DELETE") {
       HttpResponse response = HttpResponse::Error(
           405, absl::StrCat("method ", request.method,

@@ -195,7 +195,20 @@ TEST_F(PushHandlerTest, RoutesOutsideThePrefixAndWrongMethodsAreRefused) {
   EXPECT_EQ(Handle("GET", "/pg/-/healthy").status, 200);
   EXPECT_EQ(Handle("GET", "/pg/-/ready").status, 200);
   EXPECT_THAT(Handle("GET", "/pg/metrics").body, HasSubstr("pushgate_front_requests_total"));
+  // /metrics/job alone is no push path, whatever the method.
+  EXPECT_EQ(Handle("GET", "/pg/metrics/job").status, 404);
+  EXPECT_EQ(Handle("PUT", "/pg/metrics/job@base64", "x 1\n").status, 404);
   EXPECT_TRUE(processor_.received().empty());
+}
+
+TEST_F(PushHandlerTest, RequestsAreCountedUnderABoundedSetOfMethods) {
+  EXPECT_EQ(Handle("BREW", "/pg/metrics/job/j").status, 405);
+  EXPECT_EQ(Handle("PURGE", "/pg/nothing").status, 404);
+  const std::string metrics = Handle("GET", "/pg/metrics").body;
+  EXPECT_THAT(metrics, HasSubstr("{route=\"push\",method=\"other\",code=\"405\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("{route=\"other\",method=\"other\",code=\"404\"} 1\n"));
+  EXPECT_THAT(metrics, ::testing::Not(HasSubstr("BREW")));
+  EXPECT_THAT(metrics, ::testing::Not(HasSubstr("PURGE")));
 }
 
 TEST_F(PushHandlerTest, BadInputIsRefusedBeforeReachingTheAggregator) {

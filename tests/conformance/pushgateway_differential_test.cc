@@ -385,6 +385,7 @@ std::vector<Case> Corpus() {
        kRouterRedirect,
        404});
   add({"no_job_segment", "PUT", "/metrics/job", {kText}, kOne, kSame, 404});
+  add({"no_job_segment_get", "GET", "/metrics/job", {}, "", kSame, 404});
   add({"base64_job_without_value", "PUT", "/metrics/job@base64/", {kText}, kOne, kSame});
   add({"jobs_typo", "PUT", "/metrics/jobs/$JOB", {kText}, kOne, kSame, 404});
   add({"unknown_path", "PUT", "/foo", {kText}, kOne, kSame, 404});
