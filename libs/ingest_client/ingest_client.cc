@@ -1,5 +1,6 @@
 #include "libs/ingest_client/ingest_client.h"
 
+#include <chrono>
 #include <deque>
 #include <map>
 #include <thread>
@@ -33,6 +34,12 @@ void AppendSequenceField(uint64_t sequence, std::string* serialized) {
   field.set_sequence(sequence);
   field.AppendToString(serialized);
 }
+
+// Deadlines and waits are measured on the monotonic clock: a step of the wall clock must
+// neither fail pushes in flight nor hold a client past its ack timeout.
+using Clock = std::chrono::steady_clock;
+
+Clock::duration ToClock(absl::Duration d) { return absl::ToChronoNanoseconds(d); }
 
 gpr_timespec Deadline(absl::Duration d) {
   return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
@@ -96,8 +103,9 @@ class IngestClient::Impl {
             absl::StrCat("too many pushes in flight (", options_.max_inflight, "); retry later");
       } else {
         AppendSequenceField(sequence, &serialized);
-        pending_.emplace(sequence, Pending{std::move(done), absl::Now() + options_.ack_timeout});
-        if (queue_.empty()) oldest_queued_ = absl::Now();
+        const Clock::time_point now = Clock::now();
+        pending_.emplace(sequence, Pending{std::move(done), now + ToClock(options_.ack_timeout)});
+        if (queue_.empty()) oldest_queued_ = now;
         queue_.push_back({sequence, std::move(serialized)});
         return;
       }
@@ -116,7 +124,7 @@ class IngestClient::Impl {
  private:
   struct Pending {
     Done done;
-    absl::Time deadline;
+    Clock::time_point deadline;
   };
   struct Queued {
     uint64_t sequence;
@@ -281,8 +289,10 @@ class IngestClient::Impl {
       std::vector<std::pair<uint64_t, Done>> expired;
       {
         absl::MutexLock lock(&mu_);
-        const absl::Time now = absl::Now();
-        if (!queue_.empty() && now - oldest_queued_ >= options_.max_linger) linger_expired_ = true;
+        const Clock::time_point now = Clock::now();
+        if (!queue_.empty() && now - oldest_queued_ >= ToClock(options_.max_linger)) {
+          linger_expired_ = true;
+        }
         // Deadlines grow with the sequence (a fixed timeout after each push), so the overdue
         // pushes are the first ones.
         for (auto it = pending_.begin(); it != pending_.end() && it->second.deadline <= now;) {
@@ -315,8 +325,8 @@ class IngestClient::Impl {
   // The last sequence handed to the writer: the previous batch is acknowledged once no
   // pending push has a sequence up to it.
   uint64_t last_written_sequence_ ABSL_GUARDED_BY(mu_) = 0;
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;      // a thread is writing a taken queue
-  absl::Time oldest_queued_ ABSL_GUARDED_BY(mu_);  // when the queue's first push arrived
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;             // a thread is writing a taken queue
+  Clock::time_point oldest_queued_ ABSL_GUARDED_BY(mu_);  // when the queue's first push arrived
   bool linger_expired_ ABSL_GUARDED_BY(mu_) = false;
   // Used by the reader thread only, to send what waited for acks.
   std::deque<Queued> reader_queued_;
