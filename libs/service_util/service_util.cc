@@ -1,6 +1,7 @@
 #include "libs/service_util/service_util.h"
 
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 
 #include "absl/container/flat_hash_map.h"
@@ -41,7 +42,11 @@ const absl::CommandLineFlag& FindFlag(absl::string_view name) {
 
 void InitService(int argc, char** argv, absl::string_view usage) {
   absl::SetProgramUsageMessage(usage);
-  ParseServiceFlags(argc, argv);
+  const absl::Status parsed = ParseServiceFlags(argc, argv);
+  if (!parsed.ok()) {
+    fprintf(stderr, "%s: %s\n", argv[0], std::string(parsed.message()).c_str());
+    std::exit(2);
+  }
   // Debian's Abseil is built with mutex deadlock detection on; it costs a graph update on
   // every contended lock in the hot path and finds nothing the tests would not.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
@@ -52,12 +57,17 @@ void InitService(int argc, char** argv, absl::string_view usage) {
   std::signal(SIGPIPE, SIG_IGN);
 }
 
-void ParseServiceFlags(int argc, char** argv) {
+absl::Status ParseServiceFlags(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
     if (arg == "--") break;
     if (!absl::ConsumePrefix(&arg, "--") && !absl::ConsumePrefix(&arg, "-")) continue;
     size_t eq = arg.find('=');
+    const absl::string_view name = arg.substr(0, eq);
+    if (name == "flagfile" || name == "fromenv" || name == "tryfromenv") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", name, " is not supported: give the flags on the command line"));
+    }
     std::string value;
     if (eq != absl::string_view::npos) {
       value = std::string(arg.substr(eq + 1));
@@ -68,7 +78,33 @@ void ParseServiceFlags(int argc, char** argv) {
     FlagsGiven()[std::string(arg)].push_back(value);
     if (absl::ConsumePrefix(&arg, "no")) FlagsGiven()[std::string(arg)].push_back("false");
   }
-  absl::ParseCommandLine(argc, argv);
+  const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  if (rest.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unexpected argument \"", rest[1],
+        "\" (flags take their values as --flag=value; a boolean one as --flag=false)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckFlagInRange(absl::string_view flag_name, int64_t value, int64_t min,
+                              int64_t max) {
+  if (value >= min && value <= max) return absl::OkStatus();
+  if (max == INT64_MAX) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag_name, " must be at least ", min, ", not ", value));
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", flag_name, " must be between ", min, " and ", max, ", not ", value));
+}
+
+absl::Status CheckDurationFlag(absl::string_view flag_name, absl::Duration value, bool zero_ok) {
+  if (value > absl::ZeroDuration() || (zero_ok && value == absl::ZeroDuration())) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat("--", flag_name, " must be ",
+                                                 zero_ok ? "0 or more" : "more than 0", ", not ",
+                                                 absl::FormatDuration(value)));
 }
 
 std::vector<std::string> FlagValuesGiven(absl::string_view flag_name) {

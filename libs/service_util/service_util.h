@@ -3,9 +3,11 @@
 #ifndef PUSHGATE_LIBS_SERVICE_UTIL_SERVICE_UTIL_H_
 #define PUSHGATE_LIBS_SERVICE_UTIL_SERVICE_UTIL_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -13,12 +15,24 @@
 namespace pushgate {
 
 // Parses flags (absl), initialises glog to stderr, and blocks SIGINT/SIGTERM in every thread
-// started afterwards so WaitForTerminationSignal() receives them. Call first in main().
+// started afterwards so WaitForTerminationSignal() receives them. Call first in main(). Exits
+// with status 2 and a message if the command line is refused (see ParseServiceFlags).
 void InitService(int argc, char** argv, absl::string_view usage);
 
 // The flag-parsing part of InitService: parses argv with absl and remembers which flags were
-// given on the command line, for the *FlagOrEnv functions below.
-void ParseServiceFlags(int argc, char** argv);
+// given on the command line, for the *FlagOrEnv functions below. InvalidArgument for what
+// would otherwise be ignored without a word: a word that is not a flag (such as the value in
+// `--upload_gzip false`: a boolean flag takes its value as `--flag=false`), and --flagfile,
+// --fromenv or --tryfromenv, whose flags would not count as given (so environment variables
+// and the default sink would take their place). absl's own errors (an unknown flag, a value
+// that does not parse) exit as usual.
+absl::Status ParseServiceFlags(int argc, char** argv);
+
+// Range checks for numeric flags: OK, or InvalidArgument naming the flag and its value.
+absl::Status CheckFlagInRange(absl::string_view flag_name, int64_t value, int64_t min,
+                              int64_t max = INT64_MAX);
+// A duration flag above zero, or (`zero_ok`) at least zero.
+absl::Status CheckDurationFlag(absl::string_view flag_name, absl::Duration value, bool zero_ok);
 
 // Blocks until SIGINT or SIGTERM; returns the signal's name.
 std::string WaitForTerminationSignal();

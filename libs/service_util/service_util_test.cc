@@ -4,6 +4,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 ABSL_FLAG(std::string, test_prefix, "default", "test flag");
@@ -26,18 +27,48 @@ TEST(FlagOrEnvTest, EnvStandsInForAFlagNotGivenOnTheCommandLine) {
 TEST(FlagOrEnvTest, CommandLineWinsOverEnv) {
   setenv("PG_TEST_PREFIX", "/from-env", 1);
   const char* argv[] = {"test", "--test_prefix=/from-flag"};
-  ParseServiceFlags(2, const_cast<char**>(argv));
+  ASSERT_TRUE(ParseServiceFlags(2, const_cast<char**>(argv)).ok());
   EXPECT_EQ(StringFlagOrEnv("test_prefix", "PG_TEST_PREFIX"), "/from-flag");
 }
 
 TEST(FlagValuesGivenTest, KeepsEveryValueOfARepeatedFlag) {
   const char* argv[] = {"test", "--test_prefix=/a", "--test_prefix", "/b", "--test_switch"};
-  ParseServiceFlags(5, const_cast<char**>(argv));
+  ASSERT_TRUE(ParseServiceFlags(5, const_cast<char**>(argv)).ok());
   std::vector<std::string> values = FlagValuesGiven("test_prefix");
   ASSERT_GE(values.size(), 2u);  // Other tests in this binary parse flags too.
   EXPECT_EQ(values[values.size() - 2], "/a");
   EXPECT_EQ(values.back(), "/b");
   EXPECT_TRUE(FlagValuesGiven("not_given").empty());
+}
+
+// Both would be dropped without a word: "false" as a positional argument (the flag stays
+// true), a flagfile's flags as not given on the command line.
+TEST(ParseServiceFlagsTest, RefusesWhatItWouldOtherwiseIgnore) {
+  const char* spaced[] = {"test", "--test_switch", "false"};
+  const absl::Status status = ParseServiceFlags(3, const_cast<char**>(spaced));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(),
+            "unexpected argument \"false\" (flags take their values as --flag=value; a boolean "
+            "one as --flag=false)");
+  for (const char* flag : {"--flagfile=/tmp/x", "--fromenv=test_prefix", "--tryfromenv=a"}) {
+    const char* argv[] = {"test", flag};
+    EXPECT_THAT(ParseServiceFlags(2, const_cast<char**>(argv)).message(),
+                ::testing::HasSubstr("is not supported: give the flags on the command line"))
+        << flag;
+  }
+}
+
+TEST(CheckFlagTest, SaysWhichFlagIsOutOfRangeAndWhy) {
+  EXPECT_TRUE(CheckFlagInRange("a", 1, 1).ok());
+  EXPECT_EQ(CheckFlagInRange("spool_max_bytes", -1, 1).message(),
+            "--spool_max_bytes must be at least 1, not -1");
+  EXPECT_EQ(CheckFlagInRange("background_nice", 20, 0, 19).message(),
+            "--background_nice must be between 0 and 19, not 20");
+  EXPECT_TRUE(CheckDurationFlag("d", absl::ZeroDuration(), /*zero_ok=*/true).ok());
+  EXPECT_EQ(CheckDurationFlag("ack_timeout", absl::ZeroDuration(), false).message(),
+            "--ack_timeout must be more than 0, not 0");
+  EXPECT_EQ(CheckDurationFlag("batch_linger", absl::Seconds(-1), true).message(),
+            "--batch_linger must be 0 or more, not -1s");
 }
 
 TEST(ParseBoolTest, AcceptsCommonSpellings) {

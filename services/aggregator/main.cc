@@ -108,7 +108,32 @@ absl::StatusOr<ConversionOptions> ConversionOptionsFromFlags() {
   return options;
 }
 
+// The numeric flags' ranges: the first one out of range, if any.
+absl::Status CheckNumericFlags() {
+  for (const absl::Status& status : {
+           CheckFlagInRange("ingest_threads", absl::GetFlag(FLAGS_ingest_threads), 1),
+           CheckFlagInRange("batch_max_points", absl::GetFlag(FLAGS_batch_max_points), 1),
+           CheckFlagInRange("batch_max_bytes", absl::GetFlag(FLAGS_batch_max_bytes), 1),
+           CheckFlagInRange("spool_max_bytes", absl::GetFlag(FLAGS_spool_max_bytes), 1),
+           CheckFlagInRange("spool_segment_bytes", absl::GetFlag(FLAGS_spool_segment_bytes), 1),
+           CheckFlagInRange("spool_prefill_bytes", absl::GetFlag(FLAGS_spool_prefill_bytes), 0),
+           CheckFlagInRange("conversion_cache_bytes", absl::GetFlag(FLAGS_conversion_cache_bytes),
+                            0),
+           CheckFlagInRange("background_nice", absl::GetFlag(FLAGS_background_nice), 0, 19),
+           CheckDurationFlag("upload_timeout", absl::GetFlag(FLAGS_upload_timeout), false),
+           CheckDurationFlag("flush_interval", absl::GetFlag(FLAGS_flush_interval), false),
+       }) {
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
 int Run() {
+  const absl::Status in_range = CheckNumericFlags();
+  if (!in_range.ok()) {
+    LOG(ERROR) << in_range.message();
+    return 2;
+  }
   absl::StatusOr<ConversionOptions> conversion = ConversionOptionsFromFlags();
   if (!conversion.ok()) {
     LOG(ERROR) << conversion.status();
@@ -123,7 +148,11 @@ int Run() {
   urls.erase(std::remove(urls.begin(), urls.end(), ""), urls.end());
   if (urls.empty()) {
     char resolved[PATH_MAX];
-    urls.push_back(absl::StrCat("file://", realpath(data_dir.c_str(), resolved), "/points.lp"));
+    if (realpath(data_dir.c_str(), resolved) == nullptr) {
+      PLOG(ERROR) << "cannot resolve --data_dir " << data_dir;
+      return 2;
+    }
+    urls.push_back(absl::StrCat("file://", resolved, "/points.lp"));
   }
   absl::StatusOr<UploadFormat> format = ParseUploadFormat(absl::GetFlag(FLAGS_upload_format));
   if (!format.ok()) {
@@ -174,26 +203,10 @@ int Run() {
   spool_options.fsync = *fsync;
   spool_options.max_bytes = absl::GetFlag(FLAGS_spool_max_bytes);
   spool_options.segment_bytes = absl::GetFlag(FLAGS_spool_segment_bytes);
-  if (absl::GetFlag(FLAGS_spool_prefill_bytes) < 0) {
-    LOG(ERROR) << "--spool_prefill_bytes must be 0 or more";
-    return 2;
-  }
   spool_options.prefill_bytes = absl::GetFlag(FLAGS_spool_prefill_bytes);
   const int background_nice = absl::GetFlag(FLAGS_background_nice);
-  if (background_nice < 0 || background_nice > 19) {
-    LOG(ERROR) << "--background_nice must be between 0 and 19, not " << background_nice;
-    return 2;
-  }
   const int64_t conversion_cache_bytes = absl::GetFlag(FLAGS_conversion_cache_bytes);
-  if (conversion_cache_bytes < 0) {
-    LOG(ERROR) << "--conversion_cache_bytes must be 0 or more, not " << conversion_cache_bytes;
-    return 2;
-  }
   const int ingest_threads = absl::GetFlag(FLAGS_ingest_threads);
-  if (ingest_threads < 1) {
-    LOG(ERROR) << "--ingest_threads must be at least 1, not " << ingest_threads;
-    return 2;
-  }
   absl::StatusOr<std::unique_ptr<Spool>> spool = Spool::Open(spool_options);
   if (!spool.ok()) {
     LOG(ERROR) << "spool " << spool_options.dir << ": " << spool.status();

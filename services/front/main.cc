@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/flags/flag.h"
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "glog/logging.h"
 #include "libs/http_server/http_server.h"
@@ -40,8 +41,43 @@ ABSL_FLAG(int64_t, text_shape_cache_bytes, 16 << 20,
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "On SIGTERM, how long pushes already received may take to be answered.");
 
+namespace {
+
+// The numeric flags' ranges: the first one out of range, if any.
+absl::Status CheckNumericFlags() {
+  using pushgate::CheckDurationFlag;
+  using pushgate::CheckFlagInRange;
+  for (const absl::Status& status : {
+           CheckFlagInRange("threads", absl::GetFlag(FLAGS_threads), 1),
+           CheckFlagInRange("max_body_bytes", absl::GetFlag(FLAGS_max_body_bytes), 1),
+           CheckFlagInRange("max_decompressed_bytes", absl::GetFlag(FLAGS_max_decompressed_bytes),
+                            1),
+           CheckFlagInRange("max_series_per_push", absl::GetFlag(FLAGS_max_series_per_push), 0),
+           CheckFlagInRange("max_labels_per_series", absl::GetFlag(FLAGS_max_labels_per_series), 0),
+           CheckFlagInRange("max_label_name_length", absl::GetFlag(FLAGS_max_label_name_length), 0),
+           CheckFlagInRange("max_label_value_length", absl::GetFlag(FLAGS_max_label_value_length),
+                            0),
+           CheckFlagInRange("max_inflight_pushes", absl::GetFlag(FLAGS_max_inflight_pushes), 1),
+           CheckFlagInRange("text_shape_cache_bytes", absl::GetFlag(FLAGS_text_shape_cache_bytes),
+                            0),
+           CheckDurationFlag("ack_timeout", absl::GetFlag(FLAGS_ack_timeout), false),
+           CheckDurationFlag("batch_linger", absl::GetFlag(FLAGS_batch_linger), true),
+           CheckDurationFlag("drain_timeout", absl::GetFlag(FLAGS_drain_timeout), true),
+       }) {
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   pushgate::InitService(argc, argv, "pushgate-front: Pushgateway-compatible push endpoint");
+  const absl::Status in_range = CheckNumericFlags();
+  if (!in_range.ok()) {
+    LOG(ERROR) << in_range.message();
+    return 2;
+  }
 
   pushgate::IngestClientOptions client_options;
   client_options.target = absl::GetFlag(FLAGS_aggregator);
@@ -59,12 +95,8 @@ int main(int argc, char** argv) {
   handler_options.limits.max_labels_per_series = absl::GetFlag(FLAGS_max_labels_per_series);
   handler_options.limits.max_label_name_length = absl::GetFlag(FLAGS_max_label_name_length);
   handler_options.limits.max_label_value_length = absl::GetFlag(FLAGS_max_label_value_length);
-  const int64_t text_shape_cache_bytes = absl::GetFlag(FLAGS_text_shape_cache_bytes);
-  if (text_shape_cache_bytes < 0) {
-    LOG(ERROR) << "--text_shape_cache_bytes must be 0 or more, not " << text_shape_cache_bytes;
-    return 2;
-  }
-  handler_options.text_shape_cache_bytes = static_cast<size_t>(text_shape_cache_bytes);
+  handler_options.text_shape_cache_bytes =
+      static_cast<size_t>(absl::GetFlag(FLAGS_text_shape_cache_bytes));
   pushgate::MetricsRegistry registry;
   pushgate::PushHandler handler(handler_options, &client, &registry);
 
