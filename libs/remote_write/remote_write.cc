@@ -34,6 +34,7 @@ class SeriesWriter {
     labels_.emplace_back("job", push_.grouping_key().job());
     const size_t grouping = labels_.size();
     for (const auto& label : series.labels()) {
+      if (label.name() == "__name__") continue;  // the name is the family's
       bool overridden = false;
       for (size_t i = 0; i < grouping && !overridden; ++i) {
         overridden = labels_[i].first == label.name();
@@ -41,12 +42,12 @@ class SeriesWriter {
       if (!overridden) labels_.emplace_back(label.name(), label.value());
     }
     if (!extra_name.empty()) labels_.emplace_back(extra_name, extra_value);
+    // Remote write wants every series' labels sorted by name, __name__ among them: a name
+    // with an upper-case letter sorts before it ('A' < '_').
+    labels_.emplace_back("__name__", name);
     std::sort(labels_.begin(), labels_.end());
 
     prometheus::TimeSeries* ts = request_->add_timeseries();
-    auto* name_label = ts->add_labels();
-    name_label->set_name("__name__");
-    name_label->set_value(std::string(name));
     for (const auto& [label_name, label_value] : labels_) {
       if (label_value.empty()) continue;
       auto* label = ts->add_labels();

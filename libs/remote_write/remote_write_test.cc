@@ -98,6 +98,35 @@ TEST(RemoteWriteTest, KeepsPrometheusNamesAndSortedLabelsWithGroupingOverride) {
   EXPECT_EQ(request.timeseries(0).labels(0).name(), "__name__");
 }
 
+// Remote write requires each series' labels sorted by name, __name__ included: upper-case
+// names sort before it. A __name__ label inside the push is the metric's own name.
+TEST(RemoteWriteTest, LabelsAreSortedWithTheNameAmongThem) {
+  PushRequest push = ParsePush(R"pb(
+    grouping_key { job: "j" }
+    families {
+      name: "up"
+      type: GAUGE
+      series {
+        labels { name: "zone" value: "eu" }
+        labels { name: "Host" value: "h1" }
+        labels { name: "__name__" value: "other" }
+        labels { name: "ZONE" value: "EU" }
+        value: 1
+      }
+    }
+  )pb");
+  std::string body;
+  ASSERT_EQ(AppendRemoteWrite(push, {}, &body), 1);
+  prometheus::WriteRequest request;
+  ASSERT_TRUE(request.ParseFromString(body));
+  std::vector<std::string> labels;
+  for (const auto& label : request.timeseries(0).labels()) {
+    labels.push_back(label.name() + "=" + label.value());
+  }
+  EXPECT_THAT(labels,
+              ::testing::ElementsAre("Host=h1", "ZONE=EU", "__name__=up", "job=j", "zone=eu"));
+}
+
 TEST(RemoteWriteTest, TimestampsFollowHonorTimestampsAndNonFiniteValuesAreKept) {
   PushRequest push = ParsePush(R"pb(
     grouping_key { job: "j" }

@@ -325,6 +325,9 @@ TEST(HttpSinkTest, MapsStatusesToRetryableOrPermanent) {
       {404, "", absl::StatusCode::kNotFound, absl::nullopt},
       {413, "", absl::StatusCode::kOutOfRange, absl::nullopt},
       {422, "", absl::StatusCode::kFailedPrecondition, absl::nullopt},
+      // A misdirected --upload_url: kept and retried, never dropped.
+      {301, "", absl::StatusCode::kUnavailable, absl::nullopt},
+      {308, "", absl::StatusCode::kUnavailable, absl::nullopt},
   };
   for (const Case& c : cases) {
     TestHttpServer::Reply reply;
@@ -339,6 +342,9 @@ TEST(HttpSinkTest, MapsStatusesToRetryableOrPermanent) {
       EXPECT_THAT(std::string(s.message()),
                   HasSubstr(absl::StrCat("HTTP ", c.status, " from ", server.Url())));
       EXPECT_THAT(std::string(s.message()), HasSubstr(absl::StrCat("backend says ", c.status)));
+      if (c.status / 100 == 3) {
+        EXPECT_THAT(std::string(s.message()), HasSubstr("set --upload_url to the final address"));
+      }
     }
   }
   // One keep-alive connection served them all.

@@ -53,8 +53,13 @@ absl::StatusCode PermanentCode(long http_status) {
   }
 }
 
+// A redirect is retried too: it says nothing about the data, only that --upload_url points
+// at the wrong address (http:// behind an ingress that redirects to https://, say), which
+// curl does not follow for a POST. Dropping the data as refused would lose every batch to a
+// configuration mistake; retrying keeps it in the spool until the URL is fixed.
 bool Retryable(long http_status) {
-  return http_status == 408 || http_status == 429 || http_status >= 500;
+  return http_status == 408 || http_status == 429 || http_status >= 500 ||
+         (http_status >= 300 && http_status < 400);
 }
 
 class CurlSink : public Sink {
@@ -111,7 +116,8 @@ class CurlSink : public Sink {
         FastGzipCompress(body, &compressed_);
       } else {
         absl::Status s = GzipCompress(body, &compressed_, options_.gzip_level);
-        if (!s.ok()) return s;
+        // Our own failure (zlib out of memory, say), not the backend's verdict: retry.
+        if (!s.ok()) return absl::UnavailableError(s.message());
       }
       payload = compressed_;
     }
@@ -131,6 +137,13 @@ class CurlSink : public Sink {
     std::string message = absl::StrCat("HTTP ", status, " from ", described_);
     const absl::string_view text = absl::StripAsciiWhitespace(response_);
     if (!text.empty()) absl::StrAppend(&message, ": ", text);
+    if (status >= 300 && status < 400) {
+      char* location = nullptr;
+      curl_easy_getinfo(curl_, CURLINFO_REDIRECT_URL, &location);
+      absl::StrAppend(&message, " (a redirect",
+                      location != nullptr ? absl::StrCat(" to ", RedactUrl(location)) : "",
+                      ", which uploads do not follow: set --upload_url to the final address)");
+    }
     if (!Retryable(status)) return absl::Status(PermanentCode(status), message);
     if (status == 429 || status == 503) {
       curl_off_t retry_after = 0;  // curl parses both delta-seconds and HTTP dates
