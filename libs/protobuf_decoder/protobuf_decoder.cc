@@ -21,6 +21,7 @@
 #include "libs/go_text/go_text.h"
 #include "libs/protobuf_decoder/internal/fast_path.h"
 #include "libs/protobuf_decoder/internal/rules.h"
+#include "libs/protobuf_decoder/internal/wire_counts.h"
 #include "proto/prometheus_client.pb.h"
 
 namespace pushgate {
@@ -118,6 +119,30 @@ absl::Status MetricError(const Position& pos, absl::string_view family_name, int
   return absl::InvalidArgumentError(absl::StrCat("family ", pos.family_index, " at byte ",
                                                  pos.offset, " (", Quote(family_name), "), metric ",
                                                  metric_index + 1, ": ", what));
+}
+
+// The limits a family's counts (from its wire bytes) already break, with the messages the
+// checks on the built family would give; `*samples` adds up the push's samples.
+absl::Status CheckCounts(const Position& pos, const TextParserLimits& limits,
+                         const protobuf_decoder_internal::FamilyCounts& counts, size_t* samples) {
+  // A family with more metrics than the push may have series breaks the limit whatever
+  // families came before (the exact sum is checked once it is built).
+  if (limits.max_series != 0 && counts.metrics > limits.max_series) {
+    return FamilyError(
+        pos, absl::StrCat("number of series exceeds --max_series (", limits.max_series, ")"));
+  }
+  if (counts.metric_over_labels >= 0) {
+    return MetricError(
+        pos, counts.name, counts.metric_over_labels,
+        absl::StrCat("label count ", counts.labels_of_that_metric,
+                     " exceeds --max_labels_per_series (", limits.max_labels_per_series, ")"));
+  }
+  *samples += counts.samples;
+  if (limits.max_samples != 0 && *samples > limits.max_samples) {
+    return FamilyError(pos, absl::StrCat("number of samples exceeds --max_samples_per_push (",
+                                         limits.max_samples, ")"));
+  }
+  return absl::OkStatus();
 }
 
 // The type number of a family whose `type` field did not parse as a known enum value: proto2
@@ -517,6 +542,7 @@ absl::Status Decode(absl::string_view body, const TextParserLimits& limits,
   // keeps.
   absl::flat_hash_map<absl::string_view, int> slot_by_name;
   size_t series = 0;
+  size_t samples = 0;
   Position pos{0, 0};
   while (input.CurrentPosition() < size) {
     ++pos.family_index;
@@ -530,6 +556,12 @@ absl::Status Decode(absl::string_view body, const TextParserLimits& limits,
       return FamilyError(pos, absl::StrCat("message length ", length, " exceeds the ", left,
                                            " bytes left in the body"));
     }
+    // The limits first, on counts read off the wire, before any message is built.
+    const protobuf_decoder_internal::FamilyCounts counts = protobuf_decoder_internal::CountFamily(
+        body.substr(static_cast<size_t>(input.CurrentPosition()), static_cast<size_t>(length)),
+        limits.max_labels_per_series);
+    absl::Status counted = CheckCounts(pos, limits, counts, &samples);
+    if (!counted.ok()) return counted;
     const auto limit = input.PushLimit(static_cast<int>(length));
     family.Clear();
     if (!family.MergePartialFromCodedStream(&input) || !input.ConsumedEntireMessage()) {

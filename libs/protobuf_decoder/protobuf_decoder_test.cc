@@ -20,6 +20,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "proto/prometheus_client.pb.h"
+#include "tests/harness/allocation_counter.h"
 
 namespace pushgate {
 namespace {
@@ -820,6 +821,89 @@ TEST(LimitsTest, LabelLimits) {
   tighter.max_label_value_length = 4;
   EXPECT_THAT(Rejected(Delimited({family}), tighter),
               HasSubstr("value of label \"abc\" exceeds --max_label_value_length (4)"));
+}
+
+// `bytes` as a length-delimited field whose tag byte is `tag` (or, with tag 0, as one
+// delimited message of a body).
+std::string Wrap(char tag, const std::string& bytes) {
+  std::string out;
+  if (tag != 0) out.push_back(tag);
+  for (uint64_t n = bytes.size();; n >>= 7) {
+    out.push_back(static_cast<char>((n & 0x7f) | (n >= 0x80 ? 0x80 : 0)));
+    if (n < 0x80) break;
+  }
+  return out + bytes;
+}
+
+std::string Repeat(const std::string& element, size_t count) {
+  std::string out;
+  out.reserve(element.size() * count);
+  for (size_t i = 0; i < count; ++i) out += element;
+  return out;
+}
+
+// A few megabytes of empty metrics, labels or buckets (two bytes each on the wire, a few KB
+// gzip'd) once took gigabytes before the limit's error: both decoders built them first. Now
+// the counts come off the wire and the error comes before anything is built.
+TEST(ProtobufDecoderTest, PushesOverALimitAreRefusedBeforeTheyAreBuilt) {
+  TextParserLimits limits;
+  limits.max_series = 1000;
+  limits.max_labels_per_series = 64;
+  limits.max_samples = 100000;
+  const size_t kElements = 3000000;
+  const std::string empty_metric = Wrap('\x22', "");
+  const std::string gauge = std::string("\x0a\x01\x61\x18\x01", 5);      // name "a", GAUGE
+  const std::string histogram = std::string("\x0a\x01\x61\x18\x04", 5);  // name "a", HISTOGRAM
+  const struct {
+    const char* what;
+    std::string body;
+    const char* error;
+  } cases[] = {
+      {"empty metrics", Wrap(0, gauge + Repeat(empty_metric, kElements)),
+       "number of series exceeds --max_series (1000)"},
+      {"empty labels",
+       Wrap(0, gauge + Wrap('\x22', Repeat(Wrap('\x0a', ""), kElements) + Wrap('\x12', ""))),
+       "metric 1: label count 3000000 exceeds --max_labels_per_series (64)"},
+      {"empty buckets",
+       Wrap(0, histogram + Wrap('\x22', Wrap('\x3a', Repeat(Wrap('\x1a', ""), kElements)))),
+       "number of samples exceeds --max_samples_per_push (100000)"},
+  };
+  for (const auto& c : cases) {
+    std::string out;
+    const size_t before = BytesAllocatedSoFar();
+    const absl::Status status = DecodeProtobufPushToWire(c.body, limits, &out);
+    const size_t allocated = BytesAllocatedSoFar() - before;
+    EXPECT_THAT(status.message(), HasSubstr(c.error)) << c.what;
+    EXPECT_LT(allocated, size_t{16} << 20) << c.what << ": " << allocated << " bytes";
+    EXPECT_TRUE(out.empty());
+  }
+}
+
+// The sample limit counts a value per counter, gauge or untyped metric, and a summary's
+// quantiles or a histogram's buckets plus 2; both decoders agree on where it falls.
+TEST(ProtobufDecoderTest, TheSampleLimitCountsEachValueBucketQuantileSumAndCount) {
+  client::MetricFamily gauges = Family("g", client::GAUGE);
+  for (int i = 0; i < 3; ++i)
+    AddMetric(&gauges, {{"i", absl::StrCat(i)}})->mutable_gauge()->set_value(i);
+  client::MetricFamily histograms = Family("h", client::HISTOGRAM);
+  client::Histogram* h = histograms.add_metric()->mutable_histogram();
+  h->set_sample_count(2);
+  for (double bound : {0.1, 1.0}) {
+    client::Bucket* b = h->add_bucket();
+    b->set_upper_bound(bound);
+    b->set_cumulative_count(1);
+  }
+  const std::string body = Delimited({gauges, histograms});  // 3 + (2 + 2) = 7 samples
+  TextParserLimits limits;
+  for (size_t max : {7, 6}) {
+    limits.max_samples = max;
+    std::string wire;
+    Families families;
+    const absl::Status to_wire = DecodeProtobufPushToWire(body, limits, &wire);
+    const absl::Status messages = DecodeProtobufPush(body, limits, &families);
+    EXPECT_EQ(to_wire.ok(), max == 7) << max << ": " << to_wire;
+    EXPECT_EQ(to_wire, messages) << max;
+  }
 }
 
 }  // namespace

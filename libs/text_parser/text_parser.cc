@@ -596,6 +596,14 @@ class Parser {
       label.name = name;
       label.value = value;
       ++count;
+      // The exact check comes with the sample (an `le` is not counted); this one stops a line
+      // of millions of labels before they are all kept.
+      if (ABSL_PREDICT_FALSE(limits_.max_labels_per_series != 0 &&
+                             count > limits_.max_labels_per_series + 1)) {
+        return Error("metric ", Quote(metric), " has more than ", count - 1,
+                     " labels, over the limit of ", limits_.max_labels_per_series,
+                     " per series (max_labels_per_series)");
+      }
 
       i = SkipBlanks(line, i);
       if (i == n) return Unclosed(metric);
@@ -739,6 +747,10 @@ class Parser {
   absl::Status AddSample(absl::string_view name, bool same_name, double value,
                          absl::string_view value_text, bool has_timestamp, int64_t timestamp) {
     const uint32_t slot = samples_++;
+    if (ABSL_PREDICT_FALSE(limits_.max_samples != 0 && samples_ > limits_.max_samples)) {
+      return Error("too many samples in one push: the limit is ", limits_.max_samples,
+                   " (max_samples_per_push)");
+    }
     if (ABSL_PREDICT_FALSE(model_.slots != nullptr)) {
       ValueSlot& traced = model_.slots->emplace_back();
       traced.text_begin = static_cast<uint32_t>(value_text.data() - body_.data());

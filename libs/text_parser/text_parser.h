@@ -83,6 +83,11 @@ struct TextParserLimits {
   size_t max_label_name_length = 0;
   // Bytes in a label value of a sample, after unescaping.
   size_t max_label_value_length = 0;
+  // Samples in one push, as written: each sample line of the text format; in protobuf each
+  // counter, gauge or untyped value, and each summary's quantiles or histogram's buckets plus
+  // its sum and count. Bounds the memory a push takes while it is decoded, which a series
+  // limit alone does not (a histogram may have any number of buckets).
+  size_t max_samples = 0;
 };
 
 // Parses a whole text body. On success appends its families to `out`. On any error returns

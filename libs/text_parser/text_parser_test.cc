@@ -14,6 +14,7 @@
 #include "google/protobuf/repeated_ptr_field.h"
 #include "gtest/gtest.h"
 #include "proto/ingest.pb.h"
+#include "tests/harness/allocation_counter.h"
 
 namespace pushgate {
 namespace {
@@ -1137,6 +1138,30 @@ TEST(TextParserLimitsTest, MaxLabelsPerSeries) {
             "h histogram\n  {a=\"1\",b=\"2\"} count=0 sum=0 b=[1:1]\n");
   // ...but in an untyped family they are.
   EXPECT_THAT(Reject("h_bucket{a=\"1\",b=\"2\",le=\"1\"} 1\n", limits), HasSubstr("has 3 labels"));
+}
+
+// A line of a million labels (9 MB) is refused as soon as it has more than the limit (plus
+// one, for an `le` that does not count), not after all of them were kept.
+TEST(TextParserLimitsTest, AHugeLabelSetIsRefusedBeforeItIsKept) {
+  std::string line = "m{";
+  for (int i = 0; i < 1000000; ++i) absl::StrAppend(&line, "a", i, "=\"\",");
+  line += "} 1\n";
+  TextParserLimits limits;
+  limits.max_labels_per_series = 64;
+  const size_t before = BytesAllocatedSoFar();
+  EXPECT_EQ(Reject(line, limits),
+            "line 1: metric \"m\" has more than 65 labels, over the limit of 64 per series "
+            "(max_labels_per_series)");
+  EXPECT_LT(BytesAllocatedSoFar() - before, size_t{1} << 20);
+}
+
+TEST(TextParserLimitsTest, MaxSamplesCountsEverySampleLine) {
+  TextParserLimits limits;
+  limits.max_samples = 4;
+  const std::string four = "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\na 1\n";
+  EXPECT_EQ(Parse(four, limits).empty(), false);
+  EXPECT_EQ(Reject(four + "b 2\n", limits),
+            "line 6: too many samples in one push: the limit is 4 (max_samples_per_push)");
 }
 
 TEST(TextParserLimitsTest, MaxLabelNameLength) {

@@ -25,6 +25,10 @@ ABSL_FLAG(int64_t, max_series_per_push, 100000, "Most series in one push (400); 
 ABSL_FLAG(int64_t, max_labels_per_series, 64, "Most labels on one series (400); 0 = no limit.");
 ABSL_FLAG(int64_t, max_label_name_length, 1024, "Longest label name (400); 0 = no limit.");
 ABSL_FLAG(int64_t, max_label_value_length, 16384, "Longest label value (400); 0 = no limit.");
+ABSL_FLAG(int64_t, max_samples_per_push, 1000000,
+          "Most samples in one push (400): each text sample line; in protobuf each value, and a "
+          "summary's quantiles or a histogram's buckets plus its sum and count. Bounds the memory "
+          "a push takes to decode; 0 = no limit.");
 ABSL_FLAG(int64_t, max_inflight_pushes, 1024,
           "Pushes waiting for the aggregator's acknowledgement; beyond it pushes get 503.");
 ABSL_FLAG(absl::Duration, ack_timeout, absl::Seconds(30),
@@ -57,6 +61,7 @@ absl::Status CheckNumericFlags() {
            CheckFlagInRange("max_label_name_length", absl::GetFlag(FLAGS_max_label_name_length), 0),
            CheckFlagInRange("max_label_value_length", absl::GetFlag(FLAGS_max_label_value_length),
                             0),
+           CheckFlagInRange("max_samples_per_push", absl::GetFlag(FLAGS_max_samples_per_push), 0),
            CheckFlagInRange("max_inflight_pushes", absl::GetFlag(FLAGS_max_inflight_pushes), 1),
            CheckFlagInRange("text_shape_cache_bytes", absl::GetFlag(FLAGS_text_shape_cache_bytes),
                             0),
@@ -95,6 +100,7 @@ int main(int argc, char** argv) {
   handler_options.limits.max_labels_per_series = absl::GetFlag(FLAGS_max_labels_per_series);
   handler_options.limits.max_label_name_length = absl::GetFlag(FLAGS_max_label_name_length);
   handler_options.limits.max_label_value_length = absl::GetFlag(FLAGS_max_label_value_length);
+  handler_options.limits.max_samples = absl::GetFlag(FLAGS_max_samples_per_push);
   handler_options.text_shape_cache_bytes =
       static_cast<size_t>(absl::GetFlag(FLAGS_text_shape_cache_bytes));
   pushgate::MetricsRegistry registry;

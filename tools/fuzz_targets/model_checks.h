@@ -157,6 +157,17 @@ inline void CheckFamilies(const Families& families, int first, const ModelRules&
   }
 }
 
+// Limits small enough that fuzz inputs reach them.
+inline TextParserLimits TightLimits() {
+  TextParserLimits tight;
+  tight.max_series = 4;
+  tight.max_labels_per_series = 3;
+  tight.max_label_name_length = 6;
+  tight.max_label_value_length = 8;
+  tight.max_samples = 12;
+  return tight;
+}
+
 // The contract both body decoders (ParseText, DecodeProtobufPush) share, checked on one input.
 // `decode(limits, out)` decodes the input, appending to `out`; `existing` is put in `out`
 // first. A rejection is InvalidArgument on one line starting with `error_prefix` and leaves
@@ -179,11 +190,7 @@ void CheckBodyDecoder(const Decode& decode, const v1::MetricFamily& existing,
   const std::string before = Bytes(out);
   const absl::Status status = decode(TextParserLimits{}, &out);
 
-  TextParserLimits tight;
-  tight.max_series = 4;
-  tight.max_labels_per_series = 3;
-  tight.max_label_name_length = 6;
-  tight.max_label_value_length = 8;
+  const TextParserLimits tight = TightLimits();
   Families limited;
   *limited.Add() = existing;
   const absl::Status limited_status = decode(tight, &limited);

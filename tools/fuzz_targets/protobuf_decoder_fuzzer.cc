@@ -50,11 +50,16 @@ void CheckDecode(absl::string_view body) {
                    ExistingFamily(), "family ", "max_", rules);
 }
 
+// Without limits and with tight ones: the fast path must decline exactly where the general
+// path refuses a limit.
 void CheckWireAgrees(absl::string_view body) {
-  CheckWireMatchesMessages([body](Families* out) { return DecodeProtobufPush(body, {}, out); },
-                           [body](std::string* out, size_t* series) {
-                             return DecodeProtobufPushToWire(body, {}, out, series);
-                           });
+  for (const TextParserLimits& limits : {TextParserLimits{}, TightLimits()}) {
+    CheckWireMatchesMessages(
+        [body, &limits](Families* out) { return DecodeProtobufPush(body, limits, out); },
+        [body, &limits](std::string* out, size_t* series) {
+          return DecodeProtobufPushToWire(body, limits, out, series);
+        });
+  }
 }
 
 void CheckContentType(absl::string_view value) {

@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "libs/go_text/go_text.h"
 #include "libs/protobuf_decoder/internal/rules.h"
+#include "libs/protobuf_decoder/internal/wire_fields.h"
 #include "libs/protowire/wire_reader.h"
 #include "libs/protowire/wire_writer.h"
 #include "proto/ingest.pb.h"
@@ -30,24 +31,6 @@ using ::pushgate::protowire::StringFieldSize;
 using ::pushgate::protowire::VarintSize;
 using ::pushgate::protowire::WireReader;
 using ::pushgate::protowire::WireWriter;
-
-// Reads the fields of `message` in turn: `read(field, wire_type, &message)` reads the value of
-// the field whose tag was just read, passing over (with Skip) those the general path ignores,
-// and returns false to decline the body. Tags are read with protobuf's own limits (see
-// wire_reader.h).
-template <typename ReadValue>
-bool ForEachField(WireReader message, ReadValue read) {
-  while (!message.done()) {
-    uint32_t tag;
-    if (!message.ReadTag(&tag) || !read(tag >> 3, tag & 7, &message)) return false;
-  }
-  return true;
-}
-
-// Passes over a field the general path ignores, checked as protobuf checks unknown fields.
-bool Skip(uint32_t field, uint32_t wire_type, WireReader* in) {
-  return in->SkipField(field << 3 | wire_type);
-}
 
 // The bytes of a length-delimited field as a reader one level deeper, if the field has that
 // wire type.
@@ -139,6 +122,7 @@ class Transcoder {
     limits_ = limits;
     out_ = out;
     total_series_ = 0;
+    samples_ = 0;
     seen_names_.clear();
     const bool taken = Families(body, series);
     // What a large push made the vectors hold is not kept for the next one.
@@ -168,29 +152,33 @@ class Transcoder {
     absl::string_view name, help;
     client::MetricType type = client::COUNTER;  // absent: the proto2 default
     metrics_.clear();
-    const bool read =
-        ForEachField(message, [&](uint32_t field, uint32_t wire_type, WireReader* in) {
-          switch (field) {
-            case Family::kNameFieldNumber:
-              return wire_type == kLengthDelimited && in->ReadBytes(&name);
-            case Family::kHelpFieldNumber:
-              return wire_type == kLengthDelimited && in->ReadBytes(&help);
-            case Family::kTypeFieldNumber: {
-              // A number outside the enum would be kept among unknown fields: the general path's.
-              uint64_t number;
-              if (wire_type != kVarint || !in->ReadVarint(&number) || number > INT_MAX ||
-                  !client::MetricType_IsValid(static_cast<int>(number))) {
-                return false;
-              }
-              type = static_cast<client::MetricType>(number);
-              return true;
-            }
-            case Family::kMetricFieldNumber:
-              return Nested(in, wire_type, &metrics_.emplace_back());
-            default:  // unit, and fields this version does not know
-              return Skip(field, wire_type, in);
+    const bool read = ForEachField(message, [&](uint32_t field, uint32_t wire_type,
+                                                WireReader* in) {
+      switch (field) {
+        case Family::kNameFieldNumber:
+          return wire_type == kLengthDelimited && in->ReadBytes(&name);
+        case Family::kHelpFieldNumber:
+          return wire_type == kLengthDelimited && in->ReadBytes(&help);
+        case Family::kTypeFieldNumber: {
+          // A number outside the enum would be kept among unknown fields: the general path's.
+          uint64_t number;
+          if (wire_type != kVarint || !in->ReadVarint(&number) || number > INT_MAX ||
+              !client::MetricType_IsValid(static_cast<int>(number))) {
+            return false;
           }
-        });
+          type = static_cast<client::MetricType>(number);
+          return true;
+        }
+        case Family::kMetricFieldNumber:
+          // Over the limit: the general path refuses the push, before building it.
+          if (limits_.max_series != 0 && total_series_ + metrics_.size() >= limits_.max_series) {
+            return false;
+          }
+          return Nested(in, wire_type, &metrics_.emplace_back());
+        default:  // unit, and fields this version does not know
+          return Skip(field, wire_type, in);
+      }
+    });
     v1::MetricType v1_type;
     if (!read || !MapType(type, &v1_type)) return false;
     if (!IsValidMetricName(name) || !IsValidUtf8(help) || !seen_names_.insert(name).second) {
@@ -220,6 +208,10 @@ class Transcoder {
         ForEachField(message, [&](uint32_t field, uint32_t wire_type, WireReader* in) {
           WireReader nested;
           if (field == Metric::kLabelFieldNumber) {
+            if (limits_.max_labels_per_series != 0 &&
+                labels_.size() - s.first_label >= limits_.max_labels_per_series) {
+              return false;  // over the limit: the general path's error
+            }
             return Nested(in, wire_type, &nested) && LabelPair(nested);
           }
           if (field == static_cast<uint32_t>(value_field)) {
@@ -240,6 +232,9 @@ class Transcoder {
         });
     if (!read) return false;
     if (!has_value) return false;  // an error, which the general path words
+    const bool grouped =
+        type == client::SUMMARY || type == client::HISTOGRAM || type == client::GAUGE_HISTOGRAM;
+    if (!CountSamples(grouped ? 2 : 1)) return false;
     s.num_labels = static_cast<uint32_t>(labels_.size()) - s.first_label;
     s.num_pairs = static_cast<uint32_t>(pairs_.size()) - s.first_pair;
     if (!CheckLabels(s)) return false;
@@ -355,6 +350,7 @@ class Transcoder {
   bool Pair(WireReader message, uint32_t first_field, uint32_t second_field,
             uint32_t integer_second_field) {
     const bool bucket = integer_second_field != 0;
+    if (!CountSamples(1)) return false;
     std::pair<double, double>& pair = pairs_.emplace_back(0.0, 0.0);
     uint64_t integer = 0;
     bool has_second = false;
@@ -482,9 +478,17 @@ class Transcoder {
     return OptionalDoubleFieldSize(pair.first) + OptionalDoubleFieldSize(pair.second);
   }
 
+  // Adds `n` to the push's samples (as TextParserLimits::max_samples counts them); false once
+  // they are over the limit, which the general path then reports.
+  bool CountSamples(size_t n) {
+    samples_ += n;
+    return limits_.max_samples == 0 || samples_ <= limits_.max_samples;
+  }
+
   TextParserLimits limits_;
   std::string* out_ = nullptr;
   size_t total_series_ = 0;
+  size_t samples_ = 0;
   absl::flat_hash_set<absl::string_view> seen_names_;
   // The family being transcoded.
   std::vector<WireReader> metrics_;
