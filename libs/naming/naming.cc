@@ -2,17 +2,29 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
 namespace pushgate {
+namespace {
+
+// `name` as a measurement line protocol can carry (see NameMetric).
+std::string CarriableMeasurement(absl::string_view name) {
+  while (!name.empty() && name.back() == '\\') name.remove_suffix(1);
+  if (name.empty()) return "unknown";
+  if (name.front() == '#' || name.front() == '\t') return absl::StrCat("_", name);
+  return std::string(name);
+}
+
+}  // namespace
 
 MetricName NameMetric(const NamingOptions& options, absl::string_view family_name,
                       absl::string_view job) {
   if (!options.measurement_name.empty()) {
-    return {options.measurement_name, std::string(family_name)};
+    return {CarriableMeasurement(options.measurement_name), std::string(family_name)};
   }
   if (options.job_as_measurement) {
-    return {std::string(job), std::string(family_name)};
+    return {CarriableMeasurement(job), std::string(family_name)};
   }
 
   absl::string_view rest = family_name;

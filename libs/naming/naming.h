@@ -32,6 +32,11 @@ struct MetricName {
 //
 // - measurement_name set: {measurement_name, family_name}.
 // - else job_as_measurement: {job, family_name}.
+//   Either name is first made one that line protocol can carry: trailing backslashes are cut
+//   (they would escape the separator after them), an empty name becomes "unknown", and a name
+//   starting with '#' (a comment line) or a tab (skipped at a line's start) gets a leading '_'.
+//   A job can be any string (job@base64), so without this a push could write lines a backend
+//   drops or refuses.
 // - else, on the name without its leading '_'s:
 //   fewer than two characters left -> {"unknown", "unknown"};
 //   no '_' -> {rest, rest}; the only '_' is the last character -> both are rest without it;

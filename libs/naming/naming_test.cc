@@ -99,6 +99,20 @@ TEST(NameMetricTest, JobAsMeasurementKeepsTheFullFamilyName) {
   }
 }
 
+// A job can be any string, but a line starting with '#' is a comment, a trailing backslash
+// escapes the separator after it, and a leading tab is skipped: the measurement is mended.
+TEST(NameMetricTest, AJobOrMeasurementNameIsMadeOneLineProtocolCanCarry) {
+  NamingOptions options;
+  options.job_as_measurement = true;
+  ExpectName(NameMetric(options, "up", "#x"), "_#x", "up");
+  ExpectName(NameMetric(options, "up", "\tx"), "_\tx", "up");
+  ExpectName(NameMetric(options, "up", "\\"), "unknown", "up");
+  ExpectName(NameMetric(options, "up", "a\\b\\\\"), "a\\b", "up");
+  ExpectName(NameMetric(options, "up", "x#"), "x#", "up");
+  options.measurement_name = "#prom";
+  ExpectName(NameMetric(options, "up", "j"), "_#prom", "up");
+}
+
 TEST(NameMetricTest, MeasurementNameWinsOverJobAsMeasurement) {
   NamingOptions options;
   options.measurement_name = "prom_pushgateway";
