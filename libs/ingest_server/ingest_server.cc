@@ -19,7 +19,6 @@ namespace pushgate {
 using pushgate::v1::AckBatch;
 using pushgate::v1::PushAck;
 using pushgate::v1::PushBatch;
-using pushgate::v1::PushRequest;
 
 namespace {
 
@@ -285,19 +284,27 @@ PushProcessor::Done AckTo(uint64_t sequence, const std::shared_ptr<State>& acks)
   };
 }
 
-// A batch entry that is not a PushRequest. Its sequence is whatever was parsed of it before
-// the damage (0 if nothing): the producer's ack timeout covers the case it names no push.
+// A message or batch entry (`what`) that is not a PushRequest. Its sequence is whatever was
+// parsed of it before the damage (0 if nothing): the producer's ack timeout covers the case it
+// names no push.
 template <typename State>
-void RefuseUnparsable(uint64_t sequence, const absl::Status& why,
+void RefuseUnparsable(absl::string_view what, uint64_t sequence, const absl::Status& why,
                       const std::shared_ptr<State>& acks) {
   PushAck ack;
   ack.set_code(PushAck::INVALID);
   ack.set_message(
-      absl::StrCat("batch entry is not a serialized pushgate.v1.PushRequest: ", why.message()));
+      absl::StrCat(what, " is not a serialized pushgate.v1.PushRequest: ", why.message()));
   AckTo(sequence, acks)(std::move(ack));
 }
 
-using PushStream = Stream<PushRequest, PushAck>;
+// Push is served raw: gRPC would otherwise parse each message itself, and a message it cannot
+// parse (a string that is not UTF-8, say) ends the read as if the producer had closed its
+// side, so the stream would finish without acknowledging that push or reading the ones after
+// it, and a producer that resends what was not acknowledged would send it again forever. Read
+// as bytes, a bad push is refused with an INVALID ack like a bad batch entry, and the bytes
+// received are the bytes spooled, without serializing the message again.
+using AsyncService = pushgate::v1::Ingest::WithRawMethod_Push<pushgate::v1::Ingest::AsyncService>;
+using PushStream = Stream<grpc::ByteBuffer, grpc::ByteBuffer>;
 using BatchStream = Stream<PushBatch, AckBatch>;
 
 }  // namespace
@@ -312,22 +319,34 @@ class IngestServer::Service {
       // Per stream, reused for each message.
       struct Scratch {
         std::string serialized;
+        std::vector<grpc::Slice> slices;
         PushView view;
         std::vector<PushProcessor::Push> pushes;
       };
       return [processor, scratch = std::make_shared<Scratch>()](
-                 PushRequest& request, const std::shared_ptr<PushStream::State>& acks) {
+                 grpc::ByteBuffer& message, const std::shared_ptr<PushStream::State>& acks) {
         scratch->serialized.clear();
-        request.AppendToString(&scratch->serialized);
-        scratch->view.Fill(request);
+        scratch->slices.clear();
+        if (message.Dump(&scratch->slices).ok()) {
+          for (const grpc::Slice& slice : scratch->slices) {
+            scratch->serialized.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+          }
+        }
+        // Accepts exactly what PushRequest::ParseFromString would.
+        const absl::Status parsed = scratch->view.Parse(scratch->serialized);
+        if (!parsed.ok()) {
+          RefuseUnparsable("message", scratch->view.sequence(), parsed, acks);
+          return;
+        }
         scratch->pushes.clear();
         scratch->pushes.push_back(
-            {&scratch->view, scratch->serialized, AckTo(request.sequence(), acks)});
+            {&scratch->view, scratch->serialized, AckTo(scratch->view.sequence(), acks)});
         processor->Process(absl::MakeSpan(scratch->pushes));
       };
     };
-    push_.pack = [](std::deque<PushAck>& ready, PushAck* out) {
-      *out = std::move(ready.front());
+    push_.pack = [](std::deque<PushAck>& ready, grpc::ByteBuffer* out) {
+      grpc::Slice slice(ready.front().SerializeAsString());
+      *out = grpc::ByteBuffer(&slice, 1);
       ready.pop_front();
     };
     push_.gate = &gate_;
@@ -354,7 +373,7 @@ class IngestServer::Service {
           if (parsed.ok()) {
             scratch->pushes.push_back({&view, serialized, AckTo(view.sequence(), acks)});
           } else {
-            RefuseUnparsable(view.sequence(), parsed, acks);
+            RefuseUnparsable("batch entry", view.sequence(), parsed, acks);
           }
         }
         if (!scratch->pushes.empty()) processor->Process(absl::MakeSpan(scratch->pushes));
@@ -383,7 +402,7 @@ class IngestServer::Service {
   void CloseGate() { gate_.Close(); }
 
  private:
-  pushgate::v1::Ingest::AsyncService async_;
+  AsyncService async_;
   OperationGate gate_;
   PushStream::Method push_;
   BatchStream::Method batches_;

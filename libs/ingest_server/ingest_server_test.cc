@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/grpcpp.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/ingest.grpc.pb.h"
 
@@ -104,6 +105,29 @@ TEST_P(IngestServerTest, PushStreamAcksEveryRequestBySequenceInTheOrderAcksBecom
     sequences.push_back(ack.sequence());
   }
   EXPECT_EQ(sequences, (std::vector<uint64_t>{9, 7}));
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+// A proto3 string that is not UTF-8 makes a message protobuf will not parse. Such a push is
+// refused with an INVALID ack naming its sequence, and the stream goes on: the push after it
+// is taken. (Parsed by gRPC, it ended the stream as if the producer had closed it, with no
+// ack for it or anything after it.)
+TEST_P(IngestServerTest, APushStreamMessageThatIsNotAPushIsRefusedAndTheStreamGoesOn) {
+  grpc::ClientContext context;
+  auto stream = stub_->Push(&context);
+  ASSERT_TRUE(stream->Write(Request(5, "bad\xff")));  // serialized as is, with a logged error
+  ASSERT_TRUE(stream->Write(Request(6, "invalid")));
+  PushAck ack;
+  ASSERT_TRUE(stream->Read(&ack));
+  EXPECT_EQ(ack.sequence(), 5u);
+  EXPECT_EQ(ack.code(), PushAck::INVALID);
+  EXPECT_THAT(ack.message(),
+              ::testing::StartsWith("message is not a serialized pushgate.v1.PushRequest: "));
+  ASSERT_TRUE(stream->Read(&ack));
+  EXPECT_EQ(ack.sequence(), 6u);
+  EXPECT_EQ(ack.message(), "job is invalid");
+  ASSERT_TRUE(stream->WritesDone());
+  EXPECT_FALSE(stream->Read(&ack));
   EXPECT_TRUE(stream->Finish().ok());
 }
 
