@@ -32,7 +32,14 @@ PushPipeline::PushPipeline(PipelineOptions options, Spool* spool, std::vector<Ba
   for (size_t i = 0; i < backends.size(); ++i) {
     auto backend = std::make_unique<Backend>();
     backend->format = backends[i].format;
+    // The `backend` label of the upload metrics. Two --upload_url values may describe alike
+    // (the same URL twice, or ones differing in the query or user, which are not shown), and
+    // a label set given twice would make Prometheus drop one backend's series as duplicates.
     backend->name = backends[i].sink->Describe();
+    int same = 0;
+    for (const auto& earlier : backends_) same += earlier->described == backend->name;
+    backend->described = backend->name;
+    if (same > 0) absl::StrAppend(&backend->name, " #", same + 1);
     backend->delivered = spool_->first_unreleased();
     UploaderOptions uploader_options = backends[i].uploader;
     uploader_options.on_delivered = [this, i](uint64_t position) { OnDelivered(i, position); };
@@ -220,11 +227,15 @@ void PushPipeline::RegisterMetrics(MetricsRegistry* registry) {
   spool_gauge("pushgate_aggregator_spool_recovered_records",
               "Unreleased records found in the spool at start (replayed).",
               [](const Spool::Stats& s) { return s.records_recovered; });
-  spool_gauge(
-      "pushgate_aggregator_spool_corrupt_bytes", "Damaged spool bytes skipped or cut at start.",
+  auto spool_counter = [this, registry](const char* name, const char* help, auto read) {
+    registry->CallbackCounter(name, help, [this, read] { return double(read(spool_->stats())); });
+  };
+  spool_counter(
+      "pushgate_aggregator_spool_corrupt_bytes_total",
+      "Damaged spool bytes skipped or cut, at start or while reading.",
       [](const Spool::Stats& s) { return s.corrupt_tail_bytes_dropped + s.corrupt_bytes_skipped; });
-  spool_gauge("pushgate_aggregator_spool_fsyncs", "fdatasync calls made by the spool.",
-              [](const Spool::Stats& s) { return s.fsyncs; });
+  spool_counter("pushgate_aggregator_spool_fsyncs_total", "fdatasync calls made by the spool.",
+                [](const Spool::Stats& s) { return s.fsyncs; });
   registry->CallbackHistogram(
       "pushgate_aggregator_spool_commit_seconds",
       "Time each spool commit took (write and fdatasync); every push it held waited that long "

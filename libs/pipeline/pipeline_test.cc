@@ -142,6 +142,13 @@ TEST_F(PipelineTest, AcknowledgedPushesReachEveryBackendInItsFormat) {
   EXPECT_EQ(request.timeseries(1).samples(0).value(), 2);
   // Delivered everywhere, so nothing is left to replay.
   ASSERT_TRUE(WaitFor([&] { return spool->first_unreleased() == spool->committed_end(); }));
+  // Both sinks describe themselves as "memory": the second backend's label says which it is,
+  // or Prometheus would drop one of the two series as a duplicate.
+  const std::string metrics = registry_.Render();
+  EXPECT_THAT(metrics,
+              HasSubstr("pushgate_aggregator_upload_points_total{backend=\"memory\"} 2\n"));
+  EXPECT_THAT(metrics,
+              HasSubstr("pushgate_aggregator_upload_points_total{backend=\"memory #2\"} 2\n"));
 }
 
 TEST_F(PipelineTest, PushesAcknowledgedWhileABackendIsDownAreReplayedAfterARestart) {

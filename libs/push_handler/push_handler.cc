@@ -104,10 +104,10 @@ PushHandler::PushHandler(PushHandlerOptions options, IngestClient* client,
   registry->CallbackGauge("pushgate_front_upstream_connected",
                           "1 while the stream to the aggregator is open.",
                           [client] { return client->stats().connected ? 1.0 : 0.0; });
-  registry->CallbackGauge("pushgate_front_upstream_stream_failures",
-                          "Times the stream to the aggregator broke since start.", [client] {
-                            return static_cast<double>(client->stats().stream_failures);
-                          });
+  registry->CallbackCounter("pushgate_front_upstream_stream_failures_total",
+                            "Times the stream to the aggregator broke since start.", [client] {
+                              return static_cast<double>(client->stats().stream_failures);
+                            });
   registry->CallbackFamily(
       "pushgate_front_upstream_batches_total",
       "Stream messages sent to the aggregator; each carries one or more "

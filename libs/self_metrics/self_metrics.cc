@@ -14,6 +14,23 @@ namespace {
 
 void AppendEscapedLabelValue(const std::string& value, std::string* out);
 
+// A family's `# HELP` and `# TYPE` lines. In HELP text a backslash and a line break are
+// escaped (the text format's rule); a raw line break would end the line mid-text.
+void AppendHeader(const std::string& name, const std::string& help, const std::string& type,
+                  std::string* out) {
+  absl::StrAppend(out, "# HELP ", name, " ");
+  for (char c : help) {
+    if (c == '\\') {
+      out->append("\\\\");
+    } else if (c == '\n') {
+      out->append("\\n");
+    } else {
+      out->push_back(c);
+    }
+  }
+  absl::StrAppend(out, "\n# TYPE ", name, " ", type, "\n");
+}
+
 void AppendSeries(const std::string& name, const std::vector<std::string>& label_names,
                   const std::vector<std::string>& label_values, double value, std::string* out) {
   out->append(name);
@@ -91,7 +108,7 @@ double MetricFamilyValues::Get(absl::Span<const std::string> label_values) const
 }
 
 void MetricFamilyValues::Render(std::string* out) const {
-  absl::StrAppend(out, "# HELP ", name_, " ", help_, "\n# TYPE ", name_, " ", type_, "\n");
+  AppendHeader(name_, help_, type_, out);
   absl::MutexLock lock(&mu_);
   if (values_.empty() && label_names_.empty()) {
     absl::StrAppend(out, name_, " 0\n");
@@ -195,8 +212,7 @@ std::string MetricsRegistry::Render() const {
   absl::MutexLock lock(&mu_);
   for (const auto& family : families_) family->Render(&out);
   for (const auto& callback : callbacks_) {
-    absl::StrAppend(&out, "# HELP ", callback.name, " ", callback.help, "\n# TYPE ", callback.name,
-                    " ", callback.type, "\n");
+    AppendHeader(callback.name, callback.help, callback.type, &out);
     if (callback.read_histogram) {
       AppendHistogram(callback.name, callback.read_histogram(), &out);
       continue;

@@ -106,5 +106,16 @@ TEST(FormatMetricValueTest, SpecialValues) {
   EXPECT_EQ(FormatMetricValue(0.00001), "1e-05");
 }
 
+TEST(MetricsRegistryTest, HelpTextEscapesBackslashesAndLineBreaks) {
+  MetricsRegistry registry;
+  registry.Counter("t_total", "Counts a\\b\nacross lines.", {}).Add({});
+  registry.CallbackGauge("t_gauge", "Path C:\\x", [] { return 1.0; });
+  const std::string out = registry.Render();
+  EXPECT_NE(out.find("# HELP t_total Counts a\\\\b\\nacross lines.\n# TYPE t_total counter\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("# HELP t_gauge Path C:\\\\x\n"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace pushgate

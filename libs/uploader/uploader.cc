@@ -248,7 +248,7 @@ void Uploader::Finish(const Batch& batch, Outcome outcome) {
   stats_.queued_bytes -= batch.body.size();
   switch (outcome) {
     case Outcome::kDelivered:
-      ++stats_.batches_sent;
+      if (!batch.body.empty()) ++stats_.batches_sent;  // an empty one is not sent at all
       stats_.points_sent += batch.points;
       stats_.bytes_sent += batch.body.size();
       stats_.delivered_position = batch.max_position;

@@ -138,7 +138,7 @@ TEST(DurabilityTest, CorruptSpoolTailKeepsEveryCompleteRecord) {
   ExpectNoLoss("corrupt-spool-tail", pusher, receiver);
   // The damage was seen and reported, not silently read as data.
   auto metrics = HttpRequestTo("GET", pushgate.aggregator_metrics_url());
-  EXPECT_NE(metrics.body.find("pushgate_aggregator_spool_corrupt_bytes 37\n"), std::string::npos)
+  EXPECT_NE(metrics.body.find("pushgate_aggregator_spool_corrupt_bytes_total 37\n"), std::string::npos)
       << metrics.body;
   // New pushes after recovery are stored and delivered too, once the front has reconnected
   // (a client retries after the 503s it gets meanwhile).
