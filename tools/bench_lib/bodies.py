@@ -178,8 +178,13 @@ def main():
         with open(os.path.join(out_dir, files[kind]), "wb") as f:
             f.write(data)
     series = sum(len(s) for _, _, _, s in fams)
+    # The protobuf body leaves each histogram's +Inf bucket implied by its count, as the Go
+    # client does, so it carries one sample fewer per histogram.
+    histograms = sum(len(s) for _, _, typ, s in fams if typ not in (COUNTER, GAUGE))
     print(json.dumps({
         "samples_per_push": samples,
+        "samples_per_push_by_body": {"text": samples, "gzip": samples,
+                                     "protobuf": samples - histograms},
         "series_per_push": series,
         "families": len(fams),
         "files": files,

@@ -4,8 +4,10 @@
 Usage: receiver.py PORT_FILE
 Listens on 127.0.0.1 on a free port, writes the port to PORT_FILE once listening, and answers
 every POST/PUT with 204 once it has read the body. GET /count returns {"lines": ...,
-"requests": ..., "bytes": ..., "bad": ...} as JSON, where lines counts non-empty line-protocol
-lines (one per point) and bad counts bodies that could not be decoded.
+"fields": ..., "requests": ..., "bytes": ..., "bad": ...} as JSON, where lines counts
+non-empty line-protocol lines (one per point), fields the fields of those lines (one per
+sample: a histogram's _count and _sum share a line) and bad counts bodies that could not be
+decoded.
 
 Counting is left for /count: a body is kept as it came (gzip'd) and decoded when the counts
 are asked for, which tools/bench does before and after the measured window, not during it.
@@ -23,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 lock = threading.Lock()  # guards totals and uncounted
 count_lock = threading.Lock()
-totals = {"lines": 0, "requests": 0, "bytes": 0, "bad": 0}
+totals = {"lines": 0, "fields": 0, "requests": 0, "bytes": 0, "bad": 0}
 uncounted = []  # (content_encoding, body) received since the last /count
 
 
@@ -36,6 +38,34 @@ def count_lines(data):
     return lines
 
 
+def count_fields(data):
+    """The fields of every line: the field set is the part after the first unescaped space,
+    and its fields are separated by commas (the values here are numbers, never quoted)."""
+    fields = 0
+    for line in data.split(b"\n"):
+        if not line.strip():
+            continue
+        if b"\\" not in line:
+            fields += line.split(b" ", 2)[1].count(b",") + 1
+            continue
+        # Escapes: find the first space and the commas that no backslash escapes.
+        i, in_fields = 0, False
+        while i < len(line):
+            c = line[i:i + 1]
+            if c == b"\\":
+                i += 2
+                continue
+            if c == b" ":
+                if in_fields:
+                    break
+                in_fields = True
+                fields += 1
+            elif c == b"," and in_fields:
+                fields += 1
+            i += 1
+    return fields
+
+
 def count_uncounted():
     """Decodes and counts the bodies kept since the last call.
 
@@ -46,7 +76,7 @@ def count_uncounted():
     with lock:
         batch = uncounted[:]
         uncounted.clear()
-    lines = bad = 0
+    lines = fields = bad = 0
     for encoding, raw in batch:
         try:
             data = zlib.decompress(raw, 16 + zlib.MAX_WBITS) if encoding == "gzip" else raw
@@ -54,8 +84,10 @@ def count_uncounted():
             bad += 1
             continue
         lines += count_lines(data)
+        fields += count_fields(data)
     with lock:
         totals["lines"] += lines
+        totals["fields"] += fields
         totals["bad"] += bad
 
 
