@@ -104,6 +104,7 @@ void Uploader::Add(absl::string_view lines, size_t points, uint64_t position) {
   }
   current_.body.append(lines.data(), lines.size());
   current_.points += points;
+  current_.add_ends.emplace_back(current_.body.size(), current_.points);
   current_.max_position = std::max(current_.max_position, position);
   current_.last_add = ++adds_;
   ++current_.adds;
@@ -188,11 +189,21 @@ void Uploader::Run() {
   }
 }
 
-Uploader::Outcome Uploader::Deliver(const Batch& batch) {
+Uploader::Outcome Uploader::Deliver(Batch& batch) {
   // Adds with no data only carry a position forward (e.g. a push with no points).
   if (batch.body.empty()) return Outcome::kDelivered;
+  return DeliverAdds(batch, 0, batch.add_ends.size());
+}
+
+Uploader::Outcome Uploader::DeliverAdds(Batch& batch, size_t begin, size_t end) {
+  const size_t from = begin == 0 ? 0 : batch.add_ends[begin - 1].first;
+  const uint64_t points_before = begin == 0 ? 0 : batch.add_ends[begin - 1].second;
+  const absl::string_view body =
+      absl::string_view(batch.body).substr(from, batch.add_ends[end - 1].first - from);
+  const uint64_t points = batch.add_ends[end - 1].second - points_before;
+  if (body.empty()) return Outcome::kDelivered;
   for (int attempt = 0;; ++attempt) {
-    const absl::Status status = sink_->Send(batch.body);
+    const absl::Status status = sink_->Send(body);
     if (status.ok()) {
       if (attempt > 0) {
         LOG(INFO) << "uploader: " << sink_->Describe() << " accepted a batch after " << attempt
@@ -201,14 +212,30 @@ Uploader::Outcome Uploader::Deliver(const Batch& batch) {
       return Outcome::kDelivered;
     }
     if (!absl::IsUnavailable(status)) {
-      LOG(ERROR) << "uploader: " << sink_->Describe() << " permanently rejected a batch of "
-                 << batch.points << " points (" << batch.body.size()
-                 << " bytes); dropping it: " << ForLog(status);
+      if (absl::IsOutOfRange(status) && end - begin > 1) {
+        // 413: the backend takes less per request than --batch_max_bytes. Halves, until each
+        // fits or a single push's lines alone are too large, cost requests, not data.
+        LOG_EVERY_N(WARNING, 100)
+            << "uploader: " << sink_->Describe() << " refused " << body.size()
+            << " bytes as too large; sending them in two requests (lower --batch_max_bytes to "
+            << "spare the retries): " << ForLog(status);
+        const size_t middle = begin + (end - begin) / 2;
+        const Outcome first = DeliverAdds(batch, begin, middle);
+        if (first == Outcome::kAbandoned) return first;
+        const Outcome second = DeliverAdds(batch, middle, end);
+        if (second == Outcome::kAbandoned) return second;
+        return first == Outcome::kDropped && second == Outcome::kDropped ? Outcome::kDropped
+                                                                         : Outcome::kDelivered;
+      }
+      LOG(ERROR) << "uploader: " << sink_->Describe() << " permanently rejected " << points
+                 << " points (" << body.size() << " bytes); dropping them: " << ForLog(status);
+      batch.points_dropped += points;
+      ++batch.rejections;
       return Outcome::kDropped;
     }
     const absl::Duration delay = RetryDelay(attempt, status);
     if (WorthLogging(attempt)) {
-      LOG(WARNING) << "uploader: sending " << batch.points << " points to " << sink_->Describe()
+      LOG(WARNING) << "uploader: sending " << points << " points to " << sink_->Describe()
                    << " failed (attempt " << attempt + 1 << "), retrying in " << delay << ": "
                    << ForLog(status);
     }
@@ -249,12 +276,14 @@ void Uploader::Finish(const Batch& batch, Outcome outcome) {
   switch (outcome) {
     case Outcome::kDelivered:
       if (!batch.body.empty()) ++stats_.batches_sent;  // an empty one is not sent at all
-      stats_.points_sent += batch.points;
+      stats_.points_sent += batch.points - batch.points_dropped;
       stats_.bytes_sent += batch.body.size();
+      stats_.permanent_failures += batch.rejections;
+      stats_.points_dropped += batch.points_dropped;
       stats_.delivered_position = batch.max_position;
       break;
     case Outcome::kDropped:
-      ++stats_.permanent_failures;
+      stats_.permanent_failures += batch.rejections;
       stats_.points_dropped += batch.points;
       stats_.delivered_position = batch.max_position;
       break;

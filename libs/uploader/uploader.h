@@ -162,12 +162,21 @@ class Uploader {
     uint64_t last_add = 0;
     uint64_t max_position = 0;
     absl::Time opened;  // when its first Add came
+    // After each Add: where its lines end in `body`, and the points up to there. A batch is
+    // split only at these (an Add is whole lines, or whole remote-write messages).
+    std::vector<std::pair<size_t, uint64_t>> add_ends;
+    // Set by Deliver: points in parts the backend refused for good, and how many refusals.
+    uint64_t points_dropped = 0;
+    uint64_t rejections = 0;
   };
+  // kDelivered: delivered, except any points_dropped; kDropped: nothing delivered.
   enum class Outcome { kDelivered, kDropped, kAbandoned };
 
   void Run();
   void SealCurrentLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Outcome Deliver(const Batch& batch) ABSL_LOCKS_EXCLUDED(mu_);
+  Outcome Deliver(Batch& batch) ABSL_LOCKS_EXCLUDED(mu_);
+  // Sends Adds [begin, end) of `batch`, retrying; see Deliver.
+  Outcome DeliverAdds(Batch& batch, size_t begin, size_t end) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Duration RetryDelay(int attempt, const absl::Status& status);
   // Waits until `until`; false (at once) when Stop()'s drain deadline passes first.
   bool SleepUnlessAbandoned(absl::Time until) ABSL_LOCKS_EXCLUDED(mu_);

@@ -655,6 +655,30 @@ TEST(UploaderTest, PermanentFailureIsDroppedCountedAndNotRetried) {
   EXPECT_EQ(st.retries, 0u);
 }
 
+// A backend whose body limit is below the batch size answers 413. The batch is sent again in
+// halves, at push boundaries, until each part fits: only a push too large on its own is lost.
+TEST(UploaderTest, ABatchTooLargeForTheBackendIsSentInPartsThatFit) {
+  auto backend = std::make_shared<FakeBackend>();
+  backend->respond = [](absl::string_view body, int) {
+    return body.size() > 30 ? absl::OutOfRangeError("HTTP 413: body too large") : absl::OkStatus();
+  };
+  UploaderOptions o = FastOptions();
+  Uploader uploader(std::make_unique<FakeSink>(backend), o);
+  uploader.Add("a v=1\na v=2\n", 2, 1);             // 12 bytes
+  uploader.Add("b v=1\n", 1, 2);                    // 6
+  uploader.Add(std::string(40, 'x') + "\n", 1, 3);  // too large alone
+  uploader.Add("c v=1\nc v=2\n", 2, 4);             // 12
+  uploader.Add("", 0, 5);                           // only a position
+  ASSERT_TRUE(uploader.Flush());
+  EXPECT_THAT(backend->Accepted(), ElementsAre("a v=1\na v=2\nb v=1\n", "c v=1\nc v=2\n"));
+  const Uploader::Stats st = uploader.stats();
+  EXPECT_EQ(st.points_sent, 5u);
+  EXPECT_EQ(st.points_dropped, 1u);
+  EXPECT_EQ(st.permanent_failures, 1u);
+  EXPECT_EQ(st.batches_sent, 1u);
+  EXPECT_EQ(st.delivered_position, 5u);
+}
+
 TEST(UploaderTest, HonoursRetryAfterHint) {
   auto backend = std::make_shared<FakeBackend>();
   backend->respond = [](absl::string_view, int attempt) {
