@@ -61,6 +61,9 @@ PushPipeline::~PushPipeline() { Stop(); }
 void PushPipeline::Stop() {
   if (stopping_.exchange(true)) return;
   dispatcher_.join();
+  // All drains at once: one after another, N backends that are down would take N drain
+  // timeouts, past a supervisor's grace period.
+  for (auto& backend : backends_) backend->uploader->BeginStop(options_.drain_timeout);
   for (auto& backend : backends_) backend->uploader->Stop(options_.drain_timeout);
 }
 

@@ -144,11 +144,13 @@ TEST_F(PipelineTest, AcknowledgedPushesReachEveryBackendInItsFormat) {
   ASSERT_TRUE(WaitFor([&] { return spool->first_unreleased() == spool->committed_end(); }));
   // Both sinks describe themselves as "memory": the second backend's label says which it is,
   // or Prometheus would drop one of the two series as a duplicate.
-  const std::string metrics = registry_.Render();
-  EXPECT_THAT(metrics,
-              HasSubstr("pushgate_aggregator_upload_points_total{backend=\"memory\"} 2\n"));
-  EXPECT_THAT(metrics,
-              HasSubstr("pushgate_aggregator_upload_points_total{backend=\"memory #2\"} 2\n"));
+  // (The counters follow each delivery by a moment.)
+  const std::string first = "pushgate_aggregator_upload_points_total{backend=\"memory\"} 2\n";
+  const std::string second = "pushgate_aggregator_upload_points_total{backend=\"memory #2\"} 2\n";
+  EXPECT_TRUE(WaitFor([&] {
+    const std::string metrics = registry_.Render();
+    return absl::StrContains(metrics, first) && absl::StrContains(metrics, second);
+  })) << registry_.Render();
 }
 
 TEST_F(PipelineTest, PushesAcknowledgedWhileABackendIsDownAreReplayedAfterARestart) {
@@ -179,6 +181,28 @@ TEST_F(PipelineTest, PushesAcknowledgedWhileABackendIsDownAreReplayedAfterAResta
   for (int i = 0; i < 5; ++i) {
     EXPECT_THAT(back->All(), HasSubstr(absl::StrCat("jobs_done=", i, " "))) << i;
   }
+}
+
+// Every backend gets the drain timeout at the same time: four that are down must not take four
+// drain timeouts to stop, or a supervisor's grace period (30 s by default) runs out first.
+TEST_F(PipelineTest, StopDrainsAllBackendsAtOnce) {
+  dir_ += "_stop";  // its push stays undelivered: no other test may find it
+  auto spool = OpenSpool();
+  std::vector<BackendSpec> backends;
+  for (int i = 0; i < 4; ++i) {
+    auto down = std::make_shared<Received>();
+    absl::MutexLock lock(&down->mu);
+    down->down = true;
+    backends.push_back(Backend(UploadFormat::kLineProtocol, down));
+  }
+  PipelineOptions options;
+  options.drain_timeout = absl::Milliseconds(400);
+  PushPipeline pipeline(options, spool.get(), std::move(backends), &registry_);
+  EXPECT_EQ(ProcessAndWait(pipeline, Push(1)).code(), PushAck::OK);
+  const absl::Time start = absl::Now();
+  pipeline.Stop();
+  // One drain timeout and a little; one after another they took 1.6 s.
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(1200));
 }
 
 // A spool record written by an incompatible version: counted, logged, delivered as nothing

@@ -138,16 +138,17 @@ bool Uploader::Flush(absl::Duration timeout) {
   return first_abandoned_ > target;
 }
 
+void Uploader::BeginStop(absl::Duration drain_timeout) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return;
+  stopping_ = true;
+  drain_deadline_ = absl::Now() + drain_timeout;
+  SealCurrentLocked();
+  work_cv_.SignalAll();
+}
+
 void Uploader::Stop(absl::Duration drain_timeout) {
-  {
-    absl::MutexLock lock(&mu_);
-    if (!stopping_) {
-      stopping_ = true;
-      drain_deadline_ = absl::Now() + drain_timeout;
-      SealCurrentLocked();
-      work_cv_.SignalAll();
-    }
-  }
+  BeginStop(drain_timeout);
   absl::MutexLock lock(&stop_mu_);
   if (thread_.joinable()) thread_.join();
 }

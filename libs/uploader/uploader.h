@@ -148,6 +148,9 @@ class Uploader {
   // is never interrupted (the sink's own timeout bounds it). Idempotent; later calls
   // return at once.
   void Stop(absl::Duration drain_timeout = absl::ZeroDuration());
+  // Stop() without the join: starts the drain and returns. Stopping several uploaders, call
+  // this on each first, so that their drains run at the same time, then Stop() on each.
+  void BeginStop(absl::Duration drain_timeout);
 
   Stats stats() const;
 
