@@ -148,14 +148,20 @@ TEST_F(HttpServerTest, RespondsLaterFromAnotherThread) {
 // A raw TCP connection to the server, for clients that misbehave on purpose.
 class RawClient {
  public:
-  explicit RawClient(int port) : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<uint16_t>(port));
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  // Connects at once unless `connect_now` is false (then call Connect).
+  explicit RawClient(int port, bool connect_now = true)
+      : fd_(socket(AF_INET, SOCK_STREAM, 0)), port_(port) {
     timeval timeout{10, 0};  // a hung test fails instead of hanging
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    if (connect_now) Connect();
+  }
+  // Needs no new file descriptor: the socket was made by the constructor.
+  void Connect() {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port_));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
   }
   ~RawClient() { close(fd_); }
   void Send(absl::string_view data) {
@@ -183,6 +189,7 @@ class RawClient {
 
  private:
   int fd_;
+  int port_;
 };
 
 TEST_F(HttpServerTest, IdleAndStalledConnectionsAreClosedButSlowHandlersAreNot) {
@@ -364,10 +371,11 @@ TEST_F(HttpServerTest, A413ReachesAClientStillSendingItsBody) {
 // thread at 100% and a log line per attempt) nor give up accepting afterwards.
 TEST_F(HttpServerTest, AcceptingWaitsOutAShortageOfDescriptorsWithoutSpinning) {
   StartServer({}, [&](HttpRequest, HttpResponder respond) { respond(HttpResponse{}); });
-  RawClient client(server_->port());  // connected, but not accepted while the shortage lasts
+  RawClient client(server_->port(), /*connect_now=*/false);
   rusage before, after;
   {
     NoFreeDescriptors shortage;
+    client.Connect();  // queued, but not accepted while the shortage lasts
     getrusage(RUSAGE_SELF, &before);
     absl::SleepFor(absl::Milliseconds(500));
     getrusage(RUSAGE_SELF, &after);

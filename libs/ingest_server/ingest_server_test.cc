@@ -10,8 +10,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "grpcpp/grpcpp.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "proto/ingest.grpc.pb.h"
 
@@ -303,6 +305,7 @@ TEST_P(IngestServerTest, StopWhileProducersPushAndAcksKeepComingEndsEveryStream)
   constexpr int kProducers = 3;
   std::vector<std::thread> producers;
   std::atomic<int> acked{0};
+  std::atomic<int> deadline_exceeded{0};
   for (int p = 0; p < kProducers; ++p) {
     producers.emplace_back([&, p] {
       grpc::ClientContext context;
@@ -319,13 +322,19 @@ TEST_P(IngestServerTest, StopWhileProducersPushAndAcksKeepComingEndsEveryStream)
         std::this_thread::sleep_for(std::chrono::microseconds(100));
       }
       reader.join();
-      stream->Finish();
+      if (stream->Finish().error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+        ++deadline_exceeded;
+      }
     });
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   const int acked_before_stop = acked;
+  const absl::Time stop_start = absl::Now();
   server_->Stop();
   for (std::thread& producer : producers) producer.join();
+  // The server ended them (its shutdown deadline is 2 s), not the producers' own 20 s.
+  EXPECT_LT(absl::Now() - stop_start, absl::Seconds(10));
+  EXPECT_EQ(deadline_exceeded, 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(20));  // acks still being given
   stop_releasing = true;
   releaser.join();

@@ -475,6 +475,7 @@ struct FakeBackend {
   std::vector<std::string> attempts ABSL_GUARDED_BY(mu);
   std::vector<std::string> accepted ABSL_GUARDED_BY(mu);
   bool paused ABSL_GUARDED_BY(mu) = false;
+  int sends_started ABSL_GUARDED_BY(mu) = 0;  // including ones waiting while paused
 
   std::vector<std::string> Accepted() {
     absl::MutexLock lock(&mu);
@@ -491,6 +492,7 @@ class FakeSink : public Sink {
   explicit FakeSink(std::shared_ptr<FakeBackend> backend) : backend_(std::move(backend)) {}
   absl::Status Send(absl::string_view body) override {
     absl::MutexLock lock(&backend_->mu);
+    ++backend_->sends_started;
     backend_->mu.Await(absl::Condition(
         +[](bool* paused) { return !*paused; }, &backend_->paused));
     const int attempt = static_cast<int>(backend_->attempts.size());
@@ -862,9 +864,21 @@ TEST(UploaderTest, StopWaitsForTheSendInProgress) {
   }
   Uploader uploader(std::make_unique<FakeSink>(backend), FastOptions());
   uploader.Add("m v=1\n", 1);
-  uploader.Flush(absl::Milliseconds(20));  // the Send is now blocked in the backend
-  std::thread stopper([&] { uploader.Stop(); });
-  absl::SleepFor(absl::Milliseconds(20));
+  uploader.Flush(absl::ZeroDuration());  // seals the batch for the upload thread
+  {
+    absl::MutexLock lock(&backend->mu);
+    auto started = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(backend->mu) {
+      return backend->sends_started == 1;
+    };
+    ASSERT_TRUE(backend->mu.AwaitWithTimeout(absl::Condition(&started), absl::Seconds(10)));
+  }
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    uploader.Stop();
+    stopped = true;
+  });
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_FALSE(stopped) << "Stop returned while a Send was in progress";
   {
     absl::MutexLock lock(&backend->mu);
     backend->paused = false;

@@ -426,7 +426,9 @@ def run_checks(checks, pushgate, receiver):
             raise AssertionError("push with grouping label __reserved did not fail")
         # Pushes after it have arrived, so the refused one would have too.
         push_to_gateway(gateway, job="py_after_refused", registry=registry2)
-        wait_for_points(receiver, "py_after_refused", 2)
+        after = wait_for_points(receiver, "py_after_refused", 2)
+        if len(after) < 2:
+            raise AssertionError("the push after the refused one did not arrive: %r" % after)
         leaked = wait_for_points(receiver, "py_refused", 1, timeout=0)
         if leaked:
             raise AssertionError("points of a refused push arrived: %r" % leaked)

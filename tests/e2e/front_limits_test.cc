@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -123,7 +124,15 @@ TEST_F(FrontLimitsTest, StalledAggregatorGets503WithRetryAfterNotAQueue) {
     // Never 200 for a push the aggregator did not acknowledge.
     EXPECT_EQ(r.status, 503);
   });
-  absl::SleepFor(absl::Milliseconds(300));
+  // Until the first push holds the one slot (a fixed sleep could lose that race on a busy
+  // machine, and the second push would then take the slot and wait out the ack timeout).
+  bool holding = false;
+  for (int i = 0; i < 100 && !holding; ++i) {
+    holding = absl::StrContains(HttpRequestTo("GET", pushgate_->front_url() + "/metrics", "").body,
+                                "\npushgate_front_inflight_pushes 1\n");
+    if (!holding) absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_TRUE(holding) << "the first push never went in flight";
   absl::Time start = absl::Now();
   HttpResult second = Put("second 1\n");
   EXPECT_EQ(second.status, 503);

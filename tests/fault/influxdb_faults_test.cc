@@ -46,9 +46,13 @@ absl::StatusOr<std::set<int>> StoredSeqs(InfluxDbServer& influx) {
 void ExpectAllStored(const std::string& scenario, SeqPusher& pusher, InfluxDbServer& influx,
                      size_t acked_during_fault) {
   const std::set<int> acked = pusher.acked();
-  std::vector<int> lost;
+  // Everything counts as lost until a query of InfluxDB says otherwise: if no query ever
+  // answers, the check below fails instead of passing on nothing.
+  std::vector<int> lost(acked.begin(), acked.end());
+  absl::Status last_query;
   testing::PollUntil(absl::Seconds(60), [&] {
     auto stored = StoredSeqs(influx);
+    last_query = stored.status();
     if (!stored.ok()) return false;
     lost.clear();
     for (int seq : acked) {
@@ -56,6 +60,7 @@ void ExpectAllStored(const std::string& scenario, SeqPusher& pusher, InfluxDbSer
     }
     return lost.empty();
   });
+  EXPECT_TRUE(last_query.ok()) << "the last query of InfluxDB failed: " << last_query;
   std::cout << "FAULT " << scenario << ": pushes_acked=" << acked.size() << " (before recovery "
             << acked_during_fault << ") pushes_refused=" << pusher.refused()
             << " losses=" << lost.size() << " refusals: " << pusher.RefusalSummary() << std::endl;
