@@ -91,7 +91,26 @@ TEST_F(FrontLimitsTest, GzipBombOfOneGibibyteIs413AndMemoryStaysSmall) {
 
 TEST_F(FrontLimitsTest, SizesEncodingsAndPerPushLimitsGetClearErrors) {
   Start({"--max_body_bytes=1000", "--max_decompressed_bytes=2000", "--max_labels_per_series=2",
-         "--max_series_per_push=3", "--max_label_value_length=10"});
+         "--max_series_per_push=3", "--max_label_value_length=10", "--max_samples_per_push=5"});
+  // Exactly at every limit is accepted (a comment line pads the body to 1000 bytes).
+  std::string at_body = "# " + std::string(1000 - 2 - 1 - 7, 'x') + "\nat_b 1\n";
+  ASSERT_EQ(at_body.size(), 1000u);
+  EXPECT_EQ(Put(at_body).status, 200);
+  EXPECT_EQ(Put(GzipOfZeros(2000), {"Content-Encoding: gzip"}).status, 400);  // not 413
+  EXPECT_EQ(Put("at_l{a=\"1\",b=\"2\"} 1\n").status, 200);
+  EXPECT_EQ(Put("at_s1 1\nat_s2 1\nat_s3 1\n").status, 200);
+  EXPECT_EQ(Put("at_v{a=\"1234567890\"} 1\n").status, 200);
+  EXPECT_EQ(Put("# TYPE at_h histogram\nat_h_bucket{le=\"1\"} 1\nat_h_bucket{le=\"+Inf\"} 1\n"
+                "at_h_sum 1\nat_h_count 1\nat_g 1\n")
+                .status,
+            200);
+  // One series of six samples: over the sample limit, within the series limit.
+  HttpResult samples =
+      Put("# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"2\"} 1\n"
+          "h_bucket{le=\"3\"} 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n");
+  EXPECT_EQ(samples.status, 400);
+  EXPECT_THAT(samples.body, HasSubstr("max_samples_per_push"));
+  // One byte, label, series or sample over each is refused.
   EXPECT_EQ(Put(std::string(1001, '#')).status, 413);
   HttpResult inflated = Put(GzipOfZeros(2001), {"Content-Encoding: gzip"});
   EXPECT_EQ(inflated.status, 413);
@@ -114,6 +133,15 @@ TEST_F(FrontLimitsTest, SizesEncodingsAndPerPushLimitsGetClearErrors) {
     EXPECT_EQ(std::count(r->body.begin(), r->body.end(), '\n'), 1) << r->body;
   }
   EXPECT_EQ(Put("a 1\nb 2\n").status, 200);
+  // What was accepted at the limits was delivered, not only answered 200.
+  for (const char* field : {"at_b=1", "at_l=1", "at_s3=1", "at_v=1", "at_h_count=1", "at_g=1"}) {
+    bool arrived = false;
+    for (int i = 0; i < 100 && !arrived; ++i) {
+      arrived = absl::StrContains(receiver_.Received(), field);
+      if (!arrived) absl::SleepFor(absl::Milliseconds(100));
+    }
+    EXPECT_TRUE(arrived) << field << " never reached the backend";
+  }
 }
 
 TEST_F(FrontLimitsTest, StalledAggregatorGets503WithRetryAfterNotAQueue) {
