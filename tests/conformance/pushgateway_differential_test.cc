@@ -11,7 +11,11 @@
 #include <zstd.h>
 
 #include <cstdint>
+#include <fstream>
 #include <iostream>
+#include <map>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -24,9 +28,12 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/delimited_message_util.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "libs/compression/compression.h"
+#include "libs/line_protocol/line_protocol.h"
 #include "proto/prometheus_client.pb.h"
 #include "tests/harness/harness.h"
 
@@ -840,6 +847,43 @@ std::string* PushgatewayDifferentialTest::pushgateway_url_ = nullptr;
 Process* PushgatewayDifferentialTest::pushgateway_ = nullptr;
 Pushgate* PushgatewayDifferentialTest::pushgate_ = nullptr;
 
+// The grouping labels the Pushgateway keeps for `job` (from its API), or nullopt if it has no
+// such group.
+std::optional<std::map<std::string, std::string>> PushgatewayGroupLabels(
+    const std::string& pushgateway_url, const std::string& job) {
+  const Reply reply = Send("GET", pushgateway_url + "/api/v1/metrics", {}, "");
+  google::protobuf::Struct api;
+  if (reply.status != 200 || !google::protobuf::util::JsonStringToMessage(reply.body, &api).ok()) {
+    ADD_FAILURE() << "Pushgateway API: " << reply.status << " " << reply.body.substr(0, 200);
+    return std::nullopt;
+  }
+  for (const auto& group : api.fields().at("data").list_value().values()) {
+    const auto& labels = group.struct_value().fields().at("labels").struct_value().fields();
+    auto it = labels.find("job");
+    if (it == labels.end() || it->second.string_value() != job) continue;
+    std::map<std::string, std::string> out;
+    for (const auto& [name, value] : labels) out[name] = value.string_value();
+    return out;
+  }
+  return std::nullopt;
+}
+
+// The tags of the points pushgate wrote for `job` (its default file sink), one map per point.
+std::vector<std::map<std::string, std::string>> PushgateTags(const std::string& points_file,
+                                                             const std::string& job) {
+  std::ifstream in(points_file);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::vector<std::map<std::string, std::string>> out;
+  absl::StatusOr<std::vector<Point>> points = ParseLineProtocol(text.str());
+  if (!points.ok()) return out;
+  for (const Point& point : *points) {
+    std::map<std::string, std::string> tags(point.tags.begin(), point.tags.end());
+    if (tags.count("job") && tags["job"] == job) out.push_back(std::move(tags));
+  }
+  return out;
+}
+
 std::string Describe(const Reply& reply) {
   if (reply.status == 0) return absl::StrCat("transport error: ", reply.error);
   return absl::StrCat(reply.status, " \"", absl::CEscape(reply.body.substr(0, 300)), "\"");
@@ -848,6 +892,9 @@ std::string Describe(const Reply& reply) {
 TEST_F(PushgatewayDifferentialTest, SameStatusClassExceptDocumentedDifferences) {
   const std::vector<Case> corpus = Corpus();
   ASSERT_GE(corpus.size(), 60u);
+  // Rows both accepted with the one-metric body: the group labels the Pushgateway kept, to
+  // compare with the tags of pushgate's point once it is written.
+  std::map<std::string, std::map<std::string, std::string>> accepted_groups;
   int index = 0;
   for (const Case& row : corpus) {
     ++index;
@@ -862,6 +909,11 @@ TEST_F(PushgatewayDifferentialTest, SameStatusClassExceptDocumentedDifferences) 
     Reply theirs;
     if (row.difference.pushgateway_class != 0) {
       theirs = Send(row.method, *pushgateway_url_ + path, row.headers, row.body);
+      if (StatusClass(theirs.status) == 2 && StatusClass(ours.status) == 2 &&
+          (row.method == "PUT" || row.method == "POST") && row.body == "one_metric 1\n") {
+        auto labels = PushgatewayGroupLabels(*pushgateway_url_, job);
+        if (labels.has_value()) accepted_groups[job] = *labels;
+      }
       // Clean up, as metrics of the same name must agree in type and help across groups. Only
       // after a success: a refused push stores no metrics, and a DELETE on a path with a bad
       // base64 job would lock the Pushgateway's DELETE handler (kDeadlocksPushgateway).
@@ -910,6 +962,25 @@ TEST_F(PushgatewayDifferentialTest, SameStatusClassExceptDocumentedDifferences) 
         EXPECT_NE(HeaderValue(theirs.headers, "Allow"), "") << theirs.headers;
       }
     }
+  }
+
+  // Where both accepted a push, pushgate's point carries the same grouping labels as the
+  // Pushgateway's group (an empty value is no tag in line protocol): same status is not
+  // enough if, say, a base64 value or a repeated name were decoded differently.
+  EXPECT_GT(accepted_groups.size(), 10u);
+  const std::string points_file = pushgate_->data_dir() + "/points.lp";
+  for (const auto& [job, labels] : accepted_groups) {
+    std::vector<std::map<std::string, std::string>> tags;
+    for (int i = 0; i < 100 && tags.empty(); ++i) {
+      tags = PushgateTags(points_file, job);
+      if (tags.empty()) absl::SleepFor(absl::Milliseconds(100));
+    }
+    ASSERT_EQ(tags.size(), 1u) << job;
+    std::map<std::string, std::string> expected;
+    for (const auto& [name, value] : labels) {
+      if (!value.empty()) expected[name] = value;
+    }
+    EXPECT_EQ(tags[0], expected) << job;
   }
 }
 
