@@ -99,8 +99,15 @@ TEST_F(InfluxDbFaultTest, AggregatorKilledMidStreamLosesNothingInInfluxDb) {
   Pushgate pushgate(PushgateOptions{influx_.url("/write?db=faults"), {}, {}});
   SeqPusher pusher(pushgate.front_url(), 4);
   absl::SleepFor(absl::Seconds(1));
+  // InfluxDB goes away just before the kill: pushes acknowledged after that can only be in the
+  // spool when the aggregator dies, so the restarted one must replay them.
+  influx_.Stop();
+  const size_t acked_at_outage = pusher.acked().size();
+  absl::SleepFor(absl::Milliseconds(300));
   const size_t acked_before_kill = pusher.acked().size();
   pushgate.RestartAggregator();  // SIGKILL, then start again on the same spool
+  ASSERT_TRUE(influx_.Start().ok()) << influx_.log();
+  EXPECT_GT(acked_before_kill, acked_at_outage) << "the kill found nothing to replay";
   absl::SleepFor(absl::Seconds(1.5));
   pusher.Stop();
   EXPECT_GT(pusher.acked().size(), acked_before_kill) << "no push was accepted after restart";
