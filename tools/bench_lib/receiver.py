@@ -41,6 +41,14 @@ def count_lines(data):
 def count_fields(data):
     """The fields of every line: the field set is the part after the first unescaped space,
     and its fields are separated by commas (the values here are numbers, never quoted)."""
+    # Usually no escapes and two spaces a line: the field sets are every other space-separated
+    # token, counted in C (a 5-minute run uploads some 300 million lines).
+    lines = data.count(b"\n")
+    if (b"\\" not in data and data.endswith(b"\n") and not data.startswith(b"\n") and
+            b"\n\n" not in data):
+        parts = data.split(b" ")
+        if len(parts) == 2 * lines + 1:
+            return b"".join(parts[1::2]).count(b",") + lines
     fields = 0
     for line in data.split(b"\n"):
         if not line.strip():
