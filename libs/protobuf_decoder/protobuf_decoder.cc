@@ -279,14 +279,7 @@ absl::Status ConvertFamily(const Position& pos, const TextParserLimits& limits,
   for (int m = 0; m < in->metric_size(); ++m) {
     client::Metric* metric = in->mutable_metric(m);
     v1::Series* series = series_list->Add();
-
-    if (limits.max_labels_per_series != 0 &&
-        static_cast<size_t>(metric->label_size()) > limits.max_labels_per_series) {
-      return MetricError(
-          pos, name, m,
-          absl::StrCat("label count ", metric->label_size(), " exceeds --max_labels_per_series (",
-                       limits.max_labels_per_series, ")"));
-    }
+    // The label count was checked on the wire (CheckCounts), before the family was built.
     auto* labels = series->mutable_labels();
     labels->Reserve(metric->label_size());
     for (client::LabelPair& pair : *metric->mutable_label()) {

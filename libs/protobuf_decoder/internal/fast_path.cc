@@ -371,10 +371,8 @@ class Transcoder {
     return read;
   }
 
+  // The label count is checked as the labels are read (Metric).
   bool CheckLabels(const Series& s) const {
-    if (limits_.max_labels_per_series != 0 && s.num_labels > limits_.max_labels_per_series) {
-      return false;
-    }
     // The general path finds repeats among more labels with a set; so few metrics have that
     // many that they can go there.
     constexpr uint32_t kMaxCompared = 32;
