@@ -4,6 +4,7 @@
 #include <limits>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "libs/line_protocol/line_protocol.h"
@@ -29,16 +30,15 @@ PushPipeline::PushPipeline(PipelineOptions options, Spool* spool, std::vector<Ba
     : options_(std::move(options)),
       spool_(spool),
       conversion_cache_(options_.conversion_cache_bytes) {
+  // Backends per description so far. The `backend` label of the upload metrics must be unique:
+  // two --upload_url values may describe alike (the same URL twice, or ones differing in the
+  // query or user, which are not shown), and Prometheus drops a series given twice.
+  absl::flat_hash_map<std::string, int> described;
   for (size_t i = 0; i < backends.size(); ++i) {
     auto backend = std::make_unique<Backend>();
     backend->format = backends[i].format;
-    // The `backend` label of the upload metrics. Two --upload_url values may describe alike
-    // (the same URL twice, or ones differing in the query or user, which are not shown), and
-    // a label set given twice would make Prometheus drop one backend's series as duplicates.
     backend->name = backends[i].sink->Describe();
-    int same = 0;
-    for (const auto& earlier : backends_) same += earlier->described == backend->name;
-    backend->described = backend->name;
+    const int same = described[backend->name]++;
     if (same > 0) absl::StrAppend(&backend->name, " #", same + 1);
     backend->delivered = spool_->first_unreleased();
     UploaderOptions uploader_options = backends[i].uploader;

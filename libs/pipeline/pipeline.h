@@ -80,8 +80,7 @@ class PushPipeline : public PushProcessor {
  private:
   struct Backend {
     UploadFormat format;
-    std::string described;  // the sink's Describe()
-    std::string name;       // unique among the backends: the `backend` label
+    std::string name;  // unique among the backends: the `backend` label
     std::unique_ptr<Uploader> uploader;
     uint64_t delivered = 0;  // guarded by release_mu_
   };

@@ -191,8 +191,6 @@ void Uploader::Run() {
 }
 
 Uploader::Outcome Uploader::Deliver(Batch& batch) {
-  // Adds with no data only carry a position forward (e.g. a push with no points).
-  if (batch.body.empty()) return Outcome::kDelivered;
   return DeliverAdds(batch, 0, batch.add_ends.size());
 }
 
@@ -202,6 +200,7 @@ Uploader::Outcome Uploader::DeliverAdds(Batch& batch, size_t begin, size_t end) 
   const absl::string_view body =
       absl::string_view(batch.body).substr(from, batch.add_ends[end - 1].first - from);
   const uint64_t points = batch.add_ends[end - 1].second - points_before;
+  // Adds with no data only carry a position forward (e.g. a push with no points).
   if (body.empty()) return Outcome::kDelivered;
   for (int attempt = 0;; ++attempt) {
     const absl::Status status = sink_->Send(body);
