@@ -107,6 +107,13 @@ absl::Status CheckDurationFlag(absl::string_view flag_name, absl::Duration value
                                                  absl::FormatDuration(value)));
 }
 
+absl::Status FirstError(std::initializer_list<absl::Status> checks) {
+  for (const absl::Status& status : checks) {
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
 std::vector<std::string> FlagValuesGiven(absl::string_view flag_name) {
   auto it = FlagsGiven().find(flag_name);
   return it == FlagsGiven().end() ? std::vector<std::string>{} : it->second;

@@ -33,6 +33,8 @@ absl::Status CheckFlagInRange(absl::string_view flag_name, int64_t value, int64_
                               int64_t max = INT64_MAX);
 // A duration flag above zero, or (`zero_ok`) at least zero.
 absl::Status CheckDurationFlag(absl::string_view flag_name, absl::Duration value, bool zero_ok);
+// The first error among `checks` (such as the above), or OK.
+absl::Status FirstError(std::initializer_list<absl::Status> checks);
 
 // Blocks until SIGINT or SIGTERM; returns the signal's name.
 std::string WaitForTerminationSignal();

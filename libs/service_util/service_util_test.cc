@@ -71,6 +71,15 @@ TEST(CheckFlagTest, SaysWhichFlagIsOutOfRangeAndWhy) {
             "--batch_linger must be 0 or more, not -1s");
 }
 
+TEST(CheckFlagTest, FirstErrorIsTheFirstCheckThatFailed) {
+  EXPECT_TRUE(FirstError({}).ok());
+  EXPECT_TRUE(FirstError({CheckFlagInRange("a", 1, 0)}).ok());
+  EXPECT_EQ(FirstError({CheckFlagInRange("a", 1, 0), CheckFlagInRange("b", -1, 0),
+                        CheckFlagInRange("c", -2, 0)})
+                .message(),
+            "--b must be at least 0, not -1");
+}
+
 TEST(ParseBoolTest, AcceptsCommonSpellings) {
   EXPECT_TRUE(*ParseBool("TRUE"));
   EXPECT_TRUE(*ParseBool(" yes "));

@@ -110,22 +110,18 @@ absl::StatusOr<ConversionOptions> ConversionOptionsFromFlags() {
 
 // The numeric flags' ranges: the first one out of range, if any.
 absl::Status CheckNumericFlags() {
-  for (const absl::Status& status : {
-           CheckFlagInRange("ingest_threads", absl::GetFlag(FLAGS_ingest_threads), 1),
-           CheckFlagInRange("batch_max_points", absl::GetFlag(FLAGS_batch_max_points), 1),
-           CheckFlagInRange("batch_max_bytes", absl::GetFlag(FLAGS_batch_max_bytes), 1),
-           CheckFlagInRange("spool_max_bytes", absl::GetFlag(FLAGS_spool_max_bytes), 1),
-           CheckFlagInRange("spool_segment_bytes", absl::GetFlag(FLAGS_spool_segment_bytes), 1),
-           CheckFlagInRange("spool_prefill_bytes", absl::GetFlag(FLAGS_spool_prefill_bytes), 0),
-           CheckFlagInRange("conversion_cache_bytes", absl::GetFlag(FLAGS_conversion_cache_bytes),
-                            0),
-           CheckFlagInRange("background_nice", absl::GetFlag(FLAGS_background_nice), 0, 19),
-           CheckDurationFlag("upload_timeout", absl::GetFlag(FLAGS_upload_timeout), false),
-           CheckDurationFlag("flush_interval", absl::GetFlag(FLAGS_flush_interval), false),
-       }) {
-    if (!status.ok()) return status;
-  }
-  return absl::OkStatus();
+  return FirstError({
+      CheckFlagInRange("ingest_threads", absl::GetFlag(FLAGS_ingest_threads), 1),
+      CheckFlagInRange("batch_max_points", absl::GetFlag(FLAGS_batch_max_points), 1),
+      CheckFlagInRange("batch_max_bytes", absl::GetFlag(FLAGS_batch_max_bytes), 1),
+      CheckFlagInRange("spool_max_bytes", absl::GetFlag(FLAGS_spool_max_bytes), 1),
+      CheckFlagInRange("spool_segment_bytes", absl::GetFlag(FLAGS_spool_segment_bytes), 1),
+      CheckFlagInRange("spool_prefill_bytes", absl::GetFlag(FLAGS_spool_prefill_bytes), 0),
+      CheckFlagInRange("conversion_cache_bytes", absl::GetFlag(FLAGS_conversion_cache_bytes), 0),
+      CheckFlagInRange("background_nice", absl::GetFlag(FLAGS_background_nice), 0, 19),
+      CheckDurationFlag("upload_timeout", absl::GetFlag(FLAGS_upload_timeout), false),
+      CheckDurationFlag("flush_interval", absl::GetFlag(FLAGS_flush_interval), false),
+  });
 }
 
 int Run() {

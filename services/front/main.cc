@@ -51,27 +51,22 @@ namespace {
 absl::Status CheckNumericFlags() {
   using pushgate::CheckDurationFlag;
   using pushgate::CheckFlagInRange;
-  for (const absl::Status& status : {
-           CheckFlagInRange("threads", absl::GetFlag(FLAGS_threads), 1),
-           CheckFlagInRange("max_body_bytes", absl::GetFlag(FLAGS_max_body_bytes), 1),
-           CheckFlagInRange("max_decompressed_bytes", absl::GetFlag(FLAGS_max_decompressed_bytes),
-                            1),
-           CheckFlagInRange("max_series_per_push", absl::GetFlag(FLAGS_max_series_per_push), 0),
-           CheckFlagInRange("max_labels_per_series", absl::GetFlag(FLAGS_max_labels_per_series), 0),
-           CheckFlagInRange("max_label_name_length", absl::GetFlag(FLAGS_max_label_name_length), 0),
-           CheckFlagInRange("max_label_value_length", absl::GetFlag(FLAGS_max_label_value_length),
-                            0),
-           CheckFlagInRange("max_samples_per_push", absl::GetFlag(FLAGS_max_samples_per_push), 0),
-           CheckFlagInRange("max_inflight_pushes", absl::GetFlag(FLAGS_max_inflight_pushes), 1),
-           CheckFlagInRange("text_shape_cache_bytes", absl::GetFlag(FLAGS_text_shape_cache_bytes),
-                            0),
-           CheckDurationFlag("ack_timeout", absl::GetFlag(FLAGS_ack_timeout), false),
-           CheckDurationFlag("batch_linger", absl::GetFlag(FLAGS_batch_linger), true),
-           CheckDurationFlag("drain_timeout", absl::GetFlag(FLAGS_drain_timeout), true),
-       }) {
-    if (!status.ok()) return status;
-  }
-  return absl::OkStatus();
+  using pushgate::FirstError;
+  return FirstError({
+      CheckFlagInRange("threads", absl::GetFlag(FLAGS_threads), 1),
+      CheckFlagInRange("max_body_bytes", absl::GetFlag(FLAGS_max_body_bytes), 1),
+      CheckFlagInRange("max_decompressed_bytes", absl::GetFlag(FLAGS_max_decompressed_bytes), 1),
+      CheckFlagInRange("max_series_per_push", absl::GetFlag(FLAGS_max_series_per_push), 0),
+      CheckFlagInRange("max_labels_per_series", absl::GetFlag(FLAGS_max_labels_per_series), 0),
+      CheckFlagInRange("max_label_name_length", absl::GetFlag(FLAGS_max_label_name_length), 0),
+      CheckFlagInRange("max_label_value_length", absl::GetFlag(FLAGS_max_label_value_length), 0),
+      CheckFlagInRange("max_samples_per_push", absl::GetFlag(FLAGS_max_samples_per_push), 0),
+      CheckFlagInRange("max_inflight_pushes", absl::GetFlag(FLAGS_max_inflight_pushes), 1),
+      CheckFlagInRange("text_shape_cache_bytes", absl::GetFlag(FLAGS_text_shape_cache_bytes), 0),
+      CheckDurationFlag("ack_timeout", absl::GetFlag(FLAGS_ack_timeout), false),
+      CheckDurationFlag("batch_linger", absl::GetFlag(FLAGS_batch_linger), true),
+      CheckDurationFlag("drain_timeout", absl::GetFlag(FLAGS_drain_timeout), true),
+  });
 }
 
 }  // namespace
