@@ -12,22 +12,27 @@
 namespace pushgate {
 namespace {
 
-void AppendEscapedLabelValue(const std::string& value, std::string* out);
-
-// A family's `# HELP` and `# TYPE` lines. In HELP text a backslash and a line break are
-// escaped (the text format's rule); a raw line break would end the line mid-text.
-void AppendHeader(const std::string& name, const std::string& help, const std::string& type,
-                  std::string* out) {
-  absl::StrAppend(out, "# HELP ", name, " ");
-  for (char c : help) {
+// `text` with a backslash and a line break escaped, and a double quote too when `quoted` (a
+// label value; HELP text leaves quotes alone): the text format's rules.
+void AppendEscaped(const std::string& text, bool quoted, std::string* out) {
+  for (char c : text) {
     if (c == '\\') {
       out->append("\\\\");
     } else if (c == '\n') {
       out->append("\\n");
+    } else if (c == '"' && quoted) {
+      out->append("\\\"");
     } else {
       out->push_back(c);
     }
   }
+}
+
+// A family's `# HELP` and `# TYPE` lines.
+void AppendHeader(const std::string& name, const std::string& help, const std::string& type,
+                  std::string* out) {
+  absl::StrAppend(out, "# HELP ", name, " ");
+  AppendEscaped(help, /*quoted=*/false, out);
   absl::StrAppend(out, "\n# TYPE ", name, " ", type, "\n");
 }
 
@@ -39,26 +44,12 @@ void AppendSeries(const std::string& name, const std::vector<std::string>& label
     for (size_t i = 0; i < label_names.size(); ++i) {
       if (i > 0) out->push_back(',');
       absl::StrAppend(out, label_names[i], "=\"");
-      AppendEscapedLabelValue(label_values[i], out);
+      AppendEscaped(label_values[i], /*quoted=*/true, out);
       out->push_back('"');
     }
     out->push_back('}');
   }
   absl::StrAppend(out, " ", FormatMetricValue(value), "\n");
-}
-
-void AppendEscapedLabelValue(const std::string& value, std::string* out) {
-  for (char c : value) {
-    if (c == '\\') {
-      out->append("\\\\");
-    } else if (c == '"') {
-      out->append("\\\"");
-    } else if (c == '\n') {
-      out->append("\\n");
-    } else {
-      out->push_back(c);
-    }
-  }
 }
 
 void AppendHistogram(const std::string& name, const MetricsRegistry::HistogramValues& values,
