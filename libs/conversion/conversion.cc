@@ -379,6 +379,71 @@ size_t ConvertPushToLineProtocol(const PushRequest& push, const ConversionOption
 
 namespace {
 
+// Allowances of ConvertedBytesBound, each the larger of the two formats' worst case. Per
+// label: remote write's three tags and three length varints (line protocol needs 2 bytes,
+// `,` and `=`). Per point, in line protocol: two fields' values of up to 24 characters with
+// `=` and `,`, the names' suffixes, the timestamp (20), two spaces and the newline, and a
+// `,quantile=` tag with its bound (34); in remote write the TimeSeries and Sample framing,
+// value and timestamp, and the `__name__`, `le` or `quantile` labels but for the name.
+constexpr uint64_t kBytesPerLabel = 18;
+constexpr uint64_t kBytesPerPoint = 128;
+
+uint64_t SaturatingAdd(uint64_t a, uint64_t b) {
+  uint64_t sum;
+  return __builtin_add_overflow(a, b, &sum) ? UINT64_MAX : sum;
+}
+
+uint64_t SaturatingMultiply(uint64_t a, uint64_t b) {
+  uint64_t product;
+  return __builtin_mul_overflow(a, b, &product) ? UINT64_MAX : product;
+}
+
+uint64_t LabelBytes(absl::Span<const LabelView> labels) {
+  uint64_t bytes = 0;
+  for (const LabelView& label : labels) {
+    bytes += label.name.size() + label.value.size() + kBytesPerLabel;
+  }
+  return bytes;
+}
+
+uint64_t PointsOf(const SeriesView& series) {
+  switch (series.data) {
+    case SeriesData::kSummary:
+      return uint64_t{series.summary.quantiles.size()} + 2;
+    case SeriesData::kHistogram:
+      return uint64_t{series.histogram.buckets.size()} + 2;
+    default:
+      return 1;
+  }
+}
+
+}  // namespace
+
+uint64_t ConvertedBytesBound(const PushView& push, const ConversionOptions& options) {
+  // What every point of the push carries: the job is a tag and may be the measurement too.
+  // Sizes within one push (under 2 GiB) cannot overflow 64 bits; the products and the total
+  // can.
+  constexpr absl::string_view kJobKey = "job";
+  uint64_t shared = kBytesPerPoint + LabelBytes(push.grouping_labels()) + kJobKey.size() +
+                    kBytesPerLabel + 2 * uint64_t{push.job().size()} +
+                    options.naming.measurement_name.size();
+  for (const FamilyView& family : push.families()) {
+    if (family.type != v1::INFO) continue;
+    for (const SeriesView& series : push.series(family)) shared += LabelBytes(push.labels(series));
+  }
+  uint64_t total = 0;
+  for (const FamilyView& family : push.families()) {
+    const uint64_t family_bytes = shared + 3 * uint64_t{family.name.size()};
+    for (const SeriesView& series : push.series(family)) {
+      const uint64_t point_bytes = family_bytes + LabelBytes(push.labels(series));
+      total = SaturatingAdd(total, SaturatingMultiply(PointsOf(series), point_bytes));
+    }
+  }
+  return total;
+}
+
+namespace {
+
 // Calls `line(values, count, timestamp_ns)` for every point PushConverter hands its sink, in
 // the same order, with the values of the fields it gives the point (in the same order too)
 // before any is dropped for being non-finite: the values a line template is filled with.

@@ -69,6 +69,23 @@ size_t ConvertPushToLineProtocol(const pushgate::v1::PushRequest& push,
                                  const ConversionOptions& options, LineProtocolEncoder* encoder,
                                  std::string* out, ConversionStats* stats);
 
+// An upper bound on the bytes one push converts to, cheap enough to check before the push is
+// accepted (one pass over its series and labels, nothing built). A label is written once in a
+// push but copied onto every point the push makes from it: a series' labels onto each of its
+// buckets or quantiles, the grouping key and every info label onto each point of the push.
+// So a push of a few kilobytes (a histogram of many buckets under long labels, an info series
+// with long labels next to many small series) can expand to gigabytes, which converting would
+// hold in memory.
+//
+// The bound is the sum over the push's points (a series' buckets or quantiles plus two, else
+// one) of the text the point carries (its family's name thrice, the job, the measurement
+// option, the grouping labels, the info labels, its series' labels and a `le`/`quantile`)
+// plus a fixed allowance per point and per label for separators, values and timestamps. It is
+// at least the size of both ConvertPushToLineProtocol's output and AppendRemoteWrite's
+// (libs/remote_write) for the push, except where line protocol escapes characters of the
+// names and tags (at most doubling them). Saturates at UINT64_MAX.
+uint64_t ConvertedBytesBound(const PushView& push, const ConversionOptions& options);
+
 // ConvertPushToLineProtocol for a producer that sees the same pushes again and again: a
 // Pushgateway group is usually pushed every few seconds with the same series and new values.
 // The lines of a push are remembered by its shape (job, grouping labels, and per family its

@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "libs/line_protocol/line_protocol.h"
 #include "libs/push_view/push_view.h"
+#include "libs/remote_write/remote_write.h"
 #include "proto/ingest.pb.h"
 
 namespace pushgate {
@@ -53,11 +54,21 @@ Result Convert(const v1::PushRequest& push, const ConversionOptions& options = {
   EXPECT_EQ(count, result.points.size());
   EXPECT_EQ(stats.dropped_non_finite, result.stats.dropped_non_finite);
 
+  // The bound the aggregator checks before accepting a push holds what either upload format
+  // makes of it.
+  PushView view;
+  view.Fill(push);
+  const uint64_t bound = ConvertedBytesBound(view, options);
+  EXPECT_GE(bound, lines.size() - absl::string_view("earlier\n").size());
+  std::string remote_write;
+  RemoteWriteOptions remote_write_options;
+  remote_write_options.honor_timestamps = options.honor_timestamps;
+  AppendRemoteWrite(push, remote_write_options, &remote_write);
+  EXPECT_GE(bound, remote_write.size());
+
   // And the cache the aggregator puts in front of it: the first time from the points, the
   // second while making templates, the third from the templates (unless a value was
   // non-finite), every time the same lines.
-  PushView view;
-  view.Fill(push);
   ConversionCache cache(1 << 20);
   for (int round = 0; round < 3; ++round) {
     std::string cached = "earlier\n";
@@ -1220,6 +1231,66 @@ TEST(ConversionCacheTest, ZeroBytesKeepsNothing) {
 
 TEST(ConvertPushTest, EmptyPushHasNoPoints) {
   EXPECT_THAT(Convert(Push("")).points, ::testing::IsEmpty());
+}
+
+// An info label is copied onto every point of the push, a series' labels onto each of its
+// buckets: the bound counts them once per point, so that the aggregator can refuse a small push
+// that would expand to gigabytes before it has accepted it.
+TEST(ConvertedBytesBoundTest, CountsEachLabelOncePerPointItIsCopiedOnto) {
+  const std::string long_value(10000, 'v');
+  std::string families = absl::StrCat(
+      R"pb(families { name: "build_info" type: INFO
+                      series { labels { name: "commit" value: ")pb",
+      long_value, R"pb(                       " } value: 1 }
+           }
+                                              families {
+             name: "jobs_total"
+             type: COUNTER)pb");
+  for (int i = 0; i < 100; ++i) {
+    absl::StrAppend(&families, " series { labels { name: \"n\" value: \"", i, "\" } value: 1 }");
+  }
+  absl::StrAppend(&families, R"pb(}
+                                  families {
+                                    name: "latency_seconds"
+                                    type: HISTOGRAM
+                                    series {
+                                      labels { name: "route" value: ")pb",
+                  long_value, R"pb(" }
+                                   histogram {)pb");
+  for (int i = 0; i < 200; ++i) {
+    absl::StrAppend(&families, " buckets { upper_bound: ", i, " cumulative_count: ", i, " }");
+  }
+  absl::StrAppend(&families, "} } }");
+  const v1::PushRequest push = Push(families);
+  PushView view;
+  view.Fill(push);
+  // The info label tags the 100 counters and the histogram's count/sum point; the route label
+  // tags its 200 buckets as well.
+  const uint64_t copied = (100 + 1) * long_value.size() + (1 + 200) * long_value.size();
+  EXPECT_GE(ConvertedBytesBound(view, {}), copied);
+  EXPECT_LT(ConvertedBytesBound(view, {}), 2 * copied);
+  // And it holds what is really written.
+  LineProtocolEncoder encoder;
+  std::string lines;
+  EXPECT_EQ(ConvertPushToLineProtocol(view, {}, &encoder, &lines, nullptr), 100u + 1 + 200);
+  EXPECT_GE(lines.size(), copied);
+  EXPECT_GE(ConvertedBytesBound(view, {}), lines.size());
+  std::string remote_write;
+  AppendRemoteWrite(push, {}, &remote_write);
+  EXPECT_GE(ConvertedBytesBound(view, {}), remote_write.size());
+}
+
+// The bound is near the real size for an ordinary push, so that a limit on it is a limit on
+// the memory a conversion takes.
+TEST(ConvertedBytesBoundTest, StaysWithinAFewTimesTheLinesOfAnOrdinaryPush) {
+  const v1::PushRequest push = CacheTestPush(1);
+  PushView view;
+  view.Fill(push);
+  LineProtocolEncoder encoder;
+  std::string lines;
+  ConvertPushToLineProtocol(view, {}, &encoder, &lines, nullptr);
+  EXPECT_GE(ConvertedBytesBound(view, {}), lines.size());
+  EXPECT_LE(ConvertedBytesBound(view, {}), 4 * lines.size());
 }
 
 }  // namespace

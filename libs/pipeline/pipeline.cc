@@ -78,6 +78,18 @@ void PushPipeline::Process(absl::Span<Push> pushes) {
       push.done(std::move(ack));
       continue;
     }
+    if (uint64_t bound; ConvertsTooLarge(*push.view, &bound)) {
+      refused_->Add({"converts_too_large"});
+      PushAck ack;
+      ack.set_code(PushAck::INVALID);
+      ack.set_message(absl::StrCat(
+          "push would convert to up to ", bound, " bytes (its labels copied onto each of its ",
+          "points), over the aggregator's limit of ", options_.max_converted_bytes_per_push,
+          " (--max_converted_bytes_per_push): split it, or shorten the labels that every point ",
+          "carries (info labels, grouping key, labels of series with many buckets)"));
+      push.done(std::move(ack));
+      continue;
+    }
     appends.push_back({std::string(push.serialized),
                        [this, done = std::move(push.done)](absl::StatusOr<uint64_t> position) {
                          done(AckForAppend(position.status()));
@@ -85,6 +97,12 @@ void PushPipeline::Process(absl::Span<Push> pushes) {
   }
   // Together, so that they share one disk commit.
   spool_->AppendAll(std::move(appends));
+}
+
+bool PushPipeline::ConvertsTooLarge(const PushView& view, uint64_t* bound) const {
+  if (options_.max_converted_bytes_per_push == 0) return false;
+  *bound = ConvertedBytesBound(view, options_.conversion);
+  return *bound > options_.max_converted_bytes_per_push;
 }
 
 PushAck PushPipeline::AckForAppend(const absl::Status& status) {
@@ -134,12 +152,22 @@ void PushPipeline::DispatchRecord(const Spool::Record& record) {
   lines.clear();
   remote_write.clear();
   const absl::Status parsed = view.Parse(record.data);
+  bool convert = parsed.ok();
   if (!parsed.ok()) {
     // Checksummed on disk, so this means a record written by an incompatible version. Its
     // (empty) output still goes to every backend, so that its position is released.
     LOG(ERROR) << "spool record at " << record.position << " is not a push (" << parsed.message()
                << "); skipping it";
     unreadable_records_->Add();
+  } else if (uint64_t bound; ConvertsTooLarge(view, &bound)) {
+    // Accepted under a higher limit, or by a version without one. Converting it could take
+    // more memory than there is, on every restart; its (empty) output releases its position.
+    LOG(ERROR) << "spool record at " << record.position << " would convert to up to " << bound
+               << " bytes, over --max_converted_bytes_per_push="
+               << options_.max_converted_bytes_per_push << "; skipping it";
+    view.Clear();
+    convert = false;
+    oversized_records_->Add();
   }
   bool lines_ready = false, remote_write_ready = false;
   size_t line_count = 0;
@@ -159,7 +187,7 @@ void PushPipeline::DispatchRecord(const Spool::Record& record) {
         // Remote write converts a message, so only this backend format pays for one. What the
         // view accepted, protobuf parses.
         push.Clear();
-        if (parsed.ok()) push.ParseFromString(record.data);
+        if (convert) push.ParseFromString(record.data);
         RemoteWriteOptions rw_options;
         rw_options.honor_timestamps = options_.conversion.honor_timestamps;
         remote_write_samples = AppendRemoteWrite(push, rw_options, &remote_write);
@@ -194,7 +222,10 @@ void PushPipeline::RegisterMetrics(MetricsRegistry* registry) {
                                "Pushes received over the ingest API, by method.", {"method"});
   refused_ =
       &registry->Counter("pushgate_aggregator_pushes_refused_total",
-                         "Pushes refused because the spool could not store them.", {"reason"});
+                         "Pushes refused: the spool could not store them (reason: the status), or "
+                         "they would convert to more than --max_converted_bytes_per_push "
+                         "(converts_too_large).",
+                         {"reason"});
   points_ = &registry->Counter("pushgate_aggregator_points_total",
                                "Line-protocol points produced from spooled pushes.");
   dropped_non_finite_ =
@@ -202,6 +233,10 @@ void PushPipeline::RegisterMetrics(MetricsRegistry* registry) {
                          "NaN or infinite sample values and fields left out of points.");
   unreadable_records_ = &registry->Counter("pushgate_aggregator_spool_unreadable_records_total",
                                            "Spool records that did not decode as a push.");
+  oversized_records_ =
+      &registry->Counter("pushgate_aggregator_spool_oversized_records_total",
+                         "Spool records skipped because they would convert to more than "
+                         "--max_converted_bytes_per_push (stored before the limit was lowered).");
   registry->CallbackCounter(
       "pushgate_aggregator_conversion_cache_hits_total",
       "Pushes written from the line templates of an earlier push of the same shape.",

@@ -14,6 +14,7 @@
 #define PUSHGATE_LIBS_PIPELINE_PIPELINE_H_
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <thread>
@@ -55,6 +56,12 @@ struct PipelineOptions {
   // Memory for the line templates of recurring pushes (ConversionCache): about 13 KiB per
   // group of 100 series, so the default holds some 2,500 such groups. 0 turns it off.
   size_t conversion_cache_bytes = 32 << 20;
+  // Pushes whose ConvertedBytesBound (libs/conversion) is above this are refused (INVALID)
+  // before they are stored: labels are copied onto every point a push makes, so a small push
+  // can expand to more than the aggregator's memory, and once stored it would be converted on
+  // every restart. The dispatcher skips spooled records over it (stored before the limit was
+  // lowered). 0 means no limit.
+  uint64_t max_converted_bytes_per_push = uint64_t{1} << 30;
   // Nice value of the dispatcher and upload threads (libs/thread_priority): they convert,
   // compress and upload what is already acknowledged, so they yield the CPU to the threads
   // that acknowledge new pushes. 0 keeps normal priority.
@@ -71,7 +78,8 @@ class PushPipeline : public PushProcessor {
 
   // Appends the pushes to the spool, together, and acknowledges each once durable: OK;
   // UNAVAILABLE when the spool is full or failing; INVALID for a push larger than the spool
-  // could ever hold. A DELETE is acknowledged at once: groups are not stored yet.
+  // could ever hold or one that would convert to more than max_converted_bytes_per_push. A
+  // DELETE is acknowledged at once: groups are not stored yet.
   void Process(absl::Span<Push> pushes) override;
 
   // Stops the dispatcher, drains the uploaders for up to drain_timeout. Idempotent.
@@ -91,6 +99,8 @@ class PushPipeline : public PushProcessor {
   void DispatchRecord(const Spool::Record& record);
   bool AnyBackendFull() const;
   void OnDelivered(size_t backend, uint64_t position);
+  // Whether `view` is over max_converted_bytes_per_push; if so `bound` is its bound.
+  bool ConvertsTooLarge(const PushView& view, uint64_t* bound) const;
   void RegisterMetrics(MetricsRegistry* registry);
 
   const PipelineOptions options_;
@@ -108,6 +118,7 @@ class PushPipeline : public PushProcessor {
   MetricFamilyValues* points_;
   MetricFamilyValues* dropped_non_finite_;
   MetricFamilyValues* unreadable_records_;
+  MetricFamilyValues* oversized_records_;
 };
 
 }  // namespace pushgate

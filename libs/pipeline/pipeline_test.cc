@@ -259,6 +259,76 @@ TEST_F(PipelineTest, FullSpoolRefusesAsUnavailableAndTooLargeAsInvalid) {
   EXPECT_THAT(ack.message(), HasSubstr("spool is full"));
 }
 
+// A push whose labels, copied onto each of its points, would convert to more than the limit
+// is refused before it is stored; one at the limit is taken.
+TEST_F(PipelineTest, PushThatWouldConvertToTooMuchIsRefusedBeforeItIsStored) {
+  dir_ += "_too_large";  // a spool of its own: what it finds there is only what it stored
+  auto lines = std::make_shared<Received>();
+  auto spool = OpenSpool();
+  std::vector<BackendSpec> backends;
+  backends.push_back(Backend(UploadFormat::kLineProtocol, lines));
+  PipelineOptions options = QuickStop();
+  PushRequest small = Push(1);
+  PushRequest large = Push(2);
+  auto* label = large.mutable_families(0)->mutable_series(0)->add_labels();
+  label->set_name("long");
+  label->set_value(std::string(1000, 'v'));
+  const std::string small_wire = small.SerializeAsString();
+  PushView view;
+  ASSERT_TRUE(view.Parse(small_wire).ok());
+  options.max_converted_bytes_per_push = ConvertedBytesBound(view, options.conversion);
+  PushPipeline pipeline(options, spool.get(), std::move(backends), &registry_);
+
+  const PushAck refused = ProcessAndWait(pipeline, large);
+  EXPECT_EQ(refused.code(), PushAck::INVALID);
+  EXPECT_THAT(refused.message(), HasSubstr("--max_converted_bytes_per_push"));
+  EXPECT_EQ(spool->committed_end(), spool->first_unreleased());  // nothing stored
+  EXPECT_THAT(
+      registry_.Render(),
+      HasSubstr("pushgate_aggregator_pushes_refused_total{reason=\"converts_too_large\"} 1\n"));
+
+  EXPECT_EQ(ProcessAndWait(pipeline, small).code(), PushAck::OK);
+  ASSERT_TRUE(WaitFor([&] { return lines->All() == "jobs,job=j jobs_done=1 1000000000\n"; }))
+      << lines->All();
+}
+
+// A record stored under a higher limit is skipped, not converted, once the limit is lower, and
+// its position is released with the records around it.
+TEST_F(PipelineTest, SpooledPushOverALoweredLimitIsSkippedAndReleased) {
+  dir_ += "_lowered";
+  auto down = std::make_shared<Received>();
+  {
+    absl::MutexLock lock(&down->mu);
+    down->down = true;
+  }
+  PushRequest large = Push(2);
+  auto* label = large.mutable_families(0)->mutable_series(0)->add_labels();
+  label->set_name("long");
+  label->set_value(std::string(1000, 'v'));
+  {
+    auto spool = OpenSpool();
+    std::vector<BackendSpec> backends;
+    backends.push_back(Backend(UploadFormat::kLineProtocol, down));
+    PushPipeline pipeline(QuickStop(), spool.get(), std::move(backends), &registry_);
+    EXPECT_EQ(ProcessAndWait(pipeline, Push(1)).code(), PushAck::OK);
+    EXPECT_EQ(ProcessAndWait(pipeline, large).code(), PushAck::OK);
+    EXPECT_EQ(ProcessAndWait(pipeline, Push(3)).code(), PushAck::OK);
+    pipeline.Stop();
+  }
+  auto lines = std::make_shared<Received>();
+  auto spool = OpenSpool();
+  std::vector<BackendSpec> backends;
+  backends.push_back(Backend(UploadFormat::kLineProtocol, lines));
+  PipelineOptions options = QuickStop();
+  options.max_converted_bytes_per_push = 1000;
+  MetricsRegistry registry;
+  PushPipeline pipeline(options, spool.get(), std::move(backends), &registry);
+  ASSERT_TRUE(WaitFor([&] { return spool->first_unreleased() == spool->committed_end(); }));
+  EXPECT_EQ(lines->All(), "jobs,job=j jobs_done=1 1000000000\njobs,job=j jobs_done=3 1000000000\n");
+  EXPECT_THAT(registry.Render(),
+              HasSubstr("pushgate_aggregator_spool_oversized_records_total 1\n"));
+}
+
 // (nice, scheduling policy) of this process's threads named `name`, from /proc.
 std::vector<std::pair<int, int>> ThreadsNamed(const std::string& name) {
   std::vector<std::pair<int, int>> found;

@@ -80,6 +80,12 @@ ABSL_FLAG(int64_t, conversion_cache_bytes, 32 << 20,
           "labels, bucket bounds) comes again: such a push is then written without sorting and "
           "escaping its tags again, in about half the CPU time. About 13 KiB per group of 100 "
           "series; least recently pushed shapes are dropped beyond it. 0 turns it off.");
+ABSL_FLAG(int64_t, max_converted_bytes_per_push, int64_t{1} << 30,
+          "Largest output one push may convert to, as bounded before it is accepted from its "
+          "points and the labels each carries (grouping key, info labels, its series' labels, "
+          "names): a push over it is refused (the front answers 400) and not stored. A label "
+          "written once is copied onto every point made from it, so a small push could "
+          "otherwise expand to more than the aggregator's memory. 0 = no limit.");
 ABSL_FLAG(int, background_nice, 10,
           "Nice value (0-19) of the threads that convert, compress and upload spooled pushes, "
           "so that acknowledging new pushes gets the CPU first; those threads still use all "
@@ -118,6 +124,8 @@ absl::Status CheckNumericFlags() {
       CheckFlagInRange("spool_segment_bytes", absl::GetFlag(FLAGS_spool_segment_bytes), 1),
       CheckFlagInRange("spool_prefill_bytes", absl::GetFlag(FLAGS_spool_prefill_bytes), 0),
       CheckFlagInRange("conversion_cache_bytes", absl::GetFlag(FLAGS_conversion_cache_bytes), 0),
+      CheckFlagInRange("max_converted_bytes_per_push",
+                       absl::GetFlag(FLAGS_max_converted_bytes_per_push), 0),
       CheckFlagInRange("background_nice", absl::GetFlag(FLAGS_background_nice), 0, 19),
       CheckDurationFlag("upload_timeout", absl::GetFlag(FLAGS_upload_timeout), false),
       CheckDurationFlag("flush_interval", absl::GetFlag(FLAGS_flush_interval), false),
@@ -216,6 +224,8 @@ int Run() {
   pipeline_options.conversion = *conversion;
   pipeline_options.background_nice = background_nice;
   pipeline_options.conversion_cache_bytes = static_cast<size_t>(conversion_cache_bytes);
+  pipeline_options.max_converted_bytes_per_push =
+      static_cast<uint64_t>(absl::GetFlag(FLAGS_max_converted_bytes_per_push));
   PushPipeline pipeline(pipeline_options, spool->get(), std::move(backends), &registry);
 
   IngestServer ingest(absl::GetFlag(FLAGS_grpc_listen), &pipeline, ingest_threads);

@@ -1,7 +1,8 @@
 // The front's limits and back-pressure, seen from a client: bodies and decompressed bodies
 // over their limits get 413 without the front's memory following the claimed size, unknown
-// encodings 415, per-push limits 400 naming the limit, and a stalled aggregator 503 with
-// Retry-After instead of an unbounded queue.
+// encodings 415, per-push limits 400 naming the limit (the aggregator's limit on what a push
+// converts to among them), and a stalled aggregator 503 with Retry-After instead of an
+// unbounded queue.
 #include <signal.h>
 #include <zlib.h>
 
@@ -142,6 +143,53 @@ TEST_F(FrontLimitsTest, SizesEncodingsAndPerPushLimitsGetClearErrors) {
     }
     EXPECT_TRUE(arrived) << field << " never reached the backend";
   }
+}
+
+// Gzip of `text`.
+std::string Gzip(const std::string& text) {
+  z_stream z{};
+  deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&z, text.size()), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  z.avail_in = static_cast<uInt>(text.size());
+  z.next_out = reinterpret_cast<Bytef*>(&out[0]);
+  z.avail_out = static_cast<uInt>(out.size());
+  deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+// Within every front limit, a push can still expand: an info series' labels (here 1 MiB)
+// tag every point of the push (2,000 counters), which would be 2 GB of line protocol from
+// a body of a few kilobytes gzip'd. The aggregator refuses it before storing it, where it
+// would be converted again after every restart, and its memory does not follow.
+TEST_F(FrontLimitsTest, PushThatWouldExpandToGigabytesIs400AndTheAggregatorStaysSmall) {
+  Start({});
+  std::string body = "# TYPE build info\nbuild_info{";
+  for (int i = 0; i < 64; ++i) {
+    absl::StrAppend(&body, i == 0 ? "" : ",", "l", i, "=\"", std::string(16000, 'v'), "\"");
+  }
+  absl::StrAppend(&body, "} 1\n# TYPE c counter\n");
+  for (int i = 0; i < 2000; ++i) absl::StrAppend(&body, "c{n=\"", i, "\"} 1\n");
+  const std::string gzipped = Gzip(body);
+  ASSERT_LT(gzipped.size(), 64u << 10);
+  HttpResult result = Put(gzipped, {"Content-Encoding: gzip"});
+  EXPECT_EQ(result.status, 400);
+  EXPECT_THAT(result.body, HasSubstr("--max_converted_bytes_per_push"));
+  EXPECT_EQ(std::count(result.body.begin(), result.body.end(), '\n'), 1) << result.body;
+
+  EXPECT_EQ(Put("after 1\n").status, 200);
+  bool arrived = false;
+  for (int i = 0; i < 100 && !arrived; ++i) {
+    arrived = absl::StrContains(receiver_.Received(), "after=1");
+    if (!arrived) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(arrived) << "the push after the refused one never reached the backend";
+  EXPECT_THAT(receiver_.Received(), ::testing::Not(HasSubstr("c=1")));
+  const size_t peak = PeakRss(pushgate_->aggregator().pid());
+  EXPECT_GT(peak, 0u);
+  EXPECT_LT(peak, 200u << 20) << "aggregator peak RSS " << (peak >> 20) << " MiB";
 }
 
 TEST_F(FrontLimitsTest, StalledAggregatorGets503WithRetryAfterNotAQueue) {

@@ -459,6 +459,26 @@ void BM_PushViewParse(benchmark::State& state) {
 }
 BENCHMARK(BM_PushViewParse);
 
+// What the aggregator adds to that check before it accepts a push: the bound on its converted
+// size (--max_converted_bytes_per_push). The counter `bound_over_lines` says how far above
+// the push's real line protocol the bound is.
+void BM_ConvertedBytesBound(benchmark::State& state) {
+  const std::string wire = ParsedPush().SerializeAsString();
+  PushView view;
+  if (!view.Parse(wire).ok()) state.SkipWithError("the default push does not decode");
+  uint64_t bound = 0;
+  for (auto _ : state) {
+    bound = ConvertedBytesBound(view, {});
+    benchmark::DoNotOptimize(bound);
+  }
+  LineProtocolEncoder encoder;
+  std::string lines;
+  ConvertPushToLineProtocol(view, {}, &encoder, &lines, nullptr);
+  state.counters["bound_over_lines"] = static_cast<double>(bound) / lines.size();
+  state.SetItemsProcessed(state.iterations() * kSamples);
+}
+BENCHMARK(BM_ConvertedBytesBound);
+
 // The dispatcher's whole work for one spooled push with a line-protocol backend: decode the
 // record, convert and encode it.
 void BM_DispatchPushFromWire(benchmark::State& state) {
