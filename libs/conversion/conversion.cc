@@ -595,6 +595,7 @@ class ConversionCache::Impl {
     stats.hits = hits_.load(std::memory_order_relaxed);
     stats.misses = misses_.load(std::memory_order_relaxed);
     stats.evictions = evictions_.load(std::memory_order_relaxed);
+    stats.too_large = too_large_.load(std::memory_order_relaxed);
     stats.shapes = shapes_count_.load(std::memory_order_relaxed);
     stats.bytes = bytes_published_.load(std::memory_order_relaxed);
     return stats;
@@ -633,6 +634,14 @@ class ConversionCache::Impl {
     // conversion more, which groups that never come back (a job per run, with its run id in
     // the grouping key) would pay on every push.
     if (!SeenBefore(absl::HashOf(key_)) || !Admit()) {
+      return ConvertPushToLineProtocol(push, options, encoder, out, stats);
+    }
+    // Templates hold each line but its values, so they take at most the lines' size, which is
+    // at most twice the bound (escapes). A shape that may not fit the cache would be made only
+    // to be thrown away, and past 4 GiB its templates' 32-bit offsets would wrap.
+    constexpr uint64_t kMaxTemplateBound = uint64_t{1} << 31;
+    if (ConvertedBytesBound(push, options) > std::min<uint64_t>(max_bytes_, kMaxTemplateBound)) {
+      Count(&too_large_);
       return ConvertPushToLineProtocol(push, options, encoder, out, stats);
     }
     // Only a push whose values are all finite shows every line its shape can have.
@@ -730,7 +739,7 @@ class ConversionCache::Impl {
   uint64_t admissions_asked_ = 0;     // while full
   absl::flat_hash_set<size_t> seen_;  // hashes of the shapes that came once
   std::string key_;                   // the current push's, reused
-  std::atomic<uint64_t> hits_{0}, misses_{0}, evictions_{0};
+  std::atomic<uint64_t> hits_{0}, misses_{0}, evictions_{0}, too_large_{0};
   std::atomic<size_t> shapes_count_{0}, bytes_published_{0};
 };
 

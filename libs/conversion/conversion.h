@@ -118,6 +118,9 @@ class ConversionCache {
     uint64_t hits = 0;       // pushes written from templates
     uint64_t misses = 0;     // pushes converted point by point
     uint64_t evictions = 0;  // shapes dropped to stay within max_bytes
+    // Misses whose shape was not kept because it might not fit (ConvertedBytesBound over
+    // max_bytes, or over 2 GiB).
+    uint64_t too_large = 0;
     size_t shapes = 0;
     size_t bytes = 0;
   };

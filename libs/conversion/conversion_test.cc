@@ -1229,6 +1229,28 @@ TEST(ConversionCacheTest, ZeroBytesKeepsNothing) {
   EXPECT_EQ(cache.stats().bytes, 0u);
 }
 
+// A push whose bound is over the cache's size might not fit it: it is converted point by point
+// without making templates to throw away; one whose bound is at the size is kept.
+TEST(ConversionCacheTest, ShapeThatMightNotFitIsNotMade) {
+  const v1::PushRequest push = CacheTestPush(1);
+  PushView view;
+  view.Fill(push);
+  const uint64_t bound = ConvertedBytesBound(view, {});
+  ConversionCache too_small(bound - 1);
+  ConversionCache just_enough(bound);
+  for (int i = 0; i < 3; ++i) {
+    for (ConversionCache* cache : {&too_small, &just_enough}) {
+      const BothLines both = ConvertBothWays(push, cache);
+      EXPECT_EQ(both.cached, both.direct);
+    }
+  }
+  EXPECT_EQ(too_small.stats().too_large, 2u);  // the second and third time it came
+  EXPECT_EQ(too_small.stats().hits, 0u);
+  EXPECT_EQ(too_small.stats().shapes, 0u);
+  EXPECT_EQ(just_enough.stats().too_large, 0u);
+  EXPECT_EQ(just_enough.stats().hits, 1u);
+}
+
 TEST(ConvertPushTest, EmptyPushHasNoPoints) {
   EXPECT_THAT(Convert(Push("")).points, ::testing::IsEmpty());
 }
@@ -1241,9 +1263,9 @@ TEST(ConvertedBytesBoundTest, CountsEachLabelOncePerPointItIsCopiedOnto) {
   std::string families = absl::StrCat(
       R"pb(families { name: "build_info" type: INFO
                       series { labels { name: "commit" value: ")pb",
-      long_value, R"pb(                       " } value: 1 }
+      long_value, R"pb(                                              " } value: 1 }
            }
-                                              families {
+                                                                     families {
              name: "jobs_total"
              type: COUNTER)pb");
   for (int i = 0; i < 100; ++i) {
