@@ -5,7 +5,8 @@
 // A PushView holds string_views into the bytes it was parsed from (or into the message it was
 // filled from) and flat arrays that the nested parts index into: a family names a range of
 // series, a series ranges of labels, quantiles or buckets. The arrays are kept between pushes,
-// so decoding push after push into the same view allocates nothing once they are large enough.
+// so decoding push after push into the same view allocates nothing once they are large enough
+// (arrays a huge push grew are let go at the next push).
 //
 // Parse accepts exactly the inputs PushRequest::ParseFromString accepts (protobuf 3.21: sizes,
 // varint and tag lengths, UTF-8 strings, nesting at most 100 deep, unknown fields of every wire
@@ -109,7 +110,7 @@ class PushView {
   // unchanged). This lets callers that hold a message share the code that reads views.
   void Fill(const pushgate::v1::PushRequest& push);
 
-  // Empties the view; keeps the arrays' capacity.
+  // Empties the view; keeps the arrays' capacity, unless a huge push grew them.
   void Clear();
 
   uint64_t sequence() const { return sequence_; }

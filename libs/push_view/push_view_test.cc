@@ -14,6 +14,7 @@
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 #include "proto/ingest.pb.h"
+#include "tests/harness/allocation_counter.h"
 
 namespace pushgate {
 namespace {
@@ -466,6 +467,38 @@ TEST_F(PushViewTest, DebugStringTellsEveryDoubleApart) {
   a.Fill(FromText("families { series { value: nan } }"));
   b.Fill(FromText("families { series { value: -nan } }"));
   EXPECT_NE(a.DebugString(), b.DebugString());
+}
+
+// Bytes allocated while `view` decodes `wire`.
+size_t AllocatedByParse(PushView* view, const std::string& wire) {
+  const size_t before = BytesAllocatedSoFar();
+  EXPECT_TRUE(view->Parse(wire).ok());
+  return BytesAllocatedSoFar() - before;
+}
+
+// A view reused push after push allocates nothing for pushes of the usual size, but does not
+// keep what one huge push grew (a view lives as long as its thread or stream).
+TEST(PushViewMemoryTest, KeepsItsArraysForUsualPushesButLetsGoOfWhatAHugePushGrew) {
+  v1::PushRequest small, huge;
+  for (v1::PushRequest* push : {&small, &huge}) {
+    v1::MetricFamily* family = push->add_families();
+    family->set_name("m");
+    for (int i = 0; i < (push == &small ? 100 : 100000); ++i) {
+      v1::Series* series = family->add_series();
+      series->add_labels()->set_name("l");
+      series->set_value(i);
+    }
+  }
+  const std::string small_wire = small.SerializeAsString();
+  const std::string huge_wire = huge.SerializeAsString();
+  PushView view;
+  AllocatedByParse(&view, small_wire);
+  EXPECT_EQ(AllocatedByParse(&view, small_wire), 0u);
+  EXPECT_GT(AllocatedByParse(&view, huge_wire), 100000 * sizeof(LabelView));
+  AllocatedByParse(&view, small_wire);  // lets the huge push's arrays go, and grows small ones
+  EXPECT_EQ(AllocatedByParse(&view, small_wire), 0u);
+  // Had the arrays been kept, the huge push would fit them again without allocating.
+  EXPECT_GT(AllocatedByParse(&view, huge_wire), 100000 * sizeof(LabelView));
 }
 
 }  // namespace
