@@ -84,6 +84,7 @@ class ZlibInput {
 
   bool Exhausted() const { return zs_->avail_in == 0 && rest_.empty(); }
   bool LastPiece() const { return rest_.empty(); }
+  size_t Remaining() const { return zs_->avail_in + rest_.size(); }
 
  private:
   z_stream* zs_;
@@ -121,6 +122,13 @@ absl::Status InflateGzip(absl::string_view in, size_t max_bytes, BoundedOutput& 
         ++members;
         input.Refill();
         if (input.Exhausted()) return absl::OkStatus();
+        // Anything but another member's magic bytes (1f 8b) is trailing data, which zlib
+        // would report as a corrupt or truncated member.
+        if (zs.next_in[0] != 0x1f || (zs.avail_in > 1 && zs.next_in[1] != 0x8b)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("gzip: trailing data after the gzip stream (", input.Remaining(),
+                           " bytes that are not a gzip member)"));
+        }
         // Concatenated members form one body (RFC 1952 §2.2).
         if (inflateReset(&zs) != Z_OK) return absl::InternalError("gzip: inflateReset failed");
         break;
@@ -169,8 +177,15 @@ absl::Status SnappyError(absl::string_view what, size_t offset) {
 
 absl::Status DecodeSnappyFramed(absl::string_view in, size_t max_bytes, BoundedOutput& out) {
   static_assert(kMaxSnappyChunkData <= kDecompressChunkBytes, "chunk buffer too small");
+  // Checked before any chunk is read: a body in another format (a raw snappy block, plain
+  // text) would be read as a chunk header and reported as truncated.
+  if (!in.empty() && static_cast<unsigned char>(in[0]) != kChunkStreamIdentifier) {
+    return SnappyError(
+        "stream does not start with the stream identifier: the body is not in snappy's framing "
+        "format (raw snappy blocks are not accepted)",
+        0);
+  }
   std::unique_ptr<char[]> scratch;
-  bool seen_identifier = false;
   size_t offset = 0;
   while (offset < in.size()) {
     if (in.size() - offset < 4) return SnappyError("truncated chunk header", offset);
@@ -187,9 +202,6 @@ absl::Status DecodeSnappyFramed(absl::string_view in, size_t max_bytes, BoundedO
     if (type == kChunkStreamIdentifier) {
       // May repeat: concatenated streams are one stream.
       if (data != kSnappyMagic) return SnappyError("bad stream identifier", offset);
-      seen_identifier = true;
-    } else if (!seen_identifier) {
-      return SnappyError("stream does not start with the stream identifier", offset);
     } else if (type == kChunkCompressed || type == kChunkUncompressed) {
       if (data.size() < 4) return SnappyError("data chunk too short for its checksum", offset);
       const uint32_t expected_crc = LoadLE32(data.data());
@@ -267,9 +279,9 @@ absl::Status DecompressZstd(absl::string_view in, size_t max_bytes, BoundedOutpu
     last = ZSTD_decompressStream(dctx.get(), &output, &input);
     if (ZSTD_isError(last)) {
       if (ZSTD_getErrorCode(last) == ZSTD_error_frameParameter_windowTooLarge) {
-        return absl::ResourceExhaustedError(
-            absl::StrCat("zstd: frame needs a window larger than the ", max_bytes,
-                         "-byte decompressed body limit"));
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "zstd: frame needs a window larger than ", size_t{1} << ZstdWindowLogFor(max_bytes),
+            " bytes, the most allowed for a decompressed body limit of ", max_bytes, " bytes"));
       }
       return absl::InvalidArgumentError(
           absl::StrCat("zstd: corrupt data (", ZSTD_getErrorName(last), ")"));

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
@@ -344,8 +345,17 @@ TEST(GzipDecompressTest, CorruptionIsDetected) {
 
 TEST(GzipDecompressTest, RejectsTrailingGarbageAndNonGzip) {
   std::string out;
-  EXPECT_EQ(Decompress(ContentEncoding::kGzip, ZlibGzip("ok") + "garbage!", 1 << 20, &out).code(),
-            absl::StatusCode::kInvalidArgument);
+  // Trailing bytes are named as such, not as a damaged or truncated second member.
+  for (const std::string& trailing :
+       {std::string("garbage!"), std::string("\n"), std::string("\r\n"), std::string(4, '\0')}) {
+    const absl::Status s =
+        Decompress(ContentEncoding::kGzip, ZlibGzip("ok") + trailing, 1 << 20, &out);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(
+        std::string(s.message()),
+        HasSubstr(absl::StrCat("trailing data after the gzip stream (", trailing.size(), " bytes")))
+        << absl::CEscape(trailing);
+  }
   EXPECT_EQ(Decompress(ContentEncoding::kGzip, "plain text body\n", 1 << 20, &out).code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Decompress(ContentEncoding::kGzip, ZlibWrapped("zlib, not gzip"), 1 << 20, &out).code(),
@@ -487,6 +497,8 @@ TEST(ZstdDecompressTest, WindowLargerThanLimitIsRefusedBeforeDecoding) {
 
   const absl::Status s = Decompress(ContentEncoding::kZstd, z, 2 << 20, &out);
   EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+  // The window allowed is 8 MiB, the floor, not the 2 MiB limit itself.
+  EXPECT_THAT(std::string(s.message()), HasSubstr("larger than 8388608 bytes"));
   // The same frame is fine when the limit allows that window.
   ASSERT_TRUE(Decompress(ContentEncoding::kZstd, z, 128 << 20, &out).ok());
   EXPECT_TRUE(out == plain);
@@ -539,6 +551,12 @@ TEST(SnappyFramedTest, RejectsMissingOrBadStreamIdentifier) {
   std::string padded_first;
   AppendChunk(0xfe, "", &padded_first);
   ExpectSnappyError(padded_first + SnappyFrame("hello"), "does not start");
+  // A raw snappy block (what remote write sends) and plain text are not framed streams: said
+  // so, not reported as truncated chunks.
+  std::string raw_block;
+  SnappyBlockCompress("metric{a=\"1\"} 1\n", &raw_block);
+  ExpectSnappyError(raw_block, "not in snappy's framing format");
+  ExpectSnappyError("metric{a=\"1\"} 1\n", "not in snappy's framing format");
   std::string bad_magic;
   AppendChunk(0xff, "sNaPpZ", &bad_magic);
   ExpectSnappyError(bad_magic, "bad stream identifier");
