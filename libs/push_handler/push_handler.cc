@@ -214,6 +214,14 @@ void PushHandler::HandlePush(HttpRequest& request, absl::string_view key_path,
     }
     std::string decompressed;
     absl::string_view body = request.body;
+    if (*encoding == ContentEncoding::kIdentity &&
+        request.body.size() > options_.max_decompressed_bytes) {
+      // The same bound on what the decoders read whether or not the body came compressed.
+      return reject("encoding",
+                    absl::ResourceExhaustedError(absl::StrCat(
+                        "body of ", request.body.size(), " bytes exceeds ",
+                        options_.max_decompressed_bytes, " bytes, the limit on decoded bodies")));
+    }
     if (*encoding != ContentEncoding::kIdentity) {
       absl::Status status =
           Decompress(*encoding, request.body, options_.max_decompressed_bytes, &decompressed);

@@ -77,6 +77,7 @@ class PushHandlerTest : public ::testing::Test {
     PushHandlerOptions handler_options;
     handler_options.route_prefix = NormalizeRoutePrefix("/pg/");
     handler_options.limits.max_labels_per_series = 2;
+    handler_options.max_decompressed_bytes = 4096;
     handler_ = std::make_unique<PushHandler>(handler_options, client_.get(), &registry_);
   }
   void TearDown() override {
@@ -228,6 +229,18 @@ TEST_F(PushHandlerTest, BadInputIsRefusedBeforeReachingTheAggregator) {
                 .status,
             400);
   EXPECT_TRUE(processor_.received().empty());
+}
+
+// The limit on decoded bodies holds for a body sent without compression too: it bounds what
+// the decoders read, whatever the body came as.
+TEST_F(PushHandlerTest, PlainBodyOverTheDecodedBodyLimitIs413) {
+  const std::string at_limit = "# " + std::string(4096 - 2 - 1 - 4, 'x') + "\nx 1\n";
+  ASSERT_EQ(at_limit.size(), 4096u);
+  EXPECT_EQ(Handle("PUT", "/pg/metrics/job/j", at_limit).status, 200);
+  HttpResponse over = Handle("PUT", "/pg/metrics/job/j", at_limit + "\n");
+  EXPECT_EQ(over.status, 413);
+  EXPECT_THAT(over.body, HasSubstr("body of 4097 bytes exceeds 4096 bytes"));
+  EXPECT_EQ(processor_.received().size(), 1u);
 }
 
 TEST_F(PushHandlerTest, AggregatorAnswersBecomeHttpStatuses) {

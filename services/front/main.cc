@@ -20,7 +20,8 @@ ABSL_FLAG(std::string, route_prefix, "",
 ABSL_FLAG(int, threads, 2, "HTTP worker threads.");
 ABSL_FLAG(int64_t, max_body_bytes, 16 << 20, "Largest request body accepted, as sent (413).");
 ABSL_FLAG(int64_t, max_decompressed_bytes, 64 << 20,
-          "Largest push body accepted after decompression (413).");
+          "Largest push body accepted after decompression, or as sent when not compressed "
+          "(413).");
 ABSL_FLAG(int64_t, max_series_per_push, 100000, "Most series in one push (400); 0 = no limit.");
 ABSL_FLAG(int64_t, max_labels_per_series, 64, "Most labels on one series (400); 0 = no limit.");
 ABSL_FLAG(int64_t, max_label_name_length, 1024, "Longest label name (400); 0 = no limit.");
