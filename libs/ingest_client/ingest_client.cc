@@ -41,6 +41,27 @@ using Clock = std::chrono::steady_clock;
 
 Clock::duration ToClock(absl::Duration d) { return absl::ToChronoNanoseconds(d); }
 
+// The channel's own reconnect backoff grows to two minutes while the aggregator is down and
+// resets only once a connection succeeds, so after an outage of two minutes the front stayed
+// unreachable-looking for another minute: it is bounded by the client's. Keepalive pings find
+// a connection whose peer went away without a reset (a node lost) or stopped answering, which
+// TCP alone would take some fifteen minutes to give up on.
+std::shared_ptr<grpc::Channel> MakeChannel(const IngestClientOptions& options) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(options.max_reconnect_backoff)));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(options.keepalive_interval)));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(options.keepalive_timeout)));
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // Without this, pings stop after two on a stream that sends nothing (no pushes for a while).
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  return grpc::CreateCustomChannel(options.target, grpc::InsecureChannelCredentials(), args);
+}
+
 gpr_timespec Deadline(absl::Duration d) {
   return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                       gpr_time_from_millis(absl::ToInt64Milliseconds(d), GPR_TIMESPAN));
@@ -56,7 +77,7 @@ class IngestClient::Impl {
  public:
   explicit Impl(IngestClientOptions options)
       : options_(std::move(options)),
-        channel_(grpc::CreateChannel(options_.target, grpc::InsecureChannelCredentials())),
+        channel_(MakeChannel(options_)),
         stub_(pushgate::v1::Ingest::NewStub(channel_)) {}
 
   ~Impl() { Stop(); }
@@ -304,7 +325,21 @@ class IngestClient::Impl {
         done(Unavailable(sequence, absl::StrCat("aggregator did not acknowledge within ",
                                                 absl::FormatDuration(options_.ack_timeout))));
       }
+      if (!expired.empty()) RestartStream();
     }
+  }
+
+  // A stream whose acks are overdue is not to be trusted with more pushes: the aggregator may
+  // have stopped reading it (a stuck disk, a stopped process, a half-open connection), and
+  // the pushes queued behind it, already answered 503, would pile up in memory and be
+  // delivered late, as duplicates of their clients' retries. Cancelling it fails what it
+  // still holds and makes Run connect again.
+  void RestartStream() {
+    absl::MutexLock lock(&mu_);
+    if (context_ == nullptr) return;
+    LOG(WARNING) << "no ack from " << options_.target << " within "
+                 << absl::FormatDuration(options_.ack_timeout) << "; restarting the ingest stream";
+    context_->TryCancel();
   }
 
   bool IsRunning() const {

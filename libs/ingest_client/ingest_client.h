@@ -3,7 +3,8 @@
 //
 // Every call to Push() ends in exactly one callback. It carries the aggregator's PushAck, or an
 // UNAVAILABLE ack made here when the push could not be handed over (not connected, too many
-// pushes in flight, stream broken before the ack, no ack within `ack_timeout`). A caller
+// pushes in flight, stream broken before the ack, no ack within `ack_timeout`, after which the
+// stream is cancelled and opened again: what it still held fails too). A caller
 // therefore answers its own client "accepted" only for an OK ack, which the aggregator sends
 // once the push is durable.
 #ifndef PUSHGATE_LIBS_INGEST_CLIENT_INGEST_CLIENT_H_
@@ -23,7 +24,12 @@ struct IngestClientOptions {
   absl::Duration ack_timeout = absl::Seconds(30);
   // Pushes sent but not yet acknowledged; more are refused at once (back-pressure).
   size_t max_inflight = 1024;
+  // Longest wait between attempts to reach the aggregator, gRPC's own included.
   absl::Duration max_reconnect_backoff = absl::Seconds(2);
+  // A connection idle for this long is pinged, and closed if no answer comes within the
+  // timeout. The aggregator (libs/ingest_server) accepts pings every second at most.
+  absl::Duration keepalive_interval = absl::Seconds(10);
+  absl::Duration keepalive_timeout = absl::Seconds(5);
   // While the previous batch is still unacknowledged, new pushes wait up to this long to
   // join the next batch. The aggregator acknowledges a batch once it is on disk, and pushes
   // arriving meanwhile would wait for its next disk commit anyway, so under load this makes

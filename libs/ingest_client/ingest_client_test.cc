@@ -3,6 +3,7 @@
 #include "libs/ingest_client/ingest_client.h"
 
 #include <future>
+#include <iostream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -273,6 +274,68 @@ TEST_F(IngestClientTest, PendingPushesFailWhenTheAggregatorGoesAwayAndClientReco
   EXPECT_EQ(b.get().code(), PushAck::OK);
   client_->Stop();
   restarted.Stop();
+}
+
+// An ack that does not come within the timeout means the stream is not to be trusted: it is
+// cancelled and opened again, and the push that timed out is not sent again.
+TEST_F(IngestClientTest, OverdueAckRestartsTheStream) {
+  StartServer();
+  IngestClientOptions options;
+  options.ack_timeout = absl::Milliseconds(200);
+  StartClient(options);
+  auto a = Push("a");
+  ASSERT_EQ(a.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_EQ(a.get().code(), PushAck::UNAVAILABLE);
+  for (int i = 0; i < 500 && client_->stats().stream_starts < 2; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(client_->stats().stream_starts, 2u);
+  for (int i = 0; i < 500 && !client_->connected(); ++i) absl::SleepFor(absl::Milliseconds(10));
+  auto b = Push("b");
+  processor_.WaitForHeld(2);
+  processor_.Release(1, PushAck::OK);
+  EXPECT_EQ(b.get().code(), PushAck::OK);
+  EXPECT_EQ(processor_.held(), 2u);
+  EXPECT_EQ(processor_.request(1).grouping_key().job(), "b");
+}
+
+// After an outage the client is connected again within its own backoff of the aggregator's
+// return, not after gRPC's default reconnect backoff, which by then has grown to many seconds.
+TEST_F(IngestClientTest, ReconnectsWithinItsBackoffAfterALongOutage) {
+  StartServer();
+  IngestClientOptions options;
+  options.max_reconnect_backoff = absl::Seconds(1);
+  StartClient(options);
+  const int port = server_->port();
+  server_->Stop();
+  absl::SleepFor(absl::Seconds(12));
+  HeldProcessor second;
+  IngestServer restarted(absl::StrCat("127.0.0.1:", port), &second);
+  ASSERT_TRUE(restarted.Start().ok());
+  const absl::Time back = absl::Now();
+  for (int i = 0; i < 1000 && !client_->connected(); ++i) absl::SleepFor(absl::Milliseconds(10));
+  const absl::Duration reconnect = absl::Now() - back;
+  std::cout << "reconnected " << reconnect << " after the aggregator came back" << std::endl;
+  EXPECT_LT(reconnect, absl::Milliseconds(2500));
+  client_->Stop();
+  restarted.Stop();
+}
+
+// The client pings an idle connection, and the server must welcome those pings: with gRPC's
+// default server policy it would answer them with GOAWAY and the stream would break.
+TEST_F(IngestClientTest, KeepalivePingsOnAnIdleStreamKeepItOpen) {
+  StartServer();
+  IngestClientOptions options;
+  options.keepalive_interval = absl::Milliseconds(1200);
+  options.keepalive_timeout = absl::Seconds(1);
+  StartClient(options);
+  absl::SleepFor(absl::Seconds(6));
+  EXPECT_EQ(client_->stats().stream_failures, 0u);
+  EXPECT_TRUE(client_->connected());
+  auto a = Push("a");
+  processor_.WaitForHeld(1);
+  processor_.Release(0, PushAck::OK);
+  EXPECT_EQ(a.get().code(), PushAck::OK);
 }
 
 }  // namespace

@@ -423,6 +423,10 @@ absl::Status IngestServer::Start() {
   // gRPC sets SO_REUSEPORT by default: a second aggregator started on the same port by
   // mistake would then quietly take half of the new streams into its own spool. Fail instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Producers' keepalive pings (libs/ingest_client: every 10 s on an idle connection) are
+  // welcome; by default a server answers pings more often than every 5 minutes with GOAWAY.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues;
   for (int i = 0; i < threads_; ++i) queues.push_back(builder.AddCompletionQueue());
   server_ = builder.BuildAndStart();
