@@ -214,8 +214,9 @@ class IngestClient::Impl {
         absl::MutexLock lock(&mu_);
         auto ready = [this, stream]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
           return stream_ != stream ||
-                 (CanSendLocked() && (PreviousBatchAckedLocked() ||
-                                      queue_.size() >= kMaxPushesPerBatch || linger_expired_));
+                 (CanSendLocked() &&
+                  (PreviousBatchAckedLocked() || queue_.size() >= kMaxPushesPerBatch ||
+                   linger_expired_ || options_.max_linger <= absl::ZeroDuration()));
         };
         mu_.Await(absl::Condition(&ready));
         if (stream_ != stream) return;

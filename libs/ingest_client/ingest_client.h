@@ -21,7 +21,7 @@ namespace pushgate {
 
 struct IngestClientOptions {
   std::string target = "127.0.0.1:9092";  // gRPC target of the aggregator
-  absl::Duration ack_timeout = absl::Seconds(30);
+  absl::Duration ack_timeout = absl::Seconds(10);
   // Pushes sent but not yet acknowledged; more are refused at once (back-pressure).
   size_t max_inflight = 1024;
   // Longest wait between attempts to reach the aggregator, gRPC's own included.

@@ -2,6 +2,7 @@
 // server is scripted per test so acknowledgements can be delayed, reordered or withheld.
 #include "libs/ingest_client/ingest_client.h"
 
+#include <algorithm>
 #include <future>
 #include <iostream>
 #include <vector>
@@ -154,6 +155,31 @@ TEST_F(IngestClientTest, LingerNeverHoldsAPushBackForeverBehindAnUnackedOne) {
   EXPECT_EQ(b.get().code(), PushAck::OK);
   processor_.Release(0, PushAck::OK);
   EXPECT_EQ(a.get().code(), PushAck::OK);
+}
+
+// A linger of zero sends each push at once, even behind an unacknowledged one, rather than at
+// the next 10 ms tick that ends a linger.
+TEST_F(IngestClientTest, ZeroLingerSendsAtOnceBehindAnUnackedPush) {
+  StartServer();
+  IngestClientOptions options;
+  options.max_linger = absl::ZeroDuration();
+  StartClient(options);
+  auto first = Push("first");  // stays unacknowledged
+  processor_.WaitForHeld(1);
+  std::vector<absl::Duration> waits;
+  std::vector<std::future<PushAck>> acks;
+  for (size_t i = 1; i <= 21; ++i) {
+    const absl::Time sent = absl::Now();
+    acks.push_back(Push(absl::StrCat("p", i)));
+    processor_.WaitForHeld(i + 1);
+    waits.push_back(absl::Now() - sent);
+  }
+  std::sort(waits.begin(), waits.end());
+  // A wait for the tick would be 5 ms at the median.
+  EXPECT_LT(waits[waits.size() / 2], absl::Milliseconds(2)) << "median wait";
+  for (size_t i = 0; i <= 21; ++i) processor_.Release(i, PushAck::OK);
+  EXPECT_EQ(first.get().code(), PushAck::OK);
+  for (auto& ack : acks) EXPECT_EQ(ack.get().code(), PushAck::OK);
 }
 
 TEST_F(IngestClientTest, HundredsOfPushesEachGetTheirOwnAck) {

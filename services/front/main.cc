@@ -32,8 +32,10 @@ ABSL_FLAG(int64_t, max_samples_per_push, 1000000,
           "a push takes to decode; 0 = no limit.");
 ABSL_FLAG(int64_t, max_inflight_pushes, 1024,
           "Pushes waiting for the aggregator's acknowledgement; beyond it pushes get 503.");
-ABSL_FLAG(absl::Duration, ack_timeout, absl::Seconds(30),
-          "How long a push may wait for the aggregator's acknowledgement before 503.");
+ABSL_FLAG(absl::Duration, ack_timeout, absl::Seconds(10),
+          "How long a push may wait for the aggregator's acknowledgement before 503 (under the "
+          "30 s timeout of Python's prometheus_client, so that its pushes see the 503 rather "
+          "than their own timeout); the stream to the aggregator is then opened again.");
 ABSL_FLAG(absl::Duration, batch_linger, absl::Milliseconds(2),
           "While the aggregator has not yet acknowledged the previous batch, how long new pushes "
           "may wait to be sent with the next one (larger batches, fewer disk commits; checked "
