@@ -112,6 +112,17 @@ class IngestClient::Impl {
   // appended then, as a field after the others: parsers take fields in any order, and the
   // last occurrence of a scalar.
   void Push(std::string serialized, Done done) {
+    if (serialized.size() > kMaxPushBytes) {
+      // Sent, it would end the whole stream (gRPC refuses the message), failing every push in
+      // flight, and again each time its client retried.
+      PushAck ack;
+      ack.set_code(PushAck::INVALID);
+      ack.set_message(absl::StrCat("push of ", serialized.size(),
+                                   " bytes once decoded is over the ingest API's limit of ",
+                                   kMaxPushBytes, " bytes"));
+      done(ack);
+      return;
+    }
     uint64_t sequence;
     std::string refusal;
     {
@@ -153,7 +164,8 @@ class IngestClient::Impl {
   };
   using Stream = grpc::ClientReaderWriter<pushgate::v1::PushBatch, pushgate::v1::AckBatch>;
   static constexpr size_t kMaxPushesPerBatch = 256;
-  // A batch ends once it holds this much (one larger push still goes, alone).
+  // A batch holds at most this much, or one larger push alone, so that no message is over
+  // the aggregator's limit (kMaxPushBytes, with room for the batch's framing).
   static constexpr size_t kMaxBatchBytes = 4 << 20;
 
   void Run() {
@@ -249,8 +261,9 @@ class IngestClient::Impl {
     while (written && !queued.empty()) {
       batch.Clear();  // keeps the strings' buffers for the next batch
       size_t bytes = 0;
-      while (!queued.empty() && static_cast<size_t>(batch.pushes_size()) < kMaxPushesPerBatch &&
-             (batch.pushes().empty() || bytes < kMaxBatchBytes)) {
+      while (
+          !queued.empty() && static_cast<size_t>(batch.pushes_size()) < kMaxPushesPerBatch &&
+          (batch.pushes().empty() || bytes + queued.front().serialized.size() <= kMaxBatchBytes)) {
         bytes += queued.front().serialized.size();
         batch.add_pushes()->swap(queued.front().serialized);
         queued.pop_front();

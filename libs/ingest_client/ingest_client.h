@@ -19,6 +19,10 @@
 
 namespace pushgate {
 
+// The largest push the client sends: the aggregator (libs/ingest_server) takes messages of up
+// to 256 MiB, and a batch of one push adds a few bytes of framing.
+inline constexpr size_t kMaxPushBytes = (256 << 20) - 1024;
+
 struct IngestClientOptions {
   std::string target = "127.0.0.1:9092";  // gRPC target of the aggregator
   absl::Duration ack_timeout = absl::Seconds(10);
@@ -65,7 +69,8 @@ class IngestClient {
   // Sends a push in wire form, a serialized PushRequest (e.g. assembled from pieces a decoder
   // wrote directly), and calls `done` exactly once, possibly before PushSerialized returns and
   // possibly from another thread. The client assigns the sequence number by appending the
-  // field, which a parser takes over any sequence already in `serialized`.
+  // field, which a parser takes over any sequence already in `serialized`. A push over
+  // kMaxPushBytes gets an INVALID ack at once.
   void PushSerialized(std::string serialized, Done done);
   // The same for a push as a message.
   void Push(const pushgate::v1::PushRequest& request, Done done);

@@ -182,6 +182,43 @@ TEST_F(IngestClientTest, ZeroLingerSendsAtOnceBehindAnUnackedPush) {
   for (auto& ack : acks) EXPECT_EQ(ack.get().code(), PushAck::OK);
 }
 
+// A push over the aggregator's message limit is refused as invalid before it is sent (sent,
+// it would end the stream for every push in flight), and no batch of several pushes goes over
+// the batch size, so that only a single large push makes a large message.
+TEST_F(IngestClientTest, APushOverTheMessageLimitIsRefusedAndLargePushesGoAlone) {
+  StartServer();
+  StartClient();
+  std::string huge(kMaxPushBytes + 1, 'x');
+  auto promise = std::make_shared<std::promise<PushAck>>();
+  client_->PushSerialized(std::move(huge),
+                          [promise](const PushAck& ack) { promise->set_value(ack); });
+  const PushAck refused = promise->get_future().get();
+  EXPECT_EQ(refused.code(), PushAck::INVALID);
+  EXPECT_NE(refused.message().find("over the ingest API's limit"), std::string::npos);
+  EXPECT_EQ(client_->stats().pushes_sent, 0u);
+  EXPECT_TRUE(client_->connected());
+
+  auto first = Push("first");  // held: the next two wait for its ack and go together
+  processor_.WaitForHeld(1);
+  std::vector<std::future<PushAck>> large;
+  for (int i = 0; i < 2; ++i) {
+    PushRequest request = RequestForJob(absl::StrCat("large", i));
+    request.mutable_grouping_key()->add_labels()->set_value(std::string(3 << 20, 'v'));
+    auto done = std::make_shared<std::promise<PushAck>>();
+    large.push_back(done->get_future());
+    client_->Push(request, [done](const PushAck& ack) { done->set_value(ack); });
+  }
+  processor_.Release(0, PushAck::OK);
+  processor_.WaitForHeld(3);
+  processor_.Release(1, PushAck::OK);
+  processor_.Release(2, PushAck::OK);
+  for (auto& ack : large) EXPECT_EQ(ack.get().code(), PushAck::OK);
+  EXPECT_EQ(first.get().code(), PushAck::OK);
+  // 3 MiB each: together they would pass the 4 MiB batch size.
+  EXPECT_EQ(client_->stats().batches_sent, 3u);
+  EXPECT_EQ(client_->stats().pushes_sent, 3u);
+}
+
 TEST_F(IngestClientTest, HundredsOfPushesEachGetTheirOwnAck) {
   StartServer();
   StartClient();
