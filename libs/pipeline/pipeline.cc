@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "libs/line_protocol/line_protocol.h"
+#include "libs/protowire/wire_reader.h"
 #include "libs/push_view/push_view.h"
 #include "libs/remote_write/remote_write.h"
 #include "libs/thread_name/thread_name.h"
@@ -17,6 +18,58 @@ namespace pushgate {
 
 using pushgate::v1::PushAck;
 using pushgate::v1::PushRequest;
+
+namespace {
+
+struct Piece {
+  absl::string_view body;
+  size_t points;
+};
+
+// Cuts line protocol (every line ending in '\n') between lines into pieces of at most
+// `max_bytes` (a longer line is a piece of its own).
+void CutLines(absl::string_view lines, size_t max_bytes, std::vector<Piece>* pieces) {
+  while (!lines.empty()) {
+    size_t end = 0, points = 0;
+    while (end < lines.size()) {
+      const size_t line_end = lines.find('\n', end);
+      const size_t next = line_end == absl::string_view::npos ? lines.size() : line_end + 1;
+      if (end > 0 && next > max_bytes) break;
+      end = next;
+      ++points;
+    }
+    pieces->push_back({lines.substr(0, end), points});
+    lines.remove_prefix(end);
+  }
+}
+
+// Cuts a serialized WriteRequest between its top-level fields (each TimeSeries holds one
+// sample, and concatenated WriteRequests are one), as CutLines does. False if it does not
+// decode, which AppendRemoteWrite's output always does.
+bool CutWriteRequest(absl::string_view request, size_t max_bytes, std::vector<Piece>* pieces) {
+  constexpr uint32_t kTimeSeriesTag = (1 << 3) | 2;
+  protowire::WireReader reader(request, 0);
+  const char* piece_begin = request.data();
+  size_t points = 0;
+  while (!reader.done()) {
+    const char* const field_begin = reader.position();
+    uint32_t tag;
+    if (!reader.ReadTag(&tag) || !reader.SkipField(tag)) return false;
+    const char* const field_end = reader.position();
+    if (field_begin > piece_begin && static_cast<size_t>(field_end - piece_begin) > max_bytes) {
+      pieces->push_back({absl::string_view(piece_begin, field_begin - piece_begin), points});
+      piece_begin = field_begin;
+      points = 0;
+    }
+    if (tag == kTimeSeriesTag) ++points;
+  }
+  const char* const end = request.data() + request.size();
+  if (end > piece_begin)
+    pieces->push_back({absl::string_view(piece_begin, end - piece_begin), points});
+  return true;
+}
+
+}  // namespace
 
 absl::StatusOr<UploadFormat> ParseUploadFormat(absl::string_view text) {
   if (text == "lineproto") return UploadFormat::kLineProtocol;
@@ -37,6 +90,7 @@ PushPipeline::PushPipeline(PipelineOptions options, Spool* spool, std::vector<Ba
   for (size_t i = 0; i < backends.size(); ++i) {
     auto backend = std::make_unique<Backend>();
     backend->format = backends[i].format;
+    backend->batch_max_bytes = backends[i].uploader.batch_max_bytes;
     backend->name = backends[i].sink->Describe();
     const int same = described[backend->name]++;
     if (same > 0) absl::StrAppend(&backend->name, " #", same + 1);
@@ -136,13 +190,13 @@ void PushPipeline::Dispatch() {
         spool_->ReadCommitted(after, /*max_records=*/512, /*max_bytes=*/4 << 20,
                               /*timeout=*/absl::Milliseconds(100));
     for (const Spool::Record& record : records) {
-      DispatchRecord(record);
+      DispatchRecord(record, after);
       after = record.position;
     }
   }
 }
 
-void PushPipeline::DispatchRecord(const Spool::Record& record) {
+void PushPipeline::DispatchRecord(const Spool::Record& record, uint64_t previous) {
   // Reused across records: the dispatcher is one thread. The record is decoded once, into a
   // view that the line-protocol conversion reads without copying.
   static thread_local PushView view;
@@ -181,7 +235,7 @@ void PushPipeline::DispatchRecord(const Spool::Record& record) {
         if (stats.dropped_non_finite > 0) dropped_non_finite_->Add(stats.dropped_non_finite);
         lines_ready = true;
       }
-      backend->uploader->Add(lines, line_count, record.position);
+      AddToBackend(*backend, lines, line_count, record.position, previous);
     } else {
       if (!remote_write_ready) {
         // Remote write converts a message, so only this backend format pays for one. What the
@@ -193,8 +247,32 @@ void PushPipeline::DispatchRecord(const Spool::Record& record) {
         remote_write_samples = AppendRemoteWrite(push, rw_options, &remote_write);
         remote_write_ready = true;
       }
-      backend->uploader->Add(remote_write, remote_write_samples, record.position);
+      AddToBackend(*backend, remote_write, remote_write_samples, record.position, previous);
     }
+  }
+}
+
+void PushPipeline::AddToBackend(Backend& backend, absl::string_view body, size_t points,
+                                uint64_t position, uint64_t previous) {
+  if (body.size() <= backend.batch_max_bytes) {
+    backend.uploader->Add(body, points, position);
+    return;
+  }
+  // The uploader keeps an Add whole, so one large push would be one large upload: over a
+  // backend's body limit (InfluxDB's 25 MB), its 413 would drop the whole push, and a slow
+  // backend would time it out again on every retry. In pieces, it goes as any other data.
+  // Only the last piece carries the record's position: delivering the others must not let
+  // the spool release it.
+  static thread_local std::vector<Piece> pieces;
+  pieces.clear();
+  if (backend.format == UploadFormat::kLineProtocol) {
+    CutLines(body, backend.batch_max_bytes, &pieces);
+  } else if (!CutWriteRequest(body, backend.batch_max_bytes, &pieces)) {
+    pieces.assign(1, {body, points});
+  }
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    backend.uploader->Add(pieces[i].body, pieces[i].points,
+                          i + 1 == pieces.size() ? position : previous);
   }
 }
 

@@ -88,7 +88,8 @@ class PushPipeline : public PushProcessor {
  private:
   struct Backend {
     UploadFormat format;
-    std::string name;  // unique among the backends: the `backend` label
+    size_t batch_max_bytes;  // its uploader's: larger outputs are added in pieces
+    std::string name;        // unique among the backends: the `backend` label
     std::unique_ptr<Uploader> uploader;
     uint64_t delivered = 0;  // guarded by release_mu_
   };
@@ -96,7 +97,11 @@ class PushPipeline : public PushProcessor {
   pushgate::v1::PushAck AckForAppend(const absl::Status& status);
   void Dispatch();
   // Encodes one spooled push for every backend and queues it there.
-  void DispatchRecord(const Spool::Record& record);
+  // `previous` is the position of the record before it (delivered or not).
+  void DispatchRecord(const Spool::Record& record, uint64_t previous);
+  // Adds one push's output to `backend`, in pieces of at most its batch size.
+  void AddToBackend(Backend& backend, absl::string_view body, size_t points, uint64_t position,
+                    uint64_t previous);
   bool AnyBackendFull() const;
   void OnDelivered(size_t backend, uint64_t position);
   // Whether `view` is over max_converted_bytes_per_push; if so `bound` is its bound.

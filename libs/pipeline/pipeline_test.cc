@@ -32,6 +32,10 @@ struct Received {
   absl::Mutex mu;
   std::vector<std::string> bodies ABSL_GUARDED_BY(mu);
   bool down ABSL_GUARDED_BY(mu) = false;
+  // Larger bodies are refused for good, as a backend's 413 (0: any size).
+  size_t max_body ABSL_GUARDED_BY(mu) = 0;
+  // Bodies accepted before the backend goes down (-1: no end).
+  int accept_budget ABSL_GUARDED_BY(mu) = -1;
 
   std::string All() {
     absl::MutexLock lock(&mu);
@@ -46,7 +50,13 @@ class MemorySink : public Sink {
   explicit MemorySink(std::shared_ptr<Received> received) : received_(std::move(received)) {}
   absl::Status Send(absl::string_view body) override {
     absl::MutexLock lock(&received_->mu);
-    if (received_->down) return absl::UnavailableError("backend down");
+    if (received_->down || received_->accept_budget == 0) {
+      return absl::UnavailableError("backend down");
+    }
+    if (received_->max_body != 0 && body.size() > received_->max_body) {
+      return absl::FailedPreconditionError("413 request entity too large");
+    }
+    if (received_->accept_budget > 0) --received_->accept_budget;
     received_->bodies.emplace_back(body);
     return absl::OkStatus();
   }
@@ -327,6 +337,86 @@ TEST_F(PipelineTest, SpooledPushOverALoweredLimitIsSkippedAndReleased) {
   EXPECT_EQ(lines->All(), "jobs,job=j jobs_done=1 1000000000\njobs,job=j jobs_done=3 1000000000\n");
   EXPECT_THAT(registry.Render(),
               HasSubstr("pushgate_aggregator_spool_oversized_records_total 1\n"));
+}
+
+// A push of 200 gauges, each with a label that makes its line about 60 bytes.
+PushRequest WidePush() {
+  PushRequest push = Push(0);
+  auto* family = push.mutable_families(0);
+  family->clear_series();
+  for (int i = 0; i < 200; ++i) {
+    auto* series = family->add_series();
+    auto* label = series->add_labels();
+    label->set_name("instance");
+    label->set_value(absl::StrCat("host-", 1000 + i, "-of-a-fleet"));
+    series->set_value(i);
+  }
+  return push;
+}
+
+// A push whose output is larger than a batch goes to the backend in pieces of about the batch
+// size, cut between lines (or time series), so that a backend's body limit cannot make it
+// drop the whole push; nothing is lost or repeated, and the order is kept.
+TEST_F(PipelineTest, APushLargerThanABatchIsUploadedInPieces) {
+  dir_ += "_pieces";
+  auto lines = std::make_shared<Received>();
+  auto remote = std::make_shared<Received>();
+  for (const auto& received : {lines, remote}) {
+    absl::MutexLock lock(&received->mu);
+    received->max_body = 2000;  // a batch holds up to one piece past its size
+  }
+  auto spool = OpenSpool();
+  std::vector<BackendSpec> backends;
+  backends.push_back(Backend(UploadFormat::kLineProtocol, lines));
+  backends.push_back(Backend(UploadFormat::kRemoteWrite, remote));
+  for (BackendSpec& backend : backends) backend.uploader.batch_max_bytes = 1000;
+  PushPipeline pipeline(QuickStop(), spool.get(), std::move(backends), &registry_);
+
+  EXPECT_EQ(ProcessAndWait(pipeline, WidePush()).code(), PushAck::OK);
+  ASSERT_TRUE(WaitFor([&] { return spool->first_unreleased() == spool->committed_end(); }));
+  const std::string all_lines = lines->All();
+  const std::vector<std::string> lines_received =
+      absl::StrSplit(all_lines, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines_received.size(), 200u);
+  for (int i = 0; i < 200; ++i) {
+    EXPECT_THAT(lines_received[i], HasSubstr(absl::StrCat("host-", 1000 + i, "-of-a-fleet")));
+  }
+  size_t series = 0;
+  {
+    absl::MutexLock lock(&lines->mu);
+    EXPECT_GT(lines->bodies.size(), 5u);
+  }
+  {
+    absl::MutexLock lock(&remote->mu);
+    EXPECT_GT(remote->bodies.size(), 5u);
+    for (const std::string& body : remote->bodies) {
+      prometheus::WriteRequest request;
+      ASSERT_TRUE(request.ParseFromString(body));
+      series += request.timeseries_size();
+    }
+  }
+  EXPECT_EQ(series, 200u);
+}
+
+// Pieces delivered before the rest do not let the spool release the push.
+TEST_F(PipelineTest, APushDeliveredInPartIsKeptForReplay) {
+  dir_ += "_part";
+  auto lines = std::make_shared<Received>();
+  {
+    absl::MutexLock lock(&lines->mu);
+    lines->accept_budget = 1;
+  }
+  auto spool = OpenSpool();
+  std::vector<BackendSpec> backends;
+  backends.push_back(Backend(UploadFormat::kLineProtocol, lines));
+  backends[0].uploader.batch_max_bytes = 1000;
+  backends[0].uploader.batch_max_points = 1;  // each piece is a batch of its own
+  PushPipeline pipeline(QuickStop(), spool.get(), std::move(backends), &registry_);
+
+  EXPECT_EQ(ProcessAndWait(pipeline, WidePush()).code(), PushAck::OK);
+  ASSERT_TRUE(WaitFor([&] { return !lines->All().empty(); }));
+  absl::SleepFor(absl::Milliseconds(200));  // retries of the second piece, meanwhile
+  EXPECT_LT(spool->first_unreleased(), spool->committed_end());
 }
 
 // (nice, scheduling policy) of this process's threads named `name`, from /proc.

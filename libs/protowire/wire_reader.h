@@ -54,6 +54,8 @@ class WireReader {
       : pos_(bytes.data()), end_(bytes.data() + bytes.size()), field_start_(pos_), depth_(depth) {}
 
   bool done() const { return pos_ == end_; }
+  // Where the next field starts.
+  const char* position() const { return pos_; }
   // Where the tag of the field being read starts, or where a failure was found inside a group.
   const char* field_start() const { return field_start_; }
   const char* error() const { return error_; }
