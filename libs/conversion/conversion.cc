@@ -42,15 +42,36 @@ bool HasKey(const Labels& labels, absl::string_view key) {
   return false;
 }
 
-// Tag precedence: the first source to name a key keeps it.
-void AddIfAbsent(absl::string_view key, absl::string_view value, Labels* labels) {
-  if (HasKey(*labels, key)) return;
-  // Member by member: building the pair first makes the compiler store its halves
-  // separately and reload them as one, which stalls.
-  RawLabel& label = labels->emplace_back();
-  label.first = key;
-  label.second = value;
-}
+// Where each key of a label set is, for sets too large to scan: a push may carry thousands of
+// info or URL labels, all of which start every point's tags, and scanning them for each label
+// of each series was quadratic (a review's 300 KB push took minutes to convert). Small sets,
+// nearly all of them, are scanned and cost no allocation.
+class KeyIndex {
+ public:
+  // The position of `key` in `labels`, the set this index follows, or -1.
+  ptrdiff_t Find(const Labels& labels, absl::string_view key) const {
+    if (labels.size() <= kScanMax) {
+      for (size_t k = 0; k < labels.size(); ++k) {
+        if (labels[k].first == key) return static_cast<ptrdiff_t>(k);
+      }
+      return -1;
+    }
+    const auto it = places_.find(key);
+    return it == places_.end() ? -1 : static_cast<ptrdiff_t>(it->second);
+  }
+  // Takes in the label just appended to `labels` (a key Find did not find).
+  void Appended(const Labels& labels) {
+    if (labels.size() <= kScanMax) return;
+    if (labels.size() == kScanMax + 1) {
+      for (size_t k = 0; k + 1 < labels.size(); ++k) places_.emplace(labels[k].first, k);
+    }
+    places_.emplace(labels.back().first, labels.size() - 1);
+  }
+
+ private:
+  static constexpr size_t kScanMax = 32;
+  absl::flat_hash_map<absl::string_view, size_t> places_;
+};
 
 // A newline would end the line-protocol line, and a trailing backslash would escape the
 // separator after the value.
@@ -183,32 +204,50 @@ class PushConverter {
  private:
   // Info labels first, then the grouping key; bucket points get only the grouping key.
   void CollectBaseLabels() {
+    // Later info samples overwrite earlier values; a label keeps its first place.
     Labels info_labels;
+    KeyIndex info_keys;
     for (const FamilyView& family : push_.families()) {
       if (family.type != v1::INFO) continue;
       for (const SeriesView& series : push_.series(family)) {
         for (const LabelView& label : push_.labels(series)) {
-          auto it = std::find_if(info_labels.begin(), info_labels.end(),
-                                 [&](const RawLabel& l) { return l.first == label.name; });
-          // Later info samples overwrite earlier values.
-          if (it != info_labels.end()) {
-            it->second = label.value;
+          const ptrdiff_t place = info_keys.Find(info_labels, label.name);
+          if (place >= 0) {
+            info_labels[place].second = label.value;
           } else {
-            info_labels.emplace_back(label.name, label.value);
+            Append(label.name, label.value, &info_labels, &info_keys);
           }
         }
       }
     }
     Labels url_labels;
-    AddIfAbsent("job", push_.job(), &url_labels);
+    KeyIndex url_keys;
+    Append("job", push_.job(), &url_labels, &url_keys);
     for (const LabelView& label : push_.grouping_labels()) {
-      AddIfAbsent(label.name, label.value, &url_labels);
+      if (url_keys.Find(url_labels, label.name) < 0) {
+        Append(label.name, label.value, &url_labels, &url_keys);
+      }
     }
 
     labels_with_info_ = std::move(info_labels);
-    for (const RawLabel& label : url_labels)
-      AddIfAbsent(label.first, label.second, &labels_with_info_);
+    with_info_keys_ = std::move(info_keys);
+    for (const RawLabel& label : url_labels) {
+      if (with_info_keys_.Find(labels_with_info_, label.first) < 0) {
+        Append(label.first, label.second, &labels_with_info_, &with_info_keys_);
+      }
+    }
     labels_without_info_ = std::move(url_labels);
+    without_info_keys_ = std::move(url_keys);
+  }
+
+  static void Append(absl::string_view key, absl::string_view value, Labels* labels,
+                     KeyIndex* keys) {
+    // Member by member: building the pair first makes the compiler store its halves
+    // separately and reload them as one, which stalls.
+    RawLabel& label = labels->emplace_back();
+    label.first = key;
+    label.second = value;
+    keys->Appended(*labels);
   }
 
   void ConvertFamily(const FamilyView& family) {
@@ -224,7 +263,7 @@ class PushConverter {
     }
     for (const SeriesView& series : push_.series(family)) {
       timestamp_ns_ = SeriesTimestampNs(push_, series, options_);
-      SeriesLabels(series, labels_with_info_, &series_labels_);
+      SeriesLabels(series, labels_with_info_, with_info_keys_, &series_labels_);
       switch (family.type) {
         case v1::SUMMARY:
           ConvertSummary(series);
@@ -239,11 +278,24 @@ class PushConverter {
     }
   }
 
-  // The winning labels of a series on top of `base`: the series' tags.
-  void SeriesLabels(const SeriesView& series, const Labels& base, Labels* labels) const {
+  // The winning labels of a series on top of `base` (whose keys are `base_keys`): the series'
+  // tags.
+  void SeriesLabels(const SeriesView& series, const Labels& base, const KeyIndex& base_keys,
+                    Labels* labels) const {
     labels->assign(base.begin(), base.end());
     for (const LabelView& label : push_.labels(series)) {
-      AddIfAbsent(label.name, label.value, labels);
+      if (base_keys.Find(base, label.name) >= 0) continue;
+      // Among the series' own labels (a protobuf push may repeat a name), the first wins.
+      bool repeated = false;
+      for (size_t k = base.size(); k < labels->size() && !repeated; ++k) {
+        repeated = (*labels)[k].first == label.name;
+      }
+      if (repeated) continue;
+      // Member by member: building the pair first makes the compiler store its halves
+      // separately and reload them as one, which stalls.
+      RawLabel& added = labels->emplace_back();
+      added.first = label.name;
+      added.second = label.value;
     }
   }
 
@@ -316,7 +368,7 @@ class PushConverter {
     const absl::Span<const BucketView> buckets = push_.buckets(series);
     if (buckets.empty()) return;
     // Bucket points carry no info labels.
-    SeriesLabels(series, labels_without_info_, &bucket_labels_);
+    SeriesLabels(series, labels_without_info_, without_info_keys_, &bucket_labels_);
     const bool le_taken = HasKey(bucket_labels_, "le");
     for (size_t i = 0; i < buckets.size(); ++i) {
       Fields fields;
@@ -333,6 +385,8 @@ class PushConverter {
 
   Labels labels_with_info_;
   Labels labels_without_info_;
+  KeyIndex with_info_keys_;
+  KeyIndex without_info_keys_;
 
   // The family and series being converted.
   std::string measurement_;

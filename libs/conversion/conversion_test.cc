@@ -511,6 +511,58 @@ lat,instance=urlinst,job=j,le=1 lat_bucket=2 NOW
 )");
 }
 
+// The same precedence when the push carries too many info and URL labels to scan (they are
+// then looked up by key): info over URL over the series' own, the first of a repeated series
+// label, and bucket points without info labels.
+TEST(ConvertPushTest, PrecedenceHoldsWithManyInfoAndUrlLabels) {
+  std::string info = R"pb(labels { name: "job" value: "infojob" })pb";
+  std::string url = R"pb(labels { name: "instance" value: "urlinst" })pb";
+  std::string info_tags, url_tags;
+  for (int i = 0; i < 40; ++i) {
+    absl::StrAppend(&info, " labels { name: \"i", i, "\" value: \"v\" }");
+    absl::StrAppend(&url, " labels { name: \"u", i, "\" value: \"w\" }");
+    absl::StrAppend(&info_tags, ",i", i, "=v");
+    absl::StrAppend(&url_tags, ",u", i, "=w");
+  }
+  const v1::PushRequest push =
+      Push(absl::StrCat(R"pb(families { name: "target_info" type: INFO series {)pb", info, R"pb(                                                                                                value: 1
+                          }
+                                                                                                                                                                                                }
+                        families {
+                          name: "foo_total"
+                          type: COUNTER
+                          series {
+                            labels { name: "job" value: "samplejob" }
+                            labels { name: "other" value: "x" }
+                            labels { name: "i5" value: "sample" }
+                            labels { name: "u7" value: "sample" }
+                            labels { name: "other" value: "y" }
+                            value: 1
+                          }
+                        }
+                        families {
+                          name: "lat"
+                          type: HISTOGRAM
+                          series {
+                            labels { name: "i5" value: "s" }
+                            labels { name: "u7" value: "s" }
+                            histogram {
+                              count: 3
+                              sum: 4
+                              buckets { upper_bound: 1 cumulative_count: 2 }
+                            }
+                          }
+                        })pb"),
+           url);
+  ExpectPoints(Convert(push).points,
+               absl::StrCat("foo,instance=urlinst,job=infojob,other=x", info_tags, url_tags,
+                            " foo_total=1 NOW\n",                                     //
+                            "lat,instance=urlinst,job=infojob", info_tags, url_tags,  //
+                            " lat_count=3,lat_sum=4 NOW\n",                           //
+                            "lat,instance=urlinst,job=j,le=1,i5=s", url_tags,         //
+                            " lat_bucket=2 NOW\n"));
+}
+
 TEST(ConvertPushTest, UrlLeAndQuantileBeatBoundTags) {
   const v1::PushRequest push = Push(
       R"pb(
@@ -1263,9 +1315,9 @@ TEST(ConvertedBytesBoundTest, CountsEachLabelOncePerPointItIsCopiedOnto) {
   std::string families = absl::StrCat(
       R"pb(families { name: "build_info" type: INFO
                       series { labels { name: "commit" value: ")pb",
-      long_value, R"pb(                                              " } value: 1 }
+      long_value, R"pb(                                                                     " } value: 1 }
            }
-                                                                     families {
+                                                                                            families {
              name: "jobs_total"
              type: COUNTER)pb");
   for (int i = 0; i < 100; ++i) {

@@ -281,6 +281,50 @@ void BM_ConvertPushViewToLineProtocol(benchmark::State& state) {
 }
 BENCHMARK(BM_ConvertPushViewToLineProtocol);
 
+// A push whose info series carries many labels (range(0)), which tag each of its 200 gauges:
+// how conversion scales with the tags on a point. Names are written in descending order,
+// the worst case for an insertion sort.
+void BM_ConvertPushWithManyInfoLabels(benchmark::State& state) {
+  pushgate::v1::PushRequest push;
+  push.mutable_grouping_key()->set_job("bench");
+  auto* info = push.add_families();
+  info->set_name("target_info");
+  info->set_type(pushgate::v1::INFO);
+  auto* info_series = info->add_series();
+  for (int64_t i = state.range(0); i > 0; --i) {
+    auto* label = info_series->add_labels();
+    label->set_name(absl::StrCat("l", 100000 + i));
+    label->set_value("x");
+  }
+  info_series->set_value(1);
+  auto* gauges = push.add_families();
+  gauges->set_name("g");
+  gauges->set_type(pushgate::v1::GAUGE);
+  for (int i = 0; i < 200; ++i) {
+    auto* series = gauges->add_series();
+    auto* label = series->add_labels();
+    label->set_name("s");
+    label->set_value(absl::StrCat(i));
+    series->set_value(i);
+  }
+  const std::string wire = push.SerializeAsString();
+  PushView view;
+  if (!view.Parse(wire).ok()) std::abort();
+  std::string out;
+  LineProtocolEncoder encoder;
+  for (auto _ : state) {
+    out.clear();
+    benchmark::DoNotOptimize(ConvertPushToLineProtocol(view, {}, &encoder, &out, nullptr));
+  }
+  state.SetBytesProcessed(state.iterations() * out.size());
+  state.SetItemsProcessed(state.iterations() * 200);
+}
+BENCHMARK(BM_ConvertPushWithManyInfoLabels)
+    ->Arg(8)
+    ->Arg(64)
+    ->Arg(2000)
+    ->Unit(benchmark::kMicrosecond);
+
 // The same conversion through a ConversionCache that knows the push's shape: the lines are
 // written from templates (output bytes per second, as above).
 void BM_ConvertPushViewToLineProtocolCached(benchmark::State& state) {
