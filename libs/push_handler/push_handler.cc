@@ -192,6 +192,14 @@ void PushHandler::HandlePush(HttpRequest& request, absl::string_view key_path,
   head.set_receive_time_ns(receive_time_ns);
   absl::StatusOr<pushgate::v1::GroupingKey> key = ParseGroupingKey(key_path);
   if (!key.ok()) return reject("url", key.status());
+  // The URL's labels tag every point of the push, as a series' own labels tag its points.
+  const size_t max_labels = options_.limits.max_labels_per_series;
+  if (max_labels != 0 && static_cast<size_t>(key->labels_size()) > max_labels) {
+    return reject("url", absl::InvalidArgumentError(
+                             absl::StrCat("grouping key has ", key->labels_size(),
+                                          " labels besides the job, over the limit of ", max_labels,
+                                          " (max_labels_per_series)")));
+  }
   *head.mutable_grouping_key() = std::move(*key);
 
   head.set_method(method == "DELETE" ? pushgate::v1::DELETE

@@ -219,6 +219,10 @@ TEST_F(PushHandlerTest, BadInputIsRefusedBeforeReachingTheAggregator) {
   HttpResponse labels = Handle("PUT", "/pg/metrics/job/j", "m{a=\"1\",b=\"2\",c=\"3\"} 1\n");
   EXPECT_EQ(labels.status, 400);
   EXPECT_THAT(labels.body, HasSubstr("max_labels_per_series"));
+  // The URL's labels tag every point: they are held to the same limit.
+  HttpResponse url_labels = Handle("PUT", "/pg/metrics/job/j/a/1/b/2/c/3", "x 1\n");
+  EXPECT_EQ(url_labels.status, 400);
+  EXPECT_THAT(url_labels.body, HasSubstr("grouping key has 3 labels besides the job"));
   EXPECT_EQ(Handle("PUT", "/pg/metrics/job/j", "x 1\n", {{"Content-Encoding", "br"}}).status, 415);
   EXPECT_EQ(Handle("PUT", "/pg/metrics/job/j", "not gzip", {{"Content-Encoding", "gzip"}}).status,
             400);
@@ -241,6 +245,12 @@ TEST_F(PushHandlerTest, PlainBodyOverTheDecodedBodyLimitIs413) {
   EXPECT_EQ(over.status, 413);
   EXPECT_THAT(over.body, HasSubstr("body of 4097 bytes exceeds 4096 bytes"));
   EXPECT_EQ(processor_.received().size(), 1u);
+}
+
+TEST_F(PushHandlerTest, GroupingKeyAtTheLabelLimitIsAccepted) {
+  EXPECT_EQ(Handle("PUT", "/pg/metrics/job/j/a/1/b/2", "x 1\n").status, 200);
+  ASSERT_EQ(processor_.received().size(), 1u);
+  EXPECT_EQ(processor_.received()[0].grouping_key().labels_size(), 2);
 }
 
 TEST_F(PushHandlerTest, AggregatorAnswersBecomeHttpStatuses) {
