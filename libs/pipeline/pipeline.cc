@@ -190,6 +190,10 @@ void PushPipeline::Dispatch() {
         spool_->ReadCommitted(after, /*max_records=*/512, /*max_bytes=*/4 << 20,
                               /*timeout=*/absl::Milliseconds(100));
     for (const Spool::Record& record : records) {
+      // Checked for each record, not each read: a record may convert to far more than it
+      // takes in the spool, so a read's worth could take a backend's queue gigabytes past
+      // its limit. The rest is read again once there is room.
+      if (AnyBackendFull()) break;
       DispatchRecord(record, after);
       after = record.position;
     }
@@ -203,8 +207,12 @@ void PushPipeline::DispatchRecord(const Spool::Record& record, uint64_t previous
   static thread_local PushRequest push;  // only for remote-write backends
   static thread_local LineProtocolEncoder encoder;
   static thread_local std::string lines, remote_write;
-  lines.clear();
-  remote_write.clear();
+  // What a huge push grew is let go rather than kept for the thread's lifetime.
+  constexpr size_t kKeepBytes = 16 << 20;
+  for (std::string* buffer : {&lines, &remote_write}) {
+    if (buffer->capacity() > kKeepBytes) std::string().swap(*buffer);
+    buffer->clear();
+  }
   const absl::Status parsed = view.Parse(record.data);
   bool convert = parsed.ok();
   if (!parsed.ok()) {

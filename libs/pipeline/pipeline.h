@@ -48,7 +48,8 @@ struct BackendSpec {
 struct PipelineOptions {
   ConversionOptions conversion;
   // The dispatcher stops reading the spool while a backend has this much data queued in
-  // memory, so a backend outage fills the (bounded, on-disk) spool instead of memory.
+  // memory, so a backend outage fills the (bounded, on-disk) spool instead of memory. It is
+  // checked before each record, so a queue may pass it by one push's output.
   size_t max_queued_bytes_per_backend = 64 << 20;
   // How long Stop() keeps delivering what was read from the spool; the rest is replayed
   // from the spool on the next start.
@@ -61,7 +62,7 @@ struct PipelineOptions {
   // can expand to more than the aggregator's memory, and once stored it would be converted on
   // every restart. The dispatcher skips spooled records over it (stored before the limit was
   // lowered). 0 means no limit.
-  uint64_t max_converted_bytes_per_push = uint64_t{1} << 30;
+  uint64_t max_converted_bytes_per_push = uint64_t{256} << 20;
   // Nice value of the dispatcher and upload threads (libs/thread_priority): they convert,
   // compress and upload what is already acknowledged, so they yield the CPU to the threads
   // that acknowledge new pushes. 0 keeps normal priority.

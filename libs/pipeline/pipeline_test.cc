@@ -419,6 +419,41 @@ TEST_F(PipelineTest, APushDeliveredInPartIsKeptForReplay) {
   EXPECT_LT(spool->first_unreleased(), spool->committed_end());
 }
 
+// With a backend down, the dispatcher stops converting once the backend's queue is at its limit,
+// checking before each record: a read of the spool's worth of records must not all be queued.
+TEST_F(PipelineTest, ABackendsQueueStopsGrowingAtItsLimitWithinOneRead) {
+  dir_ += "_queue";
+  auto down = std::make_shared<Received>();
+  {
+    absl::MutexLock lock(&down->mu);
+    down->down = true;
+  }
+  auto spool = OpenSpool();
+  std::vector<BackendSpec> backends;
+  backends.push_back(Backend(UploadFormat::kLineProtocol, down));
+  PipelineOptions options = QuickStop();
+  options.max_queued_bytes_per_backend = 2000;  // 32 of the 62-byte lines below
+  // Stored first, then read together: the dispatcher starts with a full read of them.
+  {
+    PushPipeline filling(QuickStop(), spool.get(), {}, &registry_);
+    for (int i = 0; i < 100; ++i) {
+      PushRequest push = WidePush();
+      push.mutable_families(0)->mutable_series()->DeleteSubrange(1, 199);
+      ASSERT_EQ(ProcessAndWait(filling, push).code(), PushAck::OK);
+    }
+  }
+  MetricsRegistry registry;
+  PushPipeline pipeline(options, spool.get(), std::move(backends), &registry);
+  const std::string queued = "pushgate_aggregator_upload_queued_points{backend=\"memory\"} ";
+  ASSERT_TRUE(WaitFor([&] { return absl::StrContains(registry.Render(), queued); }));
+  absl::SleepFor(absl::Milliseconds(300));
+  const std::string metrics = registry.Render();
+  const size_t at = metrics.find(queued) + queued.size();
+  const int points = std::stoi(metrics.substr(at, metrics.find('\n', at) - at));
+  EXPECT_GT(points, 0);
+  EXPECT_LE(points, 33) << "of 100 pushes of one 62-byte line each";
+}
+
 // (nice, scheduling policy) of this process's threads named `name`, from /proc.
 std::vector<std::pair<int, int>> ThreadsNamed(const std::string& name) {
   std::vector<std::pair<int, int>> found;
