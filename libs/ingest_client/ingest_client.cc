@@ -133,10 +133,17 @@ class IngestClient::Impl {
       } else if (pending_.size() >= options_.max_inflight) {
         refusal =
             absl::StrCat("too many pushes in flight (", options_.max_inflight, "); retry later");
+      } else if (options_.max_inflight_bytes != 0 && pending_bytes_ != 0 &&
+                 pending_bytes_ + serialized.size() > options_.max_inflight_bytes) {
+        // The first push in flight goes whatever its size (it is within kMaxPushBytes).
+        refusal = absl::StrCat("too many bytes in flight (", pending_bytes_, " of at most ",
+                               options_.max_inflight_bytes, "); retry later");
       } else {
         AppendSequenceField(sequence, &serialized);
         const Clock::time_point now = Clock::now();
-        pending_.emplace(sequence, Pending{std::move(done), now + ToClock(options_.ack_timeout)});
+        pending_bytes_ += serialized.size();
+        pending_.emplace(sequence, Pending{std::move(done), now + ToClock(options_.ack_timeout),
+                                           serialized.size()});
         if (queue_.empty()) oldest_queued_ = now;
         queue_.push_back({sequence, std::move(serialized)});
         return;
@@ -157,6 +164,7 @@ class IngestClient::Impl {
   struct Pending {
     Done done;
     Clock::time_point deadline;
+    size_t bytes;  // the push's size, counted in pending_bytes_
   };
   struct Queued {
     uint64_t sequence;
@@ -294,6 +302,7 @@ class IngestClient::Impl {
         auto it = pending_.find(ack.sequence());
         if (it == pending_.end()) continue;  // Already timed out.
         completed.emplace_back(std::move(it->second.done), &ack);
+        pending_bytes_ -= it->second.bytes;
         pending_.erase(it);
       }
       if (stream_ == stream && CanSendLocked() && PreviousBatchAckedLocked()) {
@@ -311,6 +320,7 @@ class IngestClient::Impl {
     {
       absl::MutexLock lock(&mu_);
       failed.swap(pending_);
+      pending_bytes_ = 0;
       queue_.clear();
     }
     for (auto& [sequence, pending] : failed) pending.done(Unavailable(sequence, message));
@@ -332,6 +342,7 @@ class IngestClient::Impl {
         // pushes are the first ones.
         for (auto it = pending_.begin(); it != pending_.end() && it->second.deadline <= now;) {
           expired.emplace_back(it->first, std::move(it->second.done));
+          pending_bytes_ -= it->second.bytes;
           it = pending_.erase(it);
         }
       }
@@ -381,6 +392,7 @@ class IngestClient::Impl {
   std::deque<Queued> reader_queued_;
   pushgate::v1::PushBatch reader_batch_;
   std::map<uint64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
+  size_t pending_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // the pending pushes' sizes
   std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
   IngestClientStats stats_ ABSL_GUARDED_BY(mu_);
 };

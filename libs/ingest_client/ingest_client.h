@@ -28,6 +28,10 @@ struct IngestClientOptions {
   absl::Duration ack_timeout = absl::Seconds(10);
   // Pushes sent but not yet acknowledged; more are refused at once (back-pressure).
   size_t max_inflight = 1024;
+  // The same in bytes (decoded pushes), which the count alone does not bound: 1,024 pushes of
+  // 64 MiB each would be 64 GiB. A push that would go over it is refused, unless none is in
+  // flight. 0 means no limit.
+  size_t max_inflight_bytes = size_t{256} << 20;
   // Longest wait between attempts to reach the aggregator, gRPC's own included.
   absl::Duration max_reconnect_backoff = absl::Seconds(2);
   // A connection idle for this long is pinged, and closed if no answer comes within the

@@ -301,6 +301,45 @@ TEST_F(IngestClientTest, RefusesPushesBeyondTheInflightLimit) {
   EXPECT_EQ(b.get().code(), PushAck::OK);
 }
 
+// Bytes in flight are bounded too: a push that would pass the limit is refused, unless no other
+// is in flight, and the room comes back with the acks.
+TEST_F(IngestClientTest, RefusesPushesBeyondTheInflightBytes) {
+  StartServer();
+  IngestClientOptions options;
+  options.max_inflight_bytes = 100 << 10;
+  StartClient(options);
+  const auto push_of = [this](const std::string& job, size_t bytes) {
+    PushRequest request = RequestForJob(job);
+    request.mutable_grouping_key()->add_labels()->set_value(std::string(bytes, 'v'));
+    auto promise = std::make_shared<std::promise<PushAck>>();
+    client_->Push(request, [promise](const PushAck& ack) { promise->set_value(ack); });
+    return promise->get_future();
+  };
+  auto alone = push_of("alone", 200 << 10);  // over the limit, but the only one
+  processor_.WaitForHeld(1);
+  auto refused = push_of("refused", 10);
+  ASSERT_EQ(refused.wait_for(std::chrono::seconds(2)), std::future_status::ready);
+  const PushAck ack = refused.get();
+  EXPECT_EQ(ack.code(), PushAck::UNAVAILABLE);
+  EXPECT_NE(ack.message().find("bytes in flight"), std::string::npos) << ack.message();
+  processor_.Release(0, PushAck::OK);
+  EXPECT_EQ(alone.get().code(), PushAck::OK);
+
+  auto a = push_of("a", 40 << 10);
+  auto b = push_of("b", 40 << 10);
+  auto c = push_of("c", 40 << 10);  // 120 KiB with the other two
+  EXPECT_EQ(c.get().code(), PushAck::UNAVAILABLE);
+  processor_.WaitForHeld(3);
+  processor_.Release(1, PushAck::OK);
+  EXPECT_EQ(a.get().code(), PushAck::OK);
+  auto d = push_of("d", 40 << 10);  // room again
+  processor_.WaitForHeld(4);
+  processor_.Release(2, PushAck::OK);
+  processor_.Release(3, PushAck::OK);
+  EXPECT_EQ(b.get().code(), PushAck::OK);
+  EXPECT_EQ(d.get().code(), PushAck::OK);
+}
+
 TEST_F(IngestClientTest, OverdueAckBecomesUnavailable) {
   StartServer();
   IngestClientOptions options;

@@ -32,6 +32,9 @@ ABSL_FLAG(int64_t, max_samples_per_push, 1000000,
           "a push takes to decode; 0 = no limit.");
 ABSL_FLAG(int64_t, max_inflight_pushes, 1024,
           "Pushes waiting for the aggregator's acknowledgement; beyond it pushes get 503.");
+ABSL_FLAG(int64_t, max_inflight_bytes, int64_t{256} << 20,
+          "Bytes of decoded pushes waiting for the aggregator's acknowledgement; a push that "
+          "would go beyond it gets 503 (unless it is the only one). 0 = no limit.");
 ABSL_FLAG(absl::Duration, ack_timeout, absl::Seconds(10),
           "How long a push may wait for the aggregator's acknowledgement before 503 (under the "
           "30 s timeout of Python's prometheus_client, so that its pushes see the 503 rather "
@@ -65,6 +68,7 @@ absl::Status CheckNumericFlags() {
       CheckFlagInRange("max_label_value_length", absl::GetFlag(FLAGS_max_label_value_length), 0),
       CheckFlagInRange("max_samples_per_push", absl::GetFlag(FLAGS_max_samples_per_push), 0),
       CheckFlagInRange("max_inflight_pushes", absl::GetFlag(FLAGS_max_inflight_pushes), 1),
+      CheckFlagInRange("max_inflight_bytes", absl::GetFlag(FLAGS_max_inflight_bytes), 0),
       CheckFlagInRange("text_shape_cache_bytes", absl::GetFlag(FLAGS_text_shape_cache_bytes), 0),
       CheckDurationFlag("ack_timeout", absl::GetFlag(FLAGS_ack_timeout), false),
       CheckDurationFlag("batch_linger", absl::GetFlag(FLAGS_batch_linger), true),
@@ -85,6 +89,7 @@ int main(int argc, char** argv) {
   pushgate::IngestClientOptions client_options;
   client_options.target = absl::GetFlag(FLAGS_aggregator);
   client_options.max_inflight = absl::GetFlag(FLAGS_max_inflight_pushes);
+  client_options.max_inflight_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_inflight_bytes));
   client_options.ack_timeout = absl::GetFlag(FLAGS_ack_timeout);
   client_options.max_linger = absl::GetFlag(FLAGS_batch_linger);
   pushgate::IngestClient client(client_options);
