@@ -435,12 +435,13 @@ namespace {
 
 // Allowances of ConvertedBytesBound, each the larger of the two formats' worst case. Per
 // label: remote write's three tags and three length varints (line protocol needs 2 bytes,
-// `,` and `=`). Per point, in line protocol: two fields' values of up to 24 characters with
-// `=` and `,`, the names' suffixes, the timestamp (20), two spaces and the newline, and a
-// `,quantile=` tag with its bound (34); in remote write the TimeSeries and Sample framing,
-// value and timestamp, and the `__name__`, `le` or `quantile` labels but for the name.
+// `,` and `=`). Per point, in line protocol: `=` and `,` around the fields, the names'
+// suffixes, the timestamp (20), two spaces and the newline, and a `,quantile=` tag with its
+// bound (34); in remote write the TimeSeries and Sample framing, value and timestamp, and the
+// `__name__`, `le` or `quantile` labels but for the name. Field values are counted apart, at
+// what line protocol writes for each (PlainFloatBound: no exponent, so up to 344 characters).
 constexpr uint64_t kBytesPerLabel = 18;
-constexpr uint64_t kBytesPerPoint = 128;
+constexpr uint64_t kBytesPerPoint = 96;
 
 uint64_t SaturatingAdd(uint64_t a, uint64_t b) {
   uint64_t sum;
@@ -471,6 +472,27 @@ uint64_t PointsOf(const SeriesView& series) {
   }
 }
 
+// The characters line protocol may take for the series' field values.
+uint64_t ValueBytes(const PushView& push, const SeriesView& series) {
+  switch (series.data) {
+    case SeriesData::kValue:
+      return PlainFloatBound(series.value);
+    case SeriesData::kSummary: {
+      uint64_t bytes = PlainFloatBound(series.summary.count) + PlainFloatBound(series.summary.sum);
+      for (const QuantileView& q : push.quantiles(series)) bytes += PlainFloatBound(q.value);
+      return bytes;
+    }
+    case SeriesData::kHistogram: {
+      uint64_t bytes =
+          PlainFloatBound(series.histogram.count) + PlainFloatBound(series.histogram.sum);
+      for (const BucketView& b : push.buckets(series)) bytes += PlainFloatBound(b.cumulative_count);
+      return bytes;
+    }
+    default:
+      return 0;
+  }
+}
+
 }  // namespace
 
 uint64_t ConvertedBytesBound(const PushView& push, const ConversionOptions& options) {
@@ -491,6 +513,7 @@ uint64_t ConvertedBytesBound(const PushView& push, const ConversionOptions& opti
     for (const SeriesView& series : push.series(family)) {
       const uint64_t point_bytes = family_bytes + LabelBytes(push.labels(series));
       total = SaturatingAdd(total, SaturatingMultiply(PointsOf(series), point_bytes));
+      total = SaturatingAdd(total, ValueBytes(push, series));
     }
   }
   return total;

@@ -80,7 +80,8 @@ size_t ConvertPushToLineProtocol(const pushgate::v1::PushRequest& push,
 // The bound is the sum over the push's points (a series' buckets or quantiles plus two, else
 // one) of the text the point carries (its family's name thrice, the job, the measurement
 // option, the grouping labels, the info labels, its series' labels and a `le`/`quantile`)
-// plus a fixed allowance per point and per label for separators, values and timestamps. It is
+// plus a fixed allowance per point and per label for separators and timestamps, and of the
+// characters its values take (line protocol writes no exponent: 1e308 is 309 digits). It is
 // at least the size of both ConvertPushToLineProtocol's output and AppendRemoteWrite's
 // (libs/remote_write) for the push, except where line protocol escapes characters of the
 // names and tags (at most doubling them). Saturates at UINT64_MAX.

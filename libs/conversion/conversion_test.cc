@@ -525,9 +525,9 @@ TEST(ConvertPushTest, PrecedenceHoldsWithManyInfoAndUrlLabels) {
     absl::StrAppend(&url_tags, ",u", i, "=w");
   }
   const v1::PushRequest push =
-      Push(absl::StrCat(R"pb(families { name: "target_info" type: INFO series {)pb", info, R"pb(                                                                                                value: 1
+      Push(absl::StrCat(R"pb(families { name: "target_info" type: INFO series {)pb", info, R"pb(                                                                                                                                                                                                                                                                                                                                                                                                value: 1
                           }
-                                                                                                                                                                                                }
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                }
                         families {
                           name: "foo_total"
                           type: COUNTER
@@ -1312,25 +1312,18 @@ TEST(ConvertPushTest, EmptyPushHasNoPoints) {
 // that would expand to gigabytes before it has accepted it.
 TEST(ConvertedBytesBoundTest, CountsEachLabelOncePerPointItIsCopiedOnto) {
   const std::string long_value(10000, 'v');
+  // Built from plain strings: a raw string would be re-indented by clang-format, spaces inside
+  // the label values included.
   std::string families = absl::StrCat(
-      R"pb(families { name: "build_info" type: INFO
-                      series { labels { name: "commit" value: ")pb",
-      long_value, R"pb(                                                                     " } value: 1 }
-           }
-                                                                                            families {
-             name: "jobs_total"
-             type: COUNTER)pb");
+      "families { name: \"build_info\" type: INFO series { labels { name: \"commit\" value: \"",
+      long_value, "\" } value: 1 } } families { name: \"jobs_total\" type: COUNTER");
   for (int i = 0; i < 100; ++i) {
     absl::StrAppend(&families, " series { labels { name: \"n\" value: \"", i, "\" } value: 1 }");
   }
-  absl::StrAppend(&families, R"pb(}
-                                  families {
-                                    name: "latency_seconds"
-                                    type: HISTOGRAM
-                                    series {
-                                      labels { name: "route" value: ")pb",
-                  long_value, R"pb(" }
-                                   histogram {)pb");
+  absl::StrAppend(&families,
+                  " } families { name: \"latency_seconds\" type: HISTOGRAM series { labels { "
+                  "name: \"route\" value: \"",
+                  long_value, "\" } histogram {");
   for (int i = 0; i < 200; ++i) {
     absl::StrAppend(&families, " buckets { upper_bound: ", i, " cumulative_count: ", i, " }");
   }
@@ -1352,6 +1345,28 @@ TEST(ConvertedBytesBoundTest, CountsEachLabelOncePerPointItIsCopiedOnto) {
   std::string remote_write;
   AppendRemoteWrite(push, {}, &remote_write);
   EXPECT_GE(ConvertedBytesBound(view, {}), remote_write.size());
+}
+
+// Line protocol writes values without an exponent, so an extreme value takes hundreds of
+// characters: the bound counts them.
+TEST(ConvertedBytesBoundTest, HoldsValuesWrittenInHundredsOfDigits) {
+  for (const char* value :
+       {"1e308", "-1.7976931348623157e308", "5e-324", "-2.2250738585072014e-308"}) {
+    const v1::PushRequest push = Push(absl::StrCat(
+        R"pb(families { name: "a_b" type: GAUGE
+                        series { value:)pb",
+        value, R"pb(}
+                    }
+                                                        families {
+                                                          name: "h"
+                                                          type: HISTOGRAM
+                                                          series {
+                                                            histogram {
+                                                              count: )pb",
+        value, " sum: ", value, " buckets { upper_bound: 1 cumulative_count: ", value, " } } } }"));
+    const Result result = Convert(push);  // checks the bound against both formats' output
+    EXPECT_EQ(result.points.size(), 3u) << value;
+  }
 }
 
 // The bound is near the real size for an ordinary push, so that a limit on it is a limit on

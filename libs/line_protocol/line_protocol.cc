@@ -199,11 +199,6 @@ char* WriteFloatNoExponent(double v, char* p) {
   return WritePlain(ParseScientific(buf, r.ptr), p);
 }
 
-size_t PlainFloatBound(double v) {
-  const double a = std::fabs(v);
-  return (a == 0 || (a >= 1e-5 && a < 1e16)) ? kShortPlainFloatChars : kMaxPlainFloatChars;
-}
-
 // How the encoder writes each byte of a name or tag value.
 enum ByteClass : uint8_t { kCopy = 0, kEscape = 1, kNewline = 2 };
 
@@ -396,6 +391,11 @@ void AppendFloatNoExponent(double v, std::string* out) {
   char buf[kMaxPlainFloatChars];
   char* end = WriteFloatNoExponent(v, buf);
   out->append(buf, end - buf);
+}
+
+size_t PlainFloatBound(double v) {
+  const double a = std::fabs(v);
+  return (a == 0 || (a >= 1e-5 && a < 1e16)) ? kShortPlainFloatChars : kMaxPlainFloatChars;
 }
 
 std::string FormatBound(double v) {

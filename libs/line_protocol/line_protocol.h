@@ -44,6 +44,10 @@ inline constexpr int64_t kNowTimestampNs = -1;
 // (digits beyond the shortest round trip are zeros). `v` must be finite.
 void AppendFloatNoExponent(double v, std::string* out);
 
+// At least the characters AppendFloatNoExponent writes for `v`: 32 for values from 1e-5 to
+// 1e16 (and 0), else up to 344 (1e308 is 309 digits, 5e-324 has 323 zeros after the point).
+size_t PlainFloatBound(double v);
+
 // The form of an `le` or `quantile` tag value: the shortest round-trip decimal, in exponent
 // form (mantissa, 'e', sign, at least two exponent digits) when the decimal exponent is below
 // -4 or at least 6: "0.5", "100000", "1e+06", "1.5e-05". Infinities are "+Inf" and "-Inf",
