@@ -332,6 +332,7 @@ class IngestClient::Impl {
     while (IsRunning()) {
       absl::SleepFor(absl::Milliseconds(10));
       std::vector<std::pair<uint64_t, Done>> expired;
+      bool restart = false;
       {
         absl::MutexLock lock(&mu_);
         const Clock::time_point now = Clock::now();
@@ -345,12 +346,20 @@ class IngestClient::Impl {
           pending_bytes_ -= it->second.bytes;
           it = pending_.erase(it);
         }
+        // Under the same lock: pending pushes are always the current stream's (FailAll empties
+        // them before another stream opens), so this cancels the stream they expired on and
+        // never one opened meanwhile.
+        if (!expired.empty()) restart = RestartStreamLocked();
       }
       for (auto& [sequence, done] : expired) {
         done(Unavailable(sequence, absl::StrCat("aggregator did not acknowledge within ",
                                                 absl::FormatDuration(options_.ack_timeout))));
       }
-      if (!expired.empty()) RestartStream();
+      if (restart) {
+        LOG(WARNING) << "no ack from " << options_.target << " within "
+                     << absl::FormatDuration(options_.ack_timeout)
+                     << "; restarted the ingest stream";
+      }
     }
   }
 
@@ -358,13 +367,11 @@ class IngestClient::Impl {
   // have stopped reading it (a stuck disk, a stopped process, a half-open connection), and
   // the pushes queued behind it, already answered 503, would pile up in memory and be
   // delivered late, as duplicates of their clients' retries. Cancelling it fails what it
-  // still holds and makes Run connect again.
-  void RestartStream() {
-    absl::MutexLock lock(&mu_);
-    if (context_ == nullptr) return;
-    LOG(WARNING) << "no ack from " << options_.target << " within "
-                 << absl::FormatDuration(options_.ack_timeout) << "; restarting the ingest stream";
+  // still holds and makes Run connect again. Whether there was a stream to cancel.
+  bool RestartStreamLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (context_ == nullptr) return false;
     context_->TryCancel();
+    return true;
   }
 
   bool IsRunning() const {

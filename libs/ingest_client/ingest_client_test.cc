@@ -187,7 +187,9 @@ TEST_F(IngestClientTest, ZeroLingerSendsAtOnceBehindAnUnackedPush) {
 // the batch size, so that only a single large push makes a large message.
 TEST_F(IngestClientTest, APushOverTheMessageLimitIsRefusedAndLargePushesGoAlone) {
   StartServer();
-  StartClient();
+  IngestClientOptions options;
+  options.max_linger = absl::Minutes(1);  // the two large pushes wait for the first's ack
+  StartClient(options);
   std::string huge(kMaxPushBytes + 1, 'x');
   auto promise = std::make_shared<std::promise<PushAck>>();
   client_->PushSerialized(std::move(huge),
