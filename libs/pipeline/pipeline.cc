@@ -181,22 +181,26 @@ PushAck PushPipeline::AckForAppend(const absl::Status& status) {
 
 void PushPipeline::Dispatch() {
   uint64_t after = spool_->first_unreleased();
+  std::vector<Spool::Record> records;
+  size_t next = 0;  // the first record of `records` not dispatched yet
   while (!stopping_) {
+    // Checked before each record, not each read: a record may convert to far more than it
+    // takes in the spool, so a read's worth could take a backend's queue gigabytes past its
+    // limit. The records already read wait here (reading them again would make the spool
+    // scan their segment from its start).
     if (AnyBackendFull()) {
       absl::SleepFor(absl::Milliseconds(20));
       continue;
     }
-    std::vector<Spool::Record> records =
-        spool_->ReadCommitted(after, /*max_records=*/512, /*max_bytes=*/4 << 20,
-                              /*timeout=*/absl::Milliseconds(100));
-    for (const Spool::Record& record : records) {
-      // Checked for each record, not each read: a record may convert to far more than it
-      // takes in the spool, so a read's worth could take a backend's queue gigabytes past
-      // its limit. The rest is read again once there is room.
-      if (AnyBackendFull()) break;
-      DispatchRecord(record, after);
-      after = record.position;
+    if (next == records.size()) {
+      records = spool_->ReadCommitted(after, /*max_records=*/512, /*max_bytes=*/4 << 20,
+                                      /*timeout=*/absl::Milliseconds(100));
+      next = 0;
+      continue;
     }
+    const Spool::Record& record = records[next++];
+    DispatchRecord(record, after);
+    after = record.position;
   }
 }
 

@@ -62,7 +62,7 @@ struct PipelineOptions {
   // can expand to more than the aggregator's memory, and once stored it would be converted on
   // every restart. The dispatcher skips spooled records over it (stored before the limit was
   // lowered). 0 means no limit.
-  uint64_t max_converted_bytes_per_push = uint64_t{256} << 20;
+  uint64_t max_converted_bytes_per_push = uint64_t{512} << 20;
   // Nice value of the dispatcher and upload threads (libs/thread_priority): they convert,
   // compress and upload what is already acknowledged, so they yield the CPU to the threads
   // that acknowledge new pushes. 0 keeps normal priority.

@@ -80,7 +80,7 @@ ABSL_FLAG(int64_t, conversion_cache_bytes, 32 << 20,
           "labels, bucket bounds) comes again: such a push is then written without sorting and "
           "escaping its tags again, in about half the CPU time. About 13 KiB per group of 100 "
           "series; least recently pushed shapes are dropped beyond it. 0 turns it off.");
-ABSL_FLAG(int64_t, max_converted_bytes_per_push, int64_t{256} << 20,
+ABSL_FLAG(int64_t, max_converted_bytes_per_push, int64_t{512} << 20,
           "Largest output one push may convert to, as bounded before it is accepted from its "
           "points and the labels each carries (grouping key, info labels, its series' labels, "
           "names): a push over it is refused (the front answers 400) and not stored. A label "
