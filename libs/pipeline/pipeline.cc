@@ -208,7 +208,6 @@ void PushPipeline::DispatchRecord(const Spool::Record& record, uint64_t previous
   // Reused across records: the dispatcher is one thread. The record is decoded once, into a
   // view that the line-protocol conversion reads without copying.
   static thread_local PushView view;
-  static thread_local PushRequest push;  // only for remote-write backends
   static thread_local LineProtocolEncoder encoder;
   static thread_local std::string lines, remote_write;
   // What a huge push grew is let go rather than kept for the thread's lifetime.
@@ -250,13 +249,10 @@ void PushPipeline::DispatchRecord(const Spool::Record& record, uint64_t previous
       AddToBackend(*backend, lines, line_count, record.position, previous);
     } else {
       if (!remote_write_ready) {
-        // Remote write converts a message, so only this backend format pays for one. What the
-        // view accepted, protobuf parses.
-        push.Clear();
-        if (convert) push.ParseFromString(record.data);
+        // From the same view (empty for a record not converted).
         RemoteWriteOptions rw_options;
         rw_options.honor_timestamps = options_.conversion.honor_timestamps;
-        remote_write_samples = AppendRemoteWrite(push, rw_options, &remote_write);
+        remote_write_samples = AppendRemoteWrite(view, rw_options, &remote_write);
         remote_write_ready = true;
       }
       AddToBackend(*backend, remote_write, remote_write_samples, record.position, previous);

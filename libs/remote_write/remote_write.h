@@ -11,6 +11,7 @@
 
 #include <string>
 
+#include "libs/push_view/push_view.h"
 #include "proto/ingest.pb.h"
 
 namespace pushgate {
@@ -24,6 +25,8 @@ struct RemoteWriteOptions {
 // samples. Labels: `__name__`, then the series' labels overridden by the grouping labels
 // (job included), sorted by name; empty label values are dropped. Info families are sent as
 // the series pushed; gauge histograms like histograms.
+size_t AppendRemoteWrite(const PushView& push, const RemoteWriteOptions& options, std::string* out);
+// The same for a message, through a PushView of it.
 size_t AppendRemoteWrite(const pushgate::v1::PushRequest& push, const RemoteWriteOptions& options,
                          std::string* out);
 

@@ -19,6 +19,25 @@ PushRequest ParsePush(const std::string& text) {
   return push;
 }
 
+// AppendRemoteWrite, checking that what it wrote is exactly what protobuf's serializer writes
+// for the WriteRequest it parses to (fields in order, zeros left out), from a message and from
+// a view of its wire form alike.
+size_t Append(const PushRequest& push, const RemoteWriteOptions& options, std::string* out) {
+  const size_t start = out->size();
+  const size_t samples = AppendRemoteWrite(push, options, out);
+  const std::string written = out->substr(start);
+  prometheus::WriteRequest request;
+  EXPECT_TRUE(request.ParseFromString(written));
+  EXPECT_EQ(request.SerializeAsString(), written);
+  const std::string wire = push.SerializeAsString();
+  PushView view;
+  EXPECT_TRUE(view.Parse(wire).ok());
+  std::string from_view;
+  EXPECT_EQ(AppendRemoteWrite(view, options, &from_view), samples);
+  EXPECT_EQ(from_view, written);
+  return samples;
+}
+
 // "name{a=1,b=2} value@ts" per series, for readable assertions.
 std::vector<std::string> Describe(const prometheus::WriteRequest& request) {
   std::vector<std::string> out;
@@ -83,7 +102,7 @@ TEST(RemoteWriteTest, KeepsPrometheusNamesAndSortedLabelsWithGroupingOverride) {
     }
   )pb");
   std::string body;
-  EXPECT_EQ(AppendRemoteWrite(push, {}, &body), 8);
+  EXPECT_EQ(Append(push, {}, &body), 8);
   prometheus::WriteRequest request;
   ASSERT_TRUE(request.ParseFromString(body));
   EXPECT_THAT(Describe(request),
@@ -116,7 +135,7 @@ TEST(RemoteWriteTest, LabelsAreSortedWithTheNameAmongThem) {
     }
   )pb");
   std::string body;
-  ASSERT_EQ(AppendRemoteWrite(push, {}, &body), 1);
+  ASSERT_EQ(Append(push, {}, &body), 1);
   prometheus::WriteRequest request;
   ASSERT_TRUE(request.ParseFromString(body));
   std::vector<std::string> labels;
@@ -140,7 +159,7 @@ TEST(RemoteWriteTest, TimestampsFollowHonorTimestampsAndNonFiniteValuesAreKept) 
   std::string body;
   RemoteWriteOptions options;
   options.honor_timestamps = false;
-  AppendRemoteWrite(push, options, &body);
+  Append(push, options, &body);
   prometheus::WriteRequest request;
   ASSERT_TRUE(request.ParseFromString(body));
   ASSERT_EQ(request.timeseries_size(), 1);
@@ -150,18 +169,18 @@ TEST(RemoteWriteTest, TimestampsFollowHonorTimestampsAndNonFiniteValuesAreKept) 
 
 TEST(RemoteWriteTest, ConcatenatedPushesParseAsOneRequest) {
   std::string body;
-  AppendRemoteWrite(ParsePush(R"pb(grouping_key { job: "a" }
-                                   families {
-                                     name: "x"
-                                     series { value: 1 }
-                                   })pb"),
-                    {}, &body);
-  AppendRemoteWrite(ParsePush(R"pb(grouping_key { job: "b" }
-                                   families {
-                                     name: "y"
-                                     series { value: 2 }
-                                   })pb"),
-                    {}, &body);
+  Append(ParsePush(R"pb(grouping_key { job: "a" }
+                        families {
+                          name: "x"
+                          series { value: 1 }
+                        })pb"),
+         {}, &body);
+  Append(ParsePush(R"pb(grouping_key { job: "b" }
+                        families {
+                          name: "y"
+                          series { value: 2 }
+                        })pb"),
+         {}, &body);
   prometheus::WriteRequest request;
   ASSERT_TRUE(request.ParseFromString(body));
   EXPECT_EQ(request.timeseries_size(), 2);
