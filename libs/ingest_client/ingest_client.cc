@@ -178,8 +178,22 @@ class IngestClient::Impl {
 
   void Run() {
     absl::Duration backoff = absl::Milliseconds(50);
+    // Since when no stream has been open, and when that was last logged: a wrong --aggregator
+    // or an aggregator that never came up would otherwise show only in /-/ready and 503s.
+    absl::Time unreachable_since = absl::Now();
+    absl::Time last_warned = absl::InfinitePast();
     while (IsRunning()) {
-      if (!channel_->WaitForConnected(Deadline(absl::Milliseconds(500)))) continue;
+      if (!channel_->WaitForConnected(Deadline(absl::Milliseconds(500)))) {
+        const absl::Time now = absl::Now();
+        if (now - unreachable_since >= absl::Seconds(5) && now - last_warned >= absl::Minutes(1)) {
+          LOG(WARNING) << "aggregator " << options_.target << " unreachable for "
+                       << absl::FormatDuration(
+                              absl::Trunc(now - unreachable_since, absl::Seconds(1)))
+                       << "; every push gets 503 meanwhile";
+          last_warned = now;
+        }
+        continue;
+      }
       auto context = std::make_unique<grpc::ClientContext>();
       std::unique_ptr<Stream> stream = stub_->PushBatches(context.get());
       {
@@ -215,6 +229,8 @@ class IngestClient::Impl {
       }
       FailAll(
           absl::StrCat("aggregator stream broke before acknowledging: ", status.error_message()));
+      unreachable_since = absl::Now();
+      last_warned = absl::InfinitePast();
       backoff = received_any ? absl::Milliseconds(50)
                              : std::min(backoff * 2, options_.max_reconnect_backoff);
       absl::SleepFor(backoff);

@@ -348,6 +348,11 @@ void PushPipeline::RegisterMetrics(MetricsRegistry* registry) {
               [](const Spool::Stats& s) { return s.unreleased_bytes; });
   spool_gauge("pushgate_aggregator_spool_segments", "Segment files in the spool.",
               [](const Spool::Stats& s) { return s.segments; });
+  registry->CallbackGauge(
+      "pushgate_aggregator_spool_failed",
+      "1 once the spool refuses every push until a restart (a failed sync or cut-back; "
+      "/-/healthy then fails), else 0.",
+      [this] { return spool_->health().ok() ? 0.0 : 1.0; });
   spool_gauge("pushgate_aggregator_spool_recovered_records",
               "Unreleased records found in the spool at start (replayed).",
               [](const Spool::Stats& s) { return s.records_recovered; });
@@ -398,9 +403,12 @@ void PushPipeline::RegisterMetrics(MetricsRegistry* registry) {
                  "Upload attempts that failed and were retried.", "counter",
                  [](const Uploader::Stats& s) { return s.retries; });
   backend_family("pushgate_aggregator_upload_rejected_batches_total",
-                 "Batches the backend refused permanently (4xx other than 408/429); logged and "
-                 "dropped.",
+                 "Batches the backend refused permanently (a 4xx other than 401, 403, 404, "
+                 "405, 408 and 429, which are retried); dropped, logged at most every 10 s.",
                  "counter", [](const Uploader::Stats& s) { return s.permanent_failures; });
+  backend_family("pushgate_aggregator_upload_points_dropped_total",
+                 "Points in the batches the backend refused permanently.", "counter",
+                 [](const Uploader::Stats& s) { return s.points_dropped; });
   backend_family("pushgate_aggregator_upload_queued_points",
                  "Points read from the spool and waiting in memory for upload.", "gauge",
                  [](const Uploader::Stats& s) { return s.queued_points; });

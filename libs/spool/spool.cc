@@ -221,6 +221,10 @@ class Spool::Impl {
   }
   void Release(uint64_t position);
   Stats stats() const;
+  absl::Status health() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return failed_;
+  }
   void Close();
 
  private:
@@ -844,7 +848,8 @@ void Spool::Impl::CommitRun(std::vector<Pending>& batch, size_t begin, size_t en
     segment.prefilled = std::max(segment.prefilled, segment.file_size);
     Prefill(segment);
     if (options_.fsync != FsyncMode::kNever) {
-      const bool synced = fdatasync(segment.fd) == 0;
+      const bool synced =
+          (options_.sync_data ? options_.sync_data(segment.fd) : fdatasync(segment.fd)) == 0;
       if (!synced) status = ErrnoStatus("syncing", segment.path);
       std::lock_guard<std::mutex> lock(mu_);
       ++counters_.fsyncs;
@@ -1171,6 +1176,7 @@ uint64_t Spool::first_unreleased() const { return impl_->first_unreleased(); }
 uint64_t Spool::committed_end() const { return impl_->committed_end(); }
 void Spool::Release(uint64_t position) { impl_->Release(position); }
 Spool::Stats Spool::stats() const { return impl_->stats(); }
+absl::Status Spool::health() const { return impl_->health(); }
 void Spool::Close() { impl_->Close(); }
 
 }  // namespace pushgate

@@ -89,6 +89,8 @@ struct SpoolOptions {
   // released the segments (an uploader) about 100 ms per 64 MiB. Used only when fsync is
   // batch or always.
   size_t delete_step_bytes = 4 << 20;
+  // How a commit's data is synced (fdatasync when null): tests replace it to make it fail.
+  std::function<int(int fd)> sync_data;
 };
 
 class Spool {
@@ -182,6 +184,11 @@ class Spool {
   void Release(uint64_t position);
 
   Stats stats() const;
+
+  // OK, or why the spool refuses every append until the process restarts: a failed sync (the
+  // kernel may have dropped what it had not written) or a failed cut-back after a failed
+  // write. A supervisor should restart the process then (the aggregator's /-/healthy fails).
+  absl::Status health() const;
 
   // Refuses further appends, commits the queued ones (their `done` is called), stops the
   // committer thread, wakes ReadCommitted() and saves the release position. Idempotent.

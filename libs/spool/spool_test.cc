@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
@@ -176,6 +177,38 @@ TEST(SpoolTest, AppendAllCommitsItsRecordsTogetherAndRefusesOnlyTheOnesThatCanno
   // The committer was idle, so the three accepted records took one write and one sync.
   EXPECT_EQ(spool->stats().fsyncs, fsyncs_before + 1);
   EXPECT_EQ(DataOf(ReadAll(*spool, spool->first_unreleased())), Payloads(0, 4));
+}
+
+// After a failed sync nothing written since the last good one can be trusted: the append
+// fails, every later one is refused, and health() says so (the aggregator's /-/healthy fails on
+// it, so a supervisor restarts the process, which recovers what is on disk).
+TEST(SpoolTest, AFailedSyncMakesTheSpoolUnhealthyUntilARestart) {
+  const std::string dir = TestDir();
+  SpoolOptions options = Options(dir);
+  std::atomic<bool> fail{false};
+  options.sync_data = [&fail](int fd) {
+    if (fail.load()) {
+      errno = EIO;
+      return -1;
+    }
+    return fdatasync(fd);
+  };
+  {
+    std::unique_ptr<Spool> spool = MustOpen(options);
+    ASSERT_TRUE(AppendAndWait(*spool, "before").ok());
+    EXPECT_TRUE(spool->health().ok());
+    fail = true;
+    const absl::StatusOr<uint64_t> failed = AppendAndWait(*spool, "lost");
+    EXPECT_EQ(failed.status().code(), absl::StatusCode::kInternal);
+    fail = false;
+    EXPECT_EQ(AppendAndWait(*spool, "after").status().code(), absl::StatusCode::kInternal);
+    EXPECT_EQ(spool->health().code(), absl::StatusCode::kInternal);
+    EXPECT_THAT(std::string(spool->health().message()), ::testing::HasSubstr("restart to recover"));
+  }
+  std::unique_ptr<Spool> reopened = MustOpen(options);
+  EXPECT_TRUE(reopened->health().ok());
+  EXPECT_THAT(DataOf(ReadAll(*reopened, 0)), ::testing::Contains("before"));
+  EXPECT_TRUE(AppendAndWait(*reopened, "after the restart").ok());
 }
 
 TEST(FsyncModeTest, ParsesTheThreeNames) {

@@ -227,8 +227,12 @@ Uploader::Outcome Uploader::DeliverAdds(Batch& batch, size_t begin, size_t end) 
         return first == Outcome::kDropped && second == Outcome::kDropped ? Outcome::kDropped
                                                                          : Outcome::kDelivered;
       }
-      LOG(ERROR) << "uploader: " << sink_->Describe() << " permanently rejected " << points
-                 << " points (" << body.size() << " bytes); dropping them: " << ForLog(status);
+      // At most one line every 10 s: a backend refusing every batch (a client's points it
+      // takes for bad) would otherwise write one per batch, hundreds a second under load.
+      // The count is in pushgate_aggregator_upload_points_dropped_total.
+      LOG_EVERY_T(ERROR, 10) << "uploader: " << sink_->Describe() << " permanently rejected "
+                             << points << " points (" << body.size()
+                             << " bytes); dropping them: " << ForLog(status);
       batch.points_dropped += points;
       ++batch.rejections;
       return Outcome::kDropped;

@@ -320,14 +320,15 @@ TEST(HttpSinkTest, MapsStatusesToRetryableOrPermanent) {
       {429, "", absl::StatusCode::kUnavailable, absl::nullopt},
       {408, "", absl::StatusCode::kUnavailable, absl::nullopt},
       {400, "", absl::StatusCode::kInvalidArgument, absl::nullopt},
-      {401, "", absl::StatusCode::kUnauthenticated, absl::nullopt},
-      {403, "", absl::StatusCode::kPermissionDenied, absl::nullopt},
-      {404, "", absl::StatusCode::kNotFound, absl::nullopt},
       {413, "", absl::StatusCode::kOutOfRange, absl::nullopt},
       {422, "", absl::StatusCode::kFailedPrecondition, absl::nullopt},
-      // A misdirected --upload_url: kept and retried, never dropped.
+      // A misdirected --upload_url, a wrong token or path: kept and retried, never dropped.
       {301, "", absl::StatusCode::kUnavailable, absl::nullopt},
       {308, "", absl::StatusCode::kUnavailable, absl::nullopt},
+      {401, "", absl::StatusCode::kUnavailable, absl::nullopt},
+      {403, "", absl::StatusCode::kUnavailable, absl::nullopt},
+      {404, "", absl::StatusCode::kUnavailable, absl::nullopt},
+      {405, "", absl::StatusCode::kUnavailable, absl::nullopt},
   };
   for (const Case& c : cases) {
     TestHttpServer::Reply reply;
@@ -344,6 +345,12 @@ TEST(HttpSinkTest, MapsStatusesToRetryableOrPermanent) {
       EXPECT_THAT(std::string(s.message()), HasSubstr(absl::StrCat("backend says ", c.status)));
       if (c.status / 100 == 3) {
         EXPECT_THAT(std::string(s.message()), HasSubstr("set --upload_url to the final address"));
+      }
+      if (c.status == 401 || c.status == 403) {
+        EXPECT_THAT(std::string(s.message()), HasSubstr("check --upload_token"));
+      }
+      if (c.status == 404 || c.status == 405) {
+        EXPECT_THAT(std::string(s.message()), HasSubstr("check the path of --upload_url"));
       }
     }
   }

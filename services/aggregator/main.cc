@@ -237,19 +237,29 @@ int Run() {
   HttpServerOptions http_options;
   http_options.listen = absl::GetFlag(FLAGS_http_listen);
   http_options.max_body_bytes = 0;
-  HttpServer http(http_options, [&registry](HttpRequest request, HttpResponder respond) {
-    absl::string_view path = request.Path();
-    HttpResponse response;
-    if (path == "/-/healthy" || path == "/-/ready") {
-      response.body = "OK\n";
-    } else if (path == "/metrics") {
-      response.body = registry.Render();
-      response.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    } else {
-      response = HttpResponse::Error(404, "not found");
-    }
-    respond(std::move(response));
-  });
+  Spool* const spool_for_health = spool->get();
+  HttpServer http(
+      http_options, [&registry, spool_for_health](HttpRequest request, HttpResponder respond) {
+        absl::string_view path = request.Path();
+        HttpResponse response;
+        if (path == "/-/healthy" || path == "/-/ready") {
+          // A failed spool refuses every push until a restart, which it asks for: unhealthy, so
+          // that a liveness probe restarts the process.
+          const absl::Status spool_health = spool_for_health->health();
+          if (spool_health.ok()) {
+            response.body = "OK\n";
+          } else {
+            response = HttpResponse::Error(path == "/-/healthy" ? 500 : 503,
+                                           absl::StrCat("spool failed: ", spool_health.message()));
+          }
+        } else if (path == "/metrics") {
+          response.body = registry.Render();
+          response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        } else {
+          response = HttpResponse::Error(404, "not found");
+        }
+        respond(std::move(response));
+      });
   started = http.Start();
   if (!started.ok()) {
     LOG(ERROR) << started;

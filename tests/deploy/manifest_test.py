@@ -69,7 +69,7 @@ class ManifestTest(unittest.TestCase):
                 ports[port["name"]] = port["containerPort"]
                 if port["name"] == "push":
                     self.assertIn("--listen=0.0.0.0:%d" % port["containerPort"], container["args"])
-            for probe in ("readinessProbe", "livenessProbe"):
+            for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
                 if probe in container:
                     port = container[probe]["httpGet"]["port"]
                     self.assertIn(port, list(ports) + list(ports.values()),
@@ -80,6 +80,20 @@ class ManifestTest(unittest.TestCase):
             if doc["kind"] == "Service":
                 for port in doc["spec"]["ports"]:
                     self.assertIn(port["targetPort"], ports, doc["metadata"]["name"])
+
+    def test_the_aggregator_may_replay_its_spool_before_liveness_counts(self):
+        # Its health endpoints answer only once the spool is open, and opening checks every
+        # record: a liveness probe's default 30 s would kill it in a loop on a slow volume.
+        aggregators = 0
+        for _, _, _, container in self.containers():
+            if not container["command"][0].endswith("pushgate-aggregator"):
+                continue
+            aggregators += 1
+            startup = container.get("startupProbe")
+            self.assertIsNotNone(startup, "the aggregator has no startupProbe")
+            allowed = startup.get("periodSeconds", 10) * startup.get("failureThreshold", 3)
+            self.assertGreaterEqual(allowed, 120)
+        self.assertGreater(aggregators, 0)
 
     def test_the_spool_is_on_a_volume_claim_not_on_the_pod(self):
         aggregators = 0

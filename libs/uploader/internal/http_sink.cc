@@ -40,12 +40,6 @@ absl::StatusCode PermanentCode(long http_status) {
   switch (http_status) {
     case 400:
       return absl::StatusCode::kInvalidArgument;
-    case 401:
-      return absl::StatusCode::kUnauthenticated;
-    case 403:
-      return absl::StatusCode::kPermissionDenied;
-    case 404:
-      return absl::StatusCode::kNotFound;
     case 413:
       return absl::StatusCode::kOutOfRange;
     default:
@@ -55,11 +49,18 @@ absl::StatusCode PermanentCode(long http_status) {
 
 // A redirect is retried too: it says nothing about the data, only that --upload_url points
 // at the wrong address (http:// behind an ingress that redirects to https://, say), which
-// curl does not follow for a POST. Dropping the data as refused would lose every batch to a
-// configuration mistake; retrying keeps it in the spool until the URL is fixed.
+// curl does not follow for a POST. So are 401, 403, 404 and 405: a wrong or expired token,
+// a wrong path (InfluxDB 2's /api/v2/write on a 1.x server), a wrong method. Dropping the
+// data as refused would lose every batch to a configuration mistake; retrying keeps it in
+// the spool until the configuration is fixed (and the spool, once full, answers clients 503).
+bool IsConfigurationError(long http_status) {
+  return (http_status >= 300 && http_status < 400) || http_status == 401 || http_status == 403 ||
+         http_status == 404 || http_status == 405;
+}
+
 bool Retryable(long http_status) {
   return http_status == 408 || http_status == 429 || http_status >= 500 ||
-         (http_status >= 300 && http_status < 400);
+         IsConfigurationError(http_status);
 }
 
 class CurlSink : public Sink {
@@ -143,6 +144,10 @@ class CurlSink : public Sink {
       absl::StrAppend(&message, " (a redirect",
                       location != nullptr ? absl::StrCat(" to ", RedactUrl(location)) : "",
                       ", which uploads do not follow: set --upload_url to the final address)");
+    } else if (status == 401 || status == 403) {
+      absl::StrAppend(&message, " (check --upload_token; the data is kept and retried)");
+    } else if (status == 404 || status == 405) {
+      absl::StrAppend(&message, " (check the path of --upload_url; the data is kept and retried)");
     }
     if (!Retryable(status)) return absl::Status(PermanentCode(status), message);
     if (status == 429 || status == 503) {
