@@ -526,8 +526,10 @@ void Spool::Impl::PersistReleased(uint64_t position) {
   }
   if (ok) ok = rename(temp.c_str(), PathOf(kReleasedFile).c_str()) == 0;
   if (!ok) {
-    LOG(WARNING) << "spool: could not save the release position in " << options_.dir << ": "
-                 << strerror(errno);
+    LOG_EVERY_T(WARNING, 10) << "spool: could not save the release position in " << options_.dir
+                             << ": " << strerror(errno);
+    // Not tried again before the usual interval: each delivered batch releases.
+    last_persist_ = absl::Now();
     return;
   }
   persisted_released_ = position;
@@ -776,7 +778,8 @@ void Spool::Impl::CommitBatch(std::vector<Pending>& batch) {
       absl::StatusOr<std::shared_ptr<Segment>> next =
           NextSegment(active_->base + active_->file_size);
       if (!next.ok()) {
-        LOG(ERROR) << "spool: " << next.status();
+        // Every commit retries the roll (and clients retry their 503s): one line in 10 s.
+        LOG_EVERY_T(ERROR, 10) << "spool: " << next.status();
         roll_pending_ = true;
         FailRecords(batch, begin, batch.size(), next.status());
         break;
@@ -862,7 +865,9 @@ void Spool::Impl::CommitRun(std::vector<Pending>& batch, size_t begin, size_t en
   }
 
   if (!status.ok()) {
-    LOG(ERROR) << "spool: " << status;
+    // A full disk fails every commit until space is freed, at the rate pushes come in:
+    // one line in 10 s (pushgate_aggregator_pushes_refused_total counts them all).
+    LOG_EVERY_T(ERROR, 10) << "spool: " << status;
     FailRecords(batch, begin, end, status);
     return;
   }
