@@ -130,14 +130,17 @@ class IngestClient::Impl {
       sequence = ++last_sequence_;
       if (stream_ == nullptr) {
         refusal = "aggregator is not reachable";
+        ++stats_.refused_not_connected;
       } else if (pending_.size() >= options_.max_inflight) {
         refusal =
             absl::StrCat("too many pushes in flight (", options_.max_inflight, "); retry later");
+        ++stats_.refused_inflight_pushes;
       } else if (options_.max_inflight_bytes != 0 && pending_bytes_ != 0 &&
                  pending_bytes_ + serialized.size() > options_.max_inflight_bytes) {
         // The first push in flight goes whatever its size (it is within kMaxPushBytes).
         refusal = absl::StrCat("too many bytes in flight (", pending_bytes_, " of at most ",
                                options_.max_inflight_bytes, "); retry later");
+        ++stats_.refused_inflight_bytes;
       } else {
         AppendSequenceField(sequence, &serialized);
         const Clock::time_point now = Clock::now();
@@ -338,6 +341,7 @@ class IngestClient::Impl {
       failed.swap(pending_);
       pending_bytes_ = 0;
       queue_.clear();
+      stats_.failed_stream_broke += failed.size();
     }
     for (auto& [sequence, pending] : failed) pending.done(Unavailable(sequence, message));
   }
@@ -365,6 +369,7 @@ class IngestClient::Impl {
         // Under the same lock: pending pushes are always the current stream's (FailAll empties
         // them before another stream opens), so this cancels the stream they expired on and
         // never one opened meanwhile.
+        stats_.ack_timeouts += expired.size();
         if (!expired.empty()) restart = RestartStreamLocked();
       }
       for (auto& [sequence, done] : expired) {

@@ -55,6 +55,13 @@ struct IngestClientStats {
   // mean batch size.
   uint64_t batches_sent = 0;
   uint64_t pushes_sent = 0;
+  // Pushes answered UNAVAILABLE here, by why: no stream open; the push limit or the byte limit
+  // in flight; no ack within ack_timeout; the stream broke (or the client stopped) first.
+  uint64_t refused_not_connected = 0;
+  uint64_t refused_inflight_pushes = 0;
+  uint64_t refused_inflight_bytes = 0;
+  uint64_t ack_timeouts = 0;
+  uint64_t failed_stream_broke = 0;
 };
 
 class IngestClient {

@@ -282,6 +282,7 @@ TEST_F(IngestClientTest, NoAggregatorMeansUnavailableAtOnce) {
   auto ack = Push("x");
   ASSERT_EQ(ack.wait_for(std::chrono::seconds(2)), std::future_status::ready);
   EXPECT_EQ(ack.get().code(), PushAck::UNAVAILABLE);
+  EXPECT_EQ(client_->stats().refused_not_connected, 1u);
 }
 
 TEST_F(IngestClientTest, RefusesPushesBeyondTheInflightLimit) {
@@ -296,6 +297,7 @@ TEST_F(IngestClientTest, RefusesPushesBeyondTheInflightLimit) {
   PushAck ack_c = c.get();
   EXPECT_EQ(ack_c.code(), PushAck::UNAVAILABLE);
   EXPECT_NE(ack_c.message().find("in flight"), std::string::npos) << ack_c.message();
+  EXPECT_EQ(client_->stats().refused_inflight_pushes, 1u);
   processor_.WaitForHeld(2);
   processor_.Release(0, PushAck::OK);
   processor_.Release(1, PushAck::OK);
@@ -340,6 +342,8 @@ TEST_F(IngestClientTest, RefusesPushesBeyondTheInflightBytes) {
   processor_.Release(3, PushAck::OK);
   EXPECT_EQ(b.get().code(), PushAck::OK);
   EXPECT_EQ(d.get().code(), PushAck::OK);
+  EXPECT_EQ(client_->stats().refused_inflight_bytes, 2u);
+  EXPECT_EQ(client_->stats().refused_inflight_pushes, 0u);
 }
 
 TEST_F(IngestClientTest, OverdueAckBecomesUnavailable) {
@@ -352,6 +356,7 @@ TEST_F(IngestClientTest, OverdueAckBecomesUnavailable) {
   PushAck ack = a.get();
   EXPECT_EQ(ack.code(), PushAck::UNAVAILABLE);
   EXPECT_NE(ack.message().find("did not acknowledge"), std::string::npos) << ack.message();
+  EXPECT_EQ(client_->stats().ack_timeouts, 1u);
   processor_.WaitForHeld(1);
   processor_.Release(0, PushAck::OK);  // A late ack must not call the callback twice.
 }
@@ -365,6 +370,7 @@ TEST_F(IngestClientTest, PendingPushesFailWhenTheAggregatorGoesAwayAndClientReco
   server_->Stop();
   ASSERT_EQ(a.wait_for(std::chrono::seconds(5)), std::future_status::ready);
   EXPECT_EQ(a.get().code(), PushAck::UNAVAILABLE);
+  EXPECT_EQ(client_->stats().failed_stream_broke, 1u);
 
   // A new aggregator on the same port: the client reconnects by itself.
   HeldProcessor second;

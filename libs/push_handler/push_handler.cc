@@ -120,6 +120,22 @@ PushHandler::PushHandler(PushHandlerOptions options, IngestClient* client,
       [client] {
         return MetricsRegistry::SeriesList{{{}, static_cast<double>(client->stats().pushes_sent)}};
       });
+  registry->CallbackFamily(
+      "pushgate_front_upstream_unavailable_total",
+      "Pushes answered 503 by the front itself, by reason: no stream to the aggregator, "
+      "--max_inflight_pushes or --max_inflight_bytes reached, no ack within --ack_timeout, the "
+      "stream broke before the ack. (The aggregator's own refusals, such as a full spool, are "
+      "in pushgate_aggregator_pushes_refused_total.)",
+      "counter", {"reason"}, [client] {
+        const IngestClientStats s = client->stats();
+        return MetricsRegistry::SeriesList{
+            {{"not_connected"}, static_cast<double>(s.refused_not_connected)},
+            {{"inflight_pushes"}, static_cast<double>(s.refused_inflight_pushes)},
+            {{"inflight_bytes"}, static_cast<double>(s.refused_inflight_bytes)},
+            {{"ack_timeout"}, static_cast<double>(s.ack_timeouts)},
+            {{"stream_broke"}, static_cast<double>(s.failed_stream_broke)},
+        };
+      });
 }
 
 void PushHandler::Finish(const char* route, const std::string& method, HttpResponse response,

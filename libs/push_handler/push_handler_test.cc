@@ -262,6 +262,16 @@ TEST_F(PushHandlerTest, AggregatorAnswersBecomeHttpStatuses) {
   HttpResponse unavailable = Handle("PUT", "/pg/metrics/job/j", "x 1\n");
   EXPECT_EQ(unavailable.status, 503);
   EXPECT_THAT(unavailable.headers, ::testing::Contains(::testing::Pair("Retry-After", "1")));
+  // The aggregator refused it: none of the front's own reasons counts it.
+  EXPECT_THAT(registry_.Render(),
+              HasSubstr("pushgate_front_upstream_unavailable_total{reason=\"not_connected\"} 0\n"));
+
+  // With the aggregator gone, the front answers 503 itself and says why in its metrics.
+  client_->Stop();
+  HttpResponse unreachable = Handle("PUT", "/pg/metrics/job/j", "x 1\n");
+  EXPECT_EQ(unreachable.status, 503);
+  EXPECT_THAT(registry_.Render(),
+              HasSubstr("pushgate_front_upstream_unavailable_total{reason=\"not_connected\"} 1\n"));
 }
 
 TEST_F(PushHandlerTest, PushDurationCountsEveryPushUntilItsAnswer) {
