@@ -194,6 +194,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // thread. Without keep-alive the rest of the request may still be on its way (a body over
   // the limit, say), so the connection lingers (see Linger).
   void Respond(HttpResponse response, bool keep_alive) {
+    if (options_.on_refused) options_.on_refused(response.status);
     Write(std::make_shared<std::string>(SerializeResponse(response, version_, keep_alive, head_)),
           keep_alive, /*answering=*/false);
   }

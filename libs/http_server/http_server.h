@@ -58,6 +58,10 @@ struct HttpServerOptions {
   size_t max_header_bytes = 64 << 10;
   // A connection with no complete request for this long is closed.
   absl::Duration idle_timeout = absl::Seconds(120);
+  // Called with the status of each answer the server makes itself, before any handler sees
+  // the request (413 over max_body_bytes, 431, 400 for a malformed request), so that they can
+  // be counted with the handler's; from a connection's thread.
+  std::function<void(int status)> on_refused;
 };
 
 class HttpServer {

@@ -334,6 +334,9 @@ TEST_F(HttpServerTest, ResponseFramingFollowsStatusAndHttpVersion) {
 TEST_F(HttpServerTest, BodyOverLimitIs413AndHandlerNotCalled) {
   HttpServerOptions options;
   options.max_body_bytes = 100;
+  // The server's own answers are reported, so that they can be counted.
+  std::atomic<int> refused_status{0};
+  options.on_refused = [&](int status) { refused_status = status; };
   bool called = false;
   StartServer(options, [&](HttpRequest, HttpResponder respond) {
     called = true;
@@ -343,9 +346,12 @@ TEST_F(HttpServerTest, BodyOverLimitIs413AndHandlerNotCalled) {
   EXPECT_EQ(r.status, 413);
   EXPECT_THAT(r.body, HasSubstr("100 bytes"));
   EXPECT_FALSE(called);
+  EXPECT_EQ(refused_status.load(), 413);
+  refused_status = 0;
   CURL* other = curl_easy_init();
   EXPECT_EQ(Send(other, "PUT", Url("/x"), std::string(100, 'a')).status, 200);
   curl_easy_cleanup(other);
+  EXPECT_EQ(refused_status.load(), 0);  // the handler's answers are not
 }
 
 // A client that sends its whole body without waiting for `100 Continue` (Python's

@@ -61,7 +61,9 @@ PushHandler::PushHandler(PushHandlerOptions options, IngestClient* client,
       client_(client),
       registry_(registry),
       requests_(registry->Counter("pushgate_front_requests_total",
-                                  "HTTP requests answered, by route, method and status code.",
+                                  "HTTP requests answered, by route, method and status code "
+                                  "(route unread: answered by the HTTP layer before being read "
+                                  "in full, e.g. 413 over --max_body_bytes).",
                                   {"route", "method", "code"})),
       body_bytes_(registry->Counter("pushgate_front_push_body_bytes_total",
                                     "Bytes of push bodies received, as sent (compressed).")),
@@ -142,6 +144,10 @@ void PushHandler::Finish(const char* route, const std::string& method, HttpRespo
                          const HttpResponder& respond) {
   requests_.Add({route, std::string(MethodLabel(method)), absl::StrCat(response.status)});
   respond(std::move(response));
+}
+
+void PushHandler::CountRefusedByServer(int status) {
+  requests_.Add({"unread", "other", absl::StrCat(status)});
 }
 
 void PushHandler::Handle(HttpRequest request, HttpResponder respond) {

@@ -44,6 +44,10 @@ class PushHandler {
   // Serves one request (an HttpHandler for HttpServer).
   void Handle(HttpRequest request, HttpResponder respond);
 
+  // Counts an answer the HTTP server made itself before the request reached Handle (an
+  // HttpServerOptions::on_refused), in pushgate_front_requests_total as route="unread".
+  void CountRefusedByServer(int status);
+
  private:
   // Durations are measured on a clock that wall-clock adjustments do not move.
   using Clock = std::chrono::steady_clock;

@@ -113,6 +113,7 @@ int main(int argc, char** argv) {
   server_options.listen = absl::GetFlag(FLAGS_listen);
   server_options.threads = absl::GetFlag(FLAGS_threads);
   server_options.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
+  server_options.on_refused = [&handler](int status) { handler.CountRefusedByServer(status); };
   pushgate::HttpServer server(
       server_options, [&handler](pushgate::HttpRequest request, pushgate::HttpResponder respond) {
         handler.Handle(std::move(request), std::move(respond));
