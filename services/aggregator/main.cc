@@ -150,7 +150,8 @@ int Run() {
   }
   std::vector<std::string> urls = FlagValuesGiven("upload_url");
   urls.erase(std::remove(urls.begin(), urls.end(), ""), urls.end());
-  if (urls.empty()) {
+  const bool default_sink = urls.empty();
+  if (default_sink) {
     char resolved[PATH_MAX];
     if (realpath(data_dir.c_str(), resolved) == nullptr) {
       PLOG(ERROR) << "cannot resolve --data_dir " << data_dir;
@@ -189,7 +190,8 @@ int Run() {
   for (const std::string& url : urls) {
     absl::StatusOr<std::unique_ptr<Sink>> sink = MakeSinkForUrl(url, sink_options);
     if (!sink.ok()) {
-      LOG(ERROR) << "--upload_url: " << sink.status();
+      LOG(ERROR) << (default_sink ? "the default sink (no --upload_url given): " : "--upload_url: ")
+                 << sink.status();
       return 2;
     }
     LOG(INFO) << "uploading to " << (*sink)->Describe();
