@@ -346,21 +346,6 @@ TEST_F(IngestClientTest, RefusesPushesBeyondTheInflightBytes) {
   EXPECT_EQ(client_->stats().refused_inflight_pushes, 0u);
 }
 
-TEST_F(IngestClientTest, OverdueAckBecomesUnavailable) {
-  StartServer();
-  IngestClientOptions options;
-  options.ack_timeout = absl::Milliseconds(200);
-  StartClient(options);
-  auto a = Push("a");
-  ASSERT_EQ(a.wait_for(std::chrono::seconds(5)), std::future_status::ready);
-  PushAck ack = a.get();
-  EXPECT_EQ(ack.code(), PushAck::UNAVAILABLE);
-  EXPECT_NE(ack.message().find("did not acknowledge"), std::string::npos) << ack.message();
-  EXPECT_EQ(client_->stats().ack_timeouts, 1u);
-  processor_.WaitForHeld(1);
-  processor_.Release(0, PushAck::OK);  // A late ack must not call the callback twice.
-}
-
 TEST_F(IngestClientTest, PendingPushesFailWhenTheAggregatorGoesAwayAndClientReconnects) {
   StartServer();
   StartClient();
@@ -386,16 +371,20 @@ TEST_F(IngestClientTest, PendingPushesFailWhenTheAggregatorGoesAwayAndClientReco
   restarted.Stop();
 }
 
-// An ack that does not come within the timeout means the stream is not to be trusted: it is
-// cancelled and opened again, and the push that timed out is not sent again.
-TEST_F(IngestClientTest, OverdueAckRestartsTheStream) {
+// An ack that does not come within the timeout makes the push UNAVAILABLE, and means the
+// stream is not to be trusted: it is cancelled and opened again, and the push that timed out
+// is not sent again.
+TEST_F(IngestClientTest, OverdueAckBecomesUnavailableAndRestartsTheStream) {
   StartServer();
   IngestClientOptions options;
   options.ack_timeout = absl::Milliseconds(200);
   StartClient(options);
   auto a = Push("a");
   ASSERT_EQ(a.wait_for(std::chrono::seconds(5)), std::future_status::ready);
-  EXPECT_EQ(a.get().code(), PushAck::UNAVAILABLE);
+  PushAck ack = a.get();
+  EXPECT_EQ(ack.code(), PushAck::UNAVAILABLE);
+  EXPECT_NE(ack.message().find("did not acknowledge"), std::string::npos) << ack.message();
+  EXPECT_EQ(client_->stats().ack_timeouts, 1u);
   for (int i = 0; i < 500 && client_->stats().stream_starts < 2; ++i) {
     absl::SleepFor(absl::Milliseconds(10));
   }
@@ -403,6 +392,7 @@ TEST_F(IngestClientTest, OverdueAckRestartsTheStream) {
   for (int i = 0; i < 500 && !client_->connected(); ++i) absl::SleepFor(absl::Milliseconds(10));
   auto b = Push("b");
   processor_.WaitForHeld(2);
+  processor_.Release(0, PushAck::OK);  // A late ack must not call the callback twice.
   processor_.Release(1, PushAck::OK);
   EXPECT_EQ(b.get().code(), PushAck::OK);
   EXPECT_EQ(processor_.held(), 2u);
