@@ -82,7 +82,8 @@ PushPipeline::PushPipeline(PipelineOptions options, Spool* spool, std::vector<Ba
                            MetricsRegistry* registry)
     : options_(std::move(options)),
       spool_(spool),
-      conversion_cache_(options_.conversion_cache_bytes) {
+      conversion_cache_(options_.conversion_cache_bytes),
+      recovered_end_(spool->committed_end()) {
   // Backends per description so far. The `backend` label of the upload metrics must be unique:
   // two --upload_url values may describe alike (the same URL twice, or ones differing in the
   // query or user, which are not shown), and Prometheus drops a series given twice.
@@ -217,21 +218,20 @@ void PushPipeline::DispatchRecord(const Spool::Record& record, uint64_t previous
     buffer->clear();
   }
   const absl::Status parsed = view.Parse(record.data);
-  bool convert = parsed.ok();
   if (!parsed.ok()) {
     // Checksummed on disk, so this means a record written by an incompatible version. Its
     // (empty) output still goes to every backend, so that its position is released.
     LOG(ERROR) << "spool record at " << record.position << " is not a push (" << parsed.message()
                << "); skipping it";
     unreadable_records_->Add();
-  } else if (uint64_t bound; ConvertsTooLarge(view, &bound)) {
-    // Accepted under a higher limit, or by a version without one. Converting it could take
-    // more memory than there is, on every restart; its (empty) output releases its position.
+  } else if (uint64_t bound; record.position <= recovered_end_ && ConvertsTooLarge(view, &bound)) {
+    // Stored before this start, under a higher limit or by a version without one (later
+    // records passed the limit in Process). Converting it could take more memory than there
+    // is, on every restart; its (empty) output releases its position.
     LOG(ERROR) << "spool record at " << record.position << " would convert to up to " << bound
                << " bytes, over --max_converted_bytes_per_push="
                << options_.max_converted_bytes_per_push << "; skipping it";
     view.Clear();
-    convert = false;
     oversized_records_->Add();
   }
   bool lines_ready = false, remote_write_ready = false;

@@ -113,6 +113,9 @@ class PushPipeline : public PushProcessor {
   Spool* const spool_;
   // Used by the dispatcher thread only.
   ConversionCache conversion_cache_;
+  // Records up to here were stored before this pipeline started, so not checked by Process
+  // against max_converted_bytes_per_push; the dispatcher checks them.
+  const uint64_t recovered_end_;
   std::vector<std::unique_ptr<Backend>> backends_;
 
   absl::Mutex release_mu_;
