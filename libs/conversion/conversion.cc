@@ -42,6 +42,14 @@ bool HasKey(const Labels& labels, absl::string_view key) {
   return false;
 }
 
+void AppendLabel(absl::string_view key, absl::string_view value, Labels* labels) {
+  // Member by member: building the pair first makes the compiler store its halves
+  // separately and reload them as one, which stalls.
+  RawLabel& label = labels->emplace_back();
+  label.first = key;
+  label.second = value;
+}
+
 // Where each key of a label set is, for sets too large to scan: a push may carry thousands of
 // info or URL labels, all of which start every point's tags, and scanning them for each label
 // of each series was quadratic (a review's 300 KB push took minutes to convert). Small sets,
@@ -242,11 +250,7 @@ class PushConverter {
 
   static void Append(absl::string_view key, absl::string_view value, Labels* labels,
                      KeyIndex* keys) {
-    // Member by member: building the pair first makes the compiler store its halves
-    // separately and reload them as one, which stalls.
-    RawLabel& label = labels->emplace_back();
-    label.first = key;
-    label.second = value;
+    AppendLabel(key, value, labels);
     keys->Appended(*labels);
   }
 
@@ -290,12 +294,7 @@ class PushConverter {
       for (size_t k = base.size(); k < labels->size() && !repeated; ++k) {
         repeated = (*labels)[k].first == label.name;
       }
-      if (repeated) continue;
-      // Member by member: building the pair first makes the compiler store its halves
-      // separately and reload them as one, which stalls.
-      RawLabel& added = labels->emplace_back();
-      added.first = label.name;
-      added.second = label.value;
+      if (!repeated) AppendLabel(label.name, label.value, labels);
     }
   }
 
