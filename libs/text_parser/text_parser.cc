@@ -300,7 +300,6 @@ class Parser {
       line.remove_prefix(start);
       absl::Status status = line[0] == '#' ? ParseComment(line) : ParseSample(line);
       if (!status.ok()) return status;
-      if (eof_) break;
     }
     return absl::OkStatus();
   }
@@ -312,10 +311,6 @@ class Parser {
     const size_t word_end = TokenEnd(line, i);
     const absl::string_view keyword = line.substr(i, word_end - i);
     i = SkipBlanks(line, word_end);
-    if (SameText(keyword, "EOF")) {
-      if (i == line.size()) eof_ = true;
-      return absl::OkStatus();
-    }
     const bool help = SameText(keyword, "HELP");
     if (!help && !SameText(keyword, "TYPE")) return absl::OkStatus();
     if (i == line.size()) return absl::OkStatus();  // a bare "# HELP" is just a comment
@@ -729,7 +724,7 @@ class Parser {
     ++series_count_;
     if (limits_.max_series != 0 && series_count_ > limits_.max_series) {
       return Error("too many series in one push: the limit is ", limits_.max_series,
-                   " (max_series)");
+                   " (max_series_per_push)");
     }
     return absl::OkStatus();
   }
@@ -789,16 +784,18 @@ class Parser {
       }
     }
     double bound = 0;
-    if (target.role == Role::kQuantile || target.role == Role::kBucket) {
-      // Without its quantile/le, or with le="NaN", the sample says nothing: the Prometheus
-      // parser (so the Pushgateway and DataKit) accepts and drops it, and so does pushgate.
-      if (special_index < 0) return absl::OkStatus();
+    // Whether the sample gives a quantile or bucket. Without its quantile/le, or with one that
+    // is NaN, it gives none, but its series exists all the same: the Prometheus parser (so the
+    // Pushgateway and DataKit) makes the series, with a count and sum of 0 unless other lines
+    // give them, and so does pushgate.
+    bool point = false;
+    if ((target.role == Role::kQuantile || target.role == Role::kBucket) && special_index >= 0) {
       const absl::string_view text = labels_[special_index].value;
       if (!ParseFloat(text, &bound)) {
         return Error("invalid ", special, " label value ", Quote(text), " in sample ", Quote(name),
                      " (want a number)");
       }
-      if (target.role == Role::kBucket && std::isnan(bound)) return absl::OkStatus();
+      point = !std::isnan(bound);
     }
     const size_t kept_labels = labels_.size() - (special_index >= 0 ? 1 : 0);
     absl::Status status = CheckLabelCount(name, kept_labels);
@@ -822,7 +819,7 @@ class Parser {
     switch (target.role) {
       case Role::kQuantile:
       case Role::kBucket:
-        model_.AddPoint(series, bound, value, slot);
+        if (point) model_.AddPoint(series, bound, value, slot);
         break;
       case Role::kSum:
         record.sum = value;
@@ -898,7 +895,6 @@ class Parser {
   const bool fast_path_;
 
   size_t line_ = 0;
-  bool eof_ = false;
   uint32_t samples_ = 0;  // sample lines read so far
   size_t series_count_ = 0;
 

@@ -14,8 +14,9 @@
 //                            gaugehistogram (OpenMetrics `unknown` = untyped,
 //                            `stateset` = gauge); case-insensitive. `# TYPE <name>` without
 //                            a type changes nothing, as in the Prometheus parser.
-//   # EOF                    ends the body (OpenMetrics); the rest is not read
-//   # anything else          ignored
+//   # anything else          ignored, `# EOF` included: OpenMetrics ends a body with it, and
+//                            the Pushgateway's 0.0.4 parser reads it as a comment, so lines
+//                            after it (two exports in one push) are read, not dropped
 //   <name>[{<label>="<value>",...}] <value> [<timestamp>]
 // Metric names match `[a-zA-Z_:][a-zA-Z0-9_:]*`, label names `[a-zA-Z_][a-zA-Z0-9_]*`
 // (`__name__` is reserved). Label values take the escapes `\\`, `\"`, `\n` and must be UTF-8;
@@ -48,9 +49,10 @@
 //     `x_bucket{le="b"}` adds a bucket; buckets come out sorted by bound, repeated bounds kept
 //     in order. A sample named exactly like a histogram family is read as `_bucket`. As in
 //     the Prometheus parser (so the Pushgateway and DataKit), a quantile or bucket sample
-//     without its `quantile`/`le` label, or a bucket with `le="NaN"`, is accepted and dropped
-//     (it creates no series); a quantile/le that is not a number is an error. The series'
-//     timestamp is the last one given by any of its samples.
+//     without its `quantile`/`le` label, or with a NaN one, adds no quantile or bucket but
+//     makes its series all the same (so `# TYPE h histogram` then `h 3` is a histogram series
+//     with no buckets and a count and sum of 0); a quantile/le that is not a number is an
+//     error. The series' timestamp is the last one given by any of its samples.
 //   - Samples of a family need not be adjacent (DataKit's tolerance, where the Prometheus
 //     parsers reject some layouts): a family that reappears later, after other families or
 //     after a repeated HELP/TYPE block, gets the new samples, and summary/histogram samples

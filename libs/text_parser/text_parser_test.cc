@@ -618,12 +618,14 @@ TEST(TextParserTest, TypeChangeAfterSamplesIsRejected) {
             "line 2: TYPE summary for \"m\" comes after samples of it as untyped");
 }
 
-TEST(TextParserTest, EofEndsTheBody) {
-  EXPECT_EQ(Parse("a 1\n# EOF\nthis is not { parsed\n"), "a untyped\n  {} 1\n");
+// OpenMetrics ends a body with `# EOF`; to the Pushgateway's parser it is a comment, and
+// nothing after it may be lost without a word.
+TEST(TextParserTest, EofIsAComment) {
   EXPECT_EQ(Parse("a 1\n# EOF"), "a untyped\n  {} 1\n");
   EXPECT_EQ(Parse("a 1\r\n# EOF\r\n"), "a untyped\n  {} 1\n");
-  // Only a line that is exactly EOF ends the body.
-  EXPECT_EQ(Parse("a 1\n# EOF soon\nb 2\n"), "a untyped\n  {} 1\nb untyped\n  {} 2\n");
+  EXPECT_EQ(Parse("a 1\n# EOF\nb 2\n# EOF\n"), "a untyped\n  {} 1\nb untyped\n  {} 2\n");
+  EXPECT_EQ(Reject("a 1\n# EOF\nthis is not { parsed\n"),
+            "line 3: invalid value \"is\" for metric \"this\"");
 }
 
 TEST(TextParserTest, FamiliesComeOutInOrderOfFirstMention) {
@@ -938,12 +940,15 @@ TEST(TextParserTest, SeriesKeyIsUnambiguous) {
             "  {a=\"xb\"} count=0 sum=0 q=[0.5:3]\n");
 }
 
-TEST(TextParserTest, SummarySampleWithoutQuantileIsDropped) {
-  // As the Prometheus parser does: accepted, and it adds nothing.
-  EXPECT_EQ(Parse("# TYPE s summary\ns 1\n"), "");
+// As the Prometheus parser (so the Pushgateway and DataKit) reads them: a sample without its
+// quantile, or with a NaN one, adds no quantile but makes its series.
+TEST(TextParserTest, SummarySampleWithoutQuantileMakesOnlyItsSeries) {
+  EXPECT_EQ(Parse("# TYPE s summary\ns 1\n"), "s summary\n  {} count=0 sum=0 q=[]\n");
   EXPECT_EQ(Parse("# TYPE s summary\ns{a=\"x\"} 7\ns{a=\"x\",quantile=\"0.5\"} 1\n"
                   "s_count{a=\"x\"} 2\n"),
             "s summary\n  {a=\"x\"} count=2 sum=0 q=[0.5:1]\n");
+  EXPECT_EQ(Parse("# TYPE s summary\ns{a=\"x\",quantile=\"NaN\"} 7\n"),
+            "s summary\n  {a=\"x\"} count=0 sum=0 q=[]\n");
 }
 
 TEST(TextParserTest, SummaryErrors) {
@@ -978,13 +983,14 @@ TEST(TextParserTest, HistogramErrors) {
             "line 2: invalid le label value \"\" in sample \"h\" (want a number)");
 }
 
-// What the Prometheus parser (so the Pushgateway and DataKit) accepts and drops, pushgate
-// accepts and drops too: bucket samples without le or with le="NaN".
-TEST(TextParserTest, HistogramSamplesThatSayNothingAreDropped) {
-  EXPECT_EQ(Parse("# TYPE h histogram\nh_bucket 1\nh_bucket{le=\"NaN\"} 2\nh 3\n"), "");
+// Bucket samples without le or with le="NaN" add no bucket but make their series, as the
+// Prometheus parser (so the Pushgateway and DataKit) reads them.
+TEST(TextParserTest, BucketSampleWithoutBoundMakesOnlyItsSeries) {
+  EXPECT_EQ(Parse("# TYPE h histogram\nh_bucket 1\nh_bucket{le=\"NaN\"} 2\nh 3\n"),
+            "h histogram\n  {} count=0 sum=0 b=[]\n");
   EXPECT_EQ(Parse("# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"nan\"} 5\n"
                   "h_bucket{p=\"x\"} 6\nh_count 1\n"),
-            "h histogram\n  {} count=1 sum=0 b=[1:1]\n");
+            "h histogram\n  {} count=1 sum=0 b=[1:1]\n  {p=\"x\"} count=0 sum=0 b=[]\n");
 }
 
 // The Prometheus parser reads a sample named exactly like a histogram family as a bucket.
@@ -1121,9 +1127,9 @@ TEST(TextParserLimitsTest, MaxSeries) {
       "h_sum 1\nh_count 1\n";
   EXPECT_EQ(Parse(three, limits).empty(), false);
   EXPECT_EQ(Reject(three + "b 1\n", limits),
-            "line 8: too many series in one push: the limit is 3 (max_series)");
+            "line 8: too many series in one push: the limit is 3 (max_series_per_push)");
   EXPECT_EQ(Reject(three + "h_count{x=\"1\"} 1\n", limits),
-            "line 8: too many series in one push: the limit is 3 (max_series)");
+            "line 8: too many series in one push: the limit is 3 (max_series_per_push)");
 }
 
 TEST(TextParserLimitsTest, MaxLabelsPerSeries) {

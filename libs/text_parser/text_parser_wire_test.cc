@@ -149,7 +149,7 @@ TEST(ParseTextToWireTest, MatchesSerializedMessagesOnEncodingCornerCases) {
 TEST(ParseTextToWireTest, ValuesThatProto3OmitsOnlyWhenPositiveZeroSurvive) {
   google::protobuf::RepeatedPtrField<v1::MetricFamily> families;
   ASSERT_TRUE(
-      ParseText("a -0 0\nb 0\n# TYPE s summary\ns{quantile=\"-0\"} -0\ns{quantile=\"NaN\"} 0\n"
+      ParseText("a -0 0\nb 0\n# TYPE s summary\ns{quantile=\"-0\"} -0\ns{quantile=\"+Inf\"} 0\n"
                 "s_sum -0\ns_count NaN\n# TYPE h histogram\nh_bucket{le=\"-0\"} -0\n"
                 "h_sum -0\nh_count -0 -1\nc{x=\"\"} 1\n",
                 {}, &families)
@@ -167,7 +167,8 @@ TEST(ParseTextToWireTest, ValuesThatProto3OmitsOnlyWhenPositiveZeroSurvive) {
   ASSERT_EQ(s.quantiles_size(), 2);
   EXPECT_TRUE(std::signbit(s.quantiles(0).quantile()));
   EXPECT_TRUE(std::signbit(s.quantiles(0).value()));
-  EXPECT_TRUE(std::isnan(s.quantiles(1).quantile()));
+  EXPECT_TRUE(std::isinf(s.quantiles(1).quantile()));
+  EXPECT_EQ(s.quantiles(1).value(), 0);
   EXPECT_TRUE(std::signbit(s.sum()));
   EXPECT_TRUE(std::isnan(s.count()));
   const v1::Series& h = families[3].series(0);

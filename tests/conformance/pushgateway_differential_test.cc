@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <fstream>
 #include <iostream>
@@ -24,6 +25,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
@@ -981,6 +983,155 @@ TEST_F(PushgatewayDifferentialTest, SameStatusClassExceptDocumentedDifferences) 
       if (!value.empty()) expected[name] = value;
     }
     EXPECT_EQ(tags[0], expected) << job;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Same status is not the same data: a body both accept must also be read the same way. The
+// Pushgateway's reading is taken from what it stores (its /metrics in protobuf), pushed to
+// pushgate as a protobuf body under a second job, so both readings go through pushgate's one
+// conversion and their points must be equal (but for the job tag and the time).
+
+// The metrics the Pushgateway stores for group `job`, without the job and instance labels
+// and without its own push_time_seconds/push_failure_time_seconds, in exposition order.
+std::vector<prom::MetricFamily> PushgatewayFamilies(const std::string& pushgateway_url,
+                                                    const std::string& job) {
+  const Reply reply = Send("GET", pushgateway_url + "/metrics",
+                           {"Accept: application/vnd.google.protobuf; "
+                            "proto=io.prometheus.client.MetricFamily; encoding=delimited"},
+                           "");
+  EXPECT_EQ(reply.status, 200) << reply.body.substr(0, 200);
+  google::protobuf::io::ArrayInputStream stream(reply.body.data(),
+                                                static_cast<int>(reply.body.size()));
+  std::vector<prom::MetricFamily> out;
+  for (;;) {
+    prom::MetricFamily family;
+    bool clean_eof = false;
+    if (!google::protobuf::util::ParseDelimitedFromZeroCopyStream(&family, &stream, &clean_eof)) {
+      EXPECT_TRUE(clean_eof) << "the Pushgateway's /metrics does not decode";
+      return out;
+    }
+    if (family.name() == "push_time_seconds" || family.name() == "push_failure_time_seconds") {
+      continue;
+    }
+    prom::MetricFamily kept = family;
+    kept.clear_metric();
+    for (const prom::Metric& metric : family.metric()) {
+      bool ours = false;
+      prom::Metric copy = metric;
+      copy.clear_label();
+      for (const prom::LabelPair& label : metric.label()) {
+        if (label.name() == "job") ours = label.value() == job;
+        if (label.name() != "job" && label.name() != "instance") *copy.add_label() = label;
+      }
+      if (ours) *kept.add_metric() = copy;
+    }
+    if (kept.metric_size() > 0) out.push_back(kept);
+  }
+}
+
+// Pushgate's points for `job` (its default file sink), each as one comparable line: the
+// measurement, the tags but job in name order, the fields in name order, no time.
+std::vector<std::string> PushgatePoints(const std::string& points_file, const std::string& job) {
+  std::ifstream in(points_file);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::vector<std::string> out;
+  absl::StatusOr<std::vector<Point>> points = ParseLineProtocol(text.str());
+  EXPECT_TRUE(points.ok()) << points.status();
+  if (!points.ok()) return out;
+  for (Point& point : *points) {
+    std::map<std::string, std::string> tags(point.tags.begin(), point.tags.end());
+    if (tags["job"] != job) continue;
+    tags.erase("job");
+    std::map<std::string, double> fields(point.fields.begin(), point.fields.end());
+    std::string line = point.measurement;
+    for (const auto& [name, value] : tags) absl::StrAppend(&line, ",", name, "=", value);
+    for (const auto& [name, value] : fields) {
+      absl::StrAppend(&line, " ", name, "=", absl::StrFormat("%.17g", value));
+    }
+    out.push_back(std::move(line));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST_F(PushgatewayDifferentialTest, AcceptedTextBodiesAreReadAsThePushgatewayReadsThem) {
+  struct Row {
+    std::string name;
+    std::string body;
+  };
+  const std::vector<Row> rows = {
+      {"exporter_like",
+       "# HELP dd_http_requests_total Requests.\n# TYPE dd_http_requests_total counter\n"
+       "dd_http_requests_total{code=\"200\",method=\"get\"} 1027\n"
+       "dd_http_requests_total{method=\"post\",code=\"500\"} 3\n"
+       "# TYPE dd_temperature_celsius gauge\ndd_temperature_celsius -12.5\n"
+       "# HELP dd_rpc_seconds RPC latency.\n# TYPE dd_rpc_seconds summary\n"
+       "dd_rpc_seconds{service=\"a\",quantile=\"0.5\"} 0.2\n"
+       "dd_rpc_seconds{quantile=\"0.99\",service=\"a\"} 1.5e-3\n"
+       "dd_rpc_seconds_sum{service=\"a\"} 2.5\ndd_rpc_seconds_count{service=\"a\"} 10\n"
+       "# TYPE dd_latency_seconds histogram\n"
+       "dd_latency_seconds_bucket{le=\"0.1\",path=\"/x\"} 1\n"
+       "dd_latency_seconds_bucket{path=\"/x\",le=\"1\"} 3\n"
+       "dd_latency_seconds_bucket{path=\"/x\",le=\"+Inf\"} 4\n"
+       "dd_latency_seconds_sum{path=\"/x\"} 1.5\ndd_latency_seconds_count{path=\"/x\"} 4\n"},
+      // OpenMetrics' end marker is a comment to the Pushgateway: what follows it counts.
+      {"eof_in_the_middle", "ee_first 1\n# EOF\nee_second 2\n"},
+      // Samples that give no bucket or quantile still make their series.
+      {"histogram_sample_without_le", "# TYPE hh_a histogram\nhh_a 3\n"},
+      {"bucket_le_nan_and_missing",
+       "# TYPE hh_b histogram\nhh_b_bucket{le=\"1\"} 1\nhh_b_bucket{le=\"NaN\"} 5\n"
+       "hh_b_bucket{p=\"x\"} 6\nhh_b_count 1\n"},
+      {"summary_without_quantile",
+       "# TYPE ss_a summary\nss_a{k=\"v\"} 7\nss_a{k=\"v\",quantile=\"NaN\"} 8\n"
+       "ss_a{k=\"w\",quantile=\"0.5\"} 1\nss_a_sum{k=\"w\"} 4\n"},
+      {"summary_sum_and_count_only", "# TYPE ss_b summary\nss_b_sum 1.25\nss_b_count 5\n"},
+      // Without a TYPE line a _bucket series is untyped and le an ordinary label.
+      {"untyped_buckets", "uu_x_bucket{le=\"0.50\"} 1\nuu_x_sum 2\nuu_x_count 3\n"},
+      {"escapes_and_blanks",
+       "# HELP qq_a a \\\\ help\\nline\nqq_a{ a = \"x\\\"y\" , "
+       "b=\"back\\\\slash\",c=\"new\\nline\", } "
+       "4\nqq_b{d=\"\"} 5\n"},
+      {"number_forms", "nn_a 1e3\nnn_b .5\nnn_c -0\nnn_d +Inf\nnn_e NaN\nnn_f -1.5E-3\n"},
+      {"histogram_lines_interleaved",
+       "# TYPE hh_c histogram\nhh_c_bucket{a=\"1\",le=\"1\"} 1\nhh_c_bucket{le=\"1\",a=\"2\"} 2\n"
+       "hh_c_sum{a=\"1\"} 0.5\nhh_c_bucket{le=\"+Inf\",a=\"1\"} 3\nhh_c_count{a=\"2\"} 2\n"
+       "hh_c_bucket{a=\"2\",le=\"+Inf\"} 2\nhh_c_count{a=\"1\"} 3\n"},
+  };
+
+  int index = 0;
+  std::vector<std::string> jobs;
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.name);
+    const std::string job = absl::StrCat("data", ++index, "_", row.name);
+    const std::string path = "/metrics/job/" + job;
+    const Reply theirs = Send("PUT", *pushgateway_url_ + path, {kText}, row.body);
+    ASSERT_EQ(theirs.status, 200) << "Pushgateway " << Describe(theirs);
+    const Reply ours = Send("PUT", pushgate_->front_url() + path, {kText}, row.body);
+    ASSERT_EQ(ours.status, 200) << "pushgate " << Describe(ours);
+    const std::vector<prom::MetricFamily> stored = PushgatewayFamilies(*pushgateway_url_, job);
+    ASSERT_FALSE(stored.empty());
+    const Reply reread =
+        Send("PUT", pushgate_->front_url() + path + "_pgw", {kProto}, Delimited(stored));
+    ASSERT_EQ(reread.status, 200) << "pushgate, the Pushgateway's reading " << Describe(reread);
+    // Families of a name must agree across the Pushgateway's groups: this row's go.
+    Send("DELETE", *pushgateway_url_ + path, {}, "");
+    jobs.push_back(job);
+  }
+
+  const std::string points_file = pushgate_->data_dir() + "/points.lp";
+  for (const std::string& job : jobs) {
+    SCOPED_TRACE(job);
+    std::vector<std::string> read_by_pushgate, read_by_pushgateway;
+    for (int i = 0; i < 100; ++i) {
+      read_by_pushgate = PushgatePoints(points_file, job);
+      read_by_pushgateway = PushgatePoints(points_file, job + "_pgw");
+      if (!read_by_pushgate.empty() && read_by_pushgate.size() == read_by_pushgateway.size()) break;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    EXPECT_FALSE(read_by_pushgate.empty());
+    EXPECT_EQ(absl::StrJoin(read_by_pushgate, "\n"), absl::StrJoin(read_by_pushgateway, "\n"));
   }
 }
 
