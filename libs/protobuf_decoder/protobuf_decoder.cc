@@ -128,8 +128,8 @@ absl::Status CheckCounts(const Position& pos, const TextParserLimits& limits,
   // A family with more metrics than the push may have series breaks the limit whatever
   // families came before (the exact sum is checked once it is built).
   if (limits.max_series != 0 && counts.metrics > limits.max_series) {
-    return FamilyError(
-        pos, absl::StrCat("number of series exceeds --max_series (", limits.max_series, ")"));
+    return FamilyError(pos, absl::StrCat("number of series exceeds --max_series_per_push (",
+                                         limits.max_series, ")"));
   }
   if (counts.metric_over_labels >= 0) {
     return MetricError(
@@ -266,8 +266,8 @@ absl::Status ConvertFamily(const Position& pos, const TextParserLimits& limits,
   }
   if (limits.max_series != 0 &&
       series_before + static_cast<size_t>(in->metric_size()) > limits.max_series) {
-    return FamilyError(
-        pos, absl::StrCat("number of series exceeds --max_series (", limits.max_series, ")"));
+    return FamilyError(pos, absl::StrCat("number of series exceeds --max_series_per_push (",
+                                         limits.max_series, ")"));
   }
 
   out->set_name(std::move(*in->mutable_name()));

@@ -792,7 +792,8 @@ TEST(LimitsTest, MaxSeriesCountsThePushAcrossFamilies) {
   EXPECT_EQ(MustDecode(Delimited({Gauges("a", 2), Gauges("b", 3)}), limits).size(), 2);
   EXPECT_THAT(Rejected(Delimited({Gauges("a", 2), Gauges("b", 4)}), limits),
               HasSubstr("family 2 at byte"));
-  EXPECT_THAT(Rejected(Delimited({Gauges("a", 6)}), limits), HasSubstr("exceeds --max_series (5)"));
+  EXPECT_THAT(Rejected(Delimited({Gauges("a", 6)}), limits),
+              HasSubstr("exceeds --max_series_per_push (5)"));
   // A replaced family no longer counts.
   EXPECT_EQ(MustDecode(Delimited({Gauges("a", 4), Gauges("a", 5)}), limits).size(), 1);
   // 0 is unlimited.
@@ -860,7 +861,7 @@ TEST(ProtobufDecoderTest, PushesOverALimitAreRefusedBeforeTheyAreBuilt) {
     const char* error;
   } cases[] = {
       {"empty metrics", Wrap(0, gauge + Repeat(empty_metric, kElements)),
-       "number of series exceeds --max_series (1000)"},
+       "number of series exceeds --max_series_per_push (1000)"},
       {"empty labels",
        Wrap(0, gauge + Wrap('\x22', Repeat(Wrap('\x0a', ""), kElements) + Wrap('\x12', ""))),
        "metric 1: label count 3000000 exceeds --max_labels_per_series (64)"},

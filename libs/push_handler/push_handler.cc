@@ -5,6 +5,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "libs/compression/compression.h"
+#include "libs/go_text/go_text.h"
 #include "libs/grouping_key/grouping_key.h"
 #include "libs/protobuf_decoder/protobuf_decoder.h"
 #include "proto/ingest.pb.h"
@@ -44,6 +45,38 @@ absl::string_view MethodLabel(absl::string_view method) {
     if (method == known) return known;
   }
   return "other";
+}
+
+// The URL's job and labels tag every point of the push, as a series' own labels tag its
+// points, so the limits on a series' labels hold for them too.
+absl::Status CheckGroupingKeyLimits(const pushgate::v1::GroupingKey& key,
+                                    const TextParserLimits& limits) {
+  const auto too_long = [](absl::string_view what, size_t size, size_t limit, const char* flag) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, " is ", size, " bytes long, over the limit of ", limit, " bytes (", flag, ")"));
+  };
+  const size_t max_labels = limits.max_labels_per_series;
+  if (max_labels != 0 && static_cast<size_t>(key.labels_size()) > max_labels) {
+    return absl::InvalidArgumentError(absl::StrCat("grouping key has ", key.labels_size(),
+                                                   " labels besides the job, over the limit of ",
+                                                   max_labels, " (max_labels_per_series)"));
+  }
+  const size_t max_value = limits.max_label_value_length;
+  if (max_value != 0 && key.job().size() > max_value) {
+    return too_long("the job name", key.job().size(), max_value, "max_label_value_length");
+  }
+  for (const pushgate::v1::Label& label : key.labels()) {
+    const size_t max_name = limits.max_label_name_length;
+    if (max_name != 0 && label.name().size() > max_name) {
+      return too_long(absl::StrCat("grouping label name ", GoQuote(label.name(), 100)),
+                      label.name().size(), max_name, "max_label_name_length");
+    }
+    if (max_value != 0 && label.value().size() > max_value) {
+      return too_long(absl::StrCat("the value of grouping label ", GoQuote(label.name(), 100)),
+                      label.value().size(), max_value, "max_label_value_length");
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -214,13 +247,8 @@ void PushHandler::HandlePush(HttpRequest& request, absl::string_view key_path,
   head.set_receive_time_ns(receive_time_ns);
   absl::StatusOr<pushgate::v1::GroupingKey> key = ParseGroupingKey(key_path);
   if (!key.ok()) return reject("url", key.status());
-  // The URL's labels tag every point of the push, as a series' own labels tag its points.
-  const size_t max_labels = options_.limits.max_labels_per_series;
-  if (max_labels != 0 && static_cast<size_t>(key->labels_size()) > max_labels) {
-    return reject("url", absl::InvalidArgumentError(
-                             absl::StrCat("grouping key has ", key->labels_size(),
-                                          " labels besides the job, over the limit of ", max_labels,
-                                          " (max_labels_per_series)")));
+  if (absl::Status status = CheckGroupingKeyLimits(*key, options_.limits); !status.ok()) {
+    return reject("url", status);
   }
   *head.mutable_grouping_key() = std::move(*key);
 

@@ -77,6 +77,8 @@ class PushHandlerTest : public ::testing::Test {
     PushHandlerOptions handler_options;
     handler_options.route_prefix = NormalizeRoutePrefix("/pg/");
     handler_options.limits.max_labels_per_series = 2;
+    handler_options.limits.max_label_name_length = 8;
+    handler_options.limits.max_label_value_length = 10;
     handler_options.max_decompressed_bytes = 4096;
     handler_ = std::make_unique<PushHandler>(handler_options, client_.get(), &registry_);
   }
@@ -223,6 +225,20 @@ TEST_F(PushHandlerTest, BadInputIsRefusedBeforeReachingTheAggregator) {
   HttpResponse url_labels = Handle("PUT", "/pg/metrics/job/j/a/1/b/2/c/3", "x 1\n");
   EXPECT_EQ(url_labels.status, 400);
   EXPECT_THAT(url_labels.body, HasSubstr("grouping key has 3 labels besides the job"));
+  // And to the limits on names and values, the job included.
+  HttpResponse long_name = Handle("PUT", "/pg/metrics/job/j/zone_name/eu", "x 1\n");
+  EXPECT_EQ(long_name.status, 400);
+  EXPECT_EQ(long_name.body,
+            "grouping label name \"zone_name\" is 9 bytes long, over the limit of 8 bytes "
+            "(max_label_name_length)\n");
+  HttpResponse long_value = Handle("PUT", "/pg/metrics/job/j/zone/eu-central-1", "x 1\n");
+  EXPECT_EQ(long_value.status, 400);
+  EXPECT_EQ(long_value.body,
+            "the value of grouping label \"zone\" is 12 bytes long, over the limit of 10 bytes "
+            "(max_label_value_length)\n");
+  HttpResponse long_job = Handle("PUT", "/pg/metrics/job/nightly-backup", "x 1\n");
+  EXPECT_EQ(long_job.status, 400);
+  EXPECT_THAT(long_job.body, HasSubstr("the job name is 14 bytes long"));
   EXPECT_EQ(Handle("PUT", "/pg/metrics/job/j", "x 1\n", {{"Content-Encoding", "br"}}).status, 415);
   EXPECT_EQ(Handle("PUT", "/pg/metrics/job/j", "not gzip", {{"Content-Encoding", "gzip"}}).status,
             400);
