@@ -15,6 +15,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "boost/asio.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
@@ -33,6 +34,20 @@ std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
   return std::chrono::nanoseconds(absl::ToInt64Nanoseconds(d));
 }
 
+// The current time as the Date header writes it (RFC 9110, 5.6.7), formatted once a second
+// per thread.
+const std::string& HttpDate() {
+  thread_local int64_t second = -1;
+  thread_local std::string text;
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  if (now != second) {
+    second = now;
+    text = absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT", absl::FromUnixSeconds(now),
+                            absl::UTCTimeZone());
+  }
+  return text;
+}
+
 // The whole response in HTTP/1.x wire form. 1xx, 204 and 304 responses carry no body and no
 // Content-Length (RFC 9110, 8.6). The answer to a HEAD request has the headers a GET would get,
 // Content-Length included, but no body: a client reads none, and would take body bytes for
@@ -42,9 +57,9 @@ std::string SerializeResponse(const HttpResponse& response, unsigned version, bo
   const int status = response.status;
   const bool bodiless = status < 200 || status == 204 || status == 304;
   const beast::string_view reason = http::obsolete_reason(static_cast<http::status>(status));
-  std::string wire =
-      absl::StrCat("HTTP/", version / 10, ".", version % 10, " ", status, " ",
-                   absl::string_view(reason.data(), reason.size()), "\r\nServer: pushgate\r\n");
+  std::string wire = absl::StrCat("HTTP/", version / 10, ".", version % 10, " ", status, " ",
+                                  absl::string_view(reason.data(), reason.size()),
+                                  "\r\nServer: pushgate\r\nDate: ", HttpDate(), "\r\n");
   if (!bodiless) absl::StrAppend(&wire, "Content-Type: ", response.content_type, "\r\n");
   for (const auto& [name, value] : response.headers) {
     absl::StrAppend(&wire, name, ": ", value, "\r\n");
@@ -56,6 +71,28 @@ std::string SerializeResponse(const HttpResponse& response, unsigned version, bo
   absl::StrAppend(&wire, "\r\n");
   if (!bodiless && !head) absl::StrAppend(&wire, response.body);
   return wire;
+}
+
+// Whether the request's Transfer-Encoding is exactly `chunked` (any case, blanks around it).
+bool IsChunkedOnly(const http::request_header<>& req) {
+  if (req.count(http::field::transfer_encoding) != 1) return false;
+  const beast::string_view value = req[http::field::transfer_encoding];
+  return absl::EqualsIgnoreCase(
+      absl::StripAsciiWhitespace(absl::string_view(value.data(), value.size())), "chunked");
+}
+
+// The origin form (path and query) of a request target. Servers must accept the absolute form
+// too (RFC 9112, 3.2.2), which proxies send: `http://host:port/path?query`.
+std::string OriginForm(absl::string_view target) {
+  if (!absl::StartsWithIgnoreCase(target, "http://") &&
+      !absl::StartsWithIgnoreCase(target, "https://")) {
+    return std::string(target);
+  }
+  const size_t authority = target.find("//") + 2;
+  const size_t path = target.find_first_of("/?", authority);
+  if (path == absl::string_view::npos) return "/";
+  if (target[path] == '?') return absl::StrCat("/", target.substr(path));
+  return std::string(target.substr(path));
 }
 
 class IdleSweeper;
@@ -100,7 +137,31 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnHeader(beast::error_code ec, std::size_t) {
     if (ec) return OnReadError(ec);
     auto& req = parser_->get();
-    if (beast::iequals(req[http::field::expect], "100-continue")) {
+    // Answers the server makes before the body is read speak the request's version.
+    version_ = req.version();
+    head_ = req.method() == http::verb::head;
+    // A request body is framed by Content-Length or by chunked coding alone. Beast reads a
+    // request with any other transfer coding as having no body, so its body would be read as
+    // the next request: refused, and the connection closed (RFC 9112, 6.1 and 6.3).
+    if (req.count(http::field::transfer_encoding) != 0 && !IsChunkedOnly(req)) {
+      const beast::string_view coding = req[http::field::transfer_encoding];
+      return Respond(
+          HttpResponse::Error(501, absl::StrCat("Transfer-Encoding \"",
+                                                absl::string_view(coding.data(), coding.size()),
+                                                "\" is not supported: send the body as it is or "
+                                                "chunked (compress it with Content-Encoding)")),
+          /*keep_alive=*/false);
+    }
+    const beast::string_view expect = req[http::field::expect];
+    if (!expect.empty() && !beast::iequals(expect, "100-continue")) {
+      return Respond(
+          HttpResponse::Error(417, absl::StrCat("unsupported Expect \"",
+                                                absl::string_view(expect.data(), expect.size()),
+                                                "\" (only 100-continue is)")),
+          /*keep_alive=*/false);
+    }
+    // HTTP/1.0 clients know no interim responses (RFC 9110, 15.2).
+    if (!expect.empty() && req.version() >= 11) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
                                                                      req.version());
       http::async_write(socket_, *cont,
@@ -127,6 +188,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void OnReadError(beast::error_code ec) {
+    // The refusal speaks the version of the request it refuses, when its start line got read.
+    const unsigned version = parser_->get().version();
+    if (version == 10 || version == 11) version_ = version;
     if (ec == http::error::body_limit) {
       return Respond(
           HttpResponse::Error(413, absl::StrCat("request body exceeds ", options_.max_body_bytes,
@@ -153,7 +217,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     head_ = msg.method() == http::verb::head;
     HttpRequest request;
     request.method = std::string(msg.method_string());
-    request.target = std::string(msg.target());
+    request.target = OriginForm(absl::string_view(msg.target().data(), msg.target().size()));
     request.headers.reserve(8);
     for (const auto& field : msg.base()) {
       request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));

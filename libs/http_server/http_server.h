@@ -27,7 +27,7 @@ namespace pushgate {
 
 struct HttpRequest {
   std::string method;  // as sent, e.g. "PUT"
-  std::string target;  // path and query, still percent-encoded
+  std::string target;  // path and query, still percent-encoded (from an absolute form too)
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
 

@@ -7,8 +7,10 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <functional>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -309,8 +311,10 @@ TEST_F(HttpServerTest, ResponseFramingFollowsStatusAndHttpVersion) {
     client.Send("GET /empty HTTP/1.1\r\nHost: h\r\n\r\n");
     client.Send("GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
     const std::string answers = client.ReadUntilClosed();
-    EXPECT_THAT(answers, ::testing::StartsWith("HTTP/1.1 204 No Content\r\nServer: pushgate\r\n\r\n"
-                                               "HTTP/1.1 200 OK\r\n"));
+    EXPECT_THAT(answers, ::testing::StartsWith("HTTP/1.1 204 No Content\r\nServer: pushgate\r\n"));
+    EXPECT_THAT(answers, HasSubstr(" GMT\r\n\r\nHTTP/1.1 200 OK\r\n"));
+    EXPECT_THAT(answers.substr(0, answers.find("HTTP/1.1 200")),
+                ::testing::Not(HasSubstr("Content-Length")));
     EXPECT_THAT(answers, ::testing::EndsWith("Content-Length: 2\r\nConnection: close\r\n\r\nhi"));
   }
   {  // HEAD gets the headers of a GET, Content-Length included, and no body.
@@ -409,6 +413,106 @@ TEST_F(HttpServerTest, AnswersExpectContinueWithoutStalling) {
   EXPECT_EQ(r.body, "5000");
   EXPECT_THAT(r.headers, HasSubstr("100 Continue"));
   EXPECT_LT(absl::Now() - start, absl::Seconds(4));
+}
+
+// A body framed by anything but Content-Length or chunked coding alone would be read as the
+// next request (request smuggling): such requests are refused and their connection closed.
+TEST_F(HttpServerTest, TransferCodingsOtherThanChunkedAreRefused) {
+  std::atomic<int> handled{0};
+  StartServer({}, [&](HttpRequest request, HttpResponder respond) {
+    ++handled;
+    HttpResponse response;
+    response.body = request.body;
+    respond(response);
+  });
+  const std::string inner = "PUT /smuggled HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nx 1\n";
+  for (const char* coding : {"gzip", "gzip, chunked", "chunked, gzip", "identity"}) {
+    SCOPED_TRACE(coding);
+    RawClient client(server_->port());
+    client.Send(absl::StrCat("POST /outer HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ", coding,
+                             "\r\n\r\n", inner));
+    const std::string answer = client.ReadUntilClosed();
+    EXPECT_THAT(answer, ::testing::StartsWith("HTTP/1.1 501 Not Implemented\r\n"));
+    EXPECT_THAT(answer,
+                HasSubstr(absl::StrCat("Transfer-Encoding \"", coding, "\" is not supported")));
+    EXPECT_EQ(answer.find("HTTP/1.1", 1), std::string::npos) << "a second answer: " << answer;
+  }
+  EXPECT_EQ(handled.load(), 0);
+  // Chunked alone is fine in any case and with blanks around it.
+  RawClient client(server_->port());
+  client.Send(
+      "PUT /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:  Chunked \r\nConnection: close\r\n\r\n"
+      "4\r\nx 1\n\r\n0\r\n\r\n");
+  EXPECT_THAT(client.ReadUntilClosed(), ::testing::EndsWith("\r\n\r\nx 1\n"));
+  EXPECT_EQ(handled.load(), 1);
+}
+
+TEST_F(HttpServerTest, ExpectationsBeyondContinueAreRefusedAndHttp10GetsNoInterimAnswer) {
+  StartServer({}, [](HttpRequest request, HttpResponder respond) {
+    HttpResponse response;
+    response.body = request.body;
+    respond(response);
+  });
+  {
+    RawClient client(server_->port());
+    client.Send("PUT /x HTTP/1.1\r\nHost: a\r\nExpect: something\r\nContent-Length: 4\r\n\r\n");
+    const std::string answer = client.ReadUntilClosed();
+    EXPECT_THAT(answer, ::testing::StartsWith("HTTP/1.1 417 Expectation Failed\r\n"));
+    EXPECT_THAT(answer, HasSubstr("unsupported Expect \"something\""));
+  }
+  {  // HTTP/1.0 has no interim responses: the body is simply read.
+    RawClient client(server_->port());
+    client.Send("PUT /x HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\nx 1\n");
+    const std::string answer = client.ReadUntilClosed();
+    EXPECT_THAT(answer, ::testing::StartsWith("HTTP/1.0 200 OK\r\n"));
+    EXPECT_THAT(answer, ::testing::EndsWith("x 1\n"));
+  }
+}
+
+// Proxies send the absolute form; the handler sees the origin form either way.
+TEST_F(HttpServerTest, AbsoluteFormTargetsReachTheHandlerAsPathAndQuery) {
+  std::vector<std::string> targets;
+  absl::Mutex mu;
+  StartServer({}, [&](HttpRequest request, HttpResponder respond) {
+    {
+      absl::MutexLock lock(&mu);
+      targets.push_back(request.target);
+    }
+    respond(HttpResponse{});
+  });
+  RawClient client(server_->port());
+  client.Send(
+      "PUT http://127.0.0.1:9091/metrics/job/abs?x=1 HTTP/1.1\r\nHost: a\r\n"
+      "Content-Length: 0\r\n\r\n"
+      "GET HTTPS://example.com?q HTTP/1.1\r\nHost: a\r\n\r\n"
+      "GET http://example.com HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  client.ReadUntilClosed();
+  absl::MutexLock lock(&mu);
+  EXPECT_THAT(targets, ::testing::ElementsAre("/metrics/job/abs?x=1", "/?q", "/"));
+}
+
+// Every answer carries the Date (RFC 9110, 6.6.1), and answers the server makes itself speak
+// the version of the request they answer, not of the one before it on the connection.
+TEST_F(HttpServerTest, AnswersCarryTheDateAndTheRequestsVersion) {
+  HttpServerOptions options;
+  options.max_body_bytes = 10;
+  StartServer(options, [](HttpRequest, HttpResponder respond) { respond(HttpResponse{}); });
+  RawClient client(server_->port());
+  client.Send(
+      "GET /x HTTP/1.1\r\nHost: a\r\n\r\n"
+      "PUT /x HTTP/1.0\r\nContent-Length: 11\r\n\r\n01234567890");
+  const std::string answers = client.ReadUntilClosed();
+  EXPECT_THAT(answers, ::testing::StartsWith("HTTP/1.1 200 OK\r\n"));
+  EXPECT_THAT(answers, HasSubstr("\r\n\r\nHTTP/1.0 413 Payload Too Large\r\n"));
+  const size_t date = answers.find("\r\nDate: ");
+  ASSERT_NE(date, std::string::npos) << answers;
+  const std::string value = answers.substr(date + 8, answers.find("\r\n", date + 2) - date - 8);
+  absl::Time sent;
+  std::string error;
+  ASSERT_TRUE(
+      absl::ParseTime("%a, %d %b %Y %H:%M:%S GMT", value, absl::UTCTimeZone(), &sent, &error))
+      << value << ": " << error;
+  EXPECT_LT(absl::AbsDuration(absl::Now() - sent), absl::Seconds(5)) << value;
 }
 
 TEST_F(HttpServerTest, ShutdownLetsRequestsInFlightGetTheirAnswer) {
