@@ -111,7 +111,14 @@ PushHandler::PushHandler(PushHandlerOptions options, IngestClient* client,
           "pushgate_front_push_duration_seconds",
           "Time from a push request read in full to its answer (after the aggregator's "
           "acknowledgement for an accepted push), refused pushes included.",
-          {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})) {
+          {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})),
+      decode_queue_(options_.large_push_bytes == 0
+                        ? nullptr
+                        : std::make_unique<WorkQueue>("decode", options_.decode_threads)) {
+  registry->CallbackGauge(
+      "pushgate_front_large_pushes_queued",
+      "Large pushes (--large_push_bytes) read in full and waiting for a decode thread.",
+      [this] { return decode_queue_ == nullptr ? 0.0 : double(decode_queue_->queued()); });
   registry->CallbackCounter(
       "pushgate_front_text_shape_cache_hits_total",
       "Text pushes written from the shape of an earlier push with the same text.",
@@ -226,15 +233,32 @@ void PushHandler::Handle(HttpRequest request, HttpResponder respond) {
       response.headers.emplace_back("Allow", "PUT, POST, DELETE");
       return Finish(kPushRoute, request.method, std::move(response), respond);
     }
-    return HandlePush(request, rest, std::move(respond));
+    const int64_t receive_time_ns = absl::GetCurrentTimeNanos();
+    const Clock::time_point start = Clock::now();
+    if (decode_queue_ == nullptr || !IsLarge(request)) {
+      return HandlePush(request, rest, std::move(respond), receive_time_ns, start);
+    }
+    const size_t key_offset = rest.data() - path->data();
+    decode_queue_->Submit([this, request = std::move(request), path = std::move(*path), key_offset,
+                           respond = std::move(respond), receive_time_ns, start]() mutable {
+      HandlePush(request, absl::string_view(path).substr(key_offset), std::move(respond),
+                 receive_time_ns, start);
+    });
+    return;
   }
   return Finish("other", request.method, HttpResponse::Error(404, "not found"), respond);
 }
 
+bool PushHandler::IsLarge(const HttpRequest& request) const {
+  const size_t size = request.body.size();
+  const absl::string_view encoding = request.Header("Content-Encoding");
+  const bool compressed = !encoding.empty() && !absl::EqualsIgnoreCase(encoding, "identity");
+  return (compressed ? size * kCompressedBodyWeight : size) >= options_.large_push_bytes;
+}
+
 void PushHandler::HandlePush(HttpRequest& request, absl::string_view key_path,
-                             HttpResponder respond) {
-  const int64_t receive_time_ns = absl::GetCurrentTimeNanos();
-  const Clock::time_point start = Clock::now();
+                             HttpResponder respond, int64_t receive_time_ns,
+                             Clock::time_point start) {
   const std::string method = request.method;
   auto reject = [&](const char* reason, const absl::Status& status) {
     rejected_pushes_.Add({reason});

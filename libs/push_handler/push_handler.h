@@ -11,6 +11,8 @@
 #define PUSHGATE_LIBS_PUSH_HANDLER_PUSH_HANDLER_H_
 
 #include <chrono>
+#include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -19,6 +21,7 @@
 #include "libs/self_metrics/self_metrics.h"
 #include "libs/text_parser/text_parser.h"
 #include "libs/text_parser/text_shape_cache.h"
+#include "libs/work_queue/work_queue.h"
 
 namespace pushgate {
 
@@ -31,7 +34,19 @@ struct PushHandlerOptions {
   size_t text_shape_cache_bytes = 16 << 20;
   // Seconds suggested to clients in Retry-After when the aggregator cannot take a push.
   int retry_after_seconds = 1;
+  // Pushes whose body is at least this large (a compressed body counting
+  // kCompressedBodyWeight times its size) are decompressed and decoded on the handler's own
+  // decode threads rather than on the HTTP thread that read them: a push of many megabytes
+  // takes that long to decode, and the HTTP thread serves other connections meanwhile.
+  // Small pushes stay on the HTTP thread, which answers them without a thread hand-off.
+  // 0: every push is decoded on its HTTP thread.
+  size_t large_push_bytes = 64 << 10;
+  int decode_threads = 1;
 };
+
+// Metrics text compresses about 10 to 20 times: a compressed body counts this many times
+// its size against PushHandlerOptions::large_push_bytes.
+inline constexpr size_t kCompressedBodyWeight = 16;
 
 // "" and "/" -> ""; "x" and "/x/" -> "/x".
 std::string NormalizeRoutePrefix(absl::string_view prefix);
@@ -55,7 +70,11 @@ class PushHandler {
     return std::chrono::duration<double>(Clock::now() - start).count();
   }
 
-  void HandlePush(HttpRequest& request, absl::string_view key_path, HttpResponder respond);
+  // `receive_time_ns` and `start` are when the request was taken (on the HTTP thread).
+  void HandlePush(HttpRequest& request, absl::string_view key_path, HttpResponder respond,
+                  int64_t receive_time_ns, Clock::time_point start);
+  // Whether decoding the push in `request` would hold up its HTTP thread too long.
+  bool IsLarge(const HttpRequest& request) const;
   // The callback that answers the HTTP request once the aggregator acknowledged its push;
   // `start` is when the push's handling began.
   IngestClient::Done AckHandler(const std::string& method, Clock::time_point start,
@@ -74,6 +93,8 @@ class PushHandler {
   MetricFamilyValues& rejected_pushes_;
   MetricFamilyValues& series_received_;
   HistogramMetric& push_duration_;
+  // Declared last: destroyed first, it runs the pushes still queued, which use the rest.
+  std::unique_ptr<WorkQueue> decode_queue_;
 };
 
 }  // namespace pushgate

@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "libs/compression/compression.h"
 #include "libs/ingest_server/ingest_server.h"
+#include "libs/thread_name/thread_name.h"
 
 namespace pushgate {
 namespace {
@@ -125,6 +126,63 @@ TEST_F(PushHandlerTest, PushReachesTheAggregatorDecodedWithItsKeyMethodAndTime) 
   EXPECT_EQ(push.families(0).name(), "up");
   EXPECT_GE(push.receive_time_ns(), before);
   EXPECT_LE(push.receive_time_ns(), absl::GetCurrentTimeNanos());
+}
+
+// A large push is decoded on the handler's decode thread: the HTTP thread that handed it over
+// goes back to its other connections. What arrives, and the answer, are the same.
+TEST_F(PushHandlerTest, LargePushesAreDecodedOnTheDecodeThread) {
+  PushHandlerOptions options;
+  options.route_prefix = "/pg";
+  options.large_push_bytes = 200;
+  options.max_decompressed_bytes = 4096;
+  PushHandler handler(options, client_.get(), &registry_);
+  struct Answer {
+    HttpResponse response;
+    std::string thread;
+  };
+  const auto handle = [&handler](std::string target, std::string body,
+                                 std::vector<std::pair<std::string, std::string>> headers = {}) {
+    HttpRequest request;
+    request.method = "PUT";
+    request.target = std::move(target);
+    request.body = std::move(body);
+    request.headers = std::move(headers);
+    std::promise<Answer> answered;
+    handler.Handle(std::move(request), [&](HttpResponse r) {
+      answered.set_value(Answer{std::move(r), CurrentThreadName()});
+    });
+    return answered.get_future().get();
+  };
+  const std::string caller = CurrentThreadName();
+  ASSERT_NE(caller, "decode");
+
+  // Under the threshold: refused on the calling thread, before it returns.
+  Answer small = handle("/pg/metrics/job/j", "bad{ 1\n");
+  EXPECT_EQ(small.response.status, 400);
+  EXPECT_EQ(small.thread, caller);
+  // Over it, plain (200 bytes) or compressed (13 bytes count 16 times): on the decode thread.
+  // (An accepted push is answered on the thread that gets the aggregator's ack.)
+  Answer large = handle("/pg/metrics/job/j", std::string(200, 'x'));
+  EXPECT_EQ(large.response.status, 400);
+  EXPECT_EQ(large.thread, "decode");
+  Answer compressed = handle("/pg/metrics/job/j", "not gzip data", {{"Content-Encoding", "gzip"}});
+  EXPECT_EQ(compressed.response.status, 400);
+  EXPECT_EQ(compressed.thread, "decode");
+  EXPECT_EQ(handle("/pg/metrics/job/j", std::string(5000, '#')).response.status, 413);
+
+  std::string body = "# TYPE up gauge\n";
+  for (int i = 0; body.size() < 400; ++i) absl::StrAppend(&body, "up{a=\"", i, "\"} ", i, "\n");
+  Answer valid = handle("/pg/metrics/job/j/instance@base64/aS8x?ignored=1", body);
+  EXPECT_EQ(valid.response.status, 200);
+  const std::vector<PushRequest> received = processor_.received();
+  ASSERT_EQ(received.size(), 1u);
+  const PushRequest& push = received[0];
+  EXPECT_EQ(push.grouping_key().job(), "j");
+  ASSERT_EQ(push.grouping_key().labels_size(), 1);
+  EXPECT_EQ(push.grouping_key().labels(0).name(), "instance");
+  EXPECT_EQ(push.grouping_key().labels(0).value(), "i/1");
+  ASSERT_EQ(push.families_size(), 1);
+  EXPECT_GT(push.families(0).series_size(), 20);
 }
 
 TEST_F(PushHandlerTest, RepeatedTextPushesOfAGroupArriveWithTheirOwnValues) {

@@ -48,6 +48,12 @@ ABSL_FLAG(int64_t, text_shape_cache_bytes, 16 << 20,
           "one but for the values is not parsed again (about 15 KiB per distinct text of the "
           "benchmark's 7 KB body, shared by the groups that push it, and 100 bytes per group); "
           "0 = parse every push.");
+ABSL_FLAG(int64_t, large_push_bytes, 64 << 10,
+          "Pushes with a body at least this large (a compressed body counting 16 times its "
+          "size) are decompressed and decoded on --decode_threads, not on the HTTP thread that "
+          "read them, whose other connections would wait meanwhile; 0 = decode every push on its "
+          "HTTP thread.");
+ABSL_FLAG(int, decode_threads, 1, "Threads that decode large pushes (--large_push_bytes).");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "On SIGTERM, how long pushes already received may take to be answered.");
 
@@ -70,6 +76,8 @@ absl::Status CheckNumericFlags() {
       CheckFlagInRange("max_inflight_pushes", absl::GetFlag(FLAGS_max_inflight_pushes), 1),
       CheckFlagInRange("max_inflight_bytes", absl::GetFlag(FLAGS_max_inflight_bytes), 0),
       CheckFlagInRange("text_shape_cache_bytes", absl::GetFlag(FLAGS_text_shape_cache_bytes), 0),
+      CheckFlagInRange("large_push_bytes", absl::GetFlag(FLAGS_large_push_bytes), 0),
+      CheckFlagInRange("decode_threads", absl::GetFlag(FLAGS_decode_threads), 1),
       CheckDurationFlag("ack_timeout", absl::GetFlag(FLAGS_ack_timeout), false),
       CheckDurationFlag("batch_linger", absl::GetFlag(FLAGS_batch_linger), true),
       CheckDurationFlag("drain_timeout", absl::GetFlag(FLAGS_drain_timeout), true),
@@ -106,6 +114,8 @@ int main(int argc, char** argv) {
   handler_options.limits.max_samples = absl::GetFlag(FLAGS_max_samples_per_push);
   handler_options.text_shape_cache_bytes =
       static_cast<size_t>(absl::GetFlag(FLAGS_text_shape_cache_bytes));
+  handler_options.large_push_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_large_push_bytes));
+  handler_options.decode_threads = absl::GetFlag(FLAGS_decode_threads);
   pushgate::MetricsRegistry registry;
   pushgate::PushHandler handler(handler_options, &client, &registry);
 
