@@ -172,10 +172,9 @@ PushAck PushPipeline::AckForAppend(const absl::Status& status) {
   } else {
     refused_->Add({absl::StatusCodeToString(status.code())});
     ack.set_code(PushAck::UNAVAILABLE);
-    ack.set_message(
-        absl::IsResourceExhausted(status)
-            ? absl::StrCat("aggregator spool is full (--spool_max_bytes): ", status.message())
-            : absl::StrCat("aggregator cannot store the push: ", status.message()));
+    // The spool says which limit it met: its own size, or the disk's ("No space left on
+    // device"), which --spool_max_bytes has nothing to do with.
+    ack.set_message(absl::StrCat("aggregator cannot store the push: ", status.message()));
   }
   return ack;
 }

@@ -267,6 +267,7 @@ TEST_F(PipelineTest, FullSpoolRefusesAsUnavailableAndTooLargeAsInvalid) {
   EXPECT_GT(accepted, 5);
   EXPECT_EQ(ack.code(), PushAck::UNAVAILABLE);
   EXPECT_THAT(ack.message(), HasSubstr("spool is full"));
+  EXPECT_THAT(ack.message(), HasSubstr("(--spool_max_bytes)"));
 }
 
 // A push whose labels, copied onto each of its points, would convert to more than the limit

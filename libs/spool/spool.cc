@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -252,8 +253,13 @@ class Spool::Impl {
   // Writes kSpareFile full of zeros, segment_bytes of them, and syncs it; false if that failed
   // or the spool is closing.
   bool PrepareSpare();
+  // Bytes free on the spool's file system (SpoolOptions::free_bytes).
+  uint64_t FreeBytes() const;
   std::optional<uint64_t> LoadReleased();
   void PersistReleased(uint64_t position);
+  // Writes the release position file, with fsync of the file and the directory when
+  // `durable`.
+  absl::Status WriteReleased(uint64_t position, bool durable);
   void AddAgeMarkLocked(uint64_t position, absl::Time now);
 
   // Points the cursor at the start of `segment`. NotFound if its file was deleted.
@@ -414,10 +420,17 @@ void Spool::Impl::PreparerLoop() {
     if (prepared) {
       spare_ready_ = true;
     } else if (!closing_) {
-      // A full disk, say: rolls create empty segments meanwhile. Try again later.
-      spare_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return closing_; });
+      // A disk short of space, say: rolls create empty segments meanwhile. Try again later.
+      spare_cv_.wait_for(lock, std::chrono::seconds(10), [this] { return closing_; });
     }
   }
+}
+
+uint64_t Spool::Impl::FreeBytes() const {
+  if (options_.free_bytes) return options_.free_bytes();
+  struct statvfs fs;
+  if (fstatvfs(dir_fd_, &fs) != 0) return UINT64_MAX;  // unknown: let the writes tell
+  return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
 }
 
 bool Spool::Impl::PrepareSpare() {
@@ -430,6 +443,19 @@ bool Spool::Impl::PrepareSpare() {
     std::lock_guard<std::mutex> lock(recycle_mu_);
     recycled = recycled_parked_ && rename(PathOf(kRecycledFile).c_str(), path.c_str()) == 0;
     recycled_parked_ = false;
+  }
+  // A new spare takes a whole segment of the disk at once. With less than two segments free it
+  // would take the space the active segment's commits need (a full disk while nothing is
+  // undelivered); without it a roll creates the next segment, which grows as it is written.
+  if (!recycled) {
+    const uint64_t free = FreeBytes();
+    if (free / 2 < options_.segment_bytes) {
+      LOG_EVERY_T(WARNING, 600) << "spool: " << free << " bytes free on the disk of "
+                                << options_.dir << ", under two segments ("
+                                << options_.segment_bytes << " bytes each): no segment is "
+                                << "prepared ahead, commits keep the space";
+      return false;
+    }
   }
   const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | (recycled ? 0 : O_TRUNC), 0644);
   if (fd < 0) {
@@ -463,6 +489,9 @@ bool Spool::Impl::PrepareSpare() {
   };
   const bool prepared = prepare();
   close(fd);
+  // A partial spare (the disk filled up while it was written) gives its blocks back to the
+  // commits; the next attempt starts over.
+  if (!prepared) unlink(path.c_str());
   return prepared;
 }
 
@@ -505,9 +534,7 @@ std::optional<uint64_t> Spool::Impl::LoadReleased() {
   return std::nullopt;
 }
 
-// Saved without fsync: losing it only replays already delivered records, which the design
-// allows, and the rename never exposes a half-written file under the real name.
-void Spool::Impl::PersistReleased(uint64_t position) {
+absl::Status Spool::Impl::WriteReleased(uint64_t position, bool durable) {
   char buffer[16];
   std::memcpy(buffer, &kReleasedMagic, 4);
   std::memcpy(buffer + 8, &position, 8);
@@ -515,33 +542,57 @@ void Spool::Impl::PersistReleased(uint64_t position) {
   std::memcpy(buffer + 4, &crc, 4);
   const std::string temp = PathOf(kReleasedTempFile);
   const int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  bool ok = fd >= 0;
-  if (ok) {
-    ssize_t n;
-    do {
-      n = write(fd, buffer, sizeof(buffer));
-    } while (n < 0 && errno == EINTR);
-    ok = n == static_cast<ssize_t>(sizeof(buffer));
-    ok = close(fd) == 0 && ok;
+  if (fd < 0) return ErrnoStatus("creating", temp);
+  ssize_t n;
+  do {
+    n = write(fd, buffer, sizeof(buffer));
+  } while (n < 0 && errno == EINTR);
+  absl::Status status;
+  if (n != static_cast<ssize_t>(sizeof(buffer))) {
+    if (n >= 0) errno = EIO;
+    status = ErrnoStatus("writing", temp);
+  } else if (durable && fdatasync(fd) != 0) {
+    status = ErrnoStatus("syncing", temp);
   }
-  if (ok) ok = rename(temp.c_str(), PathOf(kReleasedFile).c_str()) == 0;
-  if (!ok) {
-    LOG_EVERY_T(WARNING, 10) << "spool: could not save the release position in " << options_.dir
-                             << ": " << strerror(errno);
+  if (close(fd) != 0 && status.ok()) status = ErrnoStatus("closing", temp);
+  if (!status.ok()) return status;
+  if (rename(temp.c_str(), PathOf(kReleasedFile).c_str()) != 0) {
+    return ErrnoStatus("renaming", temp);
+  }
+  return durable ? SyncDir() : absl::OkStatus();
+}
+
+// Saved without fsync: losing it only replays already delivered records, which the design
+// allows, and the rename never exposes a half-written file under the real name.
+void Spool::Impl::PersistReleased(uint64_t position) {
+  const absl::Status written = WriteReleased(position, /*durable=*/false);
+  last_persist_ = absl::Now();
+  if (!written.ok()) {
     // Not tried again before the usual interval: each delivered batch releases.
-    last_persist_ = absl::Now();
+    LOG_EVERY_T(WARNING, 10) << "spool: could not save the release position: " << written;
     return;
   }
   persisted_released_ = position;
-  last_persist_ = absl::Now();
 }
 
 absl::Status Spool::Impl::Recover() {
   const std::string& dir = options_.dir;
-  // mkdir -p
+  // mkdir -p. A directory made here exists after a power loss only once its parent is synced:
+  // records acknowledged in the first seconds of a new install must not vanish with it.
   for (size_t slash = dir.find('/', 1);; slash = dir.find('/', slash + 1)) {
     const std::string prefix = dir.substr(0, slash);
-    if (mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoStatus("creating", prefix);
+    if (mkdir(prefix.c_str(), 0755) == 0) {
+      const size_t parent_end = prefix.find_last_of('/');
+      const std::string parent = parent_end == 0 || parent_end == std::string::npos
+                                     ? (parent_end == 0 ? "/" : ".")
+                                     : prefix.substr(0, parent_end);
+      const int parent_fd = open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      const bool synced = parent_fd >= 0 && fsync(parent_fd) == 0;
+      if (parent_fd >= 0) close(parent_fd);
+      if (!synced) return ErrnoStatus("syncing", parent);
+    } else if (errno != EEXIST) {
+      return ErrnoStatus("creating", prefix);
+    }
     if (slash == std::string::npos) break;
   }
   dir_fd_ = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -660,22 +711,35 @@ absl::Status Spool::Impl::Recover() {
     segments.push_back(*std::move(first));
   }
 
+  // The saved release position lies past the end of the log when its end was lost or cut:
+  // records lost by an OS crash with fsync=never, a damaged tail dropped above, a file cut by
+  // hand. New appends take the positions from the end on, so the old value must never be read
+  // again: at the next start it would mark them delivered, and the segments holding them
+  // would be deleted unread. It is replaced, durably, before anything is appended.
+  const uint64_t log_end = segments.back()->base + segments.back()->file_size;
+  uint64_t release_start = released_floor;
+  if (released_floor > log_end) {
+    LOG(WARNING) << "spool: saved release position " << released_floor
+                 << " is past the end of the log (" << log_end
+                 << "): records after it were lost (an OS crash with fsync=never, or a damaged "
+                    "or cut last segment); continuing from the end";
+    absl::Status saved = WriteReleased(log_end, /*durable=*/true);
+    if (!saved.ok()) {
+      return absl::Status(saved.code(),
+                          absl::StrCat("saving the corrected release position: ", saved.message()));
+    }
+    release_start = log_end;
+  }
   {
     std::lock_guard<std::mutex> release_lock(release_mu_);
-    persisted_released_ = released_floor;
+    persisted_released_ = release_start;
   }
   const absl::Time now = absl::Now();
   std::lock_guard<std::mutex> lock(mu_);
   segments_ = std::move(segments);
   active_ = segments_.back();
   committed_end_ = active_->base + active_->file_size;
-  released_ = released_floor;
-  if (released_ > committed_end_) {
-    // Only possible when records were lost with fsync=never; new appends reuse those positions.
-    LOG(WARNING) << "spool: saved release position " << released_ << " is past the end of the log ("
-                 << committed_end_ << "); records may have been lost by an OS crash";
-    released_ = committed_end_;
-  }
+  released_ = release_start;
   counters_.records_recovered = recovered;
   counters_.corrupt_bytes_skipped = skipped;
   counters_.corrupt_tail_bytes_dropped = tail_dropped;
@@ -733,8 +797,9 @@ absl::Status Spool::Impl::QueueLocked(AppendRequest& request) {
   const uint64_t unreleased = committed_end_ + queued_bytes_ - FirstUnreleasedLocked();
   if (unreleased + framed > options_.max_bytes) {
     ++counters_.appends_refused;
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "spool is full: ", unreleased, " unreleased bytes, limit ", options_.max_bytes));
+    return absl::ResourceExhaustedError(absl::StrCat("spool is full: ", unreleased,
+                                                     " unreleased bytes, limit ",
+                                                     options_.max_bytes, " (--spool_max_bytes)"));
   }
   queued_bytes_ += framed;
   queue_.push_back(Pending{std::move(request.record), std::move(request.done)});

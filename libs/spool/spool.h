@@ -91,6 +91,10 @@ struct SpoolOptions {
   size_t delete_step_bytes = 4 << 20;
   // How a commit's data is synced (fdatasync when null): tests replace it to make it fail.
   std::function<int(int fd)> sync_data;
+  // Bytes free for the spool on its file system (statvfs' f_bavail when null): tests replace
+  // it to make the disk look short. A spare segment is made only while at least two segments'
+  // worth is free, so that the spare never takes the space commits need.
+  std::function<uint64_t()> free_bytes;
 };
 
 class Spool {

@@ -636,6 +636,41 @@ TEST(SpoolTest, TornTailIsCutAndAppendingContinues) {
   EXPECT_THAT(DataOf(ReadAll(*spool, 0)), ElementsAreArray(expected));
 }
 
+// The saved release position can lie past the end of the log: records after it were lost
+// (an OS crash with fsync=never) or cut (a damaged tail). Appends then reuse those positions,
+// so the old position must not come back after a crash, or it would mark them delivered.
+TEST(SpoolTest, AReleasePositionPastTheEndIsCorrectedBeforeAnythingIsAppended) {
+  const std::string dir = TestDir();
+  std::vector<uint64_t> positions;
+  {
+    auto spool = MustOpen(Options(dir));
+    ASSERT_NE(spool, nullptr);
+    positions = AppendPayloads(*spool, 0, 20);
+    spool->Release(positions[19]);  // all delivered; Close saves the position
+  }
+  const std::vector<std::string> files = SegmentFiles(dir);
+  ASSERT_EQ(files.size(), 1u);
+  std::string content = ReadFile(files[0]);
+  content.resize(positions[9]);  // the last ten records are gone
+  WriteFile(files[0], content);
+
+  auto spool = MustOpen(Options(dir));
+  ASSERT_NE(spool, nullptr);
+  EXPECT_EQ(spool->first_unreleased(), positions[9]);
+  const std::vector<uint64_t> acknowledged = AppendPayloads(*spool, 100, 5);
+  ASSERT_LT(acknowledged.back(), positions[19]);  // positions the old value covers
+  // What a kill -9 now leaves on disk: every committed byte, and no Close.
+  const std::string crashed = dir + "_crashed";
+  fs::remove_all(crashed);
+  fs::copy(dir, crashed);
+  fs::remove(crashed + "/LOCK");
+
+  auto recovered = MustOpen(Options(crashed));
+  ASSERT_NE(recovered, nullptr);
+  EXPECT_THAT(DataOf(ReadAll(*recovered, recovered->first_unreleased())),
+              ElementsAreArray(Payloads(100, 5)));
+}
+
 TEST(SpoolTest, CommitsWriteIntoPrefilledZerosWhichRecoveryDoesNotTakeForDamage) {
   const std::string dir = TestDir();
   SpoolOptions options = Options(dir);
@@ -760,6 +795,28 @@ TEST(SpoolTest, ReleasedSegmentsAreReusedAsNewSegmentsWithoutTheirOldRecords) {
   EXPECT_EQ(stats.corrupt_tail_bytes_dropped, 0u);
   EXPECT_EQ(stats.records_recovered, 60u);
   EXPECT_THAT(DataOf(ReadAll(*spool, spool->first_unreleased())), ElementsAreArray(expected));
+}
+
+// A spare takes a whole segment of disk at once: with less than two segments free it would
+// take the space the commits need, so none is made, and rolls create segments that grow as
+// they are written.
+TEST(SpoolTest, ASpareIsMadeOnlyWhileTwoSegmentsOfDiskAreFree) {
+  const std::string dir = TestDir();
+  SpoolOptions options = Options(dir, /*segment_bytes=*/1024);
+  options.prefill_bytes = 256;
+  auto free_bytes = std::make_shared<std::atomic<uint64_t>>(uint64_t{1} << 30);
+  options.free_bytes = [free_bytes] { return free_bytes->load(); };
+  const std::string spare = dir + "/next.spare";
+  auto spool = MustOpen(options);
+  ASSERT_NE(spool, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(spare) && fs::file_size(spare) == 1024; }));
+
+  free_bytes->store(2047);
+  const std::vector<uint64_t> positions = AppendPayloads(*spool, 0, 60);  // several rolls
+  ASSERT_GT(SegmentFiles(dir).size(), 3u);
+  absl::SleepFor(absl::Milliseconds(300));  // a preparer would have made one meanwhile
+  EXPECT_FALSE(fs::exists(spare));
+  EXPECT_THAT(DataOf(ReadAll(*spool, 0)), ElementsAreArray(Payloads(0, 60)));
 }
 
 // A roll can fail after the next segment's file appeared: here the spare is renamed into place
