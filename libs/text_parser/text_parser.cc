@@ -278,7 +278,8 @@ class Parser {
     const char* p = body_.data();
     const char* const end = p + body_.size();
     const PlainLabelLimits plain_limits{limits_.max_label_name_length,
-                                        limits_.max_label_value_length};
+                                        limits_.max_label_value_length,
+                                        limits_.max_labels_per_series};
     while (p < end) {
       ++line_;
       PlainSample plain;

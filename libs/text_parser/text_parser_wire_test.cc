@@ -244,6 +244,10 @@ std::vector<Body> FastPathBodies() {
       {"newline in a value", "a{x=\"1\"} 1\na{x=\"2\n\"} 1\n"},
       {"type change after fast lines", "a 1\na 2\n# TYPE a gauge\na 3\n"},
       {"value too long after fast lines", "a{x=\"1\"} 1\na{x=\"12345\"} 1\n"},
+      // Found by the fuzzer: four labels against a limit of two, each within the other limits.
+      // The general parser stops reading at the fourth and says "more than 3"; the fast path
+      // must not read on and say "4".
+      {"labels past the limit", "m_a{e=\"\"} 1\nm_b{m=\"a,b\",eq=\"a=b\",bs=\"s\",t=\"x\"} 0\n"},
       {"new names",
        "a{x=\"1\",y=\"2\"} 1\na{z=\"1\",y=\"2\"} 2\nb{z=\"3\"} 3\nb 4\nb{w=\"5\"} 5\n"},
       {"a repeat where a name was known", "a{x=\"1\",y=\"2\"} 1\na{y=\"1\",y=\"2\"} 2\n"},

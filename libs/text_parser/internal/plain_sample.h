@@ -47,6 +47,9 @@ struct PlainSample {
 struct PlainLabelLimits {
   size_t max_name_length = 0;
   size_t max_value_length = 0;
+  // A line with more than one label beyond it is left to the general parser, which refuses
+  // it as soon as it has read that many (and says so in its own words).
+  size_t max_labels = 0;
 };
 
 // Reads the line starting at `line` (the body ends at `end`) if it is a plain sample line.
@@ -162,6 +165,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool ScanPlainSample(const char* line, const
         if (limits.max_value_length != 0 && length > limits.max_value_length) return fail();
         (*labels)[count].value = absl::string_view(value, length);
         ++count;
+        if (limits.max_labels != 0 && count > limits.max_labels + 1) return fail();
         if (++p == end) return fail();
         if (*p == '}') break;
         if (*p != ',') return fail();
