@@ -203,7 +203,7 @@ Uploader::Outcome Uploader::DeliverAdds(Batch& batch, size_t begin, size_t end) 
   // Adds with no data only carry a position forward (e.g. a push with no points).
   if (body.empty()) return Outcome::kDelivered;
   for (int attempt = 0;; ++attempt) {
-    const absl::Status status = sink_->Send(body);
+    absl::Status status = sink_->Send(body);
     if (status.ok()) {
       if (attempt > 0) {
         LOG(INFO) << "uploader: " << sink_->Describe() << " accepted a batch after " << attempt
@@ -211,14 +211,25 @@ Uploader::Outcome Uploader::DeliverAdds(Batch& batch, size_t begin, size_t end) 
       }
       return Outcome::kDelivered;
     }
+    if (!absl::IsUnavailable(status) && !absl::IsOutOfRange(status) && !batch.data_refused) {
+      status = ClassifyRefusal(batch, status);
+    }
     if (!absl::IsUnavailable(status)) {
-      if (absl::IsOutOfRange(status) && end - begin > 1) {
-        // 413: the backend takes less per request than --batch_max_bytes. Halves, until each
-        // fits or a single push's lines alone are too large, cost requests, not data.
-        LOG_EVERY_N(WARNING, 100)
-            << "uploader: " << sink_->Describe() << " refused " << body.size()
-            << " bytes as too large; sending them in two requests (lower --batch_max_bytes to "
-            << "spare the retries): " << ForLog(status);
+      if (end - begin > 1) {
+        // 413: the backend takes less per request than --batch_max_bytes. Any other refusal
+        // of the data: it refuses some pushes (an out-of-order sample makes Prometheus refuse
+        // the whole request, with every other client's points in it). Either way halves,
+        // split between pushes, until each part is taken or a single push is refused, cost
+        // requests, not other pushes' data.
+        const bool too_large = absl::IsOutOfRange(status);
+        if (ShouldLog(too_large ? &last_size_split_log_ : &last_data_split_log_,
+                      absl::Seconds(10))) {
+          LOG(WARNING) << "uploader: " << sink_->Describe() << " refused " << body.size()
+                       << " bytes of " << end - begin << " pushes; sending them again in halves"
+                       << (too_large ? " (lower --batch_max_bytes to spare the retries)"
+                                     : " to find the pushes it refuses")
+                       << ": " << ForLog(status);
+        }
         const size_t middle = begin + (end - begin) / 2;
         const Outcome first = DeliverAdds(batch, begin, middle);
         if (first == Outcome::kAbandoned) return first;
@@ -227,12 +238,14 @@ Uploader::Outcome Uploader::DeliverAdds(Batch& batch, size_t begin, size_t end) 
         return first == Outcome::kDropped && second == Outcome::kDropped ? Outcome::kDropped
                                                                          : Outcome::kDelivered;
       }
-      // At most one line every 10 s: a backend refusing every batch (a client's points it
-      // takes for bad) would otherwise write one per batch, hundreds a second under load.
+      // At most one line every 10 s per backend: one refusing every push (a client's points
+      // it takes for bad) would otherwise write one per push, hundreds a second under load.
       // The count is in pushgate_aggregator_upload_points_dropped_total.
-      LOG_EVERY_T(ERROR, 10) << "uploader: " << sink_->Describe() << " permanently rejected "
-                             << points << " points (" << body.size()
-                             << " bytes); dropping them: " << ForLog(status);
+      if (ShouldLog(&last_refusal_log_, absl::Seconds(10))) {
+        LOG(ERROR) << "uploader: " << sink_->Describe() << " permanently rejected " << points
+                   << " points (" << body.size()
+                   << " bytes) of one push; dropping them: " << ForLog(status);
+      }
       batch.points_dropped += points;
       ++batch.rejections;
       return Outcome::kDropped;
@@ -249,6 +262,33 @@ Uploader::Outcome Uploader::DeliverAdds(Batch& batch, size_t begin, size_t end) 
     }
     if (!SleepUnlessAbandoned(absl::Now() + delay)) return Outcome::kAbandoned;
   }
+}
+
+// A refusal other than 413 (400 in the main) may be about some of the data, a sample the
+// backend will not take, or about every upload: a URL without InfluxDB's database, a path
+// VictoriaMetrics does not serve, line protocol sent to a remote-write receiver. An empty
+// upload tells them apart: InfluxDB, VictoriaMetrics and Prometheus take one (204) where
+// they take the format at all. Dropping the data for a configuration mistake would lose
+// every batch until it is fixed; kept, it waits in the spool, as for a 404.
+absl::Status Uploader::ClassifyRefusal(Batch& batch, const absl::Status& refusal) {
+  const absl::Status probe = sink_->Send("");
+  if (probe.ok()) {
+    batch.data_refused = true;
+    return refusal;
+  }
+  if (absl::IsUnavailable(probe)) return probe;
+  return absl::UnavailableError(
+      absl::StrCat(refusal.message(),
+                   " (an empty upload is refused too, so it is the upload, not the data, that is "
+                   "wrong: check --upload_url (path, database) and --upload_format; the data is "
+                   "kept and retried)"));
+}
+
+bool Uploader::ShouldLog(absl::Time* last, absl::Duration every) {
+  const absl::Time now = absl::Now();
+  if (now - *last < every) return false;
+  *last = now;
+  return true;
 }
 
 absl::Duration Uploader::RetryDelay(int attempt, const absl::Status& status) {

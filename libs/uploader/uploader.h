@@ -171,6 +171,9 @@ class Uploader {
     // Set by Deliver: points in parts the backend refused for good, and how many refusals.
     uint64_t points_dropped = 0;
     uint64_t rejections = 0;
+    // The backend took an empty upload after refusing this batch: it refuses some of the
+    // data, not every upload (see ClassifyRefusal).
+    bool data_refused = false;
   };
   // kDelivered: delivered, except any points_dropped; kDropped: nothing delivered.
   enum class Outcome { kDelivered, kDropped, kAbandoned };
@@ -180,6 +183,13 @@ class Uploader {
   Outcome Deliver(Batch& batch) ABSL_LOCKS_EXCLUDED(mu_);
   // Sends Adds [begin, end) of `batch`, retrying; see Deliver.
   Outcome DeliverAdds(Batch& batch, size_t begin, size_t end) ABSL_LOCKS_EXCLUDED(mu_);
+  // After a permanent refusal (other than 413) of `batch` or a part of it: `refusal` when it
+  // is about the data, to be dropped push by push; UNAVAILABLE, to be retried, when the
+  // backend refuses every upload (a wrong path, database or format) or is in trouble.
+  absl::Status ClassifyRefusal(Batch& batch, const absl::Status& refusal) ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether a line logged at most every `every` (per uploader: each backend's problems are
+  // logged apart) may be written now; `last` is when one was last written.
+  static bool ShouldLog(absl::Time* last, absl::Duration every);
   absl::Duration RetryDelay(int attempt, const absl::Status& status);
   // Waits until `until`; false (at once) when Stop()'s drain deadline passes first.
   bool SleepUnlessAbandoned(absl::Time until) ABSL_LOCKS_EXCLUDED(mu_);
@@ -187,6 +197,10 @@ class Uploader {
 
   const std::unique_ptr<Sink> sink_;
   const UploaderOptions options_;
+  // When the upload thread last logged a refusal, a split for size, a split for the data.
+  absl::Time last_refusal_log_ = absl::InfinitePast();
+  absl::Time last_size_split_log_ = absl::InfinitePast();
+  absl::Time last_data_split_log_ = absl::InfinitePast();
 
   mutable absl::Mutex mu_;
   absl::CondVar work_cv_;  // wakes the thread: a sealed batch, a new batch, Stop()

@@ -639,29 +639,60 @@ TEST(UploaderTest, RetriesUnavailableUntilAccepted) {
   EXPECT_EQ(st.permanent_failures, 0u);
 }
 
-TEST(UploaderTest, PermanentFailureIsDroppedCountedAndNotRetried) {
+// A backend that refuses some data (Prometheus refuses a whole remote-write request for one
+// out-of-order sample) but takes an empty upload: the batch is split between pushes until
+// only the refused push is dropped; the other pushes of its batch arrive.
+TEST(UploaderTest, ARefusedPushIsDroppedAndTheRestOfItsBatchDelivered) {
   auto backend = std::make_shared<FakeBackend>();
   backend->respond = [](absl::string_view body, int) {
-    return absl::StartsWith(body, "bad") ? absl::InvalidArgumentError("unable to parse")
-                                         : absl::OkStatus();
+    return absl::StrContains(body, "bad") ? absl::InvalidArgumentError("out of order sample")
+                                          : absl::OkStatus();
   };
   UploaderOptions o = FastOptions();
-  o.batch_max_points = 2;
+  o.batch_max_points = 4;
   Uploader uploader(std::make_unique<FakeSink>(backend), o);
   uploader.Add("good v=1\n", 1);
   uploader.Add("good v=2\n", 1);
-  uploader.Add("bad v=\n", 1);
+  uploader.Add("bad v=1\nbad v=2\n", 2);  // one push of two points, refused
   uploader.Add("x v=1\n", 1);
   uploader.Add("good v=3\n", 1);
   ASSERT_TRUE(uploader.Flush());
-  EXPECT_EQ(backend->Attempts().size(), 3u);
-  EXPECT_THAT(backend->Accepted(), ElementsAre("good v=1\ngood v=2\n", "good v=3\n"));
+  std::vector<std::string> delivered;
+  for (const std::string& body : backend->Accepted()) {
+    if (!body.empty()) delivered.push_back(body);  // the empty upload that told data refused
+  }
+  // The first batch (three pushes) in halves: the first push, then the other two in halves.
+  EXPECT_THAT(delivered, ElementsAre("good v=1\n", "good v=2\n", "x v=1\ngood v=3\n"));
+  EXPECT_THAT(backend->Attempts(), ::testing::Contains(""));
   const Uploader::Stats st = uploader.stats();
   EXPECT_EQ(st.permanent_failures, 1u);
   EXPECT_EQ(st.points_dropped, 2u);
-  EXPECT_EQ(st.batches_sent, 2u);
-  EXPECT_EQ(st.points_sent, 3u);
+  EXPECT_EQ(st.points_sent, 4u);
   EXPECT_EQ(st.retries, 0u);
+}
+
+// A backend that refuses even an empty upload refuses the upload, not the data (InfluxDB
+// without ?db=, a path VictoriaMetrics does not serve): the data is kept and retried until
+// the backend takes it, as for a 404.
+TEST(UploaderTest, ABackendRefusingEveryUploadKeepsTheDataUntilItTakesIt) {
+  auto backend = std::make_shared<FakeBackend>();
+  auto fixed = std::make_shared<std::atomic<bool>>(false);
+  backend->respond = [fixed](absl::string_view, int) {
+    return fixed->load() ? absl::OkStatus() : absl::InvalidArgumentError("database is required");
+  };
+  Uploader uploader(std::make_unique<FakeSink>(backend), FastOptions());
+  uploader.Add("a v=1\n", 1, 1);
+  uploader.Add("b v=1\n", 1, 2);
+  EXPECT_FALSE(uploader.Flush(absl::Milliseconds(200)));
+  EXPECT_GT(uploader.stats().retries, 2u);
+  EXPECT_EQ(uploader.stats().points_dropped, 0u);
+  fixed->store(true);
+  ASSERT_TRUE(uploader.Flush());
+  EXPECT_THAT(backend->Accepted(), ElementsAre("a v=1\nb v=1\n"));
+  const Uploader::Stats st = uploader.stats();
+  EXPECT_EQ(st.points_sent, 2u);
+  EXPECT_EQ(st.points_dropped, 0u);
+  EXPECT_EQ(st.delivered_position, 2u);
 }
 
 // A backend whose body limit is below the batch size answers 413. The batch is sent again in
@@ -930,8 +961,12 @@ TEST(UploaderHttpTest, RetriesOn500And429ThenDeliversEverythingOnce) {
   EXPECT_EQ(server.connections(), 1);
 }
 
-TEST(UploaderHttpTest, BadRequestIsNotRetriedAndIsCounted) {
+// Over HTTP: a 400, then an empty upload taken, so the batch goes again in halves and only
+// the push refused again is dropped.
+TEST(UploaderHttpTest, ABadRequestDropsOnlyThePushRefused) {
   TestHttpServer server;
+  server.Enqueue(400, "{\"error\":\"unable to parse 'm,i=0 v=0i'\"}");
+  server.Enqueue(204);  // the empty upload
   server.Enqueue(400, "{\"error\":\"unable to parse 'm,i=0 v=0i'\"}");
   HttpSinkOptions sink_options;
   sink_options.url = server.Url();
@@ -941,13 +976,16 @@ TEST(UploaderHttpTest, BadRequestIsNotRetriedAndIsCounted) {
   for (int i = 0; i < 4; ++i) uploader.Add(Line(i), 1);
   ASSERT_TRUE(uploader.Flush());
   const auto requests = server.requests();
-  ASSERT_EQ(requests.size(), 2u);
+  ASSERT_EQ(requests.size(), 5u);
   EXPECT_EQ(Gunzip(requests[0].body), Line(0) + Line(1));
-  EXPECT_EQ(Gunzip(requests[1].body), Line(2) + Line(3));
+  EXPECT_EQ(Gunzip(requests[1].body), "");
+  EXPECT_EQ(Gunzip(requests[2].body), Line(0));
+  EXPECT_EQ(Gunzip(requests[3].body), Line(1));
+  EXPECT_EQ(Gunzip(requests[4].body), Line(2) + Line(3));
   const Uploader::Stats st = uploader.stats();
   EXPECT_EQ(st.permanent_failures, 1u);
-  EXPECT_EQ(st.points_dropped, 2u);
-  EXPECT_EQ(st.batches_sent, 1u);
+  EXPECT_EQ(st.points_dropped, 1u);
+  EXPECT_EQ(st.points_sent, 3u);
   EXPECT_EQ(st.retries, 0u);
 }
 

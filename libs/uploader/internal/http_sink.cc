@@ -145,9 +145,13 @@ class CurlSink : public Sink {
                       location != nullptr ? absl::StrCat(" to ", RedactUrl(location)) : "",
                       ", which uploads do not follow: set --upload_url to the final address)");
     } else if (status == 401 || status == 403) {
-      absl::StrAppend(&message, " (check --upload_token; the data is kept and retried)");
+      absl::StrAppend(&message,
+                      " (check --upload_token, or the credentials in --upload_url; the data is "
+                      "kept and retried)");
     } else if (status == 404 || status == 405) {
-      absl::StrAppend(&message, " (check the path of --upload_url; the data is kept and retried)");
+      absl::StrAppend(&message,
+                      " (check the path of --upload_url, and the database it names; the data is "
+                      "kept and retried)");
     }
     if (!Retryable(status)) return absl::Status(PermanentCode(status), message);
     if (status == 429 || status == 503) {
