@@ -402,11 +402,13 @@ void PushPipeline::RegisterMetrics(MetricsRegistry* registry) {
                  "Upload attempts that failed and were retried.", "counter",
                  [](const Uploader::Stats& s) { return s.retries; });
   backend_family("pushgate_aggregator_upload_rejected_batches_total",
-                 "Batches the backend refused permanently (a 4xx other than 401, 403, 404, "
-                 "405, 408 and 429, which are retried); dropped, logged at most every 10 s.",
+                 "Pushes (or a batch's pushes, when a single one is too large) the backend "
+                 "refused permanently: a 413, or a 4xx other than 401, 403, 404, 405, 408 and "
+                 "429 while it takes an empty upload (refusing that too, the upload is wrong, "
+                 "and it is retried); dropped, logged at most every 10 s.",
                  "counter", [](const Uploader::Stats& s) { return s.permanent_failures; });
   backend_family("pushgate_aggregator_upload_points_dropped_total",
-                 "Points in the batches the backend refused permanently.", "counter",
+                 "Points in the pushes the backend refused permanently.", "counter",
                  [](const Uploader::Stats& s) { return s.points_dropped; });
   backend_family("pushgate_aggregator_upload_queued_points",
                  "Points read from the spool and waiting in memory for upload.", "gauge",
