@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -525,9 +526,9 @@ TEST(ConvertPushTest, PrecedenceHoldsWithManyInfoAndUrlLabels) {
     absl::StrAppend(&url_tags, ",u", i, "=w");
   }
   const v1::PushRequest push =
-      Push(absl::StrCat(R"pb(families { name: "target_info" type: INFO series {)pb", info, R"pb(                                                                                                                                                                                                                                                                                                                                                                                                value: 1
+      Push(absl::StrCat(R"pb(families { name: "target_info" type: INFO series {)pb", info, R"pb(                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                value: 1
                           }
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                }
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                }
                         families {
                           name: "foo_total"
                           type: COUNTER
@@ -561,6 +562,26 @@ TEST(ConvertPushTest, PrecedenceHoldsWithManyInfoAndUrlLabels) {
                             " lat_count=3,lat_sum=4 NOW\n",                           //
                             "lat,instance=urlinst,job=j,le=1,i5=s", url_tags,         //
                             " lat_bucket=2 NOW\n"));
+}
+
+// A producer streaming to the aggregator is not held to the front's label limit: a series of
+// many labels, some repeated, keeps the first of each, as a short one does.
+TEST(ConvertPushTest, AWideSeriesKeepsTheFirstOfEachRepeatedLabel) {
+  std::string labels;
+  std::map<std::string, std::string> first;
+  for (int i = 0; i < 60; ++i) {
+    const std::string name = absl::StrCat("l", i % 45);  // l0..l14 come twice
+    const std::string value = absl::StrCat("v", i);
+    absl::StrAppend(&labels, " labels { name: \"", name, "\" value: \"", value, "\" }");
+    first.emplace(name, value);
+  }
+  const v1::PushRequest push =
+      Push(absl::StrCat(R"pb(families { name: "wide" type: GAUGE series {)pb", labels,
+                        R"pb(                              value: 1 }
+                                                           })pb"));
+  std::string tags;
+  for (const auto& [name, value] : first) absl::StrAppend(&tags, ",", name, "=", value);
+  ExpectPoints(Convert(push).points, absl::StrCat("wide,job=j", tags, " wide=1 NOW\n"));
 }
 
 TEST(ConvertPushTest, UrlLeAndQuantileBeatBoundTags) {

@@ -4,6 +4,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -21,6 +22,24 @@ using pushgate::v1::PushAck;
 using pushgate::v1::PushBatch;
 
 namespace {
+
+// Pushes read from one stream whose acks are not yet written. Beyond it the stream is not
+// read until they are, so a producer that sends faster than it takes its acks is held back
+// by gRPC's flow control instead of filling the aggregator's memory with acks (a producer
+// that never read them took it past 1.7 GiB). Far above what the front keeps in flight
+// (--max_inflight_pushes, 1,024 by default).
+constexpr size_t kMaxUnansweredPushes = 16384;
+
+// Pushes in one PushBatches message. Each becomes an ack and a view while it is handled, so a
+// single message of millions of tiny entries took gigabytes; beyond it the stream is ended
+// with RESOURCE_EXHAUSTED. The front sends at most 256.
+constexpr int kMaxPushesPerBatch = 16384;
+
+// Batch entries whose views a stream keeps for its next messages; a larger batch's go.
+constexpr size_t kKeptViews = 256;
+
+// Bytes of acks in one AckBatch (a little more: the last one may go past it).
+constexpr size_t kMaxAckBatchBytes = 1 << 20;
 
 // What a completion queue hands back: each pending operation's tag is one of these.
 class Completion {
@@ -121,6 +140,12 @@ class Stream {
       --outstanding_;
       if (!processing_) StartWriteLocked();
     }
+    // Ends the stream with `status` (its acks not yet written are dropped): for a message
+    // the stream cannot take. Called while the message is handed over.
+    void Refuse(grpc::Status status) {
+      absl::MutexLock lock(&mu_);
+      refusal_ = std::move(status);
+    }
 
    private:
     friend class Stream;
@@ -128,7 +153,10 @@ class Stream {
     // mu_ held, and `pending_` counts them, so that the stream is deleted exactly when the
     // last one has come back.
     void StartReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      if (reading_ || input_done_ || broken_ || finished_ || over_) return;
+      if (reading_ || input_done_ || broken_ || finished_ || over_ || refusal_.has_value()) {
+        return;
+      }
+      if (outstanding_ + ready_.size() >= kMaxUnansweredPushes) return;  // OnWrite reads on
       Stream* s = stream_;
       if (s->method_->gate->Run([s] { s->rw_.Read(&s->in_, &s->read_); })) {
         reading_ = true;
@@ -149,9 +177,14 @@ class Stream {
     // if it broke.
     void FinishIfDueLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       if (finished_ || writing_ || over_) return;
-      if (!broken_ && !(input_done_ && outstanding_ == 0 && ready_.empty())) return;
+      if (!broken_ && !refusal_.has_value() &&
+          !(input_done_ && outstanding_ == 0 && ready_.empty())) {
+        return;
+      }
       Stream* s = stream_;
-      const grpc::Status status = broken_ ? grpc::Status::CANCELLED : grpc::Status::OK;
+      const grpc::Status status = broken_                ? grpc::Status::CANCELLED
+                                  : refusal_.has_value() ? *refusal_
+                                                         : grpc::Status::OK;
       if (s->method_->gate->Run([s, &status] { s->rw_.Finish(status, &s->finish_); })) {
         finished_ = true;
         ++pending_;
@@ -177,6 +210,7 @@ class Stream {
     bool broken_ ABSL_GUARDED_BY(mu_) = false;      // a read or write failed
     bool finished_ ABSL_GUARDED_BY(mu_) = false;    // Finish was started
     bool over_ ABSL_GUARDED_BY(mu_) = false;        // gRPC says the call is done
+    std::optional<grpc::Status> refusal_ ABSL_GUARDED_BY(mu_);  // see Refuse
   };
 
  private:
@@ -234,6 +268,7 @@ class Stream {
       gone = state_->ReturnedLocked();
       if (!gone) {
         state_->StartWriteLocked();
+        state_->StartReadLocked();  // if it waited for acks to be written
         state_->FinishIfDueLocked();
       }
     }
@@ -361,6 +396,13 @@ class IngestServer::Service {
       };
       return [processor, scratch = std::make_shared<Scratch>()](
                  PushBatch& batch, const std::shared_ptr<BatchStream::State>& acks) {
+        if (batch.pushes_size() > kMaxPushesPerBatch) {
+          acks->Refuse(grpc::Status(
+              grpc::StatusCode::RESOURCE_EXHAUSTED,
+              absl::StrCat("a PushBatch of ", batch.pushes_size(), " pushes, over the limit of ",
+                           kMaxPushesPerBatch, " per message: send them in smaller batches")));
+          return;
+        }
         if (scratch->views.size() < static_cast<size_t>(batch.pushes_size())) {
           scratch->views.resize(batch.pushes_size());
         }
@@ -377,11 +419,20 @@ class IngestServer::Service {
           }
         }
         if (!scratch->pushes.empty()) processor->Process(absl::MakeSpan(scratch->pushes));
+        if (scratch->views.size() > kKeptViews) scratch->views.resize(kKeptViews);
       };
     };
     batches_.pack = [](std::deque<PushAck>& ready, AckBatch* out) {
-      for (PushAck& ack : ready) *out->add_acks() = std::move(ack);
-      ready.clear();
+      // The acks of a huge batch are not kept for reuse for the stream's lifetime.
+      if (out->acks().ClearedCount() > static_cast<int>(kKeptViews)) AckBatch().Swap(out);
+      // At most about kMaxAckBatchBytes in one message: gRPC clients refuse messages over
+      // 4 MiB by default, and acks of refused pushes carry messages of their own.
+      size_t bytes = 0;
+      while (!ready.empty() && bytes < kMaxAckBatchBytes) {
+        bytes += ready.front().ByteSizeLong() + 4;
+        *out->add_acks() = std::move(ready.front());
+        ready.pop_front();
+      }
     };
     batches_.gate = &gate_;
   }

@@ -192,6 +192,63 @@ TEST_P(IngestServerTest, PushBatchesAcksEveryRequestOfEveryBatchExactlyOnce) {
   EXPECT_EQ(ok, expected_ok);
 }
 
+// A producer that sends without reading its acks is held back by gRPC's flow control: the
+// server stops reading once a bound of acks waits to be written, rather than keeping every
+// ack of everything the producer can send in memory. Once read, every push is acked.
+TEST_P(IngestServerTest, AProducerThatDoesNotReadItsAcksIsHeldBack) {
+  grpc::ClientContext context;
+  auto stream = stub_->PushBatches(&context);
+  constexpr int kBatches = 400;
+  constexpr int kPerBatch = 1000;
+  std::atomic<int> written{0};
+  std::thread writer([&] {
+    for (int b = 0; b < kBatches; ++b) {
+      PushBatch batch;
+      // Entries that do not parse, each refused with an ack of a hundred bytes or so, which a
+      // producer that does not read soon leaves unwritten. Each is long enough that the 80 MB
+      // sent in all are far more than gRPC's flow-control windows hold.
+      for (int i = 0; i < kPerBatch; ++i) batch.add_pushes("\xff\xff" + std::string(200, 'x'));
+      if (!stream->Write(batch)) return;
+      ++written;
+    }
+    stream->WritesDone();
+  });
+  // Until the producer is held (no batch written for half a second) or has sent everything.
+  for (int i = 0, before = -1; i < 40 && written.load() != before && written.load() < kBatches;
+       ++i) {
+    before = written.load();
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+  EXPECT_LT(written.load(), kBatches) << "the server read on without writing its acks";
+
+  size_t acked = 0;
+  AckBatch acks;
+  while (stream->Read(&acks)) acked += acks.acks_size();
+  writer.join();
+  EXPECT_EQ(written.load(), kBatches);
+  EXPECT_EQ(acked, static_cast<size_t>(kBatches * kPerBatch));
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_P(IngestServerTest, ABatchOfTooManyPushesEndsTheStreamWithResourceExhausted) {
+  grpc::ClientContext context;
+  auto stream = stub_->PushBatches(&context);
+  PushBatch batch;
+  for (int i = 0; i < 16385; ++i) {
+    batch.add_pushes(Request(i + 1, "invalid").SerializeAsString());
+  }
+  stream->Write(batch);  // fails if the stream already ended
+  stream->WritesDone();
+  AckBatch acks;
+  size_t acked = 0;
+  while (stream->Read(&acks)) acked += acks.acks_size();
+  EXPECT_EQ(acked, 0u);
+  const grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(),
+              ::testing::HasSubstr("16385 pushes, over the limit of 16384 per message"));
+}
+
 TEST_P(IngestServerTest, ABatchEntryThatIsNotAPushIsRefusedAndTheStreamGoesOn) {
   grpc::ClientContext context;
   auto stream = stub_->PushBatches(&context);

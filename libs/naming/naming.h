@@ -41,7 +41,11 @@ struct MetricName {
 //   fewer than two characters left -> {"unknown", "unknown"};
 //   no '_' -> {rest, rest}; the only '_' is the last character -> both are rest without it;
 //   otherwise the measurement is the text before the first '_' and the field is the whole
-//   rest (keep_exist_metric_name) or the text after the first '_'.
+//   rest (keep_exist_metric_name) or the text after the first '_'. The measurement is then
+//   made carriable as above, and the field loses its trailing backslashes ("unknown" if
+//   nothing is left): a family named by a producer streaming to the aggregator may be any
+//   string, where names that came through the front are valid Prometheus names, which these
+//   steps leave alone.
 MetricName NameMetric(const NamingOptions& options, absl::string_view family_name,
                       absl::string_view job);
 

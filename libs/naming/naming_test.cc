@@ -113,6 +113,18 @@ TEST(NameMetricTest, AJobOrMeasurementNameIsMadeOneLineProtocolCanCarry) {
   ExpectName(NameMetric(options, "up", "j"), "_#prom", "up");
 }
 
+// A producer streaming to the aggregator may name a family with any string: the split
+// names are made carriable too (a measurement `#x` made the line a comment every backend
+// skips, one of `\` escaped the comma after it).
+TEST(NameMetricTest, SplitNamesAreMadeOnesLineProtocolCanCarry) {
+  ExpectName(Split("#x_y", true), "_#x", "#x_y");
+  ExpectName(Split("\\_abc", true), "unknown", "\\_abc");
+  ExpectName(Split("\tmetric_tab", false), "_\tmetric", "tab");
+  ExpectName(Split("#alone", true), "_#alone", "#alone");
+  ExpectName(Split("ab_cd\\", true), "ab", "ab_cd");
+  ExpectName(Split("ab_\\", false), "ab", "unknown");
+}
+
 TEST(NameMetricTest, MeasurementNameWinsOverJobAsMeasurement) {
   NamingOptions options;
   options.measurement_name = "prom_pushgateway";

@@ -126,6 +126,14 @@ void PushPipeline::Process(absl::Span<Push> pushes) {
   std::vector<Spool::AppendRequest> appends;
   appends.reserve(pushes.size());
   for (Push& push : pushes) {
+    if (absl::Status broken = BreaksTheContract(*push.view); !broken.ok()) {
+      refused_->Add({"contract"});
+      PushAck ack;
+      ack.set_code(PushAck::INVALID);
+      ack.set_message(std::string(broken.message()));
+      push.done(std::move(ack));
+      continue;
+    }
     pushes_->Add({pushgate::v1::Method_Name(push.view->method())});
     if (push.view->method() == pushgate::v1::DELETE) {
       PushAck ack;
@@ -152,6 +160,26 @@ void PushPipeline::Process(absl::Span<Push> pushes) {
   }
   // Together, so that they share one disk commit.
   spool_->AppendAll(std::move(appends));
+}
+
+// What proto/ingest.proto asks of every push that the decoders cannot see: the front always
+// keeps to it, a producer streaming to the aggregator itself may not. A push without a job
+// or a receive time would be written with no job tag at 1970, one with a method outside the
+// enumeration was taken for a PUT.
+absl::Status PushPipeline::BreaksTheContract(const PushView& view) {
+  if (!pushgate::v1::Method_IsValid(view.method())) {
+    return absl::InvalidArgumentError(absl::StrCat("method ", static_cast<int>(view.method()),
+                                                   " is none of PUT, POST and DELETE"));
+  }
+  if (view.job().empty()) {
+    return absl::InvalidArgumentError("grouping_key.job is empty: every push names its job");
+  }
+  if (view.receive_time_ns() <= 0) {
+    return absl::InvalidArgumentError(
+        "receive_time_ns is not set: give the time the push was received, which points "
+        "without a timestamp of their own get");
+  }
+  return absl::OkStatus();
 }
 
 bool PushPipeline::ConvertsTooLarge(const PushView& view, uint64_t* bound) const {

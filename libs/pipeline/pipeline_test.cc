@@ -303,6 +303,38 @@ TEST_F(PipelineTest, PushThatWouldConvertToTooMuchIsRefusedBeforeItIsStored) {
       << lines->All();
 }
 
+// A producer streaming to the aggregator itself may send what the front never does: a method
+// outside the enumeration, no job, no receive time. Such a push is refused, not stored.
+TEST_F(PipelineTest, PushesThatBreakTheContractAreRefusedBeforeTheyAreStored) {
+  dir_ += "_contract";
+  auto lines = std::make_shared<Received>();
+  auto spool = OpenSpool();
+  std::vector<BackendSpec> backends;
+  backends.push_back(Backend(UploadFormat::kLineProtocol, lines));
+  PushPipeline pipeline(QuickStop(), spool.get(), std::move(backends), &registry_);
+
+  PushRequest unknown_method = Push(1);
+  unknown_method.set_method(static_cast<pushgate::v1::Method>(7));
+  PushRequest no_job = Push(2);
+  no_job.mutable_grouping_key()->clear_job();
+  PushRequest no_time = Push(3);
+  no_time.clear_receive_time_ns();
+  const std::vector<std::pair<PushRequest, std::string>> cases = {
+      {unknown_method, "method 7 is none of PUT, POST and DELETE"},
+      {no_job, "grouping_key.job is empty"},
+      {no_time, "receive_time_ns is not set"},
+  };
+  for (const auto& [push, why] : cases) {
+    const PushAck ack = ProcessAndWait(pipeline, push);
+    EXPECT_EQ(ack.code(), PushAck::INVALID);
+    EXPECT_THAT(ack.message(), HasSubstr(why));
+  }
+  EXPECT_EQ(spool->committed_end(), spool->first_unreleased());  // nothing stored
+  EXPECT_THAT(registry_.Render(),
+              HasSubstr("pushgate_aggregator_pushes_refused_total{reason=\"contract\"} 3\n"));
+  EXPECT_EQ(ProcessAndWait(pipeline, Push(4)).code(), PushAck::OK);
+}
+
 // A record stored under a higher limit is skipped, not converted, once the limit is lower, and
 // its position is released with the records around it.
 TEST_F(PipelineTest, SpooledPushOverALoweredLimitIsSkippedAndReleased) {

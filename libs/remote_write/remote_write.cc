@@ -41,25 +41,31 @@ class SeriesWriter {
   // One sample named `name` with the series' labels plus an optional extra label.
   void Add(absl::string_view name, const SeriesView& series, double value,
            absl::string_view extra_name = "", absl::string_view extra_value = "") {
+    // In order of precedence: where a name comes twice, the first one written here wins (the
+    // job, the grouping labels, the bucket's `le` or quantile's `quantile`, which a series
+    // label of that name must not hide, or every bucket would be the same series, then the
+    // series' own, first to last).
     labels_.clear();
+    labels_.emplace_back("job", push_.job());
     for (const LabelView& label : push_.grouping_labels()) {
       labels_.emplace_back(label.name, label.value);
     }
-    labels_.emplace_back("job", push_.job());
-    const size_t grouping = labels_.size();
+    if (!extra_name.empty()) labels_.emplace_back(extra_name, extra_value);
     for (const LabelView& label : push_.labels(series)) {
       if (label.name == "__name__") continue;  // the name is the family's
-      bool overridden = false;
-      for (size_t i = 0; i < grouping && !overridden; ++i) {
-        overridden = labels_[i].first == label.name;
-      }
-      if (!overridden) labels_.emplace_back(label.name, label.value);
+      labels_.emplace_back(label.name, label.value);
     }
-    if (!extra_name.empty()) labels_.emplace_back(extra_name, extra_value);
-    // Remote write wants every series' labels sorted by name, __name__ among them: a name
-    // with an upper-case letter sorts before it ('A' < '_').
     labels_.emplace_back("__name__", name);
-    std::sort(labels_.begin(), labels_.end());
+    // Remote write wants every series' labels sorted by name, __name__ among them (a name with
+    // an upper-case letter sorts before it: 'A' < '_'), and each name once: receivers refuse
+    // a repeated one. A stable sort keeps equal names in order of precedence, so the first of
+    // each is the one kept; sorting also keeps a series of thousands of labels from costing
+    // the square of their number, as comparing each with the others did.
+    std::stable_sort(labels_.begin(), labels_.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    labels_.erase(std::unique(labels_.begin(), labels_.end(),
+                              [](const auto& a, const auto& b) { return a.first == b.first; }),
+                  labels_.end());
 
     // Sizes first: each message's length comes before it.
     const int64_t timestamp = TimestampMs(series);

@@ -146,6 +146,45 @@ TEST(RemoteWriteTest, LabelsAreSortedWithTheNameAmongThem) {
               ::testing::ElementsAre("Host=h1", "ZONE=EU", "__name__=up", "job=j", "zone=eu"));
 }
 
+// Receivers refuse a series that names a label twice. A producer streaming to the aggregator
+// may repeat one (in a series, or as a grouping label named job); each name is written once,
+// the job first, then the grouping labels, the bucket's le, then the series' own in order.
+TEST(RemoteWriteTest, EachLabelNameIsWrittenOnceByPrecedence) {
+  PushRequest push = ParsePush(R"pb(
+    grouping_key {
+      job: "j"
+      labels { name: "job" value: "from-the-url" }
+      labels { name: "zone" value: "url" }
+    }
+    families {
+      name: "h"
+      type: HISTOGRAM
+      series {
+        labels { name: "zone" value: "series" }
+        labels { name: "host" value: "first" }
+        labels { name: "host" value: "second" }
+        labels { name: "le" value: "own" }
+        histogram {
+          count: 1
+          buckets { upper_bound: 1 cumulative_count: 1 }
+        }
+      }
+    }
+  )pb");
+  std::string body;
+  ASSERT_EQ(Append(push, {}, &body), 3);  // the bucket, _count and _sum
+  prometheus::WriteRequest request;
+  ASSERT_TRUE(request.ParseFromString(body));
+  EXPECT_THAT(Describe(request)[0],
+              ::testing::StartsWith("h_bucket{host=first,job=j,le=1,zone=url,}"));
+  for (const auto& series : request.timeseries()) {
+    std::set<std::string> names;
+    for (const auto& label : series.labels()) {
+      EXPECT_TRUE(names.insert(label.name()).second) << label.name() << " repeated";
+    }
+  }
+}
+
 TEST(RemoteWriteTest, TimestampsFollowHonorTimestampsAndNonFiniteValuesAreKept) {
   PushRequest push = ParsePush(R"pb(
     grouping_key { job: "j" }
