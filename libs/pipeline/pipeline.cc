@@ -165,7 +165,7 @@ void PushPipeline::Process(absl::Span<Push> pushes) {
 // What proto/ingest.proto asks of every push that the decoders cannot see: the front always
 // keeps to it, a producer streaming to the aggregator itself may not. A push without a job
 // or a receive time would be written with no job tag at 1970, one with a method outside the
-// enumeration was taken for a PUT.
+// enumeration was taken for a PUT, a family of an unknown type made no points, silently.
 absl::Status PushPipeline::BreaksTheContract(const PushView& view) {
   if (!pushgate::v1::Method_IsValid(view.method())) {
     return absl::InvalidArgumentError(absl::StrCat("method ", static_cast<int>(view.method()),
@@ -178,6 +178,13 @@ absl::Status PushPipeline::BreaksTheContract(const PushView& view) {
     return absl::InvalidArgumentError(
         "receive_time_ns is not set: give the time the push was received, which points "
         "without a timestamp of their own get");
+  }
+  for (const FamilyView& family : view.families()) {
+    if (!pushgate::v1::MetricType_IsValid(family.type)) {
+      return absl::InvalidArgumentError(absl::StrCat("family \"", family.name, "\" has type ",
+                                                     static_cast<int>(family.type),
+                                                     ", which is no MetricType"));
+    }
   }
   return absl::OkStatus();
 }

@@ -107,7 +107,7 @@ class PushPipeline : public PushProcessor {
   void OnDelivered(size_t backend, uint64_t position);
   // Whether `view` is over max_converted_bytes_per_push; if so `bound` is its bound.
   // INVALID when `view` breaks what proto/ingest.proto asks of a push (a known method, a
-  // job, a receive time).
+  // job, a receive time, known family types).
   static absl::Status BreaksTheContract(const PushView& view);
   bool ConvertsTooLarge(const PushView& view, uint64_t* bound) const;
   void RegisterMetrics(MetricsRegistry* registry);

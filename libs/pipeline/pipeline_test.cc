@@ -319,10 +319,13 @@ TEST_F(PipelineTest, PushesThatBreakTheContractAreRefusedBeforeTheyAreStored) {
   no_job.mutable_grouping_key()->clear_job();
   PushRequest no_time = Push(3);
   no_time.clear_receive_time_ns();
+  PushRequest unknown_type = Push(5);
+  unknown_type.mutable_families(0)->set_type(static_cast<pushgate::v1::MetricType>(42));
   const std::vector<std::pair<PushRequest, std::string>> cases = {
       {unknown_method, "method 7 is none of PUT, POST and DELETE"},
       {no_job, "grouping_key.job is empty"},
       {no_time, "receive_time_ns is not set"},
+      {unknown_type, "family \"jobs_done\" has type 42, which is no MetricType"},
   };
   for (const auto& [push, why] : cases) {
     const PushAck ack = ProcessAndWait(pipeline, push);
@@ -331,7 +334,7 @@ TEST_F(PipelineTest, PushesThatBreakTheContractAreRefusedBeforeTheyAreStored) {
   }
   EXPECT_EQ(spool->committed_end(), spool->first_unreleased());  // nothing stored
   EXPECT_THAT(registry_.Render(),
-              HasSubstr("pushgate_aggregator_pushes_refused_total{reason=\"contract\"} 3\n"));
+              HasSubstr("pushgate_aggregator_pushes_refused_total{reason=\"contract\"} 4\n"));
   EXPECT_EQ(ProcessAndWait(pipeline, Push(4)).code(), PushAck::OK);
 }
 
