@@ -162,6 +162,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     // HTTP/1.0 clients know no interim responses (RFC 9110, 15.2).
     if (!expect.empty() && req.version() >= 11) {
+      if (options_.answer_before_body) {
+        const beast::string_view method = req.method_string();
+        const beast::string_view target = req.target();
+        std::optional<HttpResponse> answer = options_.answer_before_body(
+            absl::string_view(method.data(), method.size()),
+            OriginForm(absl::string_view(target.data(), target.size())));
+        if (answer.has_value()) return Respond(*std::move(answer), /*keep_alive=*/false);
+      }
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
                                                                      req.version());
       http::async_write(socket_, *cont,

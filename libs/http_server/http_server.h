@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -62,6 +63,14 @@ struct HttpServerOptions {
   // the request (413 over max_body_bytes, 431, 400 for a malformed request), so that they can
   // be counted with the handler's; from a connection's thread.
   std::function<void(int status)> on_refused;
+  // For a request that announced its body with `Expect: 100-continue`: asked with its method
+  // and target (origin form) before the server invites the body. An answer given here is sent
+  // instead, the body is never read and the connection closes; so a client pushing megabytes
+  // to a wrong path learns it before uploading them. nullopt (or no function): the body is
+  // read and the handler called as usual. From a connection's thread; its answers are
+  // reported to on_refused too.
+  std::function<std::optional<HttpResponse>(absl::string_view method, absl::string_view target)>
+      answer_before_body;
 };
 
 class HttpServer {

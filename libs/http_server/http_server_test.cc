@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -166,6 +167,7 @@ class RawClient {
     EXPECT_EQ(connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
   }
   ~RawClient() { close(fd_); }
+  int fd() const { return fd_; }
   void Send(absl::string_view data) {
     EXPECT_EQ(send(fd_, data.data(), data.size(), 0), static_cast<ssize_t>(data.size()));
   }
@@ -513,6 +515,48 @@ TEST_F(HttpServerTest, AnswersCarryTheDateAndTheRequestsVersion) {
       absl::ParseTime("%a, %d %b %Y %H:%M:%S GMT", value, absl::UTCTimeZone(), &sent, &error))
       << value << ": " << error;
   EXPECT_LT(absl::AbsDuration(absl::Now() - sent), absl::Seconds(5)) << value;
+}
+
+// A client waiting for `100 Continue` is answered at once when the answer cannot depend on
+// its body, and never sends it; otherwise it is invited to.
+TEST_F(HttpServerTest, ARequestRefusedWhateverItsBodyIsAnsweredBeforeTheBodyIsSent) {
+  HttpServerOptions options;
+  std::atomic<int> refused_status{0};
+  options.on_refused = [&](int status) { refused_status = status; };
+  options.answer_before_body = [](absl::string_view method,
+                                  absl::string_view target) -> std::optional<HttpResponse> {
+    if (method == "PUT" && target == "/ok?x=1") return std::nullopt;
+    return HttpResponse::Error(404, absl::StrCat("no ", method, " ", target));
+  };
+  std::atomic<int> handled{0};
+  StartServer(options, [&](HttpRequest request, HttpResponder respond) {
+    ++handled;
+    HttpResponse response;
+    response.body = request.body;
+    respond(response);
+  });
+  {
+    RawClient client(server_->port());
+    client.Send(
+        "PUT http://h/nope HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
+        "Content-Length: 10000000\r\n\r\n");
+    const std::string answer = client.ReadUntilClosed();
+    EXPECT_THAT(answer, ::testing::StartsWith("HTTP/1.1 404 Not Found\r\n"));
+    EXPECT_THAT(answer, HasSubstr("no PUT /nope"));
+    EXPECT_THAT(answer, HasSubstr("Connection: close"));
+    EXPECT_EQ(refused_status.load(), 404);
+  }
+  EXPECT_EQ(handled.load(), 0);
+  RawClient client(server_->port());
+  client.Send(
+      "PUT /ok?x=1 HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n"
+      "Connection: close\r\n\r\n");
+  char interim[64] = {};
+  ASSERT_GT(recv(client.fd(), interim, sizeof(interim) - 1, 0), 0);
+  EXPECT_THAT(std::string(interim), ::testing::StartsWith("HTTP/1.1 100 Continue\r\n"));
+  client.Send("x 1\n");
+  EXPECT_THAT(client.ReadUntilClosed(), ::testing::EndsWith("\r\n\r\nx 1\n"));
+  EXPECT_EQ(handled.load(), 1);
 }
 
 TEST_F(HttpServerTest, ShutdownLetsRequestsInFlightGetTheirAnswer) {

@@ -190,63 +190,92 @@ void PushHandler::CountRefusedByServer(int status) {
   requests_.Add({"unread", "other", absl::StrCat(status)});
 }
 
-void PushHandler::Handle(HttpRequest request, HttpResponder respond) {
-  absl::StatusOr<std::string> path = PercentDecodePath(request.Path());
-  if (!path.ok()) {
-    return Finish("other", request.method, HttpResponse::Error(400, path.status().message()),
-                  respond);
+PushHandler::Routed PushHandler::Route(absl::string_view method, absl::string_view path) const {
+  Routed routed;
+  absl::StatusOr<std::string> decoded = PercentDecodePath(path);
+  if (!decoded.ok()) {
+    routed.refusal = HttpResponse::Error(400, decoded.status().message());
+    return routed;
   }
-  absl::string_view rest = *path;
+  routed.path = *std::move(decoded);
+  absl::string_view rest = routed.path;
   if (!absl::ConsumePrefix(&rest, options_.route_prefix)) {
-    return Finish("other", request.method, HttpResponse::Error(404, "not found"), respond);
+    routed.refusal = HttpResponse::Error(404, "not found");
+    return routed;
   }
-  const bool is_get = request.method == "GET" || request.method == "HEAD";
-  if (rest == "/-/healthy" || rest == "/-/ready") {
-    if (!is_get) {
-      HttpResponse response = HttpResponse::Error(405, "method not allowed");
-      response.headers.emplace_back("Allow", "GET, HEAD");
-      return Finish("health", request.method, std::move(response), respond);
+  const bool is_get = method == "GET" || method == "HEAD";
+  const auto get_only = [&](Routed::Kind kind, const char* label) {
+    routed.label = label;
+    if (is_get) {
+      routed.kind = kind;
+    } else {
+      routed.refusal = HttpResponse::Error(405, "method not allowed");
+      routed.refusal.headers.emplace_back("Allow", "GET, HEAD");
     }
-    if (rest == "/-/ready" && !client_->connected()) {
-      return Finish("health", request.method,
-                    HttpResponse::Error(503, "aggregator is not reachable"), respond);
-    }
-    return Finish("health", request.method, Text(200, "OK\n"), respond);
-  }
-  if (rest == "/metrics") {
-    if (!is_get) {
-      HttpResponse response = HttpResponse::Error(405, "method not allowed");
-      response.headers.emplace_back("Allow", "GET, HEAD");
-      return Finish("metrics", request.method, std::move(response), respond);
-    }
-    HttpResponse response = Text(200, registry_->Render());
-    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    return Finish("metrics", request.method, std::move(response), respond);
-  }
+    return routed;
+  };
+  if (rest == "/-/healthy") return get_only(Routed::kHealthy, "health");
+  if (rest == "/-/ready") return get_only(Routed::kReady, "health");
+  if (rest == "/metrics") return get_only(Routed::kMetrics, "metrics");
   // /metrics/job itself is no route (404 for every method, as in the Pushgateway).
   if (absl::ConsumePrefix(&rest, "/metrics/") &&
       (absl::StartsWith(rest, "job/") || absl::StartsWith(rest, "job@base64/"))) {
-    if (request.method != "PUT" && request.method != "POST" && request.method != "DELETE") {
-      HttpResponse response = HttpResponse::Error(
-          405, absl::StrCat("method ", request.method,
-                            " not allowed on a push path; use PUT, POST or DELETE"));
-      response.headers.emplace_back("Allow", "PUT, POST, DELETE");
-      return Finish(kPushRoute, request.method, std::move(response), respond);
+    routed.label = kPushRoute;
+    if (method != "PUT" && method != "POST" && method != "DELETE") {
+      routed.refusal = HttpResponse::Error(
+          405,
+          absl::StrCat("method ", method, " not allowed on a push path; use PUT, POST or DELETE"));
+      routed.refusal.headers.emplace_back("Allow", "PUT, POST, DELETE");
+      return routed;
     }
-    const int64_t receive_time_ns = absl::GetCurrentTimeNanos();
-    const Clock::time_point start = Clock::now();
-    if (decode_queue_ == nullptr || !IsLarge(request)) {
-      return HandlePush(request, rest, std::move(respond), receive_time_ns, start);
-    }
-    const size_t key_offset = rest.data() - path->data();
-    decode_queue_->Submit([this, request = std::move(request), path = std::move(*path), key_offset,
-                           respond = std::move(respond), receive_time_ns, start]() mutable {
-      HandlePush(request, absl::string_view(path).substr(key_offset), std::move(respond),
-                 receive_time_ns, start);
-    });
-    return;
+    routed.kind = Routed::kPush;
+    routed.key_offset = rest.data() - routed.path.data();
+    return routed;
   }
-  return Finish("other", request.method, HttpResponse::Error(404, "not found"), respond);
+  routed.refusal = HttpResponse::Error(404, "not found");
+  return routed;
+}
+
+std::optional<HttpResponse> PushHandler::AnswerBeforeBody(absl::string_view method,
+                                                          absl::string_view target) const {
+  Routed routed = Route(method, target.substr(0, target.find('?')));
+  if (routed.kind != Routed::kRefused) return std::nullopt;
+  return std::move(routed.refusal);
+}
+
+void PushHandler::Handle(HttpRequest request, HttpResponder respond) {
+  Routed routed = Route(request.method, request.Path());
+  switch (routed.kind) {
+    case Routed::kRefused:
+      return Finish(routed.label, request.method, std::move(routed.refusal), respond);
+    case Routed::kHealthy:
+      return Finish(routed.label, request.method, Text(200, "OK\n"), respond);
+    case Routed::kReady:
+      if (!client_->connected()) {
+        return Finish(routed.label, request.method,
+                      HttpResponse::Error(503, "aggregator is not reachable"), respond);
+      }
+      return Finish(routed.label, request.method, Text(200, "OK\n"), respond);
+    case Routed::kMetrics: {
+      HttpResponse response = Text(200, registry_->Render());
+      response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      return Finish(routed.label, request.method, std::move(response), respond);
+    }
+    case Routed::kPush:
+      break;
+  }
+  const int64_t receive_time_ns = absl::GetCurrentTimeNanos();
+  const Clock::time_point start = Clock::now();
+  if (decode_queue_ == nullptr || !IsLarge(request)) {
+    return HandlePush(request, absl::string_view(routed.path).substr(routed.key_offset),
+                      std::move(respond), receive_time_ns, start);
+  }
+  decode_queue_->Submit([this, request = std::move(request), path = std::move(routed.path),
+                         key_offset = routed.key_offset, respond = std::move(respond),
+                         receive_time_ns, start]() mutable {
+    HandlePush(request, absl::string_view(path).substr(key_offset), std::move(respond),
+               receive_time_ns, start);
+  });
 }
 
 bool PushHandler::IsLarge(const HttpRequest& request) const {

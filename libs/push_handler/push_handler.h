@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -59,6 +60,12 @@ class PushHandler {
   // Serves one request (an HttpHandler for HttpServer).
   void Handle(HttpRequest request, HttpResponder respond);
 
+  // An HttpServerOptions::answer_before_body: the answer Handle would give a request whatever
+  // its body (a bad or unknown path, a method the route does not take), so that a client that
+  // waits for `100 Continue` is not invited to upload a body only to be refused.
+  std::optional<HttpResponse> AnswerBeforeBody(absl::string_view method,
+                                               absl::string_view target) const;
+
   // Counts an answer the HTTP server made itself before the request reached Handle (an
   // HttpServerOptions::on_refused), in pushgate_front_requests_total as route="unread".
   void CountRefusedByServer(int status);
@@ -71,6 +78,16 @@ class PushHandler {
   }
 
   // `receive_time_ns` and `start` are when the request was taken (on the HTTP thread).
+  // Where a request goes: a route that serves it, or the refusal it gets whatever its body.
+  struct Routed {
+    enum Kind { kRefused, kHealthy, kReady, kMetrics, kPush } kind = kRefused;
+    const char* label = "other";  // the route label of pushgate_front_requests_total
+    HttpResponse refusal;         // kRefused
+    std::string path;             // percent-decoded
+    size_t key_offset = 0;        // kPush: where the grouping key starts in `path`
+  };
+  // `path`: the request target without its query.
+  Routed Route(absl::string_view method, absl::string_view path) const;
   void HandlePush(HttpRequest& request, absl::string_view key_path, HttpResponder respond,
                   int64_t receive_time_ns, Clock::time_point start);
   // Whether decoding the push in `request` would hold up its HTTP thread too long.

@@ -262,6 +262,26 @@ TEST_F(PushHandlerTest, RoutesOutsideThePrefixAndWrongMethodsAreRefused) {
   EXPECT_TRUE(processor_.received().empty());
 }
 
+// What a client waiting for `100 Continue` is told before it sends its body: only answers
+// the body cannot change.
+TEST_F(PushHandlerTest, AnswersBeforeTheBodyOnlyWhatTheBodyCannotChange) {
+  EXPECT_EQ(handler_->AnswerBeforeBody("PUT", "/pg/metrics/job/j?x=1"), std::nullopt);
+  EXPECT_EQ(handler_->AnswerBeforeBody("DELETE", "/pg/metrics/job@base64/ag/a/b"), std::nullopt);
+  EXPECT_EQ(handler_->AnswerBeforeBody("GET", "/pg/metrics"), std::nullopt);
+  EXPECT_EQ(handler_->AnswerBeforeBody("PUT", "/metrics/job/j")->status, 404);  // no prefix
+  EXPECT_EQ(handler_->AnswerBeforeBody("PUT", "/pg/metrics/job")->status, 404);
+  EXPECT_EQ(handler_->AnswerBeforeBody("PUT", "/pg/metrics/job/%zz")->status, 400);
+  const std::optional<HttpResponse> wrong_method =
+      handler_->AnswerBeforeBody("PATCH", "/pg/metrics/job/j");
+  ASSERT_TRUE(wrong_method.has_value());
+  EXPECT_EQ(wrong_method->status, 405);
+  EXPECT_THAT(wrong_method->headers, ::testing::Contains(std::make_pair(
+                                         std::string("Allow"), std::string("PUT, POST, DELETE"))));
+  // Handle gives the same answers.
+  EXPECT_EQ(Handle("PATCH", "/pg/metrics/job/j").status, 405);
+  EXPECT_EQ(Handle("PUT", "/pg/metrics/job/%zz", "x 1\n").status, 400);
+}
+
 TEST_F(PushHandlerTest, RequestsAreCountedUnderABoundedSetOfMethods) {
   EXPECT_EQ(Handle("BREW", "/pg/metrics/job/j").status, 405);
   EXPECT_EQ(Handle("PURGE", "/pg/nothing").status, 404);

@@ -124,6 +124,10 @@ int main(int argc, char** argv) {
   server_options.threads = absl::GetFlag(FLAGS_threads);
   server_options.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
   server_options.on_refused = [&handler](int status) { handler.CountRefusedByServer(status); };
+  server_options.answer_before_body = [&handler](absl::string_view method,
+                                                 absl::string_view target) {
+    return handler.AnswerBeforeBody(method, target);
+  };
   pushgate::HttpServer server(
       server_options, [&handler](pushgate::HttpRequest request, pushgate::HttpResponder respond) {
         handler.Handle(std::move(request), std::move(respond));
