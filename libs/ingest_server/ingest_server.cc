@@ -140,8 +140,9 @@ class Stream {
       --outstanding_;
       if (!processing_) StartWriteLocked();
     }
-    // Ends the stream with `status` (its acks not yet written are dropped): for a message
-    // the stream cannot take. Called while the message is handed over.
+    // Ends the stream with `status` once the write under way, if any, is done (acks not yet
+    // written then are dropped): for a message the stream cannot take. Called while the
+    // message is handed over.
     void Refuse(grpc::Status status) {
       absl::MutexLock lock(&mu_);
       refusal_ = std::move(status);
@@ -424,7 +425,9 @@ class IngestServer::Service {
     };
     batches_.pack = [](std::deque<PushAck>& ready, AckBatch* out) {
       // The acks of a huge batch are not kept for reuse for the stream's lifetime.
-      if (out->acks().ClearedCount() > static_cast<int>(kKeptViews)) AckBatch().Swap(out);
+      if (out->acks().ClearedCount() > static_cast<int>(kMaxUnansweredPushes)) {
+        AckBatch().Swap(out);
+      }
       // At most about kMaxAckBatchBytes in one message: gRPC clients refuse messages over
       // 4 MiB by default, and acks of refused pushes carry messages of their own.
       size_t bytes = 0;

@@ -175,9 +175,10 @@ absl::Status PushPipeline::BreaksTheContract(const PushView& view) {
     return absl::InvalidArgumentError("grouping_key.job is empty: every push names its job");
   }
   if (view.receive_time_ns() <= 0) {
-    return absl::InvalidArgumentError(
-        "receive_time_ns is not set: give the time the push was received, which points "
-        "without a timestamp of their own get");
+    return absl::InvalidArgumentError(absl::StrCat(
+        "receive_time_ns is ", view.receive_time_ns(),
+        ": give the time the push was received (nanoseconds since the epoch), which points "
+        "without a timestamp of their own get"));
   }
   for (const FamilyView& family : view.families()) {
     if (!pushgate::v1::MetricType_IsValid(family.type)) {
@@ -342,9 +343,10 @@ void PushPipeline::RegisterMetrics(MetricsRegistry* registry) {
                                "Pushes received over the ingest API, by method.", {"method"});
   refused_ =
       &registry->Counter("pushgate_aggregator_pushes_refused_total",
-                         "Pushes refused: the spool could not store them (reason: the status), or "
+                         "Pushes refused: the spool could not store them (reason: the status), "
                          "they would convert to more than --max_converted_bytes_per_push "
-                         "(converts_too_large).",
+                         "(converts_too_large), or they break proto/ingest.proto's contract: an "
+                         "unknown method or family type, no job, no receive time (contract).",
                          {"reason"});
   points_ = &registry->Counter("pushgate_aggregator_points_total",
                                "Line-protocol points produced from spooled pushes.");

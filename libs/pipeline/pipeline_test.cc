@@ -324,7 +324,7 @@ TEST_F(PipelineTest, PushesThatBreakTheContractAreRefusedBeforeTheyAreStored) {
   const std::vector<std::pair<PushRequest, std::string>> cases = {
       {unknown_method, "method 7 is none of PUT, POST and DELETE"},
       {no_job, "grouping_key.job is empty"},
-      {no_time, "receive_time_ns is not set"},
+      {no_time, "receive_time_ns is 0: give the time the push was received"},
       {unknown_type, "family \"jobs_done\" has type 42, which is no MetricType"},
   };
   for (const auto& [push, why] : cases) {

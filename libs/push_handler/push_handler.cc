@@ -266,16 +266,36 @@ void PushHandler::Handle(HttpRequest request, HttpResponder respond) {
   }
   const int64_t receive_time_ns = absl::GetCurrentTimeNanos();
   const Clock::time_point start = Clock::now();
-  if (decode_queue_ == nullptr || !IsLarge(request)) {
+  const size_t bytes = request.body.size();
+  if (decode_queue_ == nullptr || decoding_stopped_.load() || !IsLarge(request) ||
+      decode_queue_bytes_.load() + bytes > options_.max_decode_queue_bytes) {
     return HandlePush(request, absl::string_view(routed.path).substr(routed.key_offset),
                       std::move(respond), receive_time_ns, start);
   }
+  decode_queue_bytes_ += bytes;
   decode_queue_->Submit([this, request = std::move(request), path = std::move(routed.path),
                          key_offset = routed.key_offset, respond = std::move(respond),
-                         receive_time_ns, start]() mutable {
+                         receive_time_ns, start, bytes]() mutable {
+    decode_queue_bytes_ -= bytes;
+    const double waited = SecondsSince(start);
+    if (decoding_stopped_.load() || waited > absl::ToDoubleSeconds(options_.max_decode_wait)) {
+      push_duration_.Observe(waited);
+      HttpResponse response = HttpResponse::Error(
+          503, decoding_stopped_.load()
+                   ? std::string("the front is shutting down; push again")
+                   : absl::StrCat("push waited ", absl::FormatDuration(absl::Seconds(waited)),
+                                  " for a decode thread; retry later"));
+      response.headers.emplace_back("Retry-After", absl::StrCat(options_.retry_after_seconds));
+      return Finish(kPushRoute, request.method, std::move(response), respond);
+    }
     HandlePush(request, absl::string_view(path).substr(key_offset), std::move(respond),
                receive_time_ns, start);
   });
+}
+
+void PushHandler::StopDecoding() {
+  decoding_stopped_.store(true);
+  decode_queue_.reset();  // answers what is still queued, then joins the threads
 }
 
 bool PushHandler::IsLarge(const HttpRequest& request) const {

@@ -10,6 +10,7 @@
 #ifndef PUSHGATE_LIBS_PUSH_HANDLER_PUSH_HANDLER_H_
 #define PUSHGATE_LIBS_PUSH_HANDLER_PUSH_HANDLER_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -17,6 +18,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "libs/http_server/http_server.h"
 #include "libs/ingest_client/ingest_client.h"
 #include "libs/self_metrics/self_metrics.h"
@@ -43,6 +45,12 @@ struct PushHandlerOptions {
   // 0: every push is decoded on its HTTP thread.
   size_t large_push_bytes = 64 << 10;
   int decode_threads = 1;
+  // Bodies waiting for a decode thread, in bytes; beyond it a large push is decoded on its HTTP
+  // thread again, which then reads no other request meanwhile (the backpressure there was).
+  size_t max_decode_queue_bytes = 64 << 20;
+  // A large push that waited this long for a decode thread gets 503 instead: its client has
+  // likely given up (and may have sent it again).
+  absl::Duration max_decode_wait = absl::Seconds(10);
 };
 
 // Metrics text compresses about 10 to 20 times: a compressed body counts this many times
@@ -69,6 +77,11 @@ class PushHandler {
   // Counts an answer the HTTP server made itself before the request reached Handle (an
   // HttpServerOptions::on_refused), in pushgate_front_requests_total as route="unread".
   void CountRefusedByServer(int status);
+
+  // Answers the large pushes still waiting for a decode thread with 503, without decoding
+  // them, and stops the decode threads. Call after the HTTP server stopped calling Handle and
+  // before it is destroyed: the answers go to its connections.
+  void StopDecoding();
 
  private:
   // Durations are measured on a clock that wall-clock adjustments do not move.
@@ -110,6 +123,8 @@ class PushHandler {
   MetricFamilyValues& rejected_pushes_;
   MetricFamilyValues& series_received_;
   HistogramMetric& push_duration_;
+  std::atomic<size_t> decode_queue_bytes_{0};
+  std::atomic<bool> decoding_stopped_{false};
   // Declared last: destroyed first, it runs the pushes still queued, which use the rest.
   std::unique_ptr<WorkQueue> decode_queue_;
 };

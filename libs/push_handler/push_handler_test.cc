@@ -185,6 +185,38 @@ TEST_F(PushHandlerTest, LargePushesAreDecodedOnTheDecodeThread) {
   EXPECT_GT(push.families(0).series_size(), 20);
 }
 
+// A large push that waited too long for a decode thread is answered 503, not decoded (its
+// client has likely given up); after StopDecoding the threads are gone and pushes are
+// decoded on the thread that hands them over.
+TEST_F(PushHandlerTest, LargePushesThatWaitedTooLongOrCameAfterStopAreNotQueued) {
+  PushHandlerOptions options;
+  options.route_prefix = "/pg";
+  options.large_push_bytes = 10;
+  options.max_decode_wait = absl::ZeroDuration();
+  PushHandler handler(options, client_.get(), &registry_);
+  const auto handle = [&handler](std::string body) {
+    HttpRequest request;
+    request.method = "PUT";
+    request.target = "/pg/metrics/job/j";
+    request.body = std::move(body);
+    std::promise<std::pair<HttpResponse, std::string>> answered;
+    handler.Handle(std::move(request), [&](HttpResponse r) {
+      answered.set_value({std::move(r), CurrentThreadName()});
+    });
+    return answered.get_future().get();
+  };
+  const auto [stale, stale_thread] = handle("up 1\nup 2\nup 3\n");
+  EXPECT_EQ(stale.status, 503);
+  EXPECT_THAT(stale.body, HasSubstr("for a decode thread; retry later"));
+  EXPECT_EQ(stale_thread, "decode");
+  EXPECT_TRUE(processor_.received().empty());
+
+  handler.StopDecoding();
+  const auto [after, after_thread] = handle("bad{ 1\nbad{ 2\n");
+  EXPECT_EQ(after.status, 400);
+  EXPECT_EQ(after_thread, CurrentThreadName());
+}
+
 TEST_F(PushHandlerTest, RepeatedTextPushesOfAGroupArriveWithTheirOwnValues) {
   // From the third push of a group on, its text is matched with the group's earlier push
   // instead of being parsed; what arrives must not change.

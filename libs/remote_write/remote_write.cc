@@ -61,8 +61,17 @@ class SeriesWriter {
     // a repeated one. A stable sort keeps equal names in order of precedence, so the first of
     // each is the one kept; sorting also keeps a series of thousands of labels from costing
     // the square of their number, as comparing each with the others did.
-    std::stable_sort(labels_.begin(), labels_.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    const auto by_name = [](const auto& a, const auto& b) { return a.first < b.first; };
+    if (labels_.size() <= kInsertionSortMax) {
+      // Stable too, and without the buffer std::stable_sort allocates on every call.
+      for (size_t i = 1; i < labels_.size(); ++i) {
+        for (size_t k = i; k > 0 && by_name(labels_[k], labels_[k - 1]); --k) {
+          std::swap(labels_[k], labels_[k - 1]);
+        }
+      }
+    } else {
+      std::stable_sort(labels_.begin(), labels_.end(), by_name);
+    }
     labels_.erase(std::unique(labels_.begin(), labels_.end(),
                               [](const auto& a, const auto& b) { return a.first == b.first; }),
                   labels_.end());
@@ -106,6 +115,7 @@ class SeriesWriter {
   const PushView& push_;
   const RemoteWriteOptions& options_;
   std::string* const out_;
+  static constexpr size_t kInsertionSortMax = 32;
   std::vector<std::pair<absl::string_view, absl::string_view>> labels_;
   size_t samples_ = 0;
 };

@@ -444,18 +444,19 @@ bool Spool::Impl::PrepareSpare() {
     recycled = recycled_parked_ && rename(PathOf(kRecycledFile).c_str(), path.c_str()) == 0;
     recycled_parked_ = false;
   }
-  // A new spare takes a whole segment of the disk at once. With less than two segments free it
-  // would take the space the active segment's commits need (a full disk while nothing is
-  // undelivered); without it a roll creates the next segment, which grows as it is written.
-  if (!recycled) {
-    const uint64_t free = FreeBytes();
-    if (free / 2 < options_.segment_bytes) {
-      LOG_EVERY_T(WARNING, 600) << "spool: " << free << " bytes free on the disk of "
-                                << options_.dir << ", under two segments ("
-                                << options_.segment_bytes << " bytes each): no segment is "
-                                << "prepared ahead, commits keep the space";
-      return false;
-    }
+  // A spare holds a whole segment of the disk. With less than two segments free it would
+  // take the space the active segment's commits need (a full disk while nothing is
+  // undelivered, and no roll to free it, as the active segment cannot fill); without it a
+  // roll creates the next segment, which grows as it is written. A released segment parked
+  // for reuse is deleted then rather than kept, giving its space back.
+  const uint64_t free = FreeBytes();
+  if (free / 2 < options_.segment_bytes) {
+    if (recycled) unlink(path.c_str());
+    LOG_EVERY_T(WARNING, 600) << "spool: " << free << " bytes free on the disk of " << options_.dir
+                              << ", under two segments (" << options_.segment_bytes
+                              << " bytes each): no segment is prepared ahead, commits keep the "
+                                 "space";
+    return false;
   }
   const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | (recycled ? 0 : O_TRUNC), 0644);
   if (fd < 0) {

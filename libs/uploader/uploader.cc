@@ -205,6 +205,7 @@ Uploader::Outcome Uploader::DeliverAdds(Batch& batch, size_t begin, size_t end) 
   for (int attempt = 0;; ++attempt) {
     absl::Status status = sink_->Send(body);
     if (status.ok()) {
+      took_data_ = true;
       if (attempt > 0) {
         LOG(INFO) << "uploader: " << sink_->Describe() << " accepted a batch after " << attempt
                   << " retries";
@@ -215,13 +216,17 @@ Uploader::Outcome Uploader::DeliverAdds(Batch& batch, size_t begin, size_t end) 
       status = ClassifyRefusal(batch, status);
     }
     if (!absl::IsUnavailable(status)) {
-      if (end - begin > 1) {
+      const bool too_large = absl::IsOutOfRange(status);
+      if (!too_large && end - begin > 1 && batch.data_split_requests_left < 0) {
+        batch.data_split_requests_left = DataSplitBudget(batch.add_ends.size());
+      }
+      if (end - begin > 1 && (too_large || batch.data_split_requests_left >= 2)) {
+        if (!too_large) batch.data_split_requests_left -= 2;
         // 413: the backend takes less per request than --batch_max_bytes. Any other refusal
         // of the data: it refuses some pushes (an out-of-order sample makes Prometheus refuse
         // the whole request, with every other client's points in it). Either way halves,
         // split between pushes, until each part is taken or a single push is refused, cost
         // requests, not other pushes' data.
-        const bool too_large = absl::IsOutOfRange(status);
         if (ShouldLog(too_large ? &last_size_split_log_ : &last_data_split_log_,
                       absl::Seconds(10))) {
           LOG(WARNING) << "uploader: " << sink_->Describe() << " refused " << body.size()
@@ -243,8 +248,9 @@ Uploader::Outcome Uploader::DeliverAdds(Batch& batch, size_t begin, size_t end) 
       // The count is in pushgate_aggregator_upload_points_dropped_total.
       if (ShouldLog(&last_refusal_log_, absl::Seconds(10))) {
         LOG(ERROR) << "uploader: " << sink_->Describe() << " permanently rejected " << points
-                   << " points (" << body.size()
-                   << " bytes) of one push; dropping them: " << ForLog(status);
+                   << " points (" << body.size() << " bytes) of " << end - begin
+                   << (end - begin == 1 ? " push" : " pushes")
+                   << "; dropping them: " << ForLog(status);
       }
       batch.points_dropped += points;
       ++batch.rejections;
@@ -266,22 +272,36 @@ Uploader::Outcome Uploader::DeliverAdds(Batch& batch, size_t begin, size_t end) 
 
 // A refusal other than 413 (400 in the main) may be about some of the data, a sample the
 // backend will not take, or about every upload: a URL without InfluxDB's database, a path
-// VictoriaMetrics does not serve, line protocol sent to a remote-write receiver. An empty
-// upload tells them apart: InfluxDB, VictoriaMetrics and Prometheus take one (204) where
-// they take the format at all. Dropping the data for a configuration mistake would lose
-// every batch until it is fixed; kept, it waits in the spool, as for a 404.
+// VictoriaMetrics does not serve, line protocol sent to a remote-write receiver. Dropping the
+// data for a configuration mistake would lose every batch until it is fixed; kept, it waits
+// in the spool, as for a 404. A backend that took data since start has the right URL and
+// format. Before that, an empty upload tells them apart: InfluxDB 1.x, VictoriaMetrics and
+// Prometheus take one (204) where they take the format at all, and refuse it with the very
+// answer they gave the data where they do not; InfluxDB 2 refuses every empty upload, but
+// with its own message ("writing requires points"), so a different answer means the data.
 absl::Status Uploader::ClassifyRefusal(Batch& batch, const absl::Status& refusal) {
-  const absl::Status probe = sink_->Send("");
-  if (probe.ok()) {
+  if (took_data_) {
     batch.data_refused = true;
     return refusal;
   }
+  const absl::Status probe = sink_->Send("");
   if (absl::IsUnavailable(probe)) return probe;
+  if (probe.ok() || probe.code() != refusal.code() || probe.message() != refusal.message()) {
+    batch.data_refused = true;
+    return refusal;
+  }
   return absl::UnavailableError(
       absl::StrCat(refusal.message(),
                    " (an empty upload is refused too, so it is the upload, not the data, that is "
                    "wrong: check --upload_url (path, database) and --upload_format; the data is "
                    "kept and retried)"));
+}
+
+int Uploader::DataSplitBudget(size_t adds) {
+  // Two requests per split level find one refused push among `adds`; enough for a few.
+  int levels = 0;
+  while ((size_t{1} << levels) < adds) ++levels;
+  return 4 * levels + 8;
 }
 
 bool Uploader::ShouldLog(absl::Time* last, absl::Duration every) {

@@ -171,9 +171,12 @@ class Uploader {
     // Set by Deliver: points in parts the backend refused for good, and how many refusals.
     uint64_t points_dropped = 0;
     uint64_t rejections = 0;
-    // The backend took an empty upload after refusing this batch: it refuses some of the
-    // data, not every upload (see ClassifyRefusal).
+    // The backend refuses some of this batch's data, not every upload (see ClassifyRefusal).
     bool data_refused = false;
+    // Requests left for splitting the batch to find the pushes refused (set at the first
+    // split): a backend refusing every push of a large batch would otherwise take 2N - 1
+    // requests; once spent, a refused part is dropped whole.
+    int data_split_requests_left = -1;
   };
   // kDelivered: delivered, except any points_dropped; kDropped: nothing delivered.
   enum class Outcome { kDelivered, kDropped, kAbandoned };
@@ -190,6 +193,8 @@ class Uploader {
   // Whether a line logged at most every `every` (per uploader: each backend's problems are
   // logged apart) may be written now; `last` is when one was last written.
   static bool ShouldLog(absl::Time* last, absl::Duration every);
+  // Batch::data_split_requests_left for a batch of `adds` Adds.
+  static int DataSplitBudget(size_t adds);
   absl::Duration RetryDelay(int attempt, const absl::Status& status);
   // Waits until `until`; false (at once) when Stop()'s drain deadline passes first.
   bool SleepUnlessAbandoned(absl::Time until) ABSL_LOCKS_EXCLUDED(mu_);
@@ -197,6 +202,9 @@ class Uploader {
 
   const std::unique_ptr<Sink> sink_;
   const UploaderOptions options_;
+  // Whether the backend has taken a non-empty upload since start: its URL and format are
+  // right, so a later refusal is about the data. Upload thread only.
+  bool took_data_ = false;
   // When the upload thread last logged a refusal, a split for size, a split for the data.
   absl::Time last_refusal_log_ = absl::InfinitePast();
   absl::Time last_size_split_log_ = absl::InfinitePast();

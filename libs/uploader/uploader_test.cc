@@ -961,6 +961,50 @@ TEST(UploaderHttpTest, RetriesOn500And429ThenDeliversEverythingOnce) {
   EXPECT_EQ(server.connections(), 1);
 }
 
+// InfluxDB 2 refuses every empty upload, with an answer of its own: a batch with a push it
+// refuses is still split, not kept as if the URL were wrong (which would stall the backend).
+TEST(UploaderTest, AnEmptyUploadRefusedWithAnotherAnswerStillMeansTheData) {
+  auto backend = std::make_shared<FakeBackend>();
+  backend->respond = [](absl::string_view body, int) {
+    if (body.empty()) return absl::InvalidArgumentError("writing requires points");
+    return absl::StrContains(body, "bad") ? absl::InvalidArgumentError("partial write")
+                                          : absl::OkStatus();
+  };
+  Uploader uploader(std::make_unique<FakeSink>(backend), FastOptions());
+  uploader.Add("bad v=1\n", 1, 1);
+  uploader.Add("good v=1\n", 1, 2);
+  ASSERT_TRUE(uploader.Flush());
+  EXPECT_THAT(backend->Accepted(), ElementsAre("good v=1\n"));
+  EXPECT_EQ(uploader.stats().points_dropped, 1u);
+  // Once the backend took data, a refusal is about the data: no empty upload is sent.
+  const size_t before = backend->Attempts().size();
+  uploader.Add("bad v=2\n", 1, 3);
+  uploader.Add("good v=2\n", 1, 4);
+  ASSERT_TRUE(uploader.Flush());
+  const std::vector<std::string> attempts = backend->Attempts();
+  EXPECT_THAT(std::vector<std::string>(attempts.begin() + before, attempts.end()),
+              ElementsAre("bad v=2\ngood v=2\n", "bad v=2\n", "good v=2\n"));
+  EXPECT_EQ(uploader.stats().points_dropped, 2u);
+}
+
+// A backend refusing every push of a large batch costs a bounded number of requests, not one
+// per push and split; what is left when they are spent is dropped whole.
+TEST(UploaderTest, FindingRefusedPushesTakesABoundedNumberOfRequests) {
+  auto backend = std::make_shared<FakeBackend>();
+  backend->respond = [](absl::string_view body, int) {
+    return body.empty() ? absl::OkStatus() : absl::InvalidArgumentError("out of bounds");
+  };
+  UploaderOptions o = FastOptions();
+  o.batch_max_points = 1000;
+  Uploader uploader(std::make_unique<FakeSink>(backend), o);
+  for (int i = 0; i < 256; ++i) uploader.Add(Line(i), 1, i + 1);
+  ASSERT_TRUE(uploader.Flush());
+  // The batch, the empty upload, and 4 * log2(256) + 8 = 40 requests to split it.
+  EXPECT_LE(backend->Attempts().size(), 42u);
+  EXPECT_EQ(uploader.stats().points_dropped, 256u);
+  EXPECT_EQ(uploader.stats().delivered_position, 256u);
+}
+
 // Over HTTP: a 400, then an empty upload taken, so the batch goes again in halves and only
 // the push refused again is dropped.
 TEST(UploaderHttpTest, ABadRequestDropsOnlyThePushRefused) {

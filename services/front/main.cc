@@ -116,6 +116,7 @@ int main(int argc, char** argv) {
       static_cast<size_t>(absl::GetFlag(FLAGS_text_shape_cache_bytes));
   handler_options.large_push_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_large_push_bytes));
   handler_options.decode_threads = absl::GetFlag(FLAGS_decode_threads);
+  handler_options.max_decode_wait = absl::GetFlag(FLAGS_ack_timeout);
   pushgate::MetricsRegistry registry;
   pushgate::PushHandler handler(handler_options, &client, &registry);
 
@@ -144,6 +145,9 @@ int main(int argc, char** argv) {
   const std::string signal = pushgate::WaitForTerminationSignal();
   LOG(INFO) << "received " << signal << ", shutting down";
   server.Shutdown(absl::GetFlag(FLAGS_drain_timeout));
+  // Large pushes still waiting to be decoded are answered while the server's connections
+  // still exist (they are gone with `server`, declared after the handler).
+  handler.StopDecoding();
   client.Stop();
   return 0;
 }
