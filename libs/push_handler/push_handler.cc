@@ -210,9 +210,9 @@ PushHandler::Routed PushHandler::Route(absl::string_view method, absl::string_vi
       routed.kind = kind;
     } else {
       routed.refusal = HttpResponse::Error(405, "method not allowed");
-      routed.refusal.headers.emplace_back("Allow", "GET, HEAD");
+      routed.refusal->headers.emplace_back("Allow", "GET, HEAD");
     }
-    return routed;
+    return std::move(routed);
   };
   if (rest == "/-/healthy") return get_only(Routed::kHealthy, "health");
   if (rest == "/-/ready") return get_only(Routed::kReady, "health");
@@ -225,7 +225,7 @@ PushHandler::Routed PushHandler::Route(absl::string_view method, absl::string_vi
       routed.refusal = HttpResponse::Error(
           405,
           absl::StrCat("method ", method, " not allowed on a push path; use PUT, POST or DELETE"));
-      routed.refusal.headers.emplace_back("Allow", "PUT, POST, DELETE");
+      routed.refusal->headers.emplace_back("Allow", "PUT, POST, DELETE");
       return routed;
     }
     routed.kind = Routed::kPush;
@@ -238,16 +238,15 @@ PushHandler::Routed PushHandler::Route(absl::string_view method, absl::string_vi
 
 std::optional<HttpResponse> PushHandler::AnswerBeforeBody(absl::string_view method,
                                                           absl::string_view target) const {
-  Routed routed = Route(method, target.substr(0, target.find('?')));
-  if (routed.kind != Routed::kRefused) return std::nullopt;
-  return std::move(routed.refusal);
+  return Route(method, target.substr(0, target.find('?'))).refusal;
 }
 
 void PushHandler::Handle(HttpRequest request, HttpResponder respond) {
   Routed routed = Route(request.method, request.Path());
+  if (routed.refusal.has_value()) {
+    return Finish(routed.label, request.method, *std::move(routed.refusal), respond);
+  }
   switch (routed.kind) {
-    case Routed::kRefused:
-      return Finish(routed.label, request.method, std::move(routed.refusal), respond);
     case Routed::kHealthy:
       return Finish(routed.label, request.method, Text(200, "OK\n"), respond);
     case Routed::kReady:

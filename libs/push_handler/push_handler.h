@@ -93,9 +93,11 @@ class PushHandler {
   // `receive_time_ns` and `start` are when the request was taken (on the HTTP thread).
   // Where a request goes: a route that serves it, or the refusal it gets whatever its body.
   struct Routed {
-    enum Kind { kRefused, kHealthy, kReady, kMetrics, kPush } kind = kRefused;
+    // The refusal, if there is one; otherwise the route that serves the request. (Optional,
+    // so that a push is not handed a response to build and throw away.)
+    std::optional<HttpResponse> refusal;
+    enum Kind { kHealthy, kReady, kMetrics, kPush } kind = kPush;
     const char* label = "other";  // the route label of pushgate_front_requests_total
-    HttpResponse refusal;         // kRefused
     std::string path;             // percent-decoded
     size_t key_offset = 0;        // kPush: where the grouping key starts in `path`
   };
