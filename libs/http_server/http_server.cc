@@ -221,8 +221,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (ec) return OnReadError(ec);
     http::request<http::string_body> msg = parser_->release();
     keep_alive_ = msg.keep_alive();
-    version_ = msg.version();
-    head_ = msg.method() == http::verb::head;
     HttpRequest request;
     request.method = std::string(msg.method_string());
     request.target = OriginForm(absl::string_view(msg.target().data(), msg.target().size()));
