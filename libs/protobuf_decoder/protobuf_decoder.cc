@@ -185,6 +185,9 @@ void ConvertHistogram(const client::Histogram& in, v1::Histogram* out) {
   auto* buckets = out->mutable_buckets();
   buckets->Reserve(in.bucket_size());
   for (const client::Bucket& b : in.bucket()) {
+    // As in the text format (and Prometheus' parsers), a bucket without a bound that orders
+    // is dropped, not the push.
+    if (std::isnan(b.upper_bound())) continue;
     v1::Bucket* o = buckets->Add();
     o->set_upper_bound(b.upper_bound());
     o->set_cumulative_count(b.has_cumulative_count_float()
@@ -195,7 +198,7 @@ void ConvertHistogram(const client::Histogram& in, v1::Histogram* out) {
     return a->upper_bound() < b->upper_bound();
   };
   // Clients send buckets in order; sorting the element pointers keeps the rare other case
-  // cheap. Bounds are known not to be NaN here, so the order is a strict weak one.
+  // cheap. NaN bounds were left out, so the order is a strict weak one.
   if (!std::is_sorted(buckets->pointer_begin(), buckets->pointer_end(), by_bound)) {
     std::stable_sort(buckets->pointer_begin(), buckets->pointer_end(), by_bound);
   }
@@ -358,11 +361,6 @@ absl::Status ConvertFamily(const Position& pos, const TextParserLimits& limits,
           return MetricError(
               pos, name, m,
               absl::StrCat("a ", v1::MetricType_Name(type), " family's metric has no histogram"));
-        }
-        for (const client::Bucket& b : metric->histogram().bucket()) {
-          if (std::isnan(b.upper_bound())) {
-            return MetricError(pos, name, m, "histogram bucket with a NaN upper bound");
-          }
         }
         ConvertHistogram(metric->histogram(), series->mutable_histogram());
         break;

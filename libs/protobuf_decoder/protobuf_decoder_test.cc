@@ -770,10 +770,24 @@ TEST(DecodeProtobufPushTest, UnknownTypeIsRejected) {
               HasSubstr("unknown metric type 9"));
 }
 
-TEST(DecodeProtobufPushTest, NaNBucketBoundIsRejected) {
+// As a text bucket `le="NaN"` is: the bucket goes, the series and its other buckets stay.
+TEST(DecodeProtobufPushTest, ABucketWithANaNBoundIsDropped) {
   client::MetricFamily family = Family("h", client::HISTOGRAM);
-  AddMetric(&family, {})->mutable_histogram()->add_bucket()->set_upper_bound(std::nan(""));
-  EXPECT_THAT(Rejected(Delimited({family})), HasSubstr("NaN upper bound"));
+  client::Histogram* h = AddMetric(&family, {{"a", "b"}})->mutable_histogram();
+  h->set_sample_count(3);
+  h->set_sample_sum(1.5);
+  for (double bound : {1.0, std::nan(""), 0.5}) {
+    client::Bucket* b = h->add_bucket();
+    b->set_upper_bound(bound);
+    b->set_cumulative_count(bound == 1.0 ? 3 : 2);
+  }
+  const Families families = MustDecode(Delimited({family}));
+  ASSERT_EQ(families.size(), 1);
+  ASSERT_EQ(families[0].series_size(), 1);
+  const v1::Histogram& out = families[0].series(0).histogram();
+  EXPECT_THAT(Buckets(out), ElementsAre(Pair(0.5, 2), Pair(1.0, 3)));
+  EXPECT_EQ(out.count(), 3);
+  EXPECT_EQ(out.sum(), 1.5);
 }
 
 // --- Limits ---
@@ -855,6 +869,7 @@ TEST(ProtobufDecoderTest, PushesOverALimitAreRefusedBeforeTheyAreBuilt) {
   const std::string empty_metric = Wrap('\x22', "");
   const std::string gauge = std::string("\x0a\x01\x61\x18\x01", 5);      // name "a", GAUGE
   const std::string histogram = std::string("\x0a\x01\x61\x18\x04", 5);  // name "a", HISTOGRAM
+  const std::string counter = std::string("\x0a\x01\x61\x18\x00", 5);    // name "a", COUNTER
   const struct {
     const char* what;
     std::string body;
@@ -867,6 +882,38 @@ TEST(ProtobufDecoderTest, PushesOverALimitAreRefusedBeforeTheyAreBuilt) {
        "metric 1: label count 3000000 exceeds --max_labels_per_series (64)"},
       {"empty buckets",
        Wrap(0, histogram + Wrap('\x22', Wrap('\x3a', Repeat(Wrap('\x1a', ""), kElements)))),
+       "number of samples exceeds --max_samples_per_push (100000)"},
+      // Native histograms' spans, deltas and counts are carried; exemplars and their labels are
+      // built before they are dropped. Each counts as a sample.
+      {"empty native spans",
+       Wrap(0, histogram + Wrap('\x22', Wrap('\x3a', Repeat(Wrap('\x62', ""), kElements)))),
+       "number of samples exceeds --max_samples_per_push (100000)"},
+      {"packed native deltas",
+       Wrap(0,
+            histogram + Wrap('\x22', Wrap('\x3a', Wrap('\x6a', std::string(kElements, '\x02'))))),
+       "number of samples exceeds --max_samples_per_push (100000)"},
+      {"packed native counts",
+       Wrap(0,
+            histogram + Wrap('\x22', Wrap('\x3a', Wrap('\x72', std::string(8 * kElements, '\0'))))),
+       "number of samples exceeds --max_samples_per_push (100000)"},
+      {"empty histogram exemplars",  // field 16: a two-byte tag
+       Wrap(0, histogram +
+                   Wrap('\x22', Wrap('\x3a', Repeat(std::string("\x82\x01\x00", 3), kElements)))),
+       "number of samples exceeds --max_samples_per_push (100000)"},
+      {"labels of a bucket's exemplar",
+       Wrap(0,
+            histogram + Wrap('\x22', Wrap('\x3a', Wrap('\x1a', Wrap('\x1a', Repeat(Wrap('\x0a', ""),
+                                                                                   kElements)))))),
+       "number of samples exceeds --max_samples_per_push (100000)"},
+      {"labels of a counter's exemplar",
+       Wrap(0, counter +
+                   Wrap('\x22', Wrap('\x1a', Wrap('\x12', Repeat(Wrap('\x0a', ""), kElements))))),
+       "number of samples exceeds --max_samples_per_push (100000)"},
+      // Protobuf's parser keeps a message field of another wire type as an unknown field and
+      // goes on; so does the count.
+      {"native spans after a counter written as a varint",
+       Wrap(0, histogram + Wrap('\x22', std::string("\x18\x00", 2) +
+                                            Wrap('\x3a', Repeat(Wrap('\x62', ""), kElements)))),
        "number of samples exceeds --max_samples_per_push (100000)"},
   };
   for (const auto& c : cases) {

@@ -395,7 +395,7 @@ class Transcoder {
     return true;
   }
 
-  // The general path sorts buckets by upper bound and refuses a NaN one; in order already
+  // The general path sorts buckets by upper bound and drops a NaN one; in order already
   // (equal bounds allowed, which a stable sort leaves as they are), there is nothing to do.
   bool BucketsInOrder(const Series& s) const {
     const std::pair<double, double>* buckets = pairs_.data() + s.first_pair;

@@ -12,11 +12,97 @@ namespace client = ::io::prometheus::client;
 using ::pushgate::protowire::kLengthDelimited;
 using ::pushgate::protowire::WireReader;
 
-// The fields numbered `repeated` (a summary's quantiles, a histogram's buckets) in a message.
+// Protobuf's parser keeps a message field written with another wire type as an unknown field
+// (so it is skipped here too, and counting goes on); a message that does not parse fails the
+// general path's parse as well, so counting may stop there.
+constexpr bool IsMessage(uint32_t wire_type) { return wire_type == kLengthDelimited; }
+
+// The fields numbered `repeated` (a summary's quantiles, an exemplar's labels) in a message.
 size_t CountRepeated(WireReader message, uint32_t repeated) {
   size_t count = 0;
   ForEachField(message, [&](uint32_t number, uint32_t wire_type, WireReader* in) {
     if (number == repeated && wire_type == kLengthDelimited) ++count;
+    return Skip(number, wire_type, in);
+  });
+  return count;
+}
+
+// An Exemplar materializes itself and each of its labels. Exemplars are not carried, but the
+// general path builds them before it drops them.
+size_t CountExemplar(WireReader exemplar) {
+  return 1 + CountRepeated(exemplar, client::Exemplar::kLabelFieldNumber);
+}
+
+// The values of a repeated scalar field whose tag was just read: one when it is written
+// unpacked, each value of a packed run otherwise (a varint ends at a byte below 0x80; a double
+// takes 8 bytes). False on data that is not wire format.
+bool CountScalars(uint32_t number, uint32_t wire_type, bool doubles, WireReader* in,
+                  size_t* count) {
+  if (wire_type != kLengthDelimited) {
+    ++*count;
+    return Skip(number, wire_type, in);
+  }
+  absl::string_view packed;
+  if (!in->ReadBytes(&packed)) return false;
+  if (doubles) {
+    *count += packed.size() / 8;
+  } else {
+    for (const char c : packed) *count += static_cast<unsigned char>(c) < 0x80;
+  }
+  return true;
+}
+
+// A counter's value and its exemplar.
+size_t CountCounter(WireReader counter) {
+  size_t count = 1;
+  ForEachField(counter, [&](uint32_t number, uint32_t wire_type, WireReader* in) {
+    WireReader exemplar;
+    if (number != client::Counter::kExemplarFieldNumber || !IsMessage(wire_type)) {
+      return Skip(number, wire_type, in);
+    }
+    if (!in->ReadMessage(&exemplar)) return false;
+    count += CountExemplar(exemplar);
+    return true;
+  });
+  return count;
+}
+
+// A histogram's sum, count and buckets, and what else it materializes: native spans, deltas
+// and counts (carried), exemplars with their labels (built, then dropped).
+size_t CountHistogram(WireReader histogram) {
+  size_t count = 2;
+  ForEachField(histogram, [&](uint32_t number, uint32_t wire_type, WireReader* in) {
+    WireReader nested;
+    switch (number) {
+      case client::Histogram::kBucketFieldNumber:
+        if (!IsMessage(wire_type)) break;
+        if (!in->ReadMessage(&nested)) return false;
+        ++count;
+        return ForEachField(nested, [&](uint32_t field, uint32_t type, WireReader* bucket) {
+          WireReader exemplar;
+          if (field != client::Bucket::kExemplarFieldNumber || !IsMessage(type)) {
+            return Skip(field, type, bucket);
+          }
+          if (!bucket->ReadMessage(&exemplar)) return false;
+          count += CountExemplar(exemplar);
+          return true;
+        });
+      case client::Histogram::kNegativeSpanFieldNumber:
+      case client::Histogram::kPositiveSpanFieldNumber:
+        if (wire_type == kLengthDelimited) ++count;
+        break;
+      case client::Histogram::kNegativeDeltaFieldNumber:
+      case client::Histogram::kPositiveDeltaFieldNumber:
+        return CountScalars(number, wire_type, /*doubles=*/false, in, &count);
+      case client::Histogram::kNegativeCountFieldNumber:
+      case client::Histogram::kPositiveCountFieldNumber:
+        return CountScalars(number, wire_type, /*doubles=*/true, in, &count);
+      case client::Histogram::kExemplarsFieldNumber:
+        if (!IsMessage(wire_type)) break;
+        if (!in->ReadMessage(&nested)) return false;
+        count += CountExemplar(nested);
+        return true;
+    }
     return Skip(number, wire_type, in);
   });
   return count;
@@ -43,17 +129,23 @@ FamilyCounts CountFamily(absl::string_view bytes, size_t max_labels_per_series) 
           if (type == kLengthDelimited) ++labels;
           break;
         case client::Metric::kGaugeFieldNumber:
-        case client::Metric::kCounterFieldNumber:
         case client::Metric::kUntypedFieldNumber:
           if (type == kLengthDelimited) ++counts.samples;
           break;
+        case client::Metric::kCounterFieldNumber:
+          if (!IsMessage(type)) break;
+          if (!m->ReadMessage(&value)) return false;
+          counts.samples += CountCounter(value);
+          return true;
         case client::Metric::kSummaryFieldNumber:
-          if (type != kLengthDelimited || !m->ReadMessage(&value)) return false;
+          if (!IsMessage(type)) break;
+          if (!m->ReadMessage(&value)) return false;
           counts.samples += 2 + CountRepeated(value, client::Summary::kQuantileFieldNumber);
           return true;
         case client::Metric::kHistogramFieldNumber:
-          if (type != kLengthDelimited || !m->ReadMessage(&value)) return false;
-          counts.samples += 2 + CountRepeated(value, client::Histogram::kBucketFieldNumber);
+          if (!IsMessage(type)) break;
+          if (!m->ReadMessage(&value)) return false;
+          counts.samples += CountHistogram(value);
           return true;
       }
       return Skip(field, type, m);

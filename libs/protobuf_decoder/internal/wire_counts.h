@@ -17,8 +17,9 @@ struct FamilyCounts {
   absl::string_view name;  // the last name field read, if any
   size_t metrics = 0;
   // Per metric: 1 for each counter, gauge or untyped value; the quantiles of a summary or the
-  // buckets of a histogram, plus 2 (its sum and count). TextParserLimits::max_samples counts
-  // these.
+  // buckets of a histogram, plus 2 (its sum and count); each native-histogram span, delta and
+  // count; each exemplar and exemplar label (not carried, but built before they are dropped).
+  // TextParserLimits::max_samples counts these.
   size_t samples = 0;
   // The first metric (from 0) with more than the given number of labels, and its label count;
   // -1 if none.
