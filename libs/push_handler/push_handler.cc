@@ -82,9 +82,11 @@ absl::Status CheckGroupingKeyLimits(const pushgate::v1::GroupingKey& key,
 }  // namespace
 
 std::string NormalizeRoutePrefix(absl::string_view prefix) {
-  prefix = absl::StripSuffix(prefix, "/");
-  if (prefix.empty()) return "";
-  return absl::StartsWith(prefix, "/") ? std::string(prefix) : absl::StrCat("/", prefix);
+  while (absl::ConsumeSuffix(&prefix, "/")) {
+  }
+  while (absl::ConsumePrefix(&prefix, "/")) {
+  }
+  return prefix.empty() ? "" : absl::StrCat("/", prefix);
 }
 
 PushHandler::PushHandler(PushHandlerOptions options, IngestClient* client,
@@ -200,7 +202,7 @@ PushHandler::Routed PushHandler::Route(absl::string_view method, absl::string_vi
   routed.path = *std::move(decoded);
   absl::string_view rest = routed.path;
   if (!absl::ConsumePrefix(&rest, options_.route_prefix)) {
-    routed.refusal = HttpResponse::Error(404, "not found");
+    routed.refusal = NotFound();
     return routed;
   }
   const bool is_get = method == "GET" || method == "HEAD";
@@ -209,7 +211,9 @@ PushHandler::Routed PushHandler::Route(absl::string_view method, absl::string_vi
     if (is_get) {
       routed.kind = kind;
     } else {
-      routed.refusal = HttpResponse::Error(405, "method not allowed");
+      routed.refusal =
+          HttpResponse::Error(405, absl::StrCat("method ", method, " not allowed on ",
+                                                options_.route_prefix, rest, "; use GET or HEAD"));
       routed.refusal->headers.emplace_back("Allow", "GET, HEAD");
     }
     return std::move(routed);
@@ -232,8 +236,13 @@ PushHandler::Routed PushHandler::Route(absl::string_view method, absl::string_vi
     routed.key_offset = rest.data() - routed.path.data();
     return routed;
   }
-  routed.refusal = HttpResponse::Error(404, "not found");
+  routed.refusal = NotFound();
   return routed;
+}
+
+HttpResponse PushHandler::NotFound() const {
+  return HttpResponse::Error(404, absl::StrCat("not found: pushes go to ", options_.route_prefix,
+                                               "/metrics/job/<job>{/<label>/<value>}"));
 }
 
 std::optional<HttpResponse> PushHandler::AnswerBeforeBody(absl::string_view method,
@@ -347,14 +356,19 @@ void PushHandler::HandlePush(HttpRequest& request, absl::string_view key_path,
     if (*encoding == ContentEncoding::kIdentity &&
         request.body.size() > options_.max_decompressed_bytes) {
       // The same bound on what the decoders read whether or not the body came compressed.
-      return reject("encoding",
-                    absl::ResourceExhaustedError(absl::StrCat(
-                        "body of ", request.body.size(), " bytes exceeds ",
-                        options_.max_decompressed_bytes, " bytes, the limit on decoded bodies")));
+      return reject(
+          "encoding",
+          absl::ResourceExhaustedError(absl::StrCat(
+              "body of ", request.body.size(), " bytes exceeds ", options_.max_decompressed_bytes,
+              " bytes, the limit on decoded bodies (--max_decompressed_bytes)")));
     }
     if (*encoding != ContentEncoding::kIdentity) {
       absl::Status status =
           Decompress(*encoding, request.body, options_.max_decompressed_bytes, &decompressed);
+      if (absl::IsResourceExhausted(status)) {
+        status = absl::ResourceExhaustedError(
+            absl::StrCat(status.message(), " (--max_decompressed_bytes)"));
+      }
       if (!status.ok()) return reject("encoding", status);
       body = decompressed;
     }

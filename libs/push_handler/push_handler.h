@@ -57,7 +57,7 @@ struct PushHandlerOptions {
 // its size against PushHandlerOptions::large_push_bytes.
 inline constexpr size_t kCompressedBodyWeight = 16;
 
-// "" and "/" -> ""; "x" and "/x/" -> "/x".
+// "" and "/" (or more slashes) -> ""; "x", "/x/" and "//x//" -> "/x".
 std::string NormalizeRoutePrefix(absl::string_view prefix);
 
 class PushHandler {
@@ -103,6 +103,8 @@ class PushHandler {
   };
   // `path`: the request target without its query.
   Routed Route(absl::string_view method, absl::string_view path) const;
+  // The 404 for a path that is no route: it says where pushes go.
+  HttpResponse NotFound() const;
   void HandlePush(HttpRequest& request, absl::string_view key_path, HttpResponder respond,
                   int64_t receive_time_ns, Clock::time_point start);
   // Whether decoding the push in `request` would hold up its HTTP thread too long.

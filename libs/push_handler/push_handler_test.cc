@@ -370,7 +370,24 @@ TEST_F(PushHandlerTest, PlainBodyOverTheDecodedBodyLimitIs413) {
   HttpResponse over = Handle("PUT", "/pg/metrics/job/j", at_limit + "\n");
   EXPECT_EQ(over.status, 413);
   EXPECT_THAT(over.body, HasSubstr("body of 4097 bytes exceeds 4096 bytes"));
+  EXPECT_THAT(over.body, HasSubstr("--max_decompressed_bytes"));
+  std::string gzipped;
+  ASSERT_TRUE(GzipCompress(at_limit + "\n", &gzipped).ok());
+  HttpResponse compressed =
+      Handle("PUT", "/pg/metrics/job/j", gzipped, {{"Content-Encoding", "gzip"}});
+  EXPECT_EQ(compressed.status, 413);
+  EXPECT_THAT(compressed.body, HasSubstr("exceeds 4096 bytes (--max_decompressed_bytes)"));
   EXPECT_EQ(processor_.received().size(), 1u);
+}
+
+// An error body tells the client what to change: where pushes go (with the route prefix),
+// which methods a route takes.
+TEST_F(PushHandlerTest, WrongPathsAndMethodsAreToldWhatToUse) {
+  EXPECT_EQ(Handle("PUT", "/metrics/job/j", "x 1\n").body,
+            "not found: pushes go to /pg/metrics/job/<job>{/<label>/<value>}\n");
+  const HttpResponse post_health = Handle("POST", "/pg/-/healthy");
+  EXPECT_EQ(post_health.status, 405);
+  EXPECT_EQ(post_health.body, "method POST not allowed on /pg/-/healthy; use GET or HEAD\n");
 }
 
 TEST_F(PushHandlerTest, GroupingKeyAtTheLabelLimitIsAccepted) {
@@ -420,6 +437,9 @@ TEST(NormalizeRoutePrefixTest, LeadingSlashNoTrailingSlash) {
   EXPECT_EQ(NormalizeRoutePrefix("/"), "");
   EXPECT_EQ(NormalizeRoutePrefix("x"), "/x");
   EXPECT_EQ(NormalizeRoutePrefix("/x/"), "/x");
+  EXPECT_EQ(NormalizeRoutePrefix("//"), "");
+  EXPECT_EQ(NormalizeRoutePrefix("/pg//"), "/pg");
+  EXPECT_EQ(NormalizeRoutePrefix("//pg/v1/"), "/pg/v1");
 }
 
 }  // namespace

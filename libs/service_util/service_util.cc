@@ -129,8 +129,10 @@ std::string WaitForTerminationSignal() {
 std::string StringFlagOrEnv(absl::string_view flag_name, absl::string_view env_name) {
   const absl::CommandLineFlag& flag = FindFlag(flag_name);
   if (!FlagsGiven().contains(flag_name)) {
+    // A variable set to nothing (`value: ""` in a manifest, `ENV=` in Compose) is as if unset,
+    // as DataKit reads it: it must not turn a default-true option off.
     const char* env = std::getenv(std::string(env_name).c_str());
-    if (env != nullptr) return env;
+    if (env != nullptr && *env != '\0') return env;
   }
   return flag.CurrentValue();
 }
@@ -146,8 +148,11 @@ absl::StatusOr<bool> BoolFlagOrEnv(absl::string_view flag_name, absl::string_vie
 
 absl::StatusOr<bool> ParseBool(absl::string_view text) {
   std::string lower = absl::AsciiStrToLower(absl::StripAsciiWhitespace(text));
-  if (lower == "true" || lower == "1" || lower == "yes" || lower == "on") return true;
-  if (lower == "false" || lower == "0" || lower == "no" || lower == "off" || lower.empty()) {
+  // Go's strconv.ParseBool spellings (what DataKit reads), plus yes/no and on/off.
+  if (lower == "true" || lower == "t" || lower == "1" || lower == "yes" || lower == "on") {
+    return true;
+  }
+  if (lower == "false" || lower == "f" || lower == "0" || lower == "no" || lower == "off") {
     return false;
   }
   return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" is not a boolean"));

@@ -40,8 +40,8 @@ absl::Status FirstError(std::initializer_list<absl::Status> checks);
 std::string WaitForTerminationSignal();
 
 // The effective value of a string/bool flag for which an environment variable may stand in:
-// the flag when given on the command line, else the variable when set, else the flag's
-// default. Flags win over env; env wins over defaults.
+// the flag when given on the command line, else the variable when set and not empty, else the
+// flag's default. Flags win over env; env wins over defaults.
 std::string StringFlagOrEnv(absl::string_view flag_name, absl::string_view env_name);
 absl::StatusOr<bool> BoolFlagOrEnv(absl::string_view flag_name, absl::string_view env_name);
 
@@ -49,7 +49,8 @@ absl::StatusOr<bool> BoolFlagOrEnv(absl::string_view flag_name, absl::string_vie
 // last), for flags that may be repeated such as --upload_url.
 std::vector<std::string> FlagValuesGiven(absl::string_view flag_name);
 
-// Parses "true/false/1/0/yes/no" (case-insensitive).
+// Parses true/t/1/yes/on and false/f/0/no/off (case-insensitive, blanks around ignored);
+// anything else, the empty text included, is InvalidArgument.
 absl::StatusOr<bool> ParseBool(absl::string_view text);
 
 }  // namespace pushgate

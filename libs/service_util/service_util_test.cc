@@ -24,6 +24,16 @@ TEST(FlagOrEnvTest, EnvStandsInForAFlagNotGivenOnTheCommandLine) {
   EXPECT_FALSE(BoolFlagOrEnv("test_switch", "PG_TEST_SWITCH").ok());
 }
 
+// `value: ""` in a manifest must not turn a default-true option off.
+TEST(FlagOrEnvTest, AnEmptyVariableIsAsIfUnset) {
+  setenv("PG_TEST_PREFIX", "", 1);
+  EXPECT_EQ(StringFlagOrEnv("test_prefix", "PG_TEST_PREFIX"), "default");
+  setenv("PG_TEST_SWITCH", "", 1);
+  EXPECT_EQ(*BoolFlagOrEnv("test_switch", "PG_TEST_SWITCH"), true);
+  unsetenv("PG_TEST_PREFIX");
+  unsetenv("PG_TEST_SWITCH");
+}
+
 TEST(FlagOrEnvTest, CommandLineWinsOverEnv) {
   setenv("PG_TEST_PREFIX", "/from-env", 1);
   const char* argv[] = {"test", "--test_prefix=/from-flag"};
@@ -84,7 +94,13 @@ TEST(ParseBoolTest, AcceptsCommonSpellings) {
   EXPECT_TRUE(*ParseBool("TRUE"));
   EXPECT_TRUE(*ParseBool(" yes "));
   EXPECT_FALSE(*ParseBool("0"));
+  // Go's strconv.ParseBool spellings, which DataKit's users write.
+  EXPECT_TRUE(*ParseBool("T"));
+  EXPECT_TRUE(*ParseBool("t"));
+  EXPECT_FALSE(*ParseBool("F"));
+  EXPECT_FALSE(*ParseBool("False"));
   EXPECT_FALSE(ParseBool("2").ok());
+  EXPECT_FALSE(ParseBool("").ok());
 }
 
 }  // namespace

@@ -258,7 +258,10 @@ int Run() {
           response.body = registry.Render();
           response.content_type = "text/plain; version=0.0.4; charset=utf-8";
         } else {
-          response = HttpResponse::Error(404, "not found");
+          response = HttpResponse::Error(
+              404,
+              "not found: this port serves /metrics, /-/healthy and /-/ready; pushes go to "
+              "the front");
         }
         respond(std::move(response));
       });
