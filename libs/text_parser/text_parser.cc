@@ -187,6 +187,9 @@ absl::string_view TypeName(FamilyType type) {
   }
 }
 
+// Types whose samples are one series each, with the sample's name as its field.
+bool IsValueType(FamilyType type) { return type == kCounter || type == kGauge || type == kUntyped; }
+
 bool IsGrouped(FamilyType type) {
   return type == kSummary || type == kHistogram || type == kGaugeHistogram;
 }
@@ -375,8 +378,15 @@ class Parser {
     FamilyRecord& family = families_[declared_];
     if (family.type == type) return absl::OkStatus();
     if (family.series_count > 0) {
+      // The later TYPE wins (conversion.md, as in DataKit) where the samples already read stay
+      // what they were: counter, gauge and untyped samples make the same points. Not when the
+      // family took its name from an OpenMetrics `_total` sample, which the new type would not.
+      if (IsValueType(type) && IsValueType(family.type) && family.name == family.key) {
+        family.type = type;
+        return absl::OkStatus();
+      }
       return Error("TYPE ", TypeName(type), " for ", Quote(name), " comes after samples of it as ",
-                   TypeName(family.type));
+                   TypeName(family.type), ", which cannot be read as ", TypeName(type));
     }
     family.type = type;
     // `# TYPE foo info` is the family foo_info.

@@ -58,7 +58,9 @@
 //     after a repeated HELP/TYPE block, gets the new samples, and summary/histogram samples
 //     join their series wherever they appear.
 //   - A repeated HELP line replaces the help text. A repeated TYPE line may change the type
-//     only while the family has no samples yet; changing it afterwards is an error.
+//     while the family has no samples yet; afterwards only among counter, gauge and untyped
+//     (whose samples make the same points), and not for a counter named by its `_total`
+//     samples; any other change is an error.
 //   - Families that end with no samples (comment-only bodies, HELP/TYPE without samples) are
 //     not output. Families come out in order of their first mention (HELP, TYPE or sample).
 #ifndef PUSHGATE_LIBS_TEXT_PARSER_TEXT_PARSER_H_

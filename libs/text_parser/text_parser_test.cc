@@ -611,11 +611,25 @@ TEST(TextParserTest, RepeatedTypeLaterWinsBeforeSamples) {
   EXPECT_EQ(Parse("# TYPE m counter\nm 1\n# TYPE m counter\nm 2\n"), "m counter\n  {} 1\n  {} 2\n");
 }
 
-TEST(TextParserTest, TypeChangeAfterSamplesIsRejected) {
-  EXPECT_EQ(Reject("# TYPE m counter\nm 1\n# TYPE m gauge\nm 2\n"),
-            "line 3: TYPE gauge for \"m\" comes after samples of it as counter");
+// conversion.md: a repeated TYPE line is accepted and the later one wins. Among counter, gauge
+// and untyped the samples already read make the same points either way.
+TEST(TextParserTest, TypeChangeAfterSamplesAmongValueTypesLaterWins) {
+  EXPECT_EQ(Parse("# TYPE m counter\nm 1\n# TYPE m gauge\nm 2\n"), "m gauge\n  {} 1\n  {} 2\n");
+  EXPECT_EQ(Parse("m 1\n# TYPE m counter\nm 2\n"), "m counter\n  {} 1\n  {} 2\n");
+}
+
+// Samples read as one type cannot be read again as a summary or histogram (or the reverse),
+// and a counter named by its `_total` samples would lose that name.
+TEST(TextParserTest, TypeChangeThatWouldChangeSamplesAlreadyReadIsRejected) {
   EXPECT_EQ(Reject("m 1\n# TYPE m summary\n"),
-            "line 2: TYPE summary for \"m\" comes after samples of it as untyped");
+            "line 2: TYPE summary for \"m\" comes after samples of it as untyped, which cannot be "
+            "read as summary");
+  EXPECT_EQ(Reject("# TYPE h histogram\nh_bucket{le=\"1\"} 1\n# TYPE h gauge\n"),
+            "line 3: TYPE gauge for \"h\" comes after samples of it as histogram, which cannot be "
+            "read as gauge");
+  EXPECT_EQ(Reject("# TYPE c counter\nc_total 1\n# TYPE c gauge\n"),
+            "line 3: TYPE gauge for \"c\" comes after samples of it as counter, which cannot be "
+            "read as gauge");
 }
 
 // OpenMetrics ends a body with `# EOF`; to the Pushgateway's parser it is a comment, and

@@ -527,7 +527,20 @@ std::vector<Case> Corpus() {
   add({"type_upper_case", "PUT", kJob, {kText}, "# TYPE tu GAUGE\ntu 1\n", kSame, 200});
   add({"type_with_trailing_space", "PUT", kJob, {kText}, "# TYPE ts gauge \nts 1\n", kSame, 400});
   add({"type_unknown", "PUT", kJob, {kText}, "# TYPE tx foo\ntx 1\n", kSame, 400});
-  add({"type_after_samples", "PUT", kJob, {kText}, "ta 1\n# TYPE ta gauge\n", kSame, 400});
+  add({"type_after_samples",
+       "PUT",
+       kJob,
+       {kText},
+       "ta 1\n# TYPE ta gauge\n",
+       kFollowsDataKit,
+       200});
+  add({"histogram_type_after_samples",
+       "PUT",
+       kJob,
+       {kText},
+       "tb 1\n# TYPE tb histogram\n",
+       kSame,
+       400});
   add({"metric_name_starts_with_digit", "PUT", kJob, {kText}, "1m 1\n", kSame, 400});
   add({"metric_name_not_ascii", "PUT", kJob, {kText}, "caf\xc3\xa9 1\n", kSame, 400});
   add({"label_name_reserved_name", "PUT", kJob, {kText}, "m{__name__=\"x\"} 1\n", kSame, 400});
