@@ -29,7 +29,9 @@
 #include "libs/grouping_key/grouping_key.h"
 #include "libs/line_protocol/line_protocol.h"
 #include "libs/protobuf_decoder/protobuf_decoder.h"
+#include "libs/push_view/push_view.h"
 #include "libs/text_parser/text_parser.h"
+#include "libs/text_parser/text_shape_cache.h"
 #include "proto/ingest.pb.h"
 #include "tests/conformance/conversion_vector.pb.h"
 #include "tests/conformance/vectors.h"
@@ -153,6 +155,49 @@ TEST_P(ConversionVectorTest, ProducesTheExpectedStatusAndPoints) {
   EXPECT_EQ(direct, encoded);
   EXPECT_EQ(direct_lines, encoded_lines.size());
   EXPECT_EQ(direct_stats.dropped_non_finite, stats.dropped_non_finite);
+
+  // A group pushes the same shape again and again, and the aggregator then writes its lines
+  // from templates (ConversionCache): point by point the first time, making the templates the
+  // second, from them the third. Each time the lines must be these.
+  const std::string serialized = push.SerializeAsString();
+  PushView view;
+  ASSERT_TRUE(view.Parse(serialized).ok());
+  ConversionCache cache(/*max_bytes=*/1 << 20);
+  for (int time = 1; time <= 3; ++time) {
+    LineProtocolEncoder cached_encoder;
+    std::string cached;
+    ConversionStats cached_stats;
+    EXPECT_EQ(
+        cache.Convert(view, OptionsOf(vector->options()), &cached_encoder, &cached, &cached_stats),
+        direct_lines)
+        << "push " << time;
+    EXPECT_EQ(cached, direct) << "push " << time;
+    EXPECT_EQ(cached_stats.dropped_non_finite, stats.dropped_non_finite) << "push " << time;
+  }
+  // A push with a value that is left out (non-finite) is always converted point by point.
+  EXPECT_EQ(cache.stats().hits, stats.dropped_non_finite == 0 ? 1u : 0u);
+}
+
+// The front reads a group's recurring text pushes from the shape of its last one
+// (TextShapeCache): each vector's body, pushed three times to one group, must give what the
+// parser gives, status and bytes, every time.
+TEST_P(ConversionVectorTest, TextPushesReadFromTheirGroupsShapeAsParsed) {
+  absl::StatusOr<testing::ConversionVector> vector = testing::ReadVector(GetParam());
+  ASSERT_TRUE(vector.ok()) << vector.status();
+  if (vector->request().has_body_b64() || IsDelimitedProtobuf(ContentType(vector->request()))) {
+    GTEST_SKIP() << "a protobuf body";
+  }
+  const TextParserLimits no_limits;
+  std::string parsed;
+  const absl::Status parse = ParseTextToWire(vector->request().body(), no_limits, &parsed);
+  TextShapeCache shapes(no_limits, /*max_bytes=*/1 << 20);
+  for (int time = 1; time <= 3; ++time) {
+    std::string from_cache;
+    EXPECT_EQ(shapes.ParseToWire(vector->request().path(), vector->request().body(), &from_cache),
+              parse)
+        << "push " << time;
+    EXPECT_EQ(from_cache, parse.ok() ? parsed : "") << "push " << time;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Vectors, ConversionVectorTest, ::testing::ValuesIn(testing::VectorFiles()),
