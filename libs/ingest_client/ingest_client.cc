@@ -41,6 +41,13 @@ using Clock = std::chrono::steady_clock;
 
 Clock::duration ToClock(absl::Duration d) { return absl::ToChronoNanoseconds(d); }
 
+// `now` + `d`, or the end of time where the sum would not fit (`inf`, say): an overflow would
+// put the deadline in the past.
+Clock::time_point DeadlineAfter(Clock::time_point now, absl::Duration d) {
+  const Clock::duration wait = ToClock(d);
+  return wait >= Clock::time_point::max() - now ? Clock::time_point::max() : now + wait;
+}
+
 // The channel's own reconnect backoff grows to two minutes while the aggregator is down and
 // resets only once a connection succeeds, so after an outage of two minutes the front stayed
 // unreachable-looking for another minute: it is bounded by the client's. Keepalive pings find
@@ -145,8 +152,9 @@ class IngestClient::Impl {
         AppendSequenceField(sequence, &serialized);
         const Clock::time_point now = Clock::now();
         pending_bytes_ += serialized.size();
-        pending_.emplace(sequence, Pending{std::move(done), now + ToClock(options_.ack_timeout),
-                                           serialized.size()});
+        pending_.emplace(
+            sequence,
+            Pending{std::move(done), DeadlineAfter(now, options_.ack_timeout), serialized.size()});
         if (queue_.empty()) oldest_queued_ = now;
         queue_.push_back({sequence, std::move(serialized)});
         return;

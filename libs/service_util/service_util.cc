@@ -98,7 +98,13 @@ absl::Status CheckFlagInRange(absl::string_view flag_name, int64_t value, int64_
       absl::StrCat("--", flag_name, " must be between ", min, " and ", max, ", not ", value));
 }
 
-absl::Status CheckDurationFlag(absl::string_view flag_name, absl::Duration value, bool zero_ok) {
+absl::Status CheckDurationFlag(absl::string_view flag_name, absl::Duration value, bool zero_ok,
+                               absl::Duration max) {
+  if (value > max) {
+    return absl::InvalidArgumentError(absl::StrCat("--", flag_name, " must be at most ",
+                                                   absl::FormatDuration(max), ", not ",
+                                                   absl::FormatDuration(value)));
+  }
   if (value > absl::ZeroDuration() || (zero_ok && value == absl::ZeroDuration())) {
     return absl::OkStatus();
   }

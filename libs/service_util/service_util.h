@@ -31,8 +31,9 @@ absl::Status ParseServiceFlags(int argc, char** argv);
 // Range checks for numeric flags: OK, or InvalidArgument naming the flag and its value.
 absl::Status CheckFlagInRange(absl::string_view flag_name, int64_t value, int64_t min,
                               int64_t max = INT64_MAX);
-// A duration flag above zero, or (`zero_ok`) at least zero.
-absl::Status CheckDurationFlag(absl::string_view flag_name, absl::Duration value, bool zero_ok);
+// A duration flag above zero, or (`zero_ok`) at least zero, and at most `max`.
+absl::Status CheckDurationFlag(absl::string_view flag_name, absl::Duration value, bool zero_ok,
+                               absl::Duration max = absl::InfiniteDuration());
 // The first error among `checks` (such as the above), or OK.
 absl::Status FirstError(std::initializer_list<absl::Status> checks);
 

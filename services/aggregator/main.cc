@@ -117,7 +117,7 @@ absl::StatusOr<ConversionOptions> ConversionOptionsFromFlags() {
 // The numeric flags' ranges: the first one out of range, if any.
 absl::Status CheckNumericFlags() {
   return FirstError({
-      CheckFlagInRange("ingest_threads", absl::GetFlag(FLAGS_ingest_threads), 1),
+      CheckFlagInRange("ingest_threads", absl::GetFlag(FLAGS_ingest_threads), 1, 256),
       CheckFlagInRange("batch_max_points", absl::GetFlag(FLAGS_batch_max_points), 1),
       CheckFlagInRange("batch_max_bytes", absl::GetFlag(FLAGS_batch_max_bytes), 1),
       CheckFlagInRange("spool_max_bytes", absl::GetFlag(FLAGS_spool_max_bytes), 1),

@@ -1,10 +1,15 @@
 // pushgate-front: accepts Pushgateway pushes over HTTP and streams them to the aggregator.
 // Wiring only: flags -> PushHandler (libs/push_handler) on an HttpServer, with an
 // IngestClient to the aggregator.
+#include <cstdint>
 #include <string>
+#include <utility>
 
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "glog/logging.h"
 #include "libs/http_server/http_server.h"
@@ -59,13 +64,16 @@ ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
 
 namespace {
 
+// Far above what two to a few dozen cores use; a typo beyond it would fail to create threads.
+constexpr int64_t kMaxThreads = 256;
+
 // The numeric flags' ranges: the first one out of range, if any.
 absl::Status CheckNumericFlags() {
   using pushgate::CheckDurationFlag;
   using pushgate::CheckFlagInRange;
   using pushgate::FirstError;
   return FirstError({
-      CheckFlagInRange("threads", absl::GetFlag(FLAGS_threads), 1),
+      CheckFlagInRange("threads", absl::GetFlag(FLAGS_threads), 1, kMaxThreads),
       CheckFlagInRange("max_body_bytes", absl::GetFlag(FLAGS_max_body_bytes), 1),
       CheckFlagInRange("max_decompressed_bytes", absl::GetFlag(FLAGS_max_decompressed_bytes), 1),
       CheckFlagInRange("max_series_per_push", absl::GetFlag(FLAGS_max_series_per_push), 0),
@@ -77,18 +85,55 @@ absl::Status CheckNumericFlags() {
       CheckFlagInRange("max_inflight_bytes", absl::GetFlag(FLAGS_max_inflight_bytes), 0),
       CheckFlagInRange("text_shape_cache_bytes", absl::GetFlag(FLAGS_text_shape_cache_bytes), 0),
       CheckFlagInRange("large_push_bytes", absl::GetFlag(FLAGS_large_push_bytes), 0),
-      CheckFlagInRange("decode_threads", absl::GetFlag(FLAGS_decode_threads), 1),
-      CheckDurationFlag("ack_timeout", absl::GetFlag(FLAGS_ack_timeout), false),
+      CheckFlagInRange("decode_threads", absl::GetFlag(FLAGS_decode_threads), 1, kMaxThreads),
+      // A push waits that long for its answer; clients give up far sooner.
+      CheckDurationFlag("ack_timeout", absl::GetFlag(FLAGS_ack_timeout), false, absl::Hours(1)),
       CheckDurationFlag("batch_linger", absl::GetFlag(FLAGS_batch_linger), true),
       CheckDurationFlag("drain_timeout", absl::GetFlag(FLAGS_drain_timeout), true),
   });
+}
+
+// --aggregator is a gRPC target: host:port, or a URI gRPC resolves (dns:///..., unix:...).
+// Without a port gRPC would dial 443, and without a host nothing; both only showed as 503s.
+absl::Status CheckAggregatorTarget(absl::string_view target) {
+  if (target.empty()) {
+    return absl::InvalidArgumentError("--aggregator is empty: give the aggregator's host:port");
+  }
+  for (absl::string_view scheme : {"dns:", "unix:", "unix-abstract:", "ipv4:", "ipv6:"}) {
+    if (absl::StartsWith(target, scheme)) return absl::OkStatus();
+  }
+  absl::StatusOr<std::pair<std::string, int>> host_port = pushgate::SplitHostPort(target);
+  if (!host_port.ok() || host_port->first.empty() || host_port->second == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--aggregator=", target, " is not host:port (or a gRPC target such as dns:///host:port)"));
+  }
+  return absl::OkStatus();
+}
+
+// A request target never holds a blank or a control byte, so a prefix with one could match
+// no request: every push would get 404.
+absl::Status CheckRoutePrefix(absl::string_view prefix) {
+  for (const char c : prefix) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f || c == '?' || c == '#') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("route prefix \"", prefix,
+                       "\" (--route_prefix or ENV_INPUT_PUSHGATEWAY_ROUTE_PREFIX) holds a byte no "
+                       "request path can (a blank, control byte, '?' or '#')"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   pushgate::InitService(argc, argv, "pushgate-front: Pushgateway-compatible push endpoint");
-  const absl::Status in_range = CheckNumericFlags();
+  const std::string route_prefix = pushgate::NormalizeRoutePrefix(
+      pushgate::StringFlagOrEnv("route_prefix", "ENV_INPUT_PUSHGATEWAY_ROUTE_PREFIX"));
+  const absl::Status in_range = pushgate::FirstError(
+      {CheckNumericFlags(), CheckAggregatorTarget(absl::GetFlag(FLAGS_aggregator)),
+       CheckRoutePrefix(route_prefix)});
   if (!in_range.ok()) {
     LOG(ERROR) << in_range.message();
     return 2;
@@ -104,8 +149,7 @@ int main(int argc, char** argv) {
   client.Start();
 
   pushgate::PushHandlerOptions handler_options;
-  handler_options.route_prefix = pushgate::NormalizeRoutePrefix(
-      pushgate::StringFlagOrEnv("route_prefix", "ENV_INPUT_PUSHGATEWAY_ROUTE_PREFIX"));
+  handler_options.route_prefix = route_prefix;
   handler_options.max_decompressed_bytes = absl::GetFlag(FLAGS_max_decompressed_bytes);
   handler_options.limits.max_series = absl::GetFlag(FLAGS_max_series_per_push);
   handler_options.limits.max_labels_per_series = absl::GetFlag(FLAGS_max_labels_per_series);

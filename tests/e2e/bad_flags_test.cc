@@ -69,7 +69,14 @@ TEST(BadFlagsTest, TheServicesExitWithStatus2AndSayWhich) {
       {kFront, {"--max_body_bytes=-1"}, "--max_body_bytes must be at least 1, not -1"},
       {kFront, {"--max_inflight_pushes=0"}, "--max_inflight_pushes must be at least 1, not 0"},
       {kFront, {"--ack_timeout=0s"}, "--ack_timeout must be more than 0"},
-      {kFront, {"--threads=0"}, "--threads must be at least 1, not 0"},
+      {kFront, {"--threads=0"}, "--threads must be between 1 and 256, not 0"},
+      {kFront, {"--threads=100000"}, "--threads must be between 1 and 256, not 100000"},
+      // `inf` once overflowed the deadline: every push slower than 10 ms got 503.
+      {kFront, {"--ack_timeout=inf"}, "--ack_timeout must be at most 1h, not inf"},
+      {kFront, {"--aggregator="}, "--aggregator is empty"},
+      {kFront, {"--aggregator=127.0.0.1"}, "--aggregator=127.0.0.1 is not host:port"},
+      {kFront, {"'--route_prefix=/a b'"}, "holds a byte no request path can"},
+      {kAggregator, {"--ingest_threads=1000"}, "--ingest_threads must be between 1 and 256"},
   };
   for (const auto& c : cases) {
     const Outcome outcome = RunBinary(c.binary, c.args);
