@@ -1,6 +1,8 @@
 #include "libs/pipeline/pipeline.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <limits>
 #include <string>
 
@@ -348,6 +350,11 @@ void PushPipeline::RegisterMetrics(MetricsRegistry* registry) {
                          "(converts_too_large), or they break proto/ingest.proto's contract: an "
                          "unknown method or family type, no job, no receive time (contract).",
                          {"reason"});
+  // Every reason the pipeline itself gives has a series from the start, so increase() sees the
+  // first refusal (the spool's status codes appear when they first occur).
+  for (const char* reason : {"contract", "converts_too_large", "RESOURCE_EXHAUSTED"}) {
+    refused_->Add({reason}, 0);
+  }
   points_ = &registry->Counter("pushgate_aggregator_points_total",
                                "Line-protocol points produced from spooled pushes.");
   dropped_non_finite_ =
@@ -382,6 +389,18 @@ void PushPipeline::RegisterMetrics(MetricsRegistry* registry) {
   spool_gauge("pushgate_aggregator_spool_unreleased_bytes",
               "Spooled bytes not yet delivered to every backend (bounded by --spool_max_bytes).",
               [](const Spool::Stats& s) { return s.unreleased_bytes; });
+  spool_gauge(
+      "pushgate_aggregator_spool_max_bytes",
+      "--spool_max_bytes: pushes are refused (503) once the unreleased bytes would pass it.",
+      [](const Spool::Stats& s) { return s.max_bytes; });
+  registry->CallbackGauge(
+      "pushgate_aggregator_spool_disk_free_bytes",
+      "Bytes free on the spool's file system; the spool needs room for two segments beyond its "
+      "records (NaN when unknown).",
+      [this] {
+        const uint64_t free = spool_->stats().disk_free_bytes;
+        return free == UINT64_MAX ? std::nan("") : double(free);
+      });
   spool_gauge("pushgate_aggregator_spool_segments", "Segment files in the spool.",
               [](const Spool::Stats& s) { return s.segments; });
   registry->CallbackGauge(

@@ -303,6 +303,26 @@ TEST_F(PipelineTest, PushThatWouldConvertToTooMuchIsRefusedBeforeItIsStored) {
       << lines->All();
 }
 
+// An operator alerts on "spool N% full" and on the first refusal of a kind: the limit and the
+// disk's free space are gauges, and each refusal reason has a series before it first happens.
+TEST_F(PipelineTest, MetricsShowTheSpoolsCapacityAndEveryRefusalReasonFromTheStart) {
+  dir_ += "_capacity";
+  auto lines = std::make_shared<Received>();
+  auto spool = OpenSpool(/*max_bytes=*/123456);
+  std::vector<BackendSpec> backends;
+  backends.push_back(Backend(UploadFormat::kLineProtocol, lines));
+  PushPipeline pipeline(QuickStop(), spool.get(), std::move(backends), &registry_);
+  const std::string metrics = registry_.Render();
+  EXPECT_THAT(metrics, HasSubstr("pushgate_aggregator_spool_max_bytes 123456\n"));
+  EXPECT_THAT(metrics, ::testing::ContainsRegex(
+                           "\npushgate_aggregator_spool_disk_free_bytes [1-9][0-9.e+]*\n"));
+  for (const char* reason : {"contract", "converts_too_large", "RESOURCE_EXHAUSTED"}) {
+    EXPECT_THAT(metrics,
+                HasSubstr(absl::StrCat("pushgate_aggregator_pushes_refused_total{reason=\"", reason,
+                                       "\"} 0\n")));
+  }
+}
+
 // A producer streaming to the aggregator itself may send what the front never does: a method
 // outside the enumeration, no job, no receive time. Such a push is refused, not stored.
 TEST_F(PipelineTest, PushesThatBreakTheContractAreRefusedBeforeTheyAreStored) {

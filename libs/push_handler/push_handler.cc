@@ -117,6 +117,8 @@ PushHandler::PushHandler(PushHandlerOptions options, IngestClient* client,
       decode_queue_(options_.large_push_bytes == 0
                         ? nullptr
                         : std::make_unique<WorkQueue>("decode", options_.decode_threads)) {
+  // Every reason has a series from the start, so increase() sees the first refusal.
+  for (const char* reason : {"url", "encoding", "body"}) rejected_pushes_.Add({reason}, 0);
   registry->CallbackGauge(
       "pushgate_front_large_pushes_queued",
       "Large pushes (--large_push_bytes) read in full and waiting for a decode thread.",

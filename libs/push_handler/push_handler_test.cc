@@ -380,6 +380,15 @@ TEST_F(PushHandlerTest, PlainBodyOverTheDecodedBodyLimitIs413) {
   EXPECT_EQ(processor_.received().size(), 1u);
 }
 
+// increase() over a counter sees a refusal only if the series existed before it.
+TEST_F(PushHandlerTest, EveryRefusalReasonHasASeriesFromTheStart) {
+  const std::string metrics = registry_.Render();
+  for (const char* reason : {"url", "encoding", "body"}) {
+    EXPECT_THAT(metrics, HasSubstr(absl::StrCat("pushgate_front_push_rejected_total{reason=\"",
+                                                reason, "\"} 0\n")));
+  }
+}
+
 // An error body tells the client what to change: where pushes go (with the route prefix),
 // which methods a route takes.
 TEST_F(PushHandlerTest, WrongPathsAndMethodsAreToldWhatToUse) {

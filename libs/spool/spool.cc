@@ -296,6 +296,8 @@ class Spool::Impl {
   uint64_t committed_end_ = 0;
   uint64_t released_ = 0;
   bool closing_ = false;
+  // Whether the last append was refused for max_bytes (to log the change, not each refusal).
+  bool refusing_full_ = false;
   // Some thread is writing and syncing a batch: an appending thread that found the spool idle,
   // or the committer thread. Only that thread touches active_ and the segment's file.
   bool committing_ = false;
@@ -798,9 +800,22 @@ absl::Status Spool::Impl::QueueLocked(AppendRequest& request) {
   const uint64_t unreleased = committed_end_ + queued_bytes_ - FirstUnreleasedLocked();
   if (unreleased + framed > options_.max_bytes) {
     ++counters_.appends_refused;
-    return absl::ResourceExhaustedError(absl::StrCat("spool is full: ", unreleased,
-                                                     " unreleased bytes, limit ",
-                                                     options_.max_bytes, " (--spool_max_bytes)"));
+    absl::Status full = absl::ResourceExhaustedError(
+        absl::StrCat("spool is full: ", unreleased, " unreleased bytes, limit ", options_.max_bytes,
+                     " (--spool_max_bytes)"));
+    // Every push is refused (503) until deliveries free space: an operator must hear of it
+    // where they look first, not only in a counter.
+    if (!refusing_full_) {
+      LOG(WARNING) << "spool: " << full.message()
+                   << "; pushes are refused (503) until the backends take what it holds";
+      refusing_full_ = true;
+    }
+    return full;
+  }
+  if (refusing_full_) {
+    LOG(INFO) << "spool: space again (" << unreleased << " of " << options_.max_bytes
+              << " bytes unreleased); pushes are taken";
+    refusing_full_ = false;
   }
   queued_bytes_ += framed;
   queue_.push_back(Pending{std::move(request.record), std::move(request.done)});
@@ -1180,6 +1195,7 @@ void Spool::Impl::Release(uint64_t position) {
 }
 
 Spool::Stats Spool::Impl::stats() const {
+  const uint64_t disk_free = FreeBytes();  // a system call: not under the lock
   std::lock_guard<std::mutex> lock(mu_);
   Stats stats = counters_;
   for (const auto& segment : segments_) stats.bytes += segment->file_size;
@@ -1187,6 +1203,8 @@ Spool::Stats Spool::Impl::stats() const {
   stats.committed_end = committed_end_;
   stats.first_unreleased = FirstUnreleasedLocked();
   stats.unreleased_bytes = committed_end_ + queued_bytes_ - stats.first_unreleased;
+  stats.max_bytes = options_.max_bytes;
+  stats.disk_free_bytes = disk_free;
   stats.oldest_unreleased = committed_end_ > stats.first_unreleased && !age_marks_.empty()
                                 ? age_marks_.front().second
                                 : absl::InfiniteFuture();

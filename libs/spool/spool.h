@@ -114,7 +114,10 @@ class Spool {
     uint64_t bytes = 0;             // size of all segment files
     uint64_t segments = 0;          // segment files
     uint64_t unreleased_bytes = 0;  // what max_bytes bounds
-    uint64_t committed_end = 0;     // position of the last durable record
+    uint64_t max_bytes = 0;         // SpoolOptions::max_bytes
+    // Free on the spool's file system for an unprivileged writer (UINT64_MAX when unknown).
+    uint64_t disk_free_bytes = 0;
+    uint64_t committed_end = 0;  // position of the last durable record
     uint64_t first_unreleased = 0;
     uint64_t records_appended = 0;   // committed by this instance
     uint64_t records_recovered = 0;  // unreleased records found by Open

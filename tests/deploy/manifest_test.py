@@ -125,6 +125,46 @@ class ManifestTest(unittest.TestCase):
             # The front drains for 10 s on SIGTERM; the aggregator needs some after that.
             self.assertGreaterEqual(template["spec"]["terminationGracePeriodSeconds"], 20)
 
+    def test_pods_meet_the_restricted_pod_security_standard(self):
+        for workload, template, _, container in self.containers():
+            pod = template["spec"]["securityContext"]
+            self.assertIs(pod.get("runAsNonRoot"), True, workload)
+            self.assertEqual(pod.get("seccompProfile"), {"type": "RuntimeDefault"}, workload)
+            own = container.get("securityContext", {})
+            self.assertIs(own.get("allowPrivilegeEscalation"), False, container["name"])
+            self.assertEqual(own.get("capabilities", {}).get("drop"), ["ALL"], container["name"])
+
+    def test_shutdown_leaves_time_to_leave_the_services_then_to_drain(self):
+        # Kubernetes takes a pod out of its Services while it signals it: a front that stopped
+        # listening at once would refuse the clients still sent to it. Each front waits first,
+        # the aggregator longer (so the fronts' last pushes reach it), all within the grace.
+        drain = 10  # the front's --drain_timeout default; the aggregator needs < 10 s more
+        for workload, template, _, container in self.containers():
+            hook = container.get("lifecycle", {}).get("preStop", {}).get("exec", {})
+            command = hook.get("command", [])
+            self.assertEqual(command[:1], ["sleep"], "%s/%s has no preStop wait" %
+                             (workload, container["name"]))
+            wait = int(command[1])
+            grace = template["spec"]["terminationGracePeriodSeconds"]
+            if container["command"][0].endswith("pushgate-front"):
+                self.assertGreaterEqual(wait, 3, workload)
+                self.assertGreater(grace, wait + drain, workload)
+                front_wait = wait
+            else:
+                self.assertGreaterEqual(wait, front_wait + drain, workload)
+                self.assertGreater(grace, wait + 10, workload)
+
+    def test_the_statefulset_is_governed_by_a_headless_service_of_its_pods(self):
+        services = {d["metadata"]["name"]: d for d in self.documents if d["kind"] == "Service"}
+        for doc in self.documents:
+            if doc["kind"] != "StatefulSet":
+                continue
+            service = services[doc["spec"]["serviceName"]]
+            self.assertEqual(service["spec"].get("clusterIP"), "None")
+            labels = doc["spec"]["template"]["metadata"]["labels"]
+            for key, value in service["spec"]["selector"].items():
+                self.assertEqual(labels.get(key), value)
+
 
 if __name__ == "__main__":
     unittest.main()
