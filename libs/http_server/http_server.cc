@@ -200,10 +200,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const unsigned version = parser_->get().version();
     if (version == 10 || version == 11) version_ = version;
     if (ec == http::error::body_limit) {
-      return Respond(
-          HttpResponse::Error(413, absl::StrCat("request body exceeds ", options_.max_body_bytes,
-                                                " bytes (--max_body_bytes)")),
-          /*keep_alive=*/false);
+      return Respond(HttpResponse::Error(
+                         413, options_.max_body_bytes == 0
+                                  ? std::string("this server takes no request bodies")
+                                  : absl::StrCat("request body exceeds ", options_.max_body_bytes,
+                                                 " bytes (--max_body_bytes)")),
+                     /*keep_alive=*/false);
     }
     if (ec == http::error::header_limit) {
       return Respond(HttpResponse::Error(431, "request headers too large"), false);

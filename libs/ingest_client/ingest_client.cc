@@ -234,12 +234,17 @@ class IngestClient::Impl {
       context->TryCancel();
       writer.join();
       grpc::Status status = stream->Finish();
-      if (IsRunning()) {
+      const bool running = IsRunning();
+      if (running) {
         LOG(WARNING) << "ingest stream to " << options_.target
                      << " closed: " << status.error_message();
       }
-      FailAll(
-          absl::StrCat("aggregator stream broke before acknowledging: ", status.error_message()));
+      // Stopped, it is this service that gave up on the pushes (its drain ran out), not the
+      // aggregator's stream.
+      FailAll(running ? absl::StrCat("aggregator stream broke before acknowledging: ",
+                                     status.error_message())
+                      : "the front is shutting down and its drain time ran out before the "
+                        "aggregator acknowledged");
       unreachable_since = absl::Now();
       last_warned = absl::InfinitePast();
       backoff = received_any ? absl::Milliseconds(50)

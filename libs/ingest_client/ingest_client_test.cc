@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/ingest_server/ingest_server.h"
 
@@ -369,6 +370,22 @@ TEST_F(IngestClientTest, PendingPushesFailWhenTheAggregatorGoesAwayAndClientReco
   EXPECT_EQ(b.get().code(), PushAck::OK);
   client_->Stop();
   restarted.Stop();
+}
+
+// At the end of a drain it is the front that gives up on its pushes, and its clients are
+// told so, not that the aggregator broke the stream.
+TEST_F(IngestClientTest, PushesStillPendingAtStopAreToldTheFrontIsShuttingDown) {
+  StartServer();
+  StartClient();
+  auto a = Push("a");
+  processor_.WaitForHeld(1);
+  client_->Stop();
+  ASSERT_EQ(a.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  const PushAck ack = a.get();
+  EXPECT_EQ(ack.code(), PushAck::UNAVAILABLE);
+  EXPECT_THAT(ack.message(), ::testing::HasSubstr("shutting down"));
+  EXPECT_THAT(ack.message(), ::testing::Not(::testing::HasSubstr("stream broke")));
+  processor_.Release(0, PushAck::OK);
 }
 
 // An ack that does not come within the timeout makes the push UNAVAILABLE, and means the

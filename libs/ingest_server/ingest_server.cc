@@ -494,7 +494,10 @@ absl::Status IngestServer::Start() {
       while (cq->Next(&tag, &ok)) {
       }
     }
-    return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", listen_));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen for gRPC on ", listen_,
+        " (--grpc_listen): the port is in use or the address is not this host's (gRPC's own "
+        "log line above says which)"));
   }
   for (size_t i = 0; i < queues.size(); ++i) {
     grpc::ServerCompletionQueue* cq = queues[i].get();

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -279,6 +280,14 @@ int Run() {
   http.Stop();
   pipeline.Stop();
   (*spool)->Close();
+  const uint64_t undelivered = (*spool)->stats().unreleased_bytes;
+  if (undelivered == 0) {
+    LOG(INFO) << "stopped; every acknowledged push was delivered";
+  } else {
+    LOG(INFO) << "stopped; " << undelivered
+              << " bytes of acknowledged pushes stay in the spool and are delivered after the "
+                 "next start";
+  }
   return 0;
 }
 
