@@ -30,7 +30,7 @@ PushRequest Parsed(absl::string_view serialized) {
 // Holds every push until the test releases it.
 class HeldProcessor : public PushProcessor {
  public:
-  void Process(absl::Span<Push> pushes) override {
+  void Process(absl::Span<Push> pushes, bool) override {
     for (Push& push : pushes) ProcessOne(Parsed(push.serialized), std::move(push.done));
   }
   void ProcessOne(const PushRequest& request, Done done) {

@@ -1,6 +1,7 @@
 #include "libs/ingest_server/ingest_server.h"
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -112,6 +113,7 @@ class Stream {
     std::function<Process()> make_process;
     Pack pack;
     OperationGate* gate;
+    std::atomic<int>* open_streams;  // shared by the methods
   };
 
   // Waits on `cq` for the next stream of `method` and serves it; the stream deletes itself
@@ -234,6 +236,11 @@ class Stream {
       return;
     }
     Listen(method_, cq_);
+    counted_ = true;
+    const int open = method_->open_streams->fetch_add(1) + 1;
+    // Producers connect for long: one line per stream, except in a reconnect storm.
+    LOG_EVERY_T(INFO, 1) << "ingest stream from " << context_.peer() << " opened (" << open
+                         << " open)";
     process_ = method_->make_process();
     absl::MutexLock lock(&state_->mu_);
     ++state_->pending_;  // `done_`
@@ -295,8 +302,16 @@ class Stream {
     if (gone) delete this;
   }
 
+  ~Stream() {
+    if (!counted_) return;
+    const int open = method_->open_streams->fetch_sub(1) - 1;
+    LOG_EVERY_T(INFO, 1) << "ingest stream from " << context_.peer() << " ended (" << open
+                         << " open)";
+  }
+
   const Method* const method_;
   grpc::ServerCompletionQueue* const cq_;
+  bool counted_ = false;  // accepted, so counted in open_streams
   grpc::ServerContext context_;
   ReaderWriter rw_;
   Process process_;
@@ -351,7 +366,7 @@ class IngestServer::Service {
     push_.request = [this](grpc::ServerContext* context, PushStream::ReaderWriter* rw,
                            grpc::ServerCompletionQueue* cq,
                            void* tag) { async_.RequestPush(context, rw, cq, cq, tag); };
-    push_.make_process = [processor] {
+    push_.make_process = [processor, open_streams = &open_streams_] {
       // Per stream, reused for each message.
       struct Scratch {
         std::string serialized;
@@ -359,7 +374,7 @@ class IngestServer::Service {
         PushView view;
         std::vector<PushProcessor::Push> pushes;
       };
-      return [processor, scratch = std::make_shared<Scratch>()](
+      return [processor, open_streams, scratch = std::make_shared<Scratch>()](
                  grpc::ByteBuffer& message, const std::shared_ptr<PushStream::State>& acks) {
         scratch->serialized.clear();
         scratch->slices.clear();
@@ -377,7 +392,7 @@ class IngestServer::Service {
         scratch->pushes.clear();
         scratch->pushes.push_back(
             {&scratch->view, scratch->serialized, AckTo(scratch->view.sequence(), acks)});
-        processor->Process(absl::MakeSpan(scratch->pushes));
+        processor->Process(absl::MakeSpan(scratch->pushes), *open_streams > 1);
       };
     };
     push_.pack = [](std::deque<PushAck>& ready, grpc::ByteBuffer* out) {
@@ -386,16 +401,17 @@ class IngestServer::Service {
       ready.pop_front();
     };
     push_.gate = &gate_;
+    push_.open_streams = &open_streams_;
 
     batches_.request = [this](grpc::ServerContext* context, BatchStream::ReaderWriter* rw,
                               grpc::ServerCompletionQueue* cq,
                               void* tag) { async_.RequestPushBatches(context, rw, cq, cq, tag); };
-    batches_.make_process = [processor] {
+    batches_.make_process = [processor, open_streams = &open_streams_] {
       struct Scratch {
         std::deque<PushView> views;  // a deque keeps their addresses
         std::vector<PushProcessor::Push> pushes;
       };
-      return [processor, scratch = std::make_shared<Scratch>()](
+      return [processor, open_streams, scratch = std::make_shared<Scratch>()](
                  PushBatch& batch, const std::shared_ptr<BatchStream::State>& acks) {
         if (batch.pushes_size() > kMaxPushesPerBatch) {
           acks->Refuse(grpc::Status(
@@ -419,7 +435,9 @@ class IngestServer::Service {
             RefuseUnparsable("batch entry", view.sequence(), parsed, acks);
           }
         }
-        if (!scratch->pushes.empty()) processor->Process(absl::MakeSpan(scratch->pushes));
+        if (!scratch->pushes.empty()) {
+          processor->Process(absl::MakeSpan(scratch->pushes), *open_streams > 1);
+        }
         if (scratch->views.size() > kKeptViews) scratch->views.resize(kKeptViews);
       };
     };
@@ -438,6 +456,7 @@ class IngestServer::Service {
       }
     };
     batches_.gate = &gate_;
+    batches_.open_streams = &open_streams_;
   }
 
   grpc::Service* service() { return &async_; }
@@ -455,7 +474,10 @@ class IngestServer::Service {
   // No operation starts after this; the queues may then be shut down.
   void CloseGate() { gate_.Close(); }
 
+  int open_streams() const { return open_streams_.load(); }
+
  private:
+  std::atomic<int> open_streams_{0};
   AsyncService async_;
   OperationGate gate_;
   PushStream::Method push_;
@@ -468,6 +490,8 @@ IngestServer::IngestServer(std::string listen, PushProcessor* processor, int thr
       service_(new Service(processor)) {}
 
 IngestServer::~IngestServer() { Stop(); }
+
+int IngestServer::open_streams() const { return service_->open_streams(); }
 
 absl::Status IngestServer::Start() {
   grpc::ServerBuilder builder;

@@ -49,7 +49,10 @@ class PushProcessor {
   // views and wire forms are only valid during the call: the server reuses them for the
   // stream's next message. It runs on the server thread that serves the stream, which also
   // serves other streams: it may wait for one disk commit, but not for anything open-ended.
-  virtual void Process(absl::Span<Push> pushes) = 0;
+  // `other_streams_open`: other producers' streams are open on this server, whose messages
+  // the thread would read meanwhile (and whose pushes could share the next commit), so
+  // waiting here holds them up; with one stream there is nothing else to do meanwhile.
+  virtual void Process(absl::Span<Push> pushes, bool other_streams_open) = 0;
 };
 
 class IngestServer {
@@ -67,6 +70,8 @@ class IngestServer {
   // Binds `listen` (host:port, port 0 picks one) and starts serving.
   absl::Status Start();
   int port() const;
+  // Streams open now (producers connected), of both methods.
+  int open_streams() const;
   // Stops serving: streams still open after a grace period of 2 s are cancelled, and acks
   // given after their stream is gone are dropped. Returns once the threads have stopped.
   void Stop();

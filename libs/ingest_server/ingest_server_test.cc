@@ -29,8 +29,17 @@ using pushgate::v1::PushRequest;
 // is called, then acknowledges them in reverse order of arrival.
 class ReversingProcessor : public PushProcessor {
  public:
-  void Process(absl::Span<Push> pushes) override {
+  void Process(absl::Span<Push> pushes, bool other_streams_open) override {
+    {
+      absl::MutexLock lock(&mu_);
+      other_streams_open_.push_back(other_streams_open);
+    }
     for (Push& push : pushes) ProcessOne(*push.view, std::move(push.done));
+  }
+  // What Process was told each time.
+  std::vector<bool> other_streams_open() {
+    absl::MutexLock lock(&mu_);
+    return other_streams_open_;
   }
   void ProcessOne(const PushView& push, Done done) {
     if (push.job() == "invalid") {
@@ -60,6 +69,7 @@ class ReversingProcessor : public PushProcessor {
  private:
   absl::Mutex mu_;
   std::vector<Done> held_ ABSL_GUARDED_BY(mu_);
+  std::vector<bool> other_streams_open_ ABSL_GUARDED_BY(mu_);
 };
 
 PushRequest Request(uint64_t sequence, const std::string& job) {
@@ -108,6 +118,39 @@ TEST_P(IngestServerTest, PushStreamAcksEveryRequestBySequenceInTheOrderAcksBecom
   }
   EXPECT_EQ(sequences, (std::vector<uint64_t>{9, 7}));
   EXPECT_TRUE(stream->Finish().ok());
+}
+
+// The server counts the producers connected, and tells the processor whether others are, so
+// that it can leave a commit to another thread rather than hold their messages up.
+TEST_P(IngestServerTest, TheProcessorKnowsWhetherOtherProducersStreamsAreOpen) {
+  const auto push_and_wait = [&](grpc::ClientReaderWriter<PushRequest, PushAck>* stream,
+                                 uint64_t sequence) {
+    ASSERT_TRUE(stream->Write(Request(sequence, "invalid")));  // acked at once
+    PushAck ack;
+    ASSERT_TRUE(stream->Read(&ack));
+    EXPECT_EQ(ack.sequence(), sequence);
+  };
+  grpc::ClientContext first_context;
+  auto first = stub_->Push(&first_context);
+  push_and_wait(first.get(), 1);
+  EXPECT_EQ(server_->open_streams(), 1);
+  {
+    grpc::ClientContext second_context;
+    auto second = stub_->Push(&second_context);
+    push_and_wait(second.get(), 2);
+    EXPECT_EQ(server_->open_streams(), 2);
+    push_and_wait(first.get(), 3);
+    ASSERT_TRUE(second->WritesDone());
+    EXPECT_TRUE(second->Finish().ok());
+  }
+  for (int i = 0; i < 500 && server_->open_streams() != 1; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(server_->open_streams(), 1);
+  push_and_wait(first.get(), 4);
+  EXPECT_EQ(processor_.other_streams_open(), (std::vector<bool>{false, true, true, false}));
+  ASSERT_TRUE(first->WritesDone());
+  EXPECT_TRUE(first->Finish().ok());
 }
 
 // A proto3 string that is not UTF-8 makes a message protobuf will not parse. Such a push is

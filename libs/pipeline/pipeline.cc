@@ -124,7 +124,7 @@ void PushPipeline::Stop() {
   for (auto& backend : backends_) backend->uploader->Stop(options_.drain_timeout);
 }
 
-void PushPipeline::Process(absl::Span<Push> pushes) {
+void PushPipeline::Process(absl::Span<Push> pushes, bool other_streams_open) {
   std::vector<Spool::AppendRequest> appends;
   appends.reserve(pushes.size());
   for (Push& push : pushes) {
@@ -160,8 +160,11 @@ void PushPipeline::Process(absl::Span<Push> pushes) {
                          done(AckForAppend(position.status()));
                        }});
   }
-  // Together, so that they share one disk commit.
-  spool_->AppendAll(std::move(appends));
+  // Together, so that they share one disk commit. With one producer this thread commits
+  // them itself (no hand-off on the path every push waits on); with several, the spool's
+  // committer does, while this thread reads the other producers' messages, whose pushes then
+  // share the next commit instead of each waiting for a commit of its own.
+  spool_->AppendAll(std::move(appends), /*commit_here=*/!other_streams_open);
 }
 
 // What proto/ingest.proto asks of every push that the decoders cannot see: the front always

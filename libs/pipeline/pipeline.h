@@ -81,7 +81,7 @@ class PushPipeline : public PushProcessor {
   // UNAVAILABLE when the spool is full or failing; INVALID for a push larger than the spool
   // could ever hold or one that would convert to more than max_converted_bytes_per_push. A
   // DELETE is acknowledged at once: groups are not stored yet.
-  void Process(absl::Span<Push> pushes) override;
+  void Process(absl::Span<Push> pushes, bool other_streams_open) override;
 
   // Stops the dispatcher, drains the uploaders for up to drain_timeout. Idempotent.
   void Stop();

@@ -88,14 +88,15 @@ PushRequest Push(int value) {
   return push;
 }
 
-PushAck ProcessAndWait(PushPipeline& pipeline, const PushRequest& push) {
+PushAck ProcessAndWait(PushPipeline& pipeline, const PushRequest& push,
+                       bool other_streams_open = false) {
   std::promise<PushAck> acked;
   const std::string serialized = push.SerializeAsString();
   PushView view;
   EXPECT_TRUE(view.Parse(serialized).ok());
   PushProcessor::Push incoming{&view, serialized,
                                [&](PushAck ack) { acked.set_value(std::move(ack)); }};
-  pipeline.Process(absl::MakeSpan(&incoming, 1));
+  pipeline.Process(absl::MakeSpan(&incoming, 1), other_streams_open);
   return acked.get_future().get();
 }
 
@@ -300,6 +301,23 @@ TEST_F(PipelineTest, PushThatWouldConvertToTooMuchIsRefusedBeforeItIsStored) {
 
   EXPECT_EQ(ProcessAndWait(pipeline, small).code(), PushAck::OK);
   ASSERT_TRUE(WaitFor([&] { return lines->All() == "jobs,job=j jobs_done=1 1000000000\n"; }))
+      << lines->All();
+}
+
+// With other producers' streams open the ingest thread leaves the commit to the spool's
+// committer and goes on reading: the push is still acknowledged only once it is durable, and
+// delivered.
+TEST_F(PipelineTest, WithSeveralProducersThePushIsCommittedByTheSpoolsOwnThread) {
+  dir_ += "_handoff";
+  auto lines = std::make_shared<Received>();
+  auto spool = OpenSpool();
+  std::vector<BackendSpec> backends;
+  backends.push_back(Backend(UploadFormat::kLineProtocol, lines));
+  PushPipeline pipeline(QuickStop(), spool.get(), std::move(backends), &registry_);
+  const uint64_t before = spool->committed_end();
+  EXPECT_EQ(ProcessAndWait(pipeline, Push(7), /*other_streams_open=*/true).code(), PushAck::OK);
+  EXPECT_GT(spool->committed_end(), before);  // durable by the time of its ack
+  ASSERT_TRUE(WaitFor([&] { return lines->All() == "jobs,job=j jobs_done=7 1000000000\n"; }))
       << lines->All();
 }
 

@@ -29,7 +29,7 @@ PushRequest Parsed(absl::string_view serialized) {
 // Records every push and answers with a scripted code.
 class RecordingProcessor : public PushProcessor {
  public:
-  void Process(absl::Span<Push> pushes) override {
+  void Process(absl::Span<Push> pushes, bool) override {
     for (Push& push : pushes) ProcessOne(Parsed(push.serialized), std::move(push.done));
   }
   void ProcessOne(const PushRequest& request, Done done) {

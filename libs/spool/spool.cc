@@ -207,7 +207,7 @@ class Spool::Impl {
   }
 
   void Append(std::string record, AppendDone done);
-  void AppendAll(std::vector<AppendRequest> records);
+  void AppendAll(std::vector<AppendRequest> records, bool commit_here);
   // Queues one record or says why not; the caller holds mu_ and notifies the committer.
   absl::Status QueueLocked(AppendRequest& request);
   std::vector<Record> ReadCommitted(uint64_t after, size_t max_records, size_t max_bytes,
@@ -758,10 +758,10 @@ absl::Status Spool::Impl::Recover() {
 void Spool::Impl::Append(std::string record, AppendDone done) {
   std::vector<AppendRequest> one;
   one.push_back({std::move(record), std::move(done)});
-  AppendAll(std::move(one));
+  AppendAll(std::move(one), /*commit_here=*/true);
 }
 
-void Spool::Impl::AppendAll(std::vector<AppendRequest> records) {
+void Spool::Impl::AppendAll(std::vector<AppendRequest> records, bool commit_here) {
   std::vector<std::pair<AppendDone, absl::Status>> refusals;
   std::vector<Pending> batch;
   {
@@ -775,8 +775,12 @@ void Spool::Impl::AppendAll(std::vector<AppendRequest> records) {
     // most of a commit's latency on a busy machine. Appends arriving meanwhile wait for the
     // next commit, as they would for the committer's.
     if (!queue_.empty() && !committing_) {
-      committing_ = true;
-      batch.swap(queue_);
+      if (commit_here) {
+        committing_ = true;
+        batch.swap(queue_);
+      } else {
+        work_cv_.notify_one();
+      }
     }
   }
   for (auto& [done, status] : refusals) done(std::move(status));
@@ -1256,7 +1260,9 @@ Spool::~Spool() = default;
 void Spool::Append(std::string record, AppendDone done) {
   impl_->Append(std::move(record), std::move(done));
 }
-void Spool::AppendAll(std::vector<AppendRequest> records) { impl_->AppendAll(std::move(records)); }
+void Spool::AppendAll(std::vector<AppendRequest> records, bool commit_here) {
+  impl_->AppendAll(std::move(records), commit_here);
+}
 std::vector<Spool::Record> Spool::ReadCommitted(uint64_t after, size_t max_records,
                                                 size_t max_bytes, absl::Duration timeout) {
   return impl_->ReadCommitted(after, max_records, max_bytes, timeout);

@@ -160,12 +160,14 @@ class Spool {
   void Append(std::string record, AppendDone done);
 
   // Appends several records, each exactly as Append would, in order, but queued at once, so
-  // that they share one commit.
+  // that they share one commit. With `commit_here` false the calling thread never commits:
+  // the committer thread does, while the caller goes on (for a caller with other work that
+  // could join the next commit).
   struct AppendRequest {
     std::string record;
     AppendDone done;
   };
-  void AppendAll(std::vector<AppendRequest> records);
+  void AppendAll(std::vector<AppendRequest> records, bool commit_here = true);
 
   // For the (single) dispatcher: waits up to `timeout` for committed records with positions
   // greater than `after` and returns the first of them, in order: at most `max_records`, and

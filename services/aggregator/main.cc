@@ -232,6 +232,10 @@ int Run() {
   PushPipeline pipeline(pipeline_options, spool->get(), std::move(backends), &registry);
 
   IngestServer ingest(absl::GetFlag(FLAGS_grpc_listen), &pipeline, ingest_threads);
+  registry.CallbackGauge("pushgate_aggregator_ingest_streams",
+                         "Producers' streams open now (a front keeps one; 0 means no front is "
+                         "connected).",
+                         [&ingest] { return double(ingest.open_streams()); });
   absl::Status started = ingest.Start();
   if (!started.ok()) {
     LOG(ERROR) << started;
