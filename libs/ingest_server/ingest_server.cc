@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -237,10 +238,10 @@ class Stream {
     }
     Listen(method_, cq_);
     counted_ = true;
+    peer_ = context_.peer();  // gone from the context once the call is over
     const int open = method_->open_streams->fetch_add(1) + 1;
     // Producers connect for long: one line per stream, except in a reconnect storm.
-    LOG_EVERY_T(INFO, 1) << "ingest stream from " << context_.peer() << " opened (" << open
-                         << " open)";
+    LOG_EVERY_T(INFO, 1) << "ingest stream from " << peer_ << " opened (" << open << " open)";
     process_ = method_->make_process();
     absl::MutexLock lock(&state_->mu_);
     ++state_->pending_;  // `done_`
@@ -305,13 +306,13 @@ class Stream {
   ~Stream() {
     if (!counted_) return;
     const int open = method_->open_streams->fetch_sub(1) - 1;
-    LOG_EVERY_T(INFO, 1) << "ingest stream from " << context_.peer() << " ended (" << open
-                         << " open)";
+    LOG_EVERY_T(INFO, 1) << "ingest stream from " << peer_ << " ended (" << open << " open)";
   }
 
   const Method* const method_;
   grpc::ServerCompletionQueue* const cq_;
   bool counted_ = false;  // accepted, so counted in open_streams
+  std::string peer_;      // the producer's address, for the log
   grpc::ServerContext context_;
   ReaderWriter rw_;
   Process process_;

@@ -122,6 +122,12 @@ class MetricsRegistry {
 // Writes `v` the way Prometheus' text format expects ("NaN", "+Inf", shortest decimal).
 std::string FormatMetricValue(double v);
 
+// Registers the process metrics every Prometheus exporter has, under their usual names, read
+// from /proc when rendering: process_cpu_seconds_total, process_resident_memory_bytes,
+// process_virtual_memory_bytes, process_start_time_seconds, process_open_fds and
+// process_max_fds. A value that cannot be read renders as NaN.
+void RegisterProcessMetrics(MetricsRegistry* registry);
+
 }  // namespace pushgate
 
 #endif  // PUSHGATE_LIBS_SELF_METRICS_SELF_METRICS_H_

@@ -1,7 +1,15 @@
 #include "libs/self_metrics/self_metrics.h"
 
-#include <limits>
+#include <fcntl.h>
+#include <unistd.h>
 
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <string>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -115,6 +123,39 @@ TEST(MetricsRegistryTest, HelpTextEscapesBackslashesAndLineBreaks) {
             std::string::npos)
       << out;
   EXPECT_NE(out.find("# HELP t_gauge Path C:\\\\x\n"), std::string::npos) << out;
+}
+
+// The value of the unlabelled series `name` in `text`, or NaN.
+double ValueOf(const std::string& text, const std::string& name) {
+  const std::string key = "\n" + name + " ";
+  const size_t at = text.find(key);
+  if (at == std::string::npos) return std::nan("");
+  return std::strtod(text.c_str() + at + key.size(), nullptr);
+}
+
+// Dashboards written for any exporter read these; they must be this process's figures.
+TEST(ProcessMetricsTest, ReportThisProcess) {
+  MetricsRegistry registry;
+  RegisterProcessMetrics(&registry);
+  const std::string before = registry.Render();
+  EXPECT_GT(ValueOf(before, "process_resident_memory_bytes"), 1 << 20);
+  EXPECT_GE(ValueOf(before, "process_virtual_memory_bytes"),
+            ValueOf(before, "process_resident_memory_bytes"));
+  const double now = static_cast<double>(absl::ToUnixSeconds(absl::Now()));
+  EXPECT_LE(ValueOf(before, "process_start_time_seconds"), now + 1);
+  EXPECT_GT(ValueOf(before, "process_start_time_seconds"), now - 3600);
+  EXPECT_GT(ValueOf(before, "process_max_fds"), ValueOf(before, "process_open_fds"));
+
+  const int fd = open("/dev/null", O_RDONLY);
+  ASSERT_GE(fd, 0);
+  volatile double sink = 0;  // burn some CPU
+  for (int i = 0; i < 50000000; ++i) sink = sink + i;
+  const std::string after = registry.Render();
+  close(fd);
+  EXPECT_EQ(ValueOf(after, "process_open_fds"), ValueOf(before, "process_open_fds") + 1);
+  EXPECT_GT(ValueOf(after, "process_cpu_seconds_total"),
+            ValueOf(before, "process_cpu_seconds_total"));
+  EXPECT_THAT(after, ::testing::HasSubstr("# TYPE process_cpu_seconds_total counter\n"));
 }
 
 }  // namespace

@@ -223,6 +223,7 @@ int Run() {
             << " unsent pushes to replay";
 
   MetricsRegistry registry;
+  RegisterProcessMetrics(&registry);
   PipelineOptions pipeline_options;
   pipeline_options.conversion = *conversion;
   pipeline_options.background_nice = background_nice;

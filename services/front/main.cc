@@ -162,6 +162,7 @@ int main(int argc, char** argv) {
   handler_options.decode_threads = absl::GetFlag(FLAGS_decode_threads);
   handler_options.max_decode_wait = absl::GetFlag(FLAGS_ack_timeout);
   pushgate::MetricsRegistry registry;
+  pushgate::RegisterProcessMetrics(&registry);
   pushgate::PushHandler handler(handler_options, &client, &registry);
 
   pushgate::HttpServerOptions server_options;
