@@ -457,9 +457,24 @@ void PushPipeline::RegisterMetrics(MetricsRegistry* registry) {
                  "counter", [](const Uploader::Stats& s) { return s.points_sent; });
   backend_family("pushgate_aggregator_upload_batches_total", "Batches accepted by the backend.",
                  "counter", [](const Uploader::Stats& s) { return s.batches_sent; });
-  backend_family("pushgate_aggregator_upload_retries_total",
-                 "Upload attempts that failed and were retried.", "counter",
-                 [](const Uploader::Stats& s) { return s.retries; });
+  registry->CallbackFamily(
+      "pushgate_aggregator_upload_retries_total",
+      "Upload attempts that failed and were retried, by why: network (no answer: connection, "
+      "TLS, timeout; or the file sink's write), redirect (3xx), unauthorized (401, 403), not_found "
+      "(404, 405), throttled "
+      "(429), timeout (408), refused (another 4xx while the backend refuses every upload), "
+      "server_error (5xx).",
+      "counter", {"backend", "cause"}, [this] {
+        MetricsRegistry::SeriesList series;
+        for (const auto& b : backends_) {
+          const Uploader::Stats stats = b->uploader->stats();
+          for (int i = 0; i < kUploadFailureKinds; ++i) {
+            series.push_back({{b->name, UploadFailureName(static_cast<UploadFailure>(i))},
+                              double(stats.retries_by_failure[i])});
+          }
+        }
+        return series;
+      });
   backend_family("pushgate_aggregator_upload_rejected_batches_total",
                  "Pushes (or a batch's pushes, when a single one is too large) the backend "
                  "refused permanently: a 413, or a 4xx other than 401, 403, 404, 405, 408 and "

@@ -38,6 +38,34 @@ absl::Status UnavailableWithRetryAfter(absl::string_view message, absl::Duration
   return status;
 }
 
+constexpr absl::string_view kHttpStatusPayload = "type.pushgate/http-status";
+
+void SetHttpStatus(int code, absl::Status* status) {
+  status->SetPayload(kHttpStatusPayload, absl::Cord(absl::StrCat(code)));
+}
+
+const char* UploadFailureName(UploadFailure failure) {
+  static constexpr const char* kNames[kUploadFailureKinds] = {
+      "network",   "redirect", "unauthorized", "not_found",
+      "throttled", "timeout",  "refused",      "server_error"};
+  return kNames[static_cast<int>(failure)];
+}
+
+UploadFailure ClassifyUploadFailure(const absl::Status& status) {
+  const absl::optional<absl::Cord> payload = status.GetPayload(kHttpStatusPayload);
+  int code = 0;
+  if (!payload.has_value() || !absl::SimpleAtoi(std::string(*payload), &code)) {
+    return UploadFailure::kNetwork;
+  }
+  if (code >= 300 && code < 400) return UploadFailure::kRedirect;
+  if (code == 401 || code == 403) return UploadFailure::kUnauthorized;
+  if (code == 404 || code == 405) return UploadFailure::kNotFound;
+  if (code == 429) return UploadFailure::kThrottled;
+  if (code == 408) return UploadFailure::kTimeout;
+  if (code >= 500) return UploadFailure::kServerError;
+  return UploadFailure::kRefused;
+}
+
 absl::optional<absl::Duration> RetryAfterHint(const absl::Status& status) {
   const absl::optional<absl::Cord> payload = status.GetPayload(kRetryAfterPayload);
   int64_t ms = 0;
@@ -212,6 +240,7 @@ Uploader::Outcome Uploader::DeliverAdds(Batch& batch, size_t begin, size_t end) 
       }
       return Outcome::kDelivered;
     }
+    const UploadFailure failure = ClassifyUploadFailure(status);  // before a refusal is classed
     if (!absl::IsUnavailable(status) && !absl::IsOutOfRange(status) && !batch.data_refused) {
       status = ClassifyRefusal(batch, status);
     }
@@ -265,6 +294,7 @@ Uploader::Outcome Uploader::DeliverAdds(Batch& batch, size_t begin, size_t end) 
     {
       absl::MutexLock lock(&mu_);
       ++stats_.retries;
+      ++stats_.retries_by_failure[static_cast<int>(failure)];
     }
     if (!SleepUnlessAbandoned(absl::Now() + delay)) return Outcome::kAbandoned;
   }

@@ -5,6 +5,7 @@
 #ifndef PUSHGATE_LIBS_UPLOADER_UPLOADER_H_
 #define PUSHGATE_LIBS_UPLOADER_UPLOADER_H_
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -45,6 +46,28 @@ class Sink {
 absl::Status UnavailableWithRetryAfter(absl::string_view message, absl::Duration retry_after);
 // The retry-after hint attached by UnavailableWithRetryAfter, if any.
 absl::optional<absl::Duration> RetryAfterHint(const absl::Status& status);
+
+// Marks a failed upload's `status` with the HTTP status the backend answered (sinks that
+// reached one do), so that failures can be counted by cause.
+void SetHttpStatus(int code, absl::Status* status);
+
+// Why an upload attempt failed: no answer (kNetwork: connection, TLS, timeout, file) or the
+// backend's HTTP status, in classes an operator acts on differently.
+enum class UploadFailure {
+  kNetwork,       // no HTTP answer
+  kRedirect,      // 3xx, not followed: the URL is an old address
+  kUnauthorized,  // 401, 403: token or credentials
+  kNotFound,      // 404, 405: path or database
+  kThrottled,     // 429
+  kTimeout,       // 408
+  kRefused,       // another 4xx (the data, or a format the backend does not take)
+  kServerError,   // 5xx
+};
+constexpr int kUploadFailureKinds = 8;
+// The label value for `failure`: "network", "redirect", "unauthorized", "not_found",
+// "throttled", "timeout", "refused", "server_error".
+const char* UploadFailureName(UploadFailure failure);
+UploadFailure ClassifyUploadFailure(const absl::Status& status);
 
 struct HttpSinkOptions {
   std::string url;
@@ -113,8 +136,10 @@ class Uploader {
   struct Stats {
     uint64_t batches_sent = 0;  // accepted by the sink
     uint64_t points_sent = 0;
-    uint64_t bytes_sent = 0;          // uncompressed body bytes
-    uint64_t retries = 0;             // failed attempts that were retried
+    uint64_t bytes_sent = 0;  // uncompressed body bytes
+    uint64_t retries = 0;     // failed attempts that were retried
+    // The same by why they failed (UploadFailure).
+    std::array<uint64_t, kUploadFailureKinds> retries_by_failure{};
     uint64_t permanent_failures = 0;  // batches dropped on a permanent error
     uint64_t points_dropped = 0;      // points in those batches
     uint64_t points_abandoned = 0;    // given up by Stop(), or added after it

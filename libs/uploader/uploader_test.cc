@@ -340,6 +340,9 @@ TEST(HttpSinkTest, MapsStatusesToRetryableOrPermanent) {
     EXPECT_EQ(s.code(), c.want) << c.status << ": " << s;
     EXPECT_EQ(RetryAfterHint(s), c.hint) << c.status;
     if (!s.ok()) {
+      EXPECT_NE(ClassifyUploadFailure(s), UploadFailure::kNetwork) << c.status;
+    }
+    if (!s.ok()) {
       EXPECT_THAT(std::string(s.message()),
                   HasSubstr(absl::StrCat("HTTP ", c.status, " from ", server.Url())));
       EXPECT_THAT(std::string(s.message()), HasSubstr(absl::StrCat("backend says ", c.status)));
@@ -959,6 +962,30 @@ TEST(UploaderHttpTest, RetriesOn500And429ThenDeliversEverythingOnce) {
   EXPECT_EQ(st.batches_sent, 3u);
   EXPECT_EQ(st.points_sent, 6u);
   EXPECT_EQ(server.connections(), 1);
+  // By cause: an operator tells a struggling backend from throttling, a wrong token or URL.
+  EXPECT_EQ(st.retries_by_failure[static_cast<int>(UploadFailure::kServerError)], 1u);
+  EXPECT_EQ(st.retries_by_failure[static_cast<int>(UploadFailure::kThrottled)], 1u);
+  EXPECT_EQ(st.retries_by_failure[static_cast<int>(UploadFailure::kNetwork)], 0u);
+}
+
+TEST(UploadFailureTest, TheBackendsAnswerSaysWhichKindOfFailure) {
+  const struct {
+    int code;  // 0: no HTTP answer
+    UploadFailure want;
+  } cases[] = {
+      {0, UploadFailure::kNetwork},        {301, UploadFailure::kRedirect},
+      {401, UploadFailure::kUnauthorized}, {403, UploadFailure::kUnauthorized},
+      {404, UploadFailure::kNotFound},     {405, UploadFailure::kNotFound},
+      {429, UploadFailure::kThrottled},    {408, UploadFailure::kTimeout},
+      {400, UploadFailure::kRefused},      {503, UploadFailure::kServerError},
+  };
+  for (const auto& c : cases) {
+    absl::Status status = absl::UnavailableError("failed");
+    if (c.code != 0) SetHttpStatus(c.code, &status);
+    EXPECT_EQ(ClassifyUploadFailure(status), c.want) << c.code;
+  }
+  EXPECT_STREQ(UploadFailureName(UploadFailure::kUnauthorized), "unauthorized");
+  EXPECT_STREQ(UploadFailureName(UploadFailure::kServerError), "server_error");
 }
 
 // InfluxDB 2 refuses every empty upload, with an answer of its own: a batch with a push it

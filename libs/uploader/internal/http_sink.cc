@@ -153,15 +153,17 @@ class CurlSink : public Sink {
                       " (check the path of --upload_url, and the database it names; the data is "
                       "kept and retried)");
     }
-    if (!Retryable(status)) return absl::Status(PermanentCode(status), message);
+    absl::Status failed = Retryable(status) ? absl::UnavailableError(message)
+                                            : absl::Status(PermanentCode(status), message);
     if (status == 429 || status == 503) {
       curl_off_t retry_after = 0;  // curl parses both delta-seconds and HTTP dates
       if (curl_easy_getinfo(curl_, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
           retry_after > 0) {
-        return UnavailableWithRetryAfter(message, absl::Seconds(retry_after));
+        failed = UnavailableWithRetryAfter(message, absl::Seconds(retry_after));
       }
     }
-    return absl::UnavailableError(message);
+    SetHttpStatus(static_cast<int>(status), &failed);
+    return failed;
   }
 
   std::string Describe() const override { return described_; }
