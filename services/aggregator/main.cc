@@ -29,10 +29,11 @@
 
 ABSL_FLAG(std::string, grpc_listen, "0.0.0.0:9092", "gRPC address of the ingest API.");
 ABSL_FLAG(int, ingest_threads, 1,
-          "Threads that serve ingest streams (at least 1); each stream stays on one. A thread "
-          "reads, checks and spools its streams' pushes itself, with no hand-off between "
-          "threads. More than one lets other producers' pushes be checked while one commit "
-          "waits for the disk, at the cost of gRPC handing reads between the threads.");
+          "Threads that serve ingest streams (at least 1); each stream stays on one. With one "
+          "producer connected a thread reads, checks and spools its pushes itself, with no "
+          "hand-off; with several, the spool's own thread commits while it reads the others' "
+          "messages. More than one thread spreads the checking of many producers' pushes over "
+          "cores, at the cost of gRPC handing reads between the threads.");
 ABSL_FLAG(std::string, http_listen, "0.0.0.0:9093",
           "HTTP address for /-/healthy, /-/ready and /metrics.");
 ABSL_FLAG(std::string, measurement_name, "",
