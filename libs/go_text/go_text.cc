@@ -111,6 +111,21 @@ std::string ToValidUtf8(absl::string_view s) {
   return out;
 }
 
+// The code point of the valid 2- or 3-byte UTF-8 sequence at the start of `s` (`len` bytes).
+uint32_t CodePoint(absl::string_view s, size_t len) {
+  const auto b = [&](size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(s[i])); };
+  if (len == 2) return (b(0) & 0x1F) << 6 | (b(1) & 0x3F);
+  return (b(0) & 0x0F) << 12 | (b(1) & 0x3F) << 6 | (b(2) & 0x3F);
+}
+
+// Invisible runes that Go's strconv.Quote escapes (not unicode.IsPrint) and that make a name
+// in a message look right when it is not: no-break and zero-width spaces, joiners and
+// direction marks, line and paragraph separators, the soft hyphen, a byte order mark.
+bool IsInvisible(uint32_t cp) {
+  return cp == 0xA0 || cp == 0xAD || (cp >= 0x200B && cp <= 0x200F) ||
+         (cp >= 0x2028 && cp <= 0x202F) || (cp >= 0x2060 && cp <= 0x2064) || cp == 0xFEFF;
+}
+
 std::string GoQuote(absl::string_view s, size_t max_bytes) {
   const bool cut = s.size() > max_bytes;
   if (cut) s = s.substr(0, CutPoint(s, max_bytes));
@@ -129,6 +144,11 @@ std::string GoQuote(absl::string_view s, size_t max_bytes) {
         const auto cp = static_cast<unsigned char>(s[1]);
         out.append({'\\', 'u', '0', '0', kHex[cp >> 4], kHex[cp & 0xF]});
         s.remove_prefix(2);
+      } else if (len <= 3 && IsInvisible(CodePoint(s, len))) {
+        const uint32_t cp = CodePoint(s, len);
+        out.append({'\\', 'u', kHex[cp >> 12], kHex[(cp >> 8) & 0xF], kHex[(cp >> 4) & 0xF],
+                    kHex[cp & 0xF]});
+        s.remove_prefix(len);
       } else {
         out.append(s.data(), len);
         s.remove_prefix(len);

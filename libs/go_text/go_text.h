@@ -26,8 +26,10 @@ std::string ToValidUtf8(absl::string_view s);
 
 // `s` double-quoted with Go's strconv.Quote escapes, for error messages: \" \\ \a \b \f \n \r
 // \t \v, other ASCII controls and each byte that is not valid UTF-8 as \xNN, the C1 controls
-// (U+0080 to U+009F) as \u00NN; all other valid UTF-8 is kept as it is (Go would also escape
-// rarer non-printable runes such as U+00A0 or U+2028). The result never spans lines.
+// (U+0080 to U+009F) and the invisible runes that make a wrong name look right (no-break and
+// zero-width spaces, joiners, direction marks, U+2028/U+2029, the soft hyphen, a byte order
+// mark) as \uNNNN; all other valid UTF-8 is kept as it is (Go would also escape rarer
+// non-printable runes). The result never spans lines.
 //
 // When `s` is longer than `max_bytes`, only its first `max_bytes` bytes are quoted and "..."
 // follows the closing quote, so a huge input cannot blow up a message. The cut never splits

@@ -194,6 +194,20 @@ TEST(GoQuoteTest, KeepsValidMultiByteTextButEscapesC1Controls) {
   EXPECT_EQ(GoQuote("\xC2\xA9"), "\"\xC2\xA9\"");  // U+00A9 is printable
 }
 
+// A body saved with a byte order mark, or a name with a no-break or zero-width space, gets an
+// error naming what looks like a valid name unless these are shown (Go shows them too).
+TEST(GoQuoteTest, EscapesInvisibleRunesThatMakeAWrongNameLookRight) {
+  EXPECT_EQ(GoQuote("\xEF\xBB\xBFup"), R"("\ufeffup")");
+  EXPECT_EQ(GoQuote("a\xC2\xA0"
+                    "b"),
+            R"("a\u00a0b")");
+  EXPECT_EQ(GoQuote("a\xE2\x80\x8B"
+                    "b\xE2\x80\xA8"
+                    "c"),
+            R"("a\u200bb\u2028c")");
+  EXPECT_EQ(GoQuote("\xC2\xAD"), R"("\u00ad")");
+}
+
 TEST(GoQuoteTest, EscapesEachInvalidByte) {
   EXPECT_EQ(GoQuote("\xFF"), R"("\xff")");
   EXPECT_EQ(GoQuote("x\xC3"), R"("x\xc3")");

@@ -660,6 +660,8 @@ TEST(TextParserTest, MetricNames) {
             "  {} 3\nA_b9 untyped\n  {} 4\n");
   EXPECT_EQ(Reject("ok 1\n9lives 1\n"), "line 2: invalid metric name \"9lives\"");
   EXPECT_EQ(Reject("foo-bar 1\n"), "line 1: invalid metric name \"foo-bar\"");
+  // A body saved with a byte order mark: the message shows it, or the name would look valid.
+  EXPECT_EQ(Reject("\xEF\xBB\xBFup 1\n"), "line 1: invalid metric name \"\\ufeffup\"");
   EXPECT_EQ(Reject("foo.bar{a=\"b\"} 1\n"), "line 1: invalid metric name \"foo.bar\"");
   EXPECT_EQ(Reject("{a=\"b\"} 1\n"), "line 1: invalid metric name \"\"");
   EXPECT_EQ(Reject("\"quoted\" 1\n"), "line 1: invalid metric name \"\\\"quoted\\\"\"");
