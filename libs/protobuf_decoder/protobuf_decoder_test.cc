@@ -909,6 +909,21 @@ TEST(ProtobufDecoderTest, PushesOverALimitAreRefusedBeforeTheyAreBuilt) {
        Wrap(0, counter +
                    Wrap('\x22', Wrap('\x1a', Wrap('\x12', Repeat(Wrap('\x0a', ""), kElements))))),
        "number of samples exceeds --max_samples_per_push (100000)"},
+      // Protobuf's parser keeps every field it does not know, at any depth, building each.
+      {"empty unknown fields", Wrap(0, gauge + Repeat(std::string("\x7a\x00", 2), kElements)),
+       "number of samples exceeds --max_samples_per_push (100000)"},
+      {"unknown fields inside a label",
+       Wrap(0, gauge + Wrap('\x22', Wrap('\x0a', Repeat(std::string("\x7a\x00", 2), kElements)))),
+       "number of samples exceeds --max_samples_per_push (100000)"},
+      {"a histogram written as a varint, again and again",
+       Wrap(0, histogram + Wrap('\x22', Repeat(std::string("\x38\x00", 2), kElements))),
+       "number of samples exceeds --max_samples_per_push (100000)"},
+      {"types outside the enumeration",
+       Wrap(0, std::string("\x0a\x01\x61", 3) + Repeat(std::string("\x18\x63", 2), kElements)),
+       "number of samples exceeds --max_samples_per_push (100000)"},
+      {"an unknown group holding fields",
+       Wrap(0, gauge + "\x7b" + Repeat(std::string("\x08\x00", 2), kElements) + "\x7c"),
+       "number of samples exceeds --max_samples_per_push (100000)"},
       // Protobuf's parser keeps a message field of another wire type as an unknown field and
       // goes on; so does the count.
       {"native spans after a counter written as a varint",

@@ -38,9 +38,14 @@ bool Nested(WireReader* in, uint32_t wire_type, WireReader* nested) {
   return wire_type == kLengthDelimited && in->ReadMessage(nested);
 }
 
-// Whether a message whose fields the general path ignores (a created timestamp) is wire data
-// protobuf's parser takes.
-bool IsWellFormed(WireReader message) { return ForEachField(message, Skip); }
+// Whether a created timestamp (google.protobuf.Timestamp), which the general path ignores,
+// holds only its seconds and nanos: anything else protobuf would keep as an unknown field.
+bool IsPlainTimestamp(WireReader message) {
+  return ForEachField(message, [](uint32_t field, uint32_t wire_type, WireReader* in) {
+    uint64_t value;
+    return (field == 1 || field == 2) && wire_type == kVarint && in->ReadVarint(&value);
+  });
+}
 
 // --- The transcoder.
 
@@ -64,25 +69,6 @@ int ValueField(client::MetricType type) {
       return Metric::kHistogramFieldNumber;
   }
   return 0;
-}
-
-// Whether `field` of a Metric carries some type's values.
-bool IsValueField(uint32_t field) {
-  return field == Metric::kCounterFieldNumber || field == Metric::kGaugeFieldNumber ||
-         field == Metric::kSummaryFieldNumber || field == Metric::kUntypedFieldNumber ||
-         field == Metric::kHistogramFieldNumber;
-}
-
-// Whether `field` of a Histogram is one the fast path declines: native-histogram fields and
-// exemplars.
-bool IsDeclinedHistogramField(uint32_t field) {
-  using H = client::Histogram;
-  return field == H::kSchemaFieldNumber || field == H::kZeroThresholdFieldNumber ||
-         field == H::kZeroCountFieldNumber || field == H::kZeroCountFloatFieldNumber ||
-         field == H::kNegativeSpanFieldNumber || field == H::kNegativeDeltaFieldNumber ||
-         field == H::kNegativeCountFieldNumber || field == H::kPositiveSpanFieldNumber ||
-         field == H::kPositiveDeltaFieldNumber || field == H::kPositiveCountFieldNumber ||
-         field == H::kExemplarsFieldNumber;
 }
 
 // Counter, Gauge and Untyped hold their value in the same field. (Generated field numbers are
@@ -175,8 +161,10 @@ class Transcoder {
             return false;
           }
           return Nested(in, wire_type, &metrics_.emplace_back());
-        default:  // unit, and fields this version does not know
-          return Skip(field, wire_type, in);
+        case Family::kUnitFieldNumber:
+          return wire_type == kLengthDelimited && Skip(field, wire_type, in);
+        default:  // a field this version does not know: the general path counts it
+          return false;
       }
     });
     v1::MetricType v1_type;
@@ -227,8 +215,9 @@ class Transcoder {
             s.timestamp_ms = static_cast<int64_t>(timestamp);
             return true;
           }
-          // Another type's values, which the general path parses and ignores, decline.
-          return !IsValueField(field) && Skip(field, wire_type, in);
+          // Another type's values, which the general path parses and ignores, and unknown
+          // fields, which it counts against the sample limit, decline.
+          return false;
         });
     if (!read) return false;
     if (!has_value) return false;  // an error, which the general path words
@@ -250,7 +239,7 @@ class Transcoder {
       if (field == client::LabelPair::kValueFieldNumber) {
         return wire_type == kLengthDelimited && in->ReadBytes(&label.value);
       }
-      return Skip(field, wire_type, in);
+      return false;  // an unknown field
     });
   }
 
@@ -280,9 +269,9 @@ class Transcoder {
       }
       if (counter && field == client::Counter::kExemplarFieldNumber) return false;
       if (counter && field == client::Counter::kCreatedTimestampFieldNumber) {
-        return Nested(in, wire_type, &nested) && IsWellFormed(nested);
+        return Nested(in, wire_type, &nested) && IsPlainTimestamp(nested);
       }
-      return Skip(field, wire_type, in);
+      return false;  // an unknown field
     });
   }
 
@@ -302,9 +291,9 @@ class Transcoder {
               return Nested(in, wire_type, &nested) &&
                      Pair(nested, Q::kQuantileFieldNumber, Q::kValueFieldNumber, 0);
             case S::kCreatedTimestampFieldNumber:
-              return Nested(in, wire_type, &nested) && IsWellFormed(nested);
-            default:
-              return Skip(field, wire_type, in);
+              return Nested(in, wire_type, &nested) && IsPlainTimestamp(nested);
+            default:  // an unknown field
+              return false;
           }
         });
     s->value = static_cast<double>(count);
@@ -335,9 +324,9 @@ class Transcoder {
               has_count_float = true;
               return wire_type == kFixed64 && in->ReadDouble(&count_float);
             case H::kCreatedTimestampFieldNumber:
-              return Nested(in, wire_type, &nested) && IsWellFormed(nested);
-            default:
-              return !IsDeclinedHistogramField(field) && Skip(field, wire_type, in);
+              return Nested(in, wire_type, &nested) && IsPlainTimestamp(nested);
+            default:  // native-histogram fields, exemplars, unknown fields
+              return false;
           }
         });
     s->value = has_count_float ? count_float : static_cast<double>(count);
@@ -364,8 +353,7 @@ class Transcoder {
           if (bucket && field == integer_second_field) {
             return wire_type == kVarint && in->ReadVarint(&integer);
           }
-          return !(bucket && field == client::Bucket::kExemplarFieldNumber) &&
-                 Skip(field, wire_type, in);
+          return false;  // a bucket's exemplar, or an unknown field
         });
     if (bucket && !has_second) pair.second = static_cast<double>(integer);
     return read;

@@ -15,8 +15,10 @@
 //     their (non-NaN) upper bounds;
 // in wire data that protobuf's parser would read field for field (libs/protowire reads it with
 // protobuf's limits), where no known field comes with an unexpected wire type and no length
-// prefix is longer than 5 bytes. Unknown fields (groups included) and created timestamps are
-// passed over, as the general path ignores them.
+// prefix is longer than 5 bytes, and no field this schema does not know: protobuf's parser
+// builds each unknown field (some 60 bytes for two of wire), so the general path counts them
+// against the sample limit. Created timestamps holding only seconds and nanos, and a family's
+// unit, are passed over, as the general path ignores them.
 #ifndef PUSHGATE_LIBS_PROTOBUF_DECODER_INTERNAL_FAST_PATH_H_
 #define PUSHGATE_LIBS_PROTOBUF_DECODER_INTERNAL_FAST_PATH_H_
 

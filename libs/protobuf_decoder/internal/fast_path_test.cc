@@ -290,9 +290,15 @@ TEST(TranscodeCommonPushTest, DeclinesWhatOnlyTheGeneralPathHandles) {
   ExpectDeclined(Delimited({Counter("a", 1)}), limits);
 }
 
-TEST(TranscodeCommonPushTest, PassesOverUnknownFieldsAsProtobufDoes) {
-  // An unknown group (field 5, wire types 3 and 4) in a family, holding a varint.
-  ExpectTaken(std::string("\x07\x0a\x01x\x2b\x08\x01\x2c", 8));
+// Protobuf builds every unknown field, which the general path counts against the sample limit;
+// the fast path leaves such bodies to it (and takes a unit, which the general path ignores).
+TEST(TranscodeCommonPushTest, LeavesUnknownFieldsToTheGeneralPath) {
+  // A group (field 5, wire types 3 and 4) in a family, holding a varint.
+  ExpectDeclined(std::string("\x07\x0a\x01x\x2b\x08\x01\x2c", 8));
+  // Field 15, which MetricFamily does not have.
+  ExpectDeclined(std::string("\x05\x0a\x01x\x7a\x00", 6));
+  // The unit, as a string.
+  ExpectTaken(std::string("\x06\x0a\x01x\x2a\x01s", 7));
 }
 
 TEST(TranscodeCommonPushTest, DeclinesUnusualWireData) {

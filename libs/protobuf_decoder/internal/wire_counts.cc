@@ -1,5 +1,6 @@
 #include "libs/protobuf_decoder/internal/wire_counts.h"
 
+#include "google/protobuf/descriptor.h"
 #include "libs/protobuf_decoder/internal/wire_fields.h"
 #include "libs/protowire/wire_reader.h"
 #include "proto/prometheus_client.pb.h"
@@ -11,6 +12,7 @@ namespace {
 namespace client = ::io::prometheus::client;
 using ::pushgate::protowire::kLengthDelimited;
 using ::pushgate::protowire::WireReader;
+using ::pushgate::protowire::WireType;
 
 // Protobuf's parser keeps a message field written with another wire type as an unknown field
 // (so it is skipped here too, and counting goes on); a message that does not parse fails the
@@ -108,6 +110,67 @@ size_t CountHistogram(WireReader histogram) {
   return count;
 }
 
+// The wire type protobuf expects for a field of `type` (packed repeated numbers aside).
+WireType ExpectedWireType(google::protobuf::FieldDescriptor::Type type) {
+  using Field = google::protobuf::FieldDescriptor;
+  switch (type) {
+    case Field::TYPE_DOUBLE:
+    case Field::TYPE_FIXED64:
+    case Field::TYPE_SFIXED64:
+      return protowire::kFixed64;
+    case Field::TYPE_FLOAT:
+    case Field::TYPE_FIXED32:
+    case Field::TYPE_SFIXED32:
+      return protowire::kFixed32;
+    case Field::TYPE_STRING:
+    case Field::TYPE_BYTES:
+    case Field::TYPE_MESSAGE:
+      return kLengthDelimited;
+    case Field::TYPE_GROUP:
+      return protowire::kStartGroup;
+    default:
+      return protowire::kVarint;
+  }
+}
+
+// The fields in `message` (of `type`), at any depth, that protobuf's parser keeps as unknown
+// fields: numbers the schema does not have, known fields written with another wire type, and
+// enum values outside their enumeration (proto2).
+// It builds each (an entry, and a string for a length-delimited one: some 60 bytes for two
+// bytes of wire), where the fast path passes over them.
+size_t CountUnknownFields(WireReader message, const google::protobuf::Descriptor* type) {
+  size_t count = 0;
+  ForEachField(message, [&](uint32_t number, uint32_t wire_type, WireReader* in) {
+    const google::protobuf::FieldDescriptor* field = type->FindFieldByNumber(number);
+    const bool packed = field != nullptr && field->is_repeated() && field->is_packable() &&
+                        wire_type == kLengthDelimited;
+    if (field == nullptr || (wire_type != ExpectedWireType(field->type()) && !packed)) {
+      // A group keeps every field inside it too: at most one per two of its bytes.
+      const char* const start = in->position();
+      if (!Skip(number, wire_type, in)) return false;
+      count += wire_type == protowire::kStartGroup
+                   ? 1 + static_cast<size_t>(in->position() - start) / 2
+                   : 1;
+      return true;
+    }
+    if (field->type() == google::protobuf::FieldDescriptor::TYPE_ENUM && !packed) {
+      // proto2 keeps a value outside the enumeration as an unknown field too.
+      uint64_t value;
+      if (!in->ReadVarint(&value)) return false;
+      if (field->enum_type()->FindValueByNumber(static_cast<int>(value)) == nullptr) ++count;
+      return true;
+    }
+    if (field->type() != google::protobuf::FieldDescriptor::TYPE_MESSAGE) {
+      return Skip(number, wire_type, in);
+    }
+    WireReader nested;
+    if (!in->ReadMessage(&nested)) return false;
+    count += CountUnknownFields(nested, field->message_type());
+    return true;
+  });
+  return count;
+}
+
 }  // namespace
 
 FamilyCounts CountFamily(absl::string_view bytes, size_t max_labels_per_series) {
@@ -158,6 +221,9 @@ FamilyCounts CountFamily(absl::string_view bytes, size_t max_labels_per_series) 
     ++counts.metrics;
     return true;
   });
+  counts.unknown_fields =
+      CountUnknownFields(WireReader(bytes, 0), client::MetricFamily::descriptor());
+  counts.samples += counts.unknown_fields;
   return counts;
 }
 

@@ -18,9 +18,13 @@ struct FamilyCounts {
   size_t metrics = 0;
   // Per metric: 1 for each counter, gauge or untyped value; the quantiles of a summary or the
   // buckets of a histogram, plus 2 (its sum and count); each native-histogram span, delta and
-  // count; each exemplar and exemplar label (not carried, but built before they are dropped).
-  // TextParserLimits::max_samples counts these.
+  // count; each exemplar and exemplar label (not carried, but built before they are dropped);
+  // and each field kept as an unknown one (below). TextParserLimits::max_samples counts these.
   size_t samples = 0;
+  // Fields, at any depth, that protobuf's parser keeps as unknown fields (a number the schema
+  // lacks, or a known field in another wire type): it builds each, at some 60 bytes for two
+  // bytes of wire.
+  size_t unknown_fields = 0;
   // The first metric (from 0) with more than the given number of labels, and its label count;
   // -1 if none.
   int metric_over_labels = -1;
