@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <future>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -89,13 +90,15 @@ PushRequest Push(int value) {
 }
 
 PushAck ProcessAndWait(PushPipeline& pipeline, const PushRequest& push,
-                       bool other_streams_open = false) {
+                       bool other_streams_open = false, std::thread::id* acked_on = nullptr) {
   std::promise<PushAck> acked;
   const std::string serialized = push.SerializeAsString();
   PushView view;
   EXPECT_TRUE(view.Parse(serialized).ok());
-  PushProcessor::Push incoming{&view, serialized,
-                               [&](PushAck ack) { acked.set_value(std::move(ack)); }};
+  PushProcessor::Push incoming{&view, serialized, [&](PushAck ack) {
+                                 if (acked_on != nullptr) *acked_on = std::this_thread::get_id();
+                                 acked.set_value(std::move(ack));
+                               }};
   pipeline.Process(absl::MakeSpan(&incoming, 1), other_streams_open);
   return acked.get_future().get();
 }
@@ -315,10 +318,18 @@ TEST_F(PipelineTest, WithSeveralProducersThePushIsCommittedByTheSpoolsOwnThread)
   backends.push_back(Backend(UploadFormat::kLineProtocol, lines));
   PushPipeline pipeline(QuickStop(), spool.get(), std::move(backends), &registry_);
   const uint64_t before = spool->committed_end();
-  EXPECT_EQ(ProcessAndWait(pipeline, Push(7), /*other_streams_open=*/true).code(), PushAck::OK);
-  EXPECT_GT(spool->committed_end(), before);  // durable by the time of its ack
-  ASSERT_TRUE(WaitFor([&] { return lines->All() == "jobs,job=j jobs_done=7 1000000000\n"; }))
-      << lines->All();
+  std::thread::id acked_on;
+  EXPECT_EQ(ProcessAndWait(pipeline, Push(7), /*other_streams_open=*/true, &acked_on).code(),
+            PushAck::OK);
+  EXPECT_GT(spool->committed_end(), before);        // durable by the time of its ack
+  EXPECT_NE(acked_on, std::this_thread::get_id());  // committed by the spool's thread
+  // With one producer the calling thread commits (and acks) itself.
+  EXPECT_EQ(ProcessAndWait(pipeline, Push(8), /*other_streams_open=*/false, &acked_on).code(),
+            PushAck::OK);
+  EXPECT_EQ(acked_on, std::this_thread::get_id());
+  ASSERT_TRUE(WaitFor([&] {
+    return lines->All() == "jobs,job=j jobs_done=7 1000000000\njobs,job=j jobs_done=8 1000000000\n";
+  })) << lines->All();
 }
 
 // An operator alerts on "spool N% full" and on the first refusal of a kind: the limit and the

@@ -807,19 +807,14 @@ absl::Status Spool::Impl::QueueLocked(AppendRequest& request) {
     absl::Status full = absl::ResourceExhaustedError(
         absl::StrCat("spool is full: ", unreleased, " unreleased bytes, limit ", options_.max_bytes,
                      " (--spool_max_bytes)"));
-    // Every push is refused (503) until deliveries free space: an operator must hear of it
-    // where they look first, not only in a counter.
+    // Pushes are refused (503) until deliveries free space: an operator must hear of it where
+    // they look first, not only in a counter. Once per filling: deliveries end it (Release).
     if (!refusing_full_) {
       LOG(WARNING) << "spool: " << full.message()
                    << "; pushes are refused (503) until the backends take what it holds";
       refusing_full_ = true;
     }
     return full;
-  }
-  if (refusing_full_) {
-    LOG(INFO) << "spool: space again (" << unreleased << " of " << options_.max_bytes
-              << " bytes unreleased); pushes are taken";
-    refusing_full_ = false;
   }
   queued_bytes_ += framed;
   queue_.push_back(Pending{std::move(request.record), std::move(request.done)});
@@ -1157,11 +1152,16 @@ void Spool::Impl::Release(uint64_t position) {
   std::lock_guard<std::mutex> release_lock(release_mu_);
   std::vector<std::shared_ptr<Segment>> doomed;
   uint64_t released;
+  bool was_full;
+  uint64_t unreleased;
   {
     std::lock_guard<std::mutex> lock(mu_);
     position = std::min(position, committed_end_);
     if (position <= released_) return;
     released_ = position;
+    was_full = refusing_full_;
+    refusing_full_ = false;
+    unreleased = committed_end_ + queued_bytes_ - FirstUnreleasedLocked();
     // A segment holds only released records once the next one starts at or before the
     // release position; the active segment always stays.
     while (segments_.size() > 1 && segments_[1]->base <= released_) {
@@ -1171,6 +1171,10 @@ void Spool::Impl::Release(uint64_t position) {
     while (age_marks_.size() > 1 && age_marks_[1].first <= released_) age_marks_.pop_front();
     if (committed_end_ <= released_) age_marks_.clear();
     released = released_;
+  }
+  if (was_full) {
+    LOG(INFO) << "spool: deliveries made room (" << unreleased << " of " << options_.max_bytes
+              << " bytes unreleased); pushes are taken again";
   }
   // Saved before the deletions, which take a while: after a crash midway, Open then finds
   // the half-deleted segments released and finishes deleting them.

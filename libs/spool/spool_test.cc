@@ -179,6 +179,51 @@ TEST(SpoolTest, AppendAllCommitsItsRecordsTogetherAndRefusesOnlyTheOnesThatCanno
   EXPECT_EQ(DataOf(ReadAll(*spool, spool->first_unreleased())), Payloads(0, 4));
 }
 
+// A caller with other work (the ingest thread with several producers) hands the commit to the
+// spool's own thread: it returns before the records are durable, and each record's `done` comes
+// from that thread once they are, in order.
+TEST(SpoolTest, AppendAllWithoutCommittingHereLeavesTheCommitToTheSpoolsThread) {
+  const std::string dir = TestDir();
+  std::unique_ptr<Spool> spool = MustOpen(Options(dir, 64 << 20));
+  const std::thread::id caller = std::this_thread::get_id();
+  std::vector<std::thread::id> threads(3);
+  std::vector<uint64_t> positions(3, 0);
+  Countdown done(3);
+  std::vector<Spool::AppendRequest> requests;
+  for (int i = 0; i < 3; ++i) {
+    requests.push_back({Payload(i), [&, i](absl::StatusOr<uint64_t> position) {
+                          ASSERT_TRUE(position.ok()) << position.status();
+                          positions[i] = *position;
+                          threads[i] = std::this_thread::get_id();
+                          done.Decrement();
+                        }});
+  }
+  spool->AppendAll(std::move(requests), /*commit_here=*/false);
+  done.Wait();
+  for (int i = 0; i < 3; ++i) EXPECT_NE(threads[i], caller) << i;
+  EXPECT_LT(positions[0], positions[1]);
+  EXPECT_LT(positions[1], positions[2]);
+  EXPECT_EQ(spool->committed_end(), positions[2]);
+  EXPECT_EQ(DataOf(ReadAll(*spool, spool->first_unreleased())), Payloads(0, 3));
+
+  // Handed over just before Close, they are committed by it, not lost.
+  Countdown closing(1);
+  uint64_t last = 0;
+  std::vector<Spool::AppendRequest> more;
+  more.push_back({Payload(3), [&](absl::StatusOr<uint64_t> position) {
+                    ASSERT_TRUE(position.ok()) << position.status();
+                    last = *position;
+                    closing.Decrement();
+                  }});
+  spool->AppendAll(std::move(more), /*commit_here=*/false);
+  spool->Close();
+  closing.Wait();
+  EXPECT_GT(last, positions[2]);
+  spool.reset();
+  std::unique_ptr<Spool> reopened = MustOpen(Options(dir, 64 << 20));
+  EXPECT_EQ(DataOf(ReadAll(*reopened, reopened->first_unreleased())), Payloads(0, 4));
+}
+
 // After a failed sync nothing written since the last good one can be trusted: the append
 // fails, every later one is refused, and health() says so (the aggregator's /-/healthy fails on
 // it, so a supervisor restarts the process, which recovers what is on disk).

@@ -288,7 +288,8 @@ int Run() {
   (*spool)->Close();
   const uint64_t undelivered = (*spool)->stats().unreleased_bytes;
   if (undelivered == 0) {
-    LOG(INFO) << "stopped; every acknowledged push was delivered";
+    LOG(INFO) << "stopped; the spool holds nothing undelivered (every acknowledged push was "
+                 "taken by the backends, or refused by them and counted as dropped)";
   } else {
     LOG(INFO) << "stopped; " << undelivered
               << " bytes of acknowledged pushes stay in the spool and are delivered after the "

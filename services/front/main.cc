@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "glog/logging.h"
+#include "libs/grouping_key/grouping_key.h"
 #include "libs/http_server/http_server.h"
 #include "libs/ingest_client/ingest_client.h"
 #include "libs/push_handler/push_handler.h"
@@ -32,9 +33,10 @@ ABSL_FLAG(int64_t, max_labels_per_series, 64, "Most labels on one series (400); 
 ABSL_FLAG(int64_t, max_label_name_length, 1024, "Longest label name (400); 0 = no limit.");
 ABSL_FLAG(int64_t, max_label_value_length, 16384, "Longest label value (400); 0 = no limit.");
 ABSL_FLAG(int64_t, max_samples_per_push, 1000000,
-          "Most samples in one push (400): each text sample line; in protobuf each value, and a "
-          "summary's quantiles or a histogram's buckets plus its sum and count. Bounds the memory "
-          "a push takes to decode; 0 = no limit.");
+          "Most samples in one push (400): each text sample line; in protobuf each value, a "
+          "summary's quantiles or a histogram's buckets plus its sum and count, each native-"
+          "histogram span, delta and count, each exemplar and exemplar label, and each field "
+          "protobuf does not know. Bounds the memory a push takes to decode; 0 = no limit.");
 ABSL_FLAG(int64_t, max_inflight_pushes, 1024,
           "Pushes waiting for the aggregator's acknowledgement; beyond it pushes get 503.");
 ABSL_FLAG(int64_t, max_inflight_bytes, int64_t{256} << 20,
@@ -99,8 +101,10 @@ absl::Status CheckAggregatorTarget(absl::string_view target) {
   if (target.empty()) {
     return absl::InvalidArgumentError("--aggregator is empty: give the aggregator's host:port");
   }
-  for (absl::string_view scheme : {"dns:", "unix:", "unix-abstract:", "ipv4:", "ipv6:"}) {
-    if (absl::StartsWith(target, scheme)) return absl::OkStatus();
+  // The name resolvers Debian's gRPC has.
+  for (absl::string_view scheme : {"dns:", "unix:", "unix-abstract:", "ipv4:", "ipv6:", "xds:",
+                                   "google-c2p:", "vsock:", "passthrough:"}) {
+    if (absl::StartsWithIgnoreCase(target, scheme)) return absl::OkStatus();
   }
   absl::StatusOr<std::pair<std::string, int>> host_port = pushgate::SplitHostPort(target);
   if (!host_port.ok() || host_port->first.empty() || host_port->second == 0) {
@@ -110,30 +114,35 @@ absl::Status CheckAggregatorTarget(absl::string_view target) {
   return absl::OkStatus();
 }
 
-// A request target never holds a blank or a control byte, so a prefix with one could match
-// no request: every push would get 404.
-absl::Status CheckRoutePrefix(absl::string_view prefix) {
+// The prefix is matched against the request's decoded path, so it is given as a path is
+// written in a URL (`/a%20b` for a space) and decoded here; a control byte, '?' or '#' could
+// not come from a request path, so every push would get 404.
+absl::StatusOr<std::string> DecodedRoutePrefix(absl::string_view prefix) {
+  const auto refuse = [prefix](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("route prefix \"", prefix,
+                     "\" (--route_prefix or ENV_INPUT_PUSHGATEWAY_ROUTE_PREFIX) ", why));
+  };
   for (const char c : prefix) {
     const unsigned char u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u == 0x7f || c == '?' || c == '#') {
-      return absl::InvalidArgumentError(
-          absl::StrCat("route prefix \"", prefix,
-                       "\" (--route_prefix or ENV_INPUT_PUSHGATEWAY_ROUTE_PREFIX) holds a byte no "
-                       "request path can (a blank, control byte, '?' or '#')"));
+    if (u < 0x20 || u == 0x7f || c == '?' || c == '#') {
+      return refuse("holds a byte no request path can (a control byte, '?' or '#')");
     }
   }
-  return absl::OkStatus();
+  absl::StatusOr<std::string> decoded = pushgate::PercentDecodePath(prefix);
+  if (!decoded.ok()) return refuse(decoded.status().message());
+  return pushgate::NormalizeRoutePrefix(*decoded);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   pushgate::InitService(argc, argv, "pushgate-front: Pushgateway-compatible push endpoint");
-  const std::string route_prefix = pushgate::NormalizeRoutePrefix(
+  const absl::StatusOr<std::string> route_prefix = DecodedRoutePrefix(
       pushgate::StringFlagOrEnv("route_prefix", "ENV_INPUT_PUSHGATEWAY_ROUTE_PREFIX"));
   const absl::Status in_range = pushgate::FirstError(
       {CheckNumericFlags(), CheckAggregatorTarget(absl::GetFlag(FLAGS_aggregator)),
-       CheckRoutePrefix(route_prefix)});
+       route_prefix.status()});
   if (!in_range.ok()) {
     LOG(ERROR) << in_range.message();
     return 2;
@@ -149,7 +158,7 @@ int main(int argc, char** argv) {
   client.Start();
 
   pushgate::PushHandlerOptions handler_options;
-  handler_options.route_prefix = route_prefix;
+  handler_options.route_prefix = *route_prefix;
   handler_options.max_decompressed_bytes = absl::GetFlag(FLAGS_max_decompressed_bytes);
   handler_options.limits.max_series = absl::GetFlag(FLAGS_max_series_per_push);
   handler_options.limits.max_labels_per_series = absl::GetFlag(FLAGS_max_labels_per_series);

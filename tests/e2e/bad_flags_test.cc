@@ -75,7 +75,8 @@ TEST(BadFlagsTest, TheServicesExitWithStatus2AndSayWhich) {
       {kFront, {"--ack_timeout=inf"}, "--ack_timeout must be at most 1h, not inf"},
       {kFront, {"--aggregator="}, "--aggregator is empty"},
       {kFront, {"--aggregator=127.0.0.1"}, "--aggregator=127.0.0.1 is not host:port"},
-      {kFront, {"'--route_prefix=/a b'"}, "holds a byte no request path can"},
+      {kFront, {"'--route_prefix=/a?b'"}, "holds a byte no request path can"},
+      {kFront, {"--route_prefix=/a%zz"}, "route prefix \"/a%zz\""},
       {kAggregator, {"--ingest_threads=1000"}, "--ingest_threads must be between 1 and 256"},
   };
   for (const auto& c : cases) {
