@@ -89,8 +89,8 @@ struct TextParserLimits {
   size_t max_label_value_length = 0;
   // Samples in one push, as written: each sample line of the text format; in protobuf each
   // counter, gauge or untyped value, each summary's quantiles or histogram's buckets plus its
-  // sum and count, and each native-histogram span, delta and count and each exemplar and
-  // exemplar label (dropped, but built while decoding). Bounds the memory a push takes while it is decoded, which a series
+  // sum and count, each native-histogram span, delta and count, each exemplar and exemplar
+  // label (dropped, but built while decoding), and each field protobuf does not know. Bounds the memory a push takes while it is decoded, which a series
   // limit alone does not (a histogram may have any number of buckets).
   size_t max_samples = 0;
 };
