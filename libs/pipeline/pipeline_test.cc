@@ -323,10 +323,9 @@ TEST_F(PipelineTest, WithSeveralProducersThePushIsCommittedByTheSpoolsOwnThread)
             PushAck::OK);
   EXPECT_GT(spool->committed_end(), before);        // durable by the time of its ack
   EXPECT_NE(acked_on, std::this_thread::get_id());  // committed by the spool's thread
-  // With one producer the calling thread commits (and acks) itself.
-  EXPECT_EQ(ProcessAndWait(pipeline, Push(8), /*other_streams_open=*/false, &acked_on).code(),
-            PushAck::OK);
-  EXPECT_EQ(acked_on, std::this_thread::get_id());
+  // (With one producer the calling thread commits itself when no commit is under way; the
+  // spool's thread may still be finishing the one above, so which thread acks is not fixed.)
+  EXPECT_EQ(ProcessAndWait(pipeline, Push(8), /*other_streams_open=*/false).code(), PushAck::OK);
   ASSERT_TRUE(WaitFor([&] {
     return lines->All() == "jobs,job=j jobs_done=7 1000000000\njobs,job=j jobs_done=8 1000000000\n";
   })) << lines->All();
