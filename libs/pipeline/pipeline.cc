@@ -455,6 +455,14 @@ void PushPipeline::RegisterMetrics(MetricsRegistry* registry) {
   };
   backend_family("pushgate_aggregator_upload_points_total", "Points accepted by the backend.",
                  "counter", [](const Uploader::Stats& s) { return s.points_sent; });
+  backend_family("pushgate_aggregator_upload_last_success_timestamp_seconds",
+                 "When the backend last accepted a batch (Unix seconds; 0 before the first): "
+                 "alert on time() minus it while pushes are coming.",
+                 "gauge", [](const Uploader::Stats& s) {
+                   return s.last_accepted == absl::InfinitePast()
+                              ? 0.0
+                              : absl::ToDoubleSeconds(s.last_accepted - absl::UnixEpoch());
+                 });
   backend_family("pushgate_aggregator_upload_batches_total", "Batches accepted by the backend.",
                  "counter", [](const Uploader::Stats& s) { return s.batches_sent; });
   registry->CallbackFamily(

@@ -329,6 +329,15 @@ TEST_F(PipelineTest, WithSeveralProducersThePushIsCommittedByTheSpoolsOwnThread)
   ASSERT_TRUE(WaitFor([&] {
     return lines->All() == "jobs,job=j jobs_done=7 1000000000\njobs,job=j jobs_done=8 1000000000\n";
   })) << lines->All();
+  // The backend took them: when, in Unix seconds (an alert compares it with time()). The
+  // figure is set just after the sink returns.
+  ASSERT_TRUE(WaitFor([&] {
+    return !absl::StrContains(registry_.Render(),
+                              "last_success_timestamp_seconds{backend=\"memory\"} 0\n");
+  }));
+  EXPECT_THAT(registry_.Render(),
+              ::testing::ContainsRegex("\npushgate_aggregator_upload_last_success_timestamp_"
+                                       "seconds\\{backend=\"memory\"\\} 1\\.[0-9]+e\\+09\n"));
 }
 
 // An operator alerts on "spool N% full" and on the first refusal of a kind: the limit and the
@@ -344,6 +353,8 @@ TEST_F(PipelineTest, MetricsShowTheSpoolsCapacityAndEveryRefusalReasonFromTheSta
   EXPECT_THAT(metrics, HasSubstr("pushgate_aggregator_spool_max_bytes 123456\n"));
   EXPECT_THAT(metrics, ::testing::ContainsRegex(
                            "\npushgate_aggregator_spool_disk_free_bytes [1-9][0-9.e+]*\n"));
+  EXPECT_THAT(metrics, HasSubstr("pushgate_aggregator_upload_last_success_timestamp_seconds{"
+                                 "backend=\"memory\"} 0\n"));
   for (const char* reason : {"contract", "converts_too_large", "RESOURCE_EXHAUSTED"}) {
     EXPECT_THAT(metrics,
                 HasSubstr(absl::StrCat("pushgate_aggregator_pushes_refused_total{reason=\"", reason,

@@ -369,7 +369,10 @@ void Uploader::Finish(const Batch& batch, Outcome outcome) {
   stats_.queued_bytes -= batch.body.size();
   switch (outcome) {
     case Outcome::kDelivered:
-      if (!batch.body.empty()) ++stats_.batches_sent;  // an empty one is not sent at all
+      if (!batch.body.empty()) {  // an empty one is not sent at all
+        ++stats_.batches_sent;
+        stats_.last_accepted = absl::Now();
+      }
       stats_.points_sent += batch.points - batch.points_dropped;
       stats_.bytes_sent += batch.body.size();
       stats_.permanent_failures += batch.rejections;

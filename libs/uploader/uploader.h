@@ -146,6 +146,8 @@ class Uploader {
     uint64_t queued_points = 0;       // added, not yet done (in flight included)
     uint64_t queued_bytes = 0;
     uint64_t delivered_position = 0;  // last position reported to on_delivered
+    // When the sink last accepted a batch; InfinitePast() before the first.
+    absl::Time last_accepted = absl::InfinitePast();
   };
 
   // Starts the upload thread.

@@ -962,6 +962,8 @@ TEST(UploaderHttpTest, RetriesOn500And429ThenDeliversEverythingOnce) {
   EXPECT_EQ(st.batches_sent, 3u);
   EXPECT_EQ(st.points_sent, 6u);
   EXPECT_EQ(server.connections(), 1);
+  EXPECT_LE(st.last_accepted, absl::Now());
+  EXPECT_GT(st.last_accepted, absl::Now() - absl::Minutes(1));
   // By cause: an operator tells a struggling backend from throttling, a wrong token or URL.
   EXPECT_EQ(st.retries_by_failure[static_cast<int>(UploadFailure::kServerError)], 1u);
   EXPECT_EQ(st.retries_by_failure[static_cast<int>(UploadFailure::kThrottled)], 1u);
