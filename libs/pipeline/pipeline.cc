@@ -127,32 +127,34 @@ void PushPipeline::Stop() {
 void PushPipeline::Process(absl::Span<Push> pushes, bool other_streams_open) {
   std::vector<Spool::AppendRequest> appends;
   appends.reserve(pushes.size());
+  // A push answered before it is stored: OK (a DELETE), or INVALID counted under `reason`.
+  const auto answer = [this](Push& push, PushAck::Code code, const char* reason,
+                             std::string message) {
+    if (reason != nullptr) refused_->Add({reason});
+    PushAck ack;
+    ack.set_code(code);
+    ack.set_message(std::move(message));
+    push.done(std::move(ack));
+  };
   for (Push& push : pushes) {
     if (absl::Status broken = BreaksTheContract(*push.view); !broken.ok()) {
-      refused_->Add({"contract"});
-      PushAck ack;
-      ack.set_code(PushAck::INVALID);
-      ack.set_message(std::string(broken.message()));
-      push.done(std::move(ack));
+      answer(push, PushAck::INVALID, "contract", std::string(broken.message()));
       continue;
     }
     pushes_->Add({pushgate::v1::Method_Name(push.view->method())});
     if (push.view->method() == pushgate::v1::DELETE) {
-      PushAck ack;
-      ack.set_code(PushAck::OK);
-      push.done(std::move(ack));
+      answer(push, PushAck::OK, nullptr, "");
       continue;
     }
     if (uint64_t bound; ConvertsTooLarge(*push.view, &bound)) {
-      refused_->Add({"converts_too_large"});
-      PushAck ack;
-      ack.set_code(PushAck::INVALID);
-      ack.set_message(absl::StrCat(
-          "push would convert to up to ", bound, " bytes (its labels copied onto each of its ",
-          "points), over the aggregator's limit of ", options_.max_converted_bytes_per_push,
-          " (--max_converted_bytes_per_push): split it, or shorten the labels that every point ",
-          "carries (info labels, grouping key, labels of series with many buckets)"));
-      push.done(std::move(ack));
+      answer(push, PushAck::INVALID, "converts_too_large",
+             absl::StrCat("push would convert to up to ", bound,
+                          " bytes (its labels copied onto each of its points), over the "
+                          "aggregator's limit of ",
+                          options_.max_converted_bytes_per_push,
+                          " (--max_converted_bytes_per_push): split it, or shorten the labels "
+                          "that every point carries (info labels, grouping key, labels of series "
+                          "with many buckets)"));
       continue;
     }
     appends.push_back({std::string(push.serialized),
