@@ -108,11 +108,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   struct Shared {
     std::atomic<int> inflight{0};
     std::atomic<bool> draining{false};
+    // Bytes of request bodies being read, as counted against max_receiving_bytes.
+    std::atomic<size_t> receiving{0};
   };
 
   Connection(tcp::socket socket, const HttpServerOptions& options, const HttpHandler& handler,
              Shared* shared)
       : socket_(std::move(socket)), options_(options), handler_(handler), shared_(shared) {}
+  ~Connection() { ReleaseBodyBytes(); }
 
   // `idle` is the sweeper of the connection's io_context, which then owns a weak reference.
   void Start(IdleSweeper* idle);
@@ -126,6 +129,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   void ReadHeader() {
     head_ = false;
+    // A connection that brought a large body keeps a buffer of up to 64 KiB (see ReadBody);
+    // thousands of keep-alive clients that each pushed one once would hold them all while idle.
+    constexpr size_t kKeepBufferBytes = 16 << 10;
+    if (buffer_.size() == 0 && buffer_.capacity() > kKeepBufferBytes)
+      buffer_ = beast::flat_buffer();
     parser_.emplace();
     parser_->body_limit(options_.max_body_bytes);
     parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
@@ -161,15 +169,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
           /*keep_alive=*/false);
     }
     // HTTP/1.0 clients know no interim responses (RFC 9110, 15.2).
-    if (!expect.empty() && req.version() >= 11) {
-      if (options_.answer_before_body) {
-        const beast::string_view method = req.method_string();
-        const beast::string_view target = req.target();
-        std::optional<HttpResponse> answer = options_.answer_before_body(
-            absl::string_view(method.data(), method.size()),
-            OriginForm(absl::string_view(target.data(), target.size())));
-        if (answer.has_value()) return Respond(*std::move(answer), /*keep_alive=*/false);
-      }
+    const bool expects_continue = !expect.empty() && req.version() >= 11;
+    if (expects_continue && options_.answer_before_body) {
+      const beast::string_view method = req.method_string();
+      const beast::string_view target = req.target();
+      std::optional<HttpResponse> answer =
+          options_.answer_before_body(absl::string_view(method.data(), method.size()),
+                                      OriginForm(absl::string_view(target.data(), target.size())));
+      if (answer.has_value()) return Respond(*std::move(answer), /*keep_alive=*/false);
+    }
+    // A body over max_body_bytes is refused by the parser as it starts reading it (413).
+    if (const auto length = parser_->content_length();
+        length.has_value() && *length <= options_.max_body_bytes &&
+        !CountBodyBytes(static_cast<size_t>(*length))) {
+      return RefuseBody(static_cast<size_t>(*length));
+    }
+    if (expects_continue) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
                                                                      req.version());
       http::async_write(socket_, *cont,
@@ -182,6 +197,43 @@ class Connection : public std::enable_shared_from_this<Connection> {
     ReadBody();
   }
 
+  // Counts `bytes` more of this request's body in Shared::receiving; false, counting nothing,
+  // when that would take the sum over max_receiving_bytes while other bodies are being read.
+  bool CountBodyBytes(size_t bytes) {
+    if (options_.max_receiving_bytes == 0 || bytes == 0) return true;
+    size_t total = shared_->receiving.load(std::memory_order_relaxed);
+    do {
+      const bool only_this_body = total == counted_;
+      if (!only_this_body &&
+          (total + bytes > options_.max_receiving_bytes || total + bytes < total)) {
+        return false;
+      }
+    } while (
+        !shared_->receiving.compare_exchange_weak(total, total + bytes, std::memory_order_relaxed));
+    counted_ += bytes;
+    return true;
+  }
+
+  // Takes this request's body out of Shared::receiving: it was handed over, or will not be.
+  void ReleaseBodyBytes() {
+    if (counted_ == 0) return;
+    shared_->receiving.fetch_sub(counted_, std::memory_order_relaxed);
+    counted_ = 0;
+  }
+
+  // 503 for a body of `bytes` (so far, if chunked) that the server has no room to receive now.
+  void RefuseBody(size_t bytes) {
+    ReleaseBodyBytes();
+    HttpResponse response = HttpResponse::Error(
+        503, absl::StrCat("request not accepted, retry later: the server is receiving ",
+                          shared_->receiving.load(std::memory_order_relaxed),
+                          " bytes of other request bodies, and this one's ", bytes,
+                          " would take them over ", options_.max_receiving_bytes,
+                          " bytes (--max_receiving_bytes)"));
+    response.headers.emplace_back("Retry-After", "1");
+    Respond(std::move(response), /*keep_alive=*/false);
+  }
+
   void ReadBody() {
     // Beast reads no more per recv than the buffer's free room (at least 512 bytes), and the
     // parser consumes what it reads, so a buffer left at its first size takes a 7 KB body in
@@ -191,11 +243,28 @@ class Connection : public std::enable_shared_from_this<Connection> {
     constexpr uint64_t kMaxReadBytes = 64 << 10;
     buffer_.reserve(buffer_.size() +
                     std::min(parser_->content_length().value_or(kMaxReadBytes), kMaxReadBytes));
+    if (parser_->chunked() && options_.max_receiving_bytes != 0) return ReadChunks();
     http::async_read(socket_, buffer_, *parser_,
                      beast::bind_front_handler(&Connection::OnBody, shared_from_this()));
   }
 
+  // A chunked body's length is known only at its end: it is read a part at a time, each
+  // counted in Shared::receiving as it arrives.
+  void ReadChunks() {
+    http::async_read_some(socket_, buffer_, *parser_,
+                          beast::bind_front_handler(&Connection::OnChunks, shared_from_this()));
+  }
+
+  void OnChunks(beast::error_code ec, std::size_t) {
+    if (ec) return OnReadError(ec);
+    const size_t received = parser_->get().body().size();
+    if (received > counted_ && !CountBodyBytes(received - counted_)) return RefuseBody(received);
+    if (!parser_->is_done()) return ReadChunks();
+    OnBody(ec, 0);
+  }
+
   void OnReadError(beast::error_code ec) {
+    ReleaseBodyBytes();
     // The refusal speaks the version of the request it refuses, when its start line got read.
     const unsigned version = parser_->get().version();
     if (version == 10 || version == 11) version_ = version;
@@ -231,6 +300,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
     request.body = std::move(msg.body());
+    // From here the body is the handler's to bound (the front's in-flight limits).
+    ReleaseBodyBytes();
     // The handler may answer later, from any thread (see Answer). Meanwhile the client is
     // waiting on us, so no idle deadline applies.
     deadline_.store(kNoDeadline, std::memory_order_relaxed);
@@ -338,7 +409,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Shared* const shared_;
   bool keep_alive_ = true;
   unsigned version_ = 11;
-  bool head_ = false;  // the request being answered is a HEAD
+  bool head_ = false;   // the request being answered is a HEAD
+  size_t counted_ = 0;  // bytes of the body being read that are in Shared::receiving
 };
 
 // Closes the overdue connections of one io_context, checking them a few times per idle

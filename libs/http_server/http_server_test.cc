@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -20,10 +21,12 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/harness/no_free_descriptors.h"
+#include "tests/harness/raw_client.h"
 
 namespace pushgate {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 struct CurlResult {
@@ -147,54 +150,6 @@ TEST_F(HttpServerTest, RespondsLaterFromAnotherThread) {
   EXPECT_EQ(connects, 0) << "the last request should have reused the connection";
   server_->Stop();  // before `answers` goes
 }
-
-// A raw TCP connection to the server, for clients that misbehave on purpose.
-class RawClient {
- public:
-  // Connects at once unless `connect_now` is false (then call Connect).
-  explicit RawClient(int port, bool connect_now = true)
-      : fd_(socket(AF_INET, SOCK_STREAM, 0)), port_(port) {
-    timeval timeout{10, 0};  // a hung test fails instead of hanging
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-    if (connect_now) Connect();
-  }
-  // Needs no new file descriptor: the socket was made by the constructor.
-  void Connect() {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<uint16_t>(port_));
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  }
-  ~RawClient() { close(fd_); }
-  int fd() const { return fd_; }
-  void Send(absl::string_view data) {
-    EXPECT_EQ(send(fd_, data.data(), data.size(), 0), static_cast<ssize_t>(data.size()));
-  }
-  // Sends all of `data`, however many calls it takes; false if the connection broke first.
-  bool SendAll(absl::string_view data) {
-    while (!data.empty()) {
-      const ssize_t n = send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      data.remove_prefix(n);
-    }
-    return true;
-  }
-  // Everything the server sends until it closes the connection (or 10 s pass).
-  std::string ReadUntilClosed() {
-    std::string all;
-    char buffer[4096];
-    for (;;) {
-      ssize_t n = recv(fd_, buffer, sizeof(buffer), 0);
-      if (n <= 0) return n == 0 ? all : all + "<no close within 10 s>";
-      all.append(buffer, n);
-    }
-  }
-
- private:
-  int fd_;
-  int port_;
-};
 
 TEST_F(HttpServerTest, IdleAndStalledConnectionsAreClosedButSlowHandlersAreNot) {
   HttpServerOptions options;
@@ -376,6 +331,114 @@ TEST_F(HttpServerTest, A413ReachesAClientStillSendingItsBody) {
   const std::string answer = client.ReadUntilClosed();
   EXPECT_THAT(answer, ::testing::StartsWith("HTTP/1.1 413"));
   EXPECT_THAT(answer, HasSubstr("1024 bytes"));
+}
+
+// Sends a request header announcing a body of `bytes` and waits for the invitation to send
+// it: the server has counted the body against max_receiving_bytes by then.
+void AnnounceBody(RawClient* client, size_t bytes) {
+  client->Send(absl::StrCat("PUT /slow HTTP/1.1\r\nHost: t\r\nContent-Length: ", bytes,
+                            "\r\nExpect: 100-continue\r\n\r\n"));
+  EXPECT_THAT(client->ReadUntil("\r\n\r\n"), ::testing::StartsWith("HTTP/1.1 100 Continue"));
+}
+
+// Clients uploading at once: each body is held until it is whole, so together they are bounded.
+// A body that would take those being read past the limit is answered 503 before it is read,
+// and what it was counted for is free again at once.
+TEST_F(HttpServerTest, BodiesBeingReceivedAtOnceAreBoundedWith503) {
+  HttpServerOptions options;
+  options.max_receiving_bytes = 1000;
+  std::vector<int> refused;
+  absl::Mutex refused_mu;
+  options.on_refused = [&](int status) {
+    absl::MutexLock lock(&refused_mu);
+    refused.push_back(status);
+  };
+  std::atomic<int> handled{0};
+  StartServer(options, [&](HttpRequest request, HttpResponder respond) {
+    ++handled;
+    HttpResponse response;
+    response.body = absl::StrCat(request.body.size(), " bytes");
+    respond(response);
+  });
+  RawClient slow(server_->port());
+  AnnounceBody(&slow, 700);
+  slow.Send(std::string(100, 'a'));
+
+  CurlResult over = Send(curl_, "PUT", Url("/over"), std::string(400, 'b'));
+  EXPECT_EQ(over.status, 503);
+  EXPECT_THAT(over.body, HasSubstr("receiving 700 bytes of other request bodies"));
+  EXPECT_THAT(over.body, HasSubstr("this one's 400"));
+  EXPECT_THAT(over.body, HasSubstr("--max_receiving_bytes"));
+  EXPECT_THAT(over.headers, HasSubstr("Retry-After: 1"));
+  EXPECT_EQ(handled.load(), 0);
+  {
+    absl::MutexLock lock(&refused_mu);
+    EXPECT_THAT(refused, ::testing::ElementsAre(503));
+  }
+  // Exactly up to the limit fits; had the refused 400 stayed counted, it would not.
+  CURL* other = curl_easy_init();
+  CurlResult fits = Send(other, "PUT", Url("/fits"), std::string(300, 'c'));
+  EXPECT_EQ(fits.status, 200);
+  EXPECT_EQ(fits.body, "300 bytes");
+
+  slow.Send(std::string(600, 'a'));
+  EXPECT_THAT(slow.ReadUntil("700 bytes"), HasSubstr("HTTP/1.1 200"));
+  // The slow body was handed over: the room is back.
+  CurlResult again = Send(other, "PUT", Url("/over"), std::string(400, 'b'));
+  EXPECT_EQ(again.status, 200);
+  // A body larger than the limit gets in while no other body is being read.
+  CurlResult alone = Send(other, "PUT", Url("/alone"), std::string(5000, 'd'));
+  EXPECT_EQ(alone.status, 200);
+  EXPECT_EQ(alone.body, "5000 bytes");
+  curl_easy_cleanup(other);
+}
+
+// A chunked body announces no length: it is counted as its chunks arrive, taken while they fit
+// and refused once they would not.
+TEST_F(HttpServerTest, ChunkedBodiesAreCountedAsTheyArrive) {
+  HttpServerOptions options;
+  options.max_receiving_bytes = 1000;
+  StartServer(options, [&](HttpRequest request, HttpResponder respond) {
+    HttpResponse response;
+    response.body = absl::StrCat(request.body.size(), " bytes");
+    respond(response);
+  });
+  RawClient slow(server_->port());
+  AnnounceBody(&slow, 700);
+
+  const auto chunked = [](size_t bytes) {
+    return absl::StrCat(
+        "PUT /chunked HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+        "Connection: close\r\n\r\n",
+        absl::Hex(bytes), "\r\n", std::string(bytes, 'c'), "\r\n0\r\n\r\n");
+  };
+  RawClient fits(server_->port());
+  fits.Send(chunked(250));
+  EXPECT_THAT(fits.ReadUntilClosed(), AllOf(HasSubstr("HTTP/1.1 200"), HasSubstr("250 bytes")));
+
+  // 200 bytes first, counted as they arrive: then 150 more from anyone would not fit.
+  RawClient over(server_->port());
+  const std::string over_request = chunked(400);
+  const size_t first_chunk = over_request.find("\r\n\r\n") + 4 + 5 + 200;  // "190\r\n" + 200
+  over.Send(over_request.substr(0, first_chunk));
+  bool counted = false;
+  for (int i = 0; i < 200 && !counted; ++i) {
+    counted = Send(curl_, "PUT", Url("/probe"), std::string(150, 'p')).status == 503;
+    if (!counted) absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_TRUE(counted) << "the first 200 bytes of the chunked body were never counted";
+  EXPECT_TRUE(over.SendAll(over_request.substr(first_chunk)));
+  shutdown(over.fd(), SHUT_WR);  // so that the server need not wait out its linger
+  const std::string refusal = over.ReadUntilClosed();
+  EXPECT_THAT(refusal, ::testing::StartsWith("HTTP/1.1 503"));
+  EXPECT_THAT(refusal, HasSubstr("--max_receiving_bytes"));
+
+  slow.Send(std::string(700, 'a'));
+  EXPECT_THAT(slow.ReadUntil("700 bytes"), HasSubstr("HTTP/1.1 200"));
+  // Nothing of the refused chunked body is still counted.
+  RawClient later(server_->port());
+  later.Send(chunked(900));
+  EXPECT_THAT(later.ReadUntilClosed(), HasSubstr("900 bytes"));
 }
 
 // Out of file descriptors, a connection waits in the listen queue and accepting it fails

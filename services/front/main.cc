@@ -25,6 +25,11 @@ ABSL_FLAG(std::string, route_prefix, "",
           "Prefix of every route, e.g. /pushgateway (env ENV_INPUT_PUSHGATEWAY_ROUTE_PREFIX).");
 ABSL_FLAG(int, threads, 2, "HTTP worker threads.");
 ABSL_FLAG(int64_t, max_body_bytes, 16 << 20, "Largest request body accepted, as sent (413).");
+ABSL_FLAG(int64_t, max_receiving_bytes, 128 << 20,
+          "Bytes of request bodies being received at once, over all connections: a body that "
+          "would go beyond it gets 503 with Retry-After before it is read (a body is always let "
+          "in while no other is being received). Bounds the memory of many large uploads at "
+          "once; 0 = no limit.");
 ABSL_FLAG(int64_t, max_decompressed_bytes, 64 << 20,
           "Largest push body accepted after decompression, or as sent when not compressed "
           "(413).");
@@ -77,6 +82,7 @@ absl::Status CheckNumericFlags() {
   return FirstError({
       CheckFlagInRange("threads", absl::GetFlag(FLAGS_threads), 1, kMaxThreads),
       CheckFlagInRange("max_body_bytes", absl::GetFlag(FLAGS_max_body_bytes), 1),
+      CheckFlagInRange("max_receiving_bytes", absl::GetFlag(FLAGS_max_receiving_bytes), 0),
       CheckFlagInRange("max_decompressed_bytes", absl::GetFlag(FLAGS_max_decompressed_bytes), 1),
       CheckFlagInRange("max_series_per_push", absl::GetFlag(FLAGS_max_series_per_push), 0),
       CheckFlagInRange("max_labels_per_series", absl::GetFlag(FLAGS_max_labels_per_series), 0),
@@ -178,6 +184,8 @@ int main(int argc, char** argv) {
   server_options.listen = absl::GetFlag(FLAGS_listen);
   server_options.threads = absl::GetFlag(FLAGS_threads);
   server_options.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
+  server_options.max_receiving_bytes =
+      static_cast<size_t>(absl::GetFlag(FLAGS_max_receiving_bytes));
   server_options.on_refused = [&handler](int status) { handler.CountRefusedByServer(status); };
   server_options.answer_before_body = [&handler](absl::string_view method,
                                                  absl::string_view target) {

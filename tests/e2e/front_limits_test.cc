@@ -1,12 +1,13 @@
 // The front's limits and back-pressure, seen from a client: bodies and decompressed bodies
 // over their limits get 413 without the front's memory following the claimed size, unknown
 // encodings 415, per-push limits 400 naming the limit (the aggregator's limit on what a push
-// converts to among them), and a stalled aggregator 503 with Retry-After instead of an
-// unbounded queue.
+// converts to among them), many large uploads at once and a stalled aggregator 503 with
+// Retry-After instead of an unbounded queue.
 #include <signal.h>
 #include <zlib.h>
 
 #include <fstream>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -17,6 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/harness/harness.h"
+#include "tests/harness/raw_client.h"
 
 namespace pushgate {
 namespace {
@@ -195,6 +197,44 @@ TEST_F(FrontLimitsTest, PushThatWouldExpandToGigabytesIs400AndTheAggregatorStays
   const size_t peak = PeakRss(pushgate_->aggregator().pid());
   EXPECT_GT(peak, 0u);
   EXPECT_LT(peak, 200u << 20) << "aggregator peak RSS " << (peak >> 20) << " MiB";
+}
+
+// Many clients uploading large pushes at once: what the front holds of their bodies is bounded
+// by --max_receiving_bytes. Those beyond it get 503 with Retry-After before their body is
+// read, and the one let in is taken whole.
+TEST_F(FrontLimitsTest, ManyLargeUploadsAtOnceAre503AndTheFrontStaysSmall) {
+  Start({"--max_receiving_bytes=16777216"});
+  const int port = std::stoi(pushgate_->front_url().substr(pushgate_->front_url().rfind(':') + 1));
+  constexpr size_t kBody = 12 << 20;
+  std::string body = "# " + std::string(kBody - 2 - 1 - 5, 'x') + "\nok 1\n";
+  ASSERT_EQ(body.size(), kBody);
+  const std::string header = absl::StrCat(
+      "PUT /metrics/job/limits HTTP/1.1\r\nHost: t\r\nContent-Length: ", kBody, "\r\n");
+
+  RawClient first(port);
+  ASSERT_TRUE(first.SendAll(header + "Expect: 100-continue\r\n\r\n"));
+  ASSERT_THAT(first.ReadUntil("\r\n\r\n"), ::testing::StartsWith("HTTP/1.1 100 Continue"));
+  ASSERT_TRUE(first.SendAll(absl::string_view(body).substr(0, kBody - (1 << 20))));
+  // Twenty more, all but the last megabyte each: 220 MB the front would hold without the limit.
+  std::vector<std::unique_ptr<RawClient>> others;
+  for (int i = 0; i < 20; ++i) {
+    others.push_back(std::make_unique<RawClient>(port));
+    ASSERT_TRUE(others.back()->SendAll(header + "\r\n"));
+    others.back()->SendAll(absl::string_view(body).substr(0, kBody - (1 << 20)));
+  }
+  const size_t peak = PeakRss(pushgate_->front_pid());
+  EXPECT_GT(peak, 0u);
+  EXPECT_LT(peak, 100u << 20) << "front peak RSS " << (peak >> 20) << " MiB";
+  std::cout << "front peak RSS with 21 uploads of 12 MiB at once: " << (peak >> 20) << " MiB"
+            << std::endl;
+  for (auto& other : others) {
+    const std::string answer = other->ReadUntil("(--max_receiving_bytes)");
+    EXPECT_THAT(answer, ::testing::StartsWith("HTTP/1.1 503"));
+    EXPECT_THAT(answer, HasSubstr("Retry-After: 1"));
+    EXPECT_THAT(answer, HasSubstr("this one's 12582912 would take them over 16777216 bytes"));
+  }
+  ASSERT_TRUE(first.SendAll(absl::string_view(body).substr(kBody - (1 << 20))));
+  EXPECT_THAT(first.ReadUntil("\r\n\r\n"), ::testing::StartsWith("HTTP/1.1 200"));
 }
 
 TEST_F(FrontLimitsTest, StalledAggregatorGets503WithRetryAfterNotAQueue) {
