@@ -97,6 +97,100 @@ std::string OriginForm(absl::string_view target) {
 
 class IdleSweeper;
 
+// The room one connection's request body takes under HttpServerOptions::max_receiving_bytes:
+// what it has counted in the server's total of bodies being received.
+class BodyRoom {
+ public:
+  // `receiving`: the server's total; `limit`: max_receiving_bytes (0: none, nothing counted).
+  BodyRoom(std::atomic<size_t>* receiving, size_t limit) : receiving_(receiving), limit_(limit) {}
+  ~BodyRoom() { Release(); }
+  BodyRoom(const BodyRoom&) = delete;
+  BodyRoom& operator=(const BodyRoom&) = delete;
+
+  // Whether `bytes` more would fit now beside the other bodies being received.
+  bool HasRoomFor(size_t bytes) const { return Fits(others(), bytes); }
+
+  // Counts `bytes` more, which have arrived; false, counting nothing, when they do not fit.
+  bool Count(size_t bytes) {
+    if (limit_ == 0 || bytes == 0) return true;
+    size_t total = receiving_->load(std::memory_order_relaxed);
+    do {
+      if (!Fits(total - counted_, bytes)) return false;
+    } while (!receiving_->compare_exchange_weak(total, total + bytes, std::memory_order_relaxed));
+    counted_ += bytes;
+    return true;
+  }
+
+  // Takes the body out of the total: it was handed over, or refused.
+  void Release() {
+    if (counted_ == 0) return;
+    receiving_->fetch_sub(counted_, std::memory_order_relaxed);
+    counted_ = 0;
+  }
+
+  // Bytes of the other bodies being received.
+  size_t others() const { return receiving_->load(std::memory_order_relaxed) - counted_; }
+  size_t limit() const { return limit_; }
+
+ private:
+  // The body received while no other is always fits, so that one of up to max_body_bytes can
+  // get through.
+  bool Fits(size_t others, size_t bytes) const {
+    if (limit_ == 0 || others == 0) return true;
+    return others <= limit_ && counted_ + bytes <= limit_ - others;
+  }
+
+  std::atomic<size_t>* const receiving_;
+  const size_t limit_;
+  size_t counted_ = 0;
+};
+
+// A request body read into a string, each part counted in the body's BodyRoom before it is
+// taken: the read stops with asio::error::no_buffer_space at the first part that does not fit.
+// (Counting in the body, not around the reads, leaves Beast's reads whole: one parse of all
+// that a read brought, chunk framing included.)
+struct CountedBody {
+  struct value_type {
+    std::string data;
+    BodyRoom* room = nullptr;
+    size_t refused_part = 0;  // the part that did not fit
+  };
+
+  class reader {
+   public:
+    template <bool isRequest, class Fields>
+    reader(http::header<isRequest, Fields>&, value_type& body) : body_(body) {}
+
+    void init(const boost::optional<std::uint64_t>& length, beast::error_code& ec) {
+      // Address space only: pages are touched as the bytes arrive, and counted then.
+      if (length.has_value() && *length <= body_.data.max_size()) {
+        body_.data.reserve(static_cast<size_t>(*length));
+      }
+      ec = {};
+    }
+
+    template <class ConstBufferSequence>
+    std::size_t put(const ConstBufferSequence& buffers, beast::error_code& ec) {
+      const size_t extra = beast::buffer_bytes(buffers);
+      if (body_.room != nullptr && !body_.room->Count(extra)) {
+        body_.refused_part = extra;
+        ec = asio::error::no_buffer_space;
+        return 0;
+      }
+      const size_t size = body_.data.size();
+      body_.data.resize(size + extra);
+      beast::net::buffer_copy(beast::net::buffer(&body_.data[size], extra), buffers);
+      ec = {};
+      return extra;
+    }
+
+    void finish(beast::error_code& ec) { ec = {}; }
+
+   private:
+    value_type& body_;
+  };
+};
+
 // One client connection. Requests on a connection are answered in order: the next request
 // is read only after the previous response was written, as HTTP/1.1 without pipelining
 // expects. Socket work runs on the thread of the connection's io_context, except that the
@@ -110,12 +204,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::atomic<bool> draining{false};
     // Bytes of request bodies being read, as counted against max_receiving_bytes.
     std::atomic<size_t> receiving{0};
+    // Requests answered 503 for want of room under max_receiving_bytes.
+    std::atomic<uint64_t> refused_for_room{0};
   };
 
   Connection(tcp::socket socket, const HttpServerOptions& options, const HttpHandler& handler,
              Shared* shared)
-      : socket_(std::move(socket)), options_(options), handler_(handler), shared_(shared) {}
-  ~Connection() { ReleaseBodyBytes(); }
+      : socket_(std::move(socket)),
+        buffer_(BufferLimit(options)),
+        room_(&shared->receiving, options.max_receiving_bytes),
+        options_(options),
+        handler_(handler),
+        shared_(shared) {}
 
   // `idle` is the sweeper of the connection's io_context, which then owns a weak reference.
   void Start(IdleSweeper* idle);
@@ -132,9 +232,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // A connection that brought a large body keeps a buffer of up to 64 KiB (see ReadBody);
     // thousands of keep-alive clients that each pushed one once would hold them all while idle.
     constexpr size_t kKeepBufferBytes = 16 << 10;
-    if (buffer_.size() == 0 && buffer_.capacity() > kKeepBufferBytes)
-      buffer_ = beast::flat_buffer();
+    if (buffer_.size() == 0 && buffer_.capacity() > kKeepBufferBytes) {
+      buffer_ = beast::flat_buffer(BufferLimit(options_));
+    }
     parser_.emplace();
+    parser_->get().body().room = &room_;
     parser_->body_limit(options_.max_body_bytes);
     parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
     WaitForClient();
@@ -178,11 +280,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                       OriginForm(absl::string_view(target.data(), target.size())));
       if (answer.has_value()) return Respond(*std::move(answer), /*keep_alive=*/false);
     }
-    // A body over max_body_bytes is refused by the parser as it starts reading it (413).
+    // A body announced larger than the room left is refused before the client sends it. (Over
+    // max_body_bytes, the parser refuses it as it starts reading it: 413.)
     if (const auto length = parser_->content_length();
         length.has_value() && *length <= options_.max_body_bytes &&
-        !CountBodyBytes(static_cast<size_t>(*length))) {
-      return RefuseBody(static_cast<size_t>(*length));
+        !room_.HasRoomFor(static_cast<size_t>(*length))) {
+      return RefuseBody(static_cast<size_t>(*length), /*announced=*/true);
     }
     if (expects_continue) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
@@ -197,39 +300,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
     ReadBody();
   }
 
-  // Counts `bytes` more of this request's body in Shared::receiving; false, counting nothing,
-  // when that would take the sum over max_receiving_bytes while other bodies are being read.
-  bool CountBodyBytes(size_t bytes) {
-    if (options_.max_receiving_bytes == 0 || bytes == 0) return true;
-    size_t total = shared_->receiving.load(std::memory_order_relaxed);
-    do {
-      const bool only_this_body = total == counted_;
-      if (!only_this_body &&
-          (total + bytes > options_.max_receiving_bytes || total + bytes < total)) {
-        return false;
-      }
-    } while (
-        !shared_->receiving.compare_exchange_weak(total, total + bytes, std::memory_order_relaxed));
-    counted_ += bytes;
-    return true;
-  }
-
-  // Takes this request's body out of Shared::receiving: it was handed over, or will not be.
-  void ReleaseBodyBytes() {
-    if (counted_ == 0) return;
-    shared_->receiving.fetch_sub(counted_, std::memory_order_relaxed);
-    counted_ = 0;
-  }
-
-  // 503 for a body of `bytes` (so far, if chunked) that the server has no room to receive now.
-  void RefuseBody(size_t bytes) {
-    ReleaseBodyBytes();
+  // 503 for a body that does not fit beside the others being read: `bytes` as announced, or
+  // received so far.
+  void RefuseBody(size_t bytes, bool announced) {
+    const size_t others = room_.others();
+    room_.Release();
+    shared_->refused_for_room.fetch_add(1, std::memory_order_relaxed);
     HttpResponse response = HttpResponse::Error(
-        503, absl::StrCat("request not accepted, retry later: the server is receiving ",
-                          shared_->receiving.load(std::memory_order_relaxed),
-                          " bytes of other request bodies, and this one's ", bytes,
-                          " would take them over ", options_.max_receiving_bytes,
-                          " bytes (--max_receiving_bytes)"));
+        503, absl::StrCat("request not accepted, retry later: its body, ", bytes,
+                          announced ? " bytes" : " bytes so far", ", does not fit beside the ",
+                          others, " bytes of other request bodies being received (the limit is ",
+                          room_.limit(), " bytes, --max_receiving_bytes)"));
     response.headers.emplace_back("Retry-After", "1");
     Respond(std::move(response), /*keep_alive=*/false);
   }
@@ -243,28 +324,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
     constexpr uint64_t kMaxReadBytes = 64 << 10;
     buffer_.reserve(buffer_.size() +
                     std::min(parser_->content_length().value_or(kMaxReadBytes), kMaxReadBytes));
-    if (parser_->chunked() && options_.max_receiving_bytes != 0) return ReadChunks();
     http::async_read(socket_, buffer_, *parser_,
                      beast::bind_front_handler(&Connection::OnBody, shared_from_this()));
   }
 
-  // A chunked body's length is known only at its end: it is read a part at a time, each
-  // counted in Shared::receiving as it arrives.
-  void ReadChunks() {
-    http::async_read_some(socket_, buffer_, *parser_,
-                          beast::bind_front_handler(&Connection::OnChunks, shared_from_this()));
-  }
-
-  void OnChunks(beast::error_code ec, std::size_t) {
-    if (ec) return OnReadError(ec);
-    const size_t received = parser_->get().body().size();
-    if (received > counted_ && !CountBodyBytes(received - counted_)) return RefuseBody(received);
-    if (!parser_->is_done()) return ReadChunks();
-    OnBody(ec, 0);
-  }
-
   void OnReadError(beast::error_code ec) {
-    ReleaseBodyBytes();
+    if (ec == asio::error::no_buffer_space) {
+      const CountedBody::value_type& body = parser_->get().body();
+      return RefuseBody(body.data.size() + body.refused_part, /*announced=*/false);
+    }
+    room_.Release();
     // The refusal speaks the version of the request it refuses, when its start line got read.
     const unsigned version = parser_->get().version();
     if (version == 10 || version == 11) version_ = version;
@@ -275,6 +344,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                   : absl::StrCat("request body exceeds ", options_.max_body_bytes,
                                                  " bytes (--max_body_bytes)")),
                      /*keep_alive=*/false);
+    }
+    // Only chunk framing fills the read buffer: a header over its limit is header_limit.
+    if (ec == http::error::buffer_overflow) {
+      return Respond(HttpResponse::Error(
+                         400, absl::StrCat("malformed HTTP request: a chunk size line (with its "
+                                           "extensions) longer than ",
+                                           BufferLimit(options_), " bytes")),
+                     false);
     }
     if (ec == http::error::header_limit) {
       return Respond(HttpResponse::Error(431, "request headers too large"), false);
@@ -290,7 +367,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void OnBody(beast::error_code ec, std::size_t) {
     if (ec) return OnReadError(ec);
-    http::request<http::string_body> msg = parser_->release();
+    http::request<CountedBody> msg = parser_->release();
     keep_alive_ = msg.keep_alive();
     HttpRequest request;
     request.method = std::string(msg.method_string());
@@ -299,9 +376,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     for (const auto& field : msg.base()) {
       request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
-    request.body = std::move(msg.body());
+    request.body = std::move(msg.body().data);
     // From here the body is the handler's to bound (the front's in-flight limits).
-    ReleaseBodyBytes();
+    room_.Release();
     // The handler may answer later, from any thread (see Answer). Meanwhile the client is
     // waiting on us, so no idle deadline applies.
     deadline_.store(kNoDeadline, std::memory_order_relaxed);
@@ -394,6 +471,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
         std::memory_order_relaxed);
   }
 
+  // What the read buffer may hold: a whole header, then a read's worth of body (the parser
+  // takes body bytes out as it goes) and room to spare. It bounds what chunk framing can
+  // make it hold, which the parser does not (a chunk extension of any length).
+  static size_t BufferLimit(const HttpServerOptions& options) {
+    return options.max_header_bytes + (256 << 10);
+  }
+
   static constexpr std::chrono::steady_clock::rep kNoDeadline =
       std::numeric_limits<std::chrono::steady_clock::rep>::max();
 
@@ -403,14 +487,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // handler's thread restarts it there (see Answer).
   std::atomic<std::chrono::steady_clock::rep> deadline_{kNoDeadline};
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  BodyRoom room_;
+  std::optional<http::request_parser<CountedBody>> parser_;
   const HttpServerOptions& options_;
   const HttpHandler& handler_;
   Shared* const shared_;
   bool keep_alive_ = true;
   unsigned version_ = 11;
-  bool head_ = false;   // the request being answered is a HEAD
-  size_t counted_ = 0;  // bytes of the body being read that are in Shared::receiving
+  bool head_ = false;  // the request being answered is a HEAD
 };
 
 // Closes the overdue connections of one io_context, checking them a few times per idle
@@ -468,13 +552,14 @@ void Connection::Start(IdleSweeper* idle) {
 struct HttpServer::Impl {
   HttpServerOptions options;
   HttpHandler handler;
+  // Before the contexts: connections still held by their handlers use it as they go.
+  Connection::Shared shared;
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::vector<std::unique_ptr<IdleSweeper>> sweepers;  // one per context
   std::optional<tcp::acceptor> acceptor;
   std::optional<asio::steady_timer> accept_retry;  // on the acceptor's context
   std::vector<std::thread> workers;
   std::atomic<bool> stopped{false};
-  Connection::Shared shared;
   size_t next_context = 0;
   int port = 0;
 
@@ -548,6 +633,14 @@ absl::Status HttpServer::Start() {
 }
 
 int HttpServer::port() const { return impl_->port; }
+
+size_t HttpServer::receiving_bytes() const {
+  return impl_->shared.receiving.load(std::memory_order_relaxed);
+}
+
+uint64_t HttpServer::refused_for_room() const {
+  return impl_->shared.refused_for_room.load(std::memory_order_relaxed);
+}
 
 void HttpServer::Shutdown(absl::Duration drain_timeout) {
   if (impl_->stopped) return;

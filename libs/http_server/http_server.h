@@ -6,12 +6,13 @@
 // for the aggregator's acknowledgement) without holding a worker thread.
 //
 // Limits are enforced before the handler runs: a body larger than `max_body_bytes` is
-// answered 413 without being read, one that would take the bodies being read past
+// answered 413 without being read, one that would take the bodies being received past
 // `max_receiving_bytes` 503, malformed requests get 400, and `Expect: 100-continue` is
 // answered so that clients such as curl do not stall before sending a body.
 #ifndef PUSHGATE_LIBS_HTTP_SERVER_HTTP_SERVER_H_
 #define PUSHGATE_LIBS_HTTP_SERVER_HTTP_SERVER_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -60,13 +61,14 @@ struct HttpServerOptions {
   size_t max_header_bytes = 64 << 10;
   // A connection with no complete request for this long is closed.
   absl::Duration idle_timeout = absl::Seconds(120);
-  // Bytes of request bodies being read, summed over all connections; 0 = no limit. Without
-  // it, clients uploading large bodies at the same time hold all of them in memory at once
-  // (48 bodies of 16 MB took a front to 769 MiB). A body announced by Content-Length is
-  // counted whole before it is read: one that would take the sum over the limit is answered
-  // 503 with Retry-After and never read. A chunked body is counted as it arrives and refused
-  // the same way once it would go over. The body the server reads while no other body is
-  // being read is always let in, so that a body of up to max_body_bytes can get through.
+  // Bytes of request bodies received and held until they are whole, summed over all
+  // connections; 0 = no limit. Without it, clients uploading large bodies at the same time
+  // have all of them held at once (48 bodies of 16 MB took a front to 769 MiB). A body is
+  // counted as its bytes arrive (a header alone holds nothing) and answered 503 with
+  // Retry-After once the next bytes would take the sum over the limit; one announced by
+  // Content-Length larger than the room left is refused so before its client sends it. The
+  // body read while no other is being read always fits, so that a body of up to
+  // max_body_bytes can get through. What is still sent of a refused body is read and dropped.
   size_t max_receiving_bytes = 0;
   // Called with the status of each answer the server makes itself, before any handler sees
   // the request (413 over max_body_bytes, 431, 400 for a malformed request), so that they can
@@ -93,6 +95,10 @@ class HttpServer {
   absl::Status Start();
   // The bound port (useful with port 0). Valid after Start().
   int port() const;
+  // Bytes of request bodies counted against max_receiving_bytes now (0 without a limit).
+  size_t receiving_bytes() const;
+  // Requests answered 503 because their body did not fit under max_receiving_bytes.
+  uint64_t refused_for_room() const;
   // Stops accepting, closes connections and joins the workers. Idempotent.
   void Stop();
   // A graceful Stop(): stops accepting, lets requests already being handled get their

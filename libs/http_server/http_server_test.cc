@@ -333,17 +333,18 @@ TEST_F(HttpServerTest, A413ReachesAClientStillSendingItsBody) {
   EXPECT_THAT(answer, HasSubstr("1024 bytes"));
 }
 
-// Sends a request header announcing a body of `bytes` and waits for the invitation to send
-// it: the server has counted the body against max_receiving_bytes by then.
-void AnnounceBody(RawClient* client, size_t bytes) {
-  client->Send(absl::StrCat("PUT /slow HTTP/1.1\r\nHost: t\r\nContent-Length: ", bytes,
-                            "\r\nExpect: 100-continue\r\n\r\n"));
-  EXPECT_THAT(client->ReadUntil("\r\n\r\n"), ::testing::StartsWith("HTTP/1.1 100 Continue"));
+// Waits until the server counts `bytes` of bodies being received; false after 10 s.
+bool WaitForReceiving(const HttpServer& server, size_t bytes) {
+  for (int i = 0; i < 1000; ++i) {
+    if (server.receiving_bytes() == bytes) return true;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return false;
 }
 
 // Clients uploading at once: each body is held until it is whole, so together they are bounded.
-// A body that would take those being read past the limit is answered 503 before it is read,
-// and what it was counted for is free again at once.
+// Bodies count as their bytes arrive; one announced larger than the room left is answered 503
+// before it is sent, and a header alone holds nothing.
 TEST_F(HttpServerTest, BodiesBeingReceivedAtOnceAreBoundedWith503) {
   HttpServerOptions options;
   options.max_receiving_bytes = 1000;
@@ -360,42 +361,48 @@ TEST_F(HttpServerTest, BodiesBeingReceivedAtOnceAreBoundedWith503) {
     response.body = absl::StrCat(request.body.size(), " bytes");
     respond(response);
   });
+  // Announcing a body holds no room: only what arrives does.
+  RawClient silent(server_->port());
+  silent.Send("PUT /silent HTTP/1.1\r\nHost: t\r\nContent-Length: 900\r\n\r\n");
   RawClient slow(server_->port());
-  AnnounceBody(&slow, 700);
-  slow.Send(std::string(100, 'a'));
+  slow.Send("PUT /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 700\r\n\r\n" + std::string(600, 'a'));
+  ASSERT_TRUE(WaitForReceiving(*server_, 600));
 
-  CurlResult over = Send(curl_, "PUT", Url("/over"), std::string(400, 'b'));
+  CurlResult over = Send(curl_, "PUT", Url("/over"), std::string(500, 'b'));
   EXPECT_EQ(over.status, 503);
-  EXPECT_THAT(over.body, HasSubstr("receiving 700 bytes of other request bodies"));
-  EXPECT_THAT(over.body, HasSubstr("this one's 400"));
-  EXPECT_THAT(over.body, HasSubstr("--max_receiving_bytes"));
+  EXPECT_THAT(over.body, HasSubstr("its body, 500 bytes, does not fit beside the 600 bytes of "
+                                   "other request bodies being received (the limit is 1000 "
+                                   "bytes, --max_receiving_bytes)"));
   EXPECT_THAT(over.headers, HasSubstr("Retry-After: 1"));
   EXPECT_EQ(handled.load(), 0);
+  EXPECT_EQ(server_->refused_for_room(), 1u);
   {
     absl::MutexLock lock(&refused_mu);
     EXPECT_THAT(refused, ::testing::ElementsAre(503));
   }
-  // Exactly up to the limit fits; had the refused 400 stayed counted, it would not.
+  // Exactly up to the limit fits.
   CURL* other = curl_easy_init();
-  CurlResult fits = Send(other, "PUT", Url("/fits"), std::string(300, 'c'));
+  CurlResult fits = Send(other, "PUT", Url("/fits"), std::string(400, 'c'));
   EXPECT_EQ(fits.status, 200);
-  EXPECT_EQ(fits.body, "300 bytes");
+  EXPECT_EQ(fits.body, "400 bytes");
 
-  slow.Send(std::string(600, 'a'));
+  slow.Send(std::string(100, 'a'));
   EXPECT_THAT(slow.ReadUntil("700 bytes"), HasSubstr("HTTP/1.1 200"));
   // The slow body was handed over: the room is back.
-  CurlResult again = Send(other, "PUT", Url("/over"), std::string(400, 'b'));
-  EXPECT_EQ(again.status, 200);
-  // A body larger than the limit gets in while no other body is being read.
+  EXPECT_TRUE(WaitForReceiving(*server_, 0));
+  EXPECT_EQ(Send(other, "PUT", Url("/over"), std::string(500, 'b')).status, 200);
+  // A body larger than the limit gets in while no other body is being received.
   CurlResult alone = Send(other, "PUT", Url("/alone"), std::string(5000, 'd'));
   EXPECT_EQ(alone.status, 200);
   EXPECT_EQ(alone.body, "5000 bytes");
+  EXPECT_EQ(server_->refused_for_room(), 1u);
   curl_easy_cleanup(other);
 }
 
-// A chunked body announces no length: it is counted as its chunks arrive, taken while they fit
-// and refused once they would not.
-TEST_F(HttpServerTest, ChunkedBodiesAreCountedAsTheyArrive) {
+// A body that got in by its announced length may still find the room taken by the time its
+// bytes arrive, and a chunked one announces none: both are refused when their next bytes would
+// not fit, and what they held is free again at once.
+TEST_F(HttpServerTest, BodiesAreRefusedMidwayWhenTheirNextBytesWouldNotFit) {
   HttpServerOptions options;
   options.max_receiving_bytes = 1000;
   StartServer(options, [&](HttpRequest request, HttpResponder respond) {
@@ -404,41 +411,59 @@ TEST_F(HttpServerTest, ChunkedBodiesAreCountedAsTheyArrive) {
     respond(response);
   });
   RawClient slow(server_->port());
-  AnnounceBody(&slow, 700);
+  slow.Send("PUT /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 700\r\n\r\n" + std::string(600, 'a'));
+  ASSERT_TRUE(WaitForReceiving(*server_, 600));
 
-  const auto chunked = [](size_t bytes) {
-    return absl::StrCat(
-        "PUT /chunked HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
-        "Connection: close\r\n\r\n",
-        absl::Hex(bytes), "\r\n", std::string(bytes, 'c'), "\r\n0\r\n\r\n");
-  };
-  RawClient fits(server_->port());
-  fits.Send(chunked(250));
-  EXPECT_THAT(fits.ReadUntilClosed(), AllOf(HasSubstr("HTTP/1.1 200"), HasSubstr("250 bytes")));
+  // Announced 300: fits beside the 600, and its first byte is taken. The rest comes after a
+  // chunked body took 300 more.
+  RawClient announced(server_->port());
+  announced.Send("PUT /announced HTTP/1.1\r\nHost: t\r\nContent-Length: 300\r\n\r\nx");
+  ASSERT_TRUE(WaitForReceiving(*server_, 601));
+  RawClient chunked(server_->port());
+  chunked.Send(
+      "PUT /chunked HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+      "12c\r\n" +
+      std::string(300, 'c') + "\r\n");
+  ASSERT_TRUE(WaitForReceiving(*server_, 901));
+  EXPECT_TRUE(announced.SendAll(std::string(299, 'x')));
+  shutdown(announced.fd(), SHUT_WR);  // so that the server need not wait out its linger
+  const std::string refused = announced.ReadUntilClosed();
+  EXPECT_THAT(refused, ::testing::StartsWith("HTTP/1.1 503"));
+  EXPECT_THAT(refused, HasSubstr("its body, 300 bytes so far, does not fit beside the 900 bytes"));
+  ASSERT_TRUE(WaitForReceiving(*server_, 900));
 
-  // 200 bytes first, counted as they arrive: then 150 more from anyone would not fit.
-  RawClient over(server_->port());
-  const std::string over_request = chunked(400);
-  const size_t first_chunk = over_request.find("\r\n\r\n") + 4 + 5 + 200;  // "190\r\n" + 200
-  over.Send(over_request.substr(0, first_chunk));
-  bool counted = false;
-  for (int i = 0; i < 200 && !counted; ++i) {
-    counted = Send(curl_, "PUT", Url("/probe"), std::string(150, 'p')).status == 503;
-    if (!counted) absl::SleepFor(absl::Milliseconds(10));
-  }
-  ASSERT_TRUE(counted) << "the first 200 bytes of the chunked body were never counted";
-  EXPECT_TRUE(over.SendAll(over_request.substr(first_chunk)));
-  shutdown(over.fd(), SHUT_WR);  // so that the server need not wait out its linger
-  const std::string refusal = over.ReadUntilClosed();
-  EXPECT_THAT(refusal, ::testing::StartsWith("HTTP/1.1 503"));
-  EXPECT_THAT(refusal, HasSubstr("--max_receiving_bytes"));
-
-  slow.Send(std::string(700, 'a'));
+  // The chunked body's next 200 would make 1100.
+  EXPECT_TRUE(chunked.SendAll("c8\r\n" + std::string(200, 'c') + "\r\n0\r\n\r\n"));
+  shutdown(chunked.fd(), SHUT_WR);
+  const std::string refused_chunked = chunked.ReadUntilClosed();
+  EXPECT_THAT(refused_chunked, ::testing::StartsWith("HTTP/1.1 503"));
+  EXPECT_THAT(refused_chunked, HasSubstr("500 bytes so far, does not fit beside the 600 bytes"));
+  // Nothing of either refused body is still counted.
+  EXPECT_TRUE(WaitForReceiving(*server_, 600));
+  slow.Send(std::string(100, 'a'));
   EXPECT_THAT(slow.ReadUntil("700 bytes"), HasSubstr("HTTP/1.1 200"));
-  // Nothing of the refused chunked body is still counted.
-  RawClient later(server_->port());
-  later.Send(chunked(900));
-  EXPECT_THAT(later.ReadUntilClosed(), HasSubstr("900 bytes"));
+  EXPECT_TRUE(WaitForReceiving(*server_, 0));
+  EXPECT_EQ(server_->refused_for_room(), 2u);
+}
+
+// A chunk's framing (its size line, extensions included) is read whole before its data, and
+// the parser sets no bound on it: the read buffer's limit does.
+TEST_F(HttpServerTest, AnEndlessChunkExtensionIsRefusedNotHeld) {
+  HttpServerOptions options;
+  options.max_receiving_bytes = 1000;
+  StartServer(options, [&](HttpRequest, HttpResponder respond) { respond(HttpResponse{}); });
+  RawClient client(server_->port());
+  client.Send(
+      "PUT /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5;ext=");
+  // Sends until the server answers (and drops what is sent after) or 8 MiB went unanswered.
+  const std::string extension(64 << 10, 'e');
+  size_t sent = 0;
+  while (sent < (8u << 20) && client.SendAll(extension)) sent += extension.size();
+  shutdown(client.fd(), SHUT_WR);
+  const std::string answer = client.ReadUntilClosed();
+  EXPECT_THAT(answer, ::testing::StartsWith("HTTP/1.1 400"));
+  EXPECT_THAT(answer, HasSubstr("chunk size line"));
 }
 
 // Out of file descriptors, a connection waits in the listen queue and accepting it fails

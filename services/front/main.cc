@@ -26,10 +26,11 @@ ABSL_FLAG(std::string, route_prefix, "",
 ABSL_FLAG(int, threads, 2, "HTTP worker threads.");
 ABSL_FLAG(int64_t, max_body_bytes, 16 << 20, "Largest request body accepted, as sent (413).");
 ABSL_FLAG(int64_t, max_receiving_bytes, 128 << 20,
-          "Bytes of request bodies being received at once, over all connections: a body that "
-          "would go beyond it gets 503 with Retry-After before it is read (a body is always let "
-          "in while no other is being received). Bounds the memory of many large uploads at "
-          "once; 0 = no limit.");
+          "Bytes of request bodies received and held until they are whole, over all "
+          "connections: a body is counted as it arrives and gets 503 with Retry-After once it "
+          "would go beyond it (before it is sent, when its Content-Length already does); a body "
+          "always fits while no other is being received. Bounds the memory of many large "
+          "uploads at once; 0 = no limit.");
 ABSL_FLAG(int64_t, max_decompressed_bytes, 64 << 20,
           "Largest push body accepted after decompression, or as sent when not compressed "
           "(413).");
@@ -195,6 +196,14 @@ int main(int argc, char** argv) {
       server_options, [&handler](pushgate::HttpRequest request, pushgate::HttpResponder respond) {
         handler.Handle(std::move(request), std::move(respond));
       });
+  registry.CallbackGauge("pushgate_front_receiving_bytes",
+                         "Bytes of request bodies received and not yet whole, as counted against "
+                         "--max_receiving_bytes.",
+                         [&server] { return static_cast<double>(server.receiving_bytes()); });
+  registry.CallbackCounter(
+      "pushgate_front_receiving_refused_total",
+      "Requests answered 503 because their body did not fit under --max_receiving_bytes.",
+      [&server] { return static_cast<double>(server.refused_for_room()); });
   absl::Status started = server.Start();
   if (!started.ok()) {
     LOG(ERROR) << started;
