@@ -1,5 +1,5 @@
 // Turns one push of the normalized model (proto/ingest.proto) into DataKit/InfluxDB points,
-// following every rule of /work/shared/reference/conversion.md, including the places marked
+// following every rule of docs/reference/conversion.md, including the places marked
 // "pushgate differs". This is what a DataKit user sees after switching to pushgate.
 #ifndef PUSHGATE_LIBS_CONVERSION_CONVERSION_H_
 #define PUSHGATE_LIBS_CONVERSION_CONVERSION_H_

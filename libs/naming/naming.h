@@ -1,5 +1,5 @@
 // Measurement and field names for a Prometheus metric family, as DataKit's pushgateway
-// collector chooses them (see /work/shared/reference/conversion.md, "Measurement and field
+// collector chooses them (see docs/reference/conversion.md, "Measurement and field
 // names"). A DataKit user switching to pushgate must find the same measurements and fields.
 #ifndef PUSHGATE_LIBS_NAMING_NAMING_H_
 #define PUSHGATE_LIBS_NAMING_NAMING_H_

@@ -5,7 +5,7 @@
 // of plain text and the matching status, and nothing of that push leaves the front. A valid
 // push is answered only once the aggregator acknowledged it: 200 (202 for DELETE) when it is
 // durable, 503 with Retry-After when it could not be handed over. Routes and statuses:
-// shared push-api.md, kept in tests/testdata. As in the Pushgateway and DataKit, an empty
+// docs/reference/push-api.md. As in the Pushgateway and DataKit, an empty
 // body sent with `Content-Encoding: gzip` is not a gzip stream: 400.
 #ifndef PUSHGATE_LIBS_PUSH_HANDLER_PUSH_HANDLER_H_
 #define PUSHGATE_LIBS_PUSH_HANDLER_PUSH_HANDLER_H_

@@ -58,6 +58,11 @@ ABSL_FLAG(std::string, upload_gzip_level, "fast",
 ABSL_FLAG(std::string, upload_token, "",
           "Sent as 'Authorization: Token <t>' (InfluxDB 2.x); env PUSHGATE_UPLOAD_TOKEN.");
 ABSL_FLAG(absl::Duration, upload_timeout, absl::Seconds(10), "Timeout of one upload request.");
+ABSL_FLAG(absl::Duration, upload_backoff_max, absl::Seconds(5),
+          "Longest wait between retries of a failed upload: delays double from 100 ms up to it, "
+          "with jitter (a backend's Retry-After is honoured instead, up to 5 minutes). While a "
+          "backend is down, its return can go unnoticed this long, and the spool keeps filling "
+          "meanwhile.");
 ABSL_FLAG(absl::Duration, flush_interval, absl::Seconds(1),
           "Longest time points wait in a batch before it is uploaded.");
 ABSL_FLAG(int64_t, batch_max_points, 5000, "Upload a batch once it has this many points.");
@@ -130,6 +135,8 @@ absl::Status CheckNumericFlags() {
                        absl::GetFlag(FLAGS_max_converted_bytes_per_push), 0),
       CheckFlagInRange("background_nice", absl::GetFlag(FLAGS_background_nice), 0, 19),
       CheckDurationFlag("upload_timeout", absl::GetFlag(FLAGS_upload_timeout), false),
+      CheckDurationFlag("upload_backoff_max", absl::GetFlag(FLAGS_upload_backoff_max), false,
+                        absl::Hours(1)),
       CheckDurationFlag("flush_interval", absl::GetFlag(FLAGS_flush_interval), false),
   });
 }
@@ -188,6 +195,7 @@ int Run() {
   uploader_options.flush_interval = absl::GetFlag(FLAGS_flush_interval);
   uploader_options.batch_max_points = absl::GetFlag(FLAGS_batch_max_points);
   uploader_options.batch_max_bytes = absl::GetFlag(FLAGS_batch_max_bytes);
+  uploader_options.backoff_max = absl::GetFlag(FLAGS_upload_backoff_max);
   std::vector<BackendSpec> backends;
   for (const std::string& url : urls) {
     absl::StatusOr<std::unique_ptr<Sink>> sink = MakeSinkForUrl(url, sink_options);

@@ -3,7 +3,7 @@
 // must answer with the same status class (2xx/3xx/4xx/5xx). Where pushgate deliberately
 // differs, the row names the difference and the test asserts it the other way explicitly, so
 // a change on either side shows up. The differences are those listed in
-// /work/shared/reference/push-api.md ("pushgate follows DataKit", CRLF and last-line leniency,
+// docs/reference/push-api.md ("pushgate follows DataKit", CRLF and last-line leniency,
 // 415 for unknown encodings, case-insensitive and extra encodings) plus what the Pushgateway
 // 1.5.1 lacks or does as an artefact of its HTTP router (see each Difference below).
 #include <curl/curl.h>
