@@ -466,6 +466,99 @@ TEST_F(HttpServerTest, AnEndlessChunkExtensionIsRefusedNotHeld) {
   EXPECT_THAT(answer, HasSubstr("chunk size line"));
 }
 
+// The header limit holds for the header as a whole. Beast's parser takes complete fields out
+// of its buffer as they come and checks its limit only against the rest, so millions of short
+// fields once got through (a front took 450 MB for 16 MB of them, then answered 200).
+TEST_F(HttpServerTest, HeadersOverTheLimitGet431WhateverTheirShape) {
+  HttpServerOptions options;
+  options.max_header_bytes = 4096;
+  std::atomic<int> handled{0};
+  StartServer(options, [&](HttpRequest, HttpResponder respond) {
+    ++handled;
+    respond(HttpResponse{});
+  });
+  std::string many_fields = "PUT /x HTTP/1.1\r\nHost: t\r\n";
+  for (int i = 0; i < 100000; ++i) many_fields += "a:\r\n";
+  many_fields += "Content-Length: 2\r\n\r\nhi";
+  RawClient many(server_->port());
+  EXPECT_TRUE(many.SendAll(many_fields));
+  shutdown(many.fd(), SHUT_WR);
+  EXPECT_THAT(many.ReadUntilClosed(), ::testing::StartsWith("HTTP/1.1 431"));
+
+  RawClient long_value(server_->port());
+  EXPECT_TRUE(long_value.SendAll("PUT /x HTTP/1.1\r\nHost: t\r\nX-Long: " + std::string(5000, 'v') +
+                                 "\r\nContent-Length: 2\r\n\r\nhi"));
+  shutdown(long_value.fd(), SHUT_WR);
+  EXPECT_THAT(long_value.ReadUntilClosed(), ::testing::StartsWith("HTTP/1.1 431"));
+  EXPECT_EQ(handled.load(), 0);
+
+  // Just under the limit, sent a byte at a time, is a request like any other.
+  std::string fits = "PUT /x HTTP/1.1\r\nHost: t\r\nX-Pad: ";
+  fits += std::string(4096 - fits.size() - 23, 'p');
+  fits += "\r\nContent-Length: 2\r\n\r\n";
+  ASSERT_EQ(fits.size(), 4096u);
+  RawClient slow(server_->port());
+  for (char c : fits) slow.Send(std::string(1, c));
+  slow.Send("hi");
+  EXPECT_THAT(slow.ReadUntil("\r\n\r\n"), ::testing::StartsWith("HTTP/1.1 200"));
+  EXPECT_EQ(handled.load(), 1);
+}
+
+// A header whose lines end in a bare LF is refused as soon as it is whole, not waited on.
+TEST_F(HttpServerTest, BareLineFeedsGet400AtOnce) {
+  StartServer({}, [&](HttpRequest, HttpResponder respond) { respond(HttpResponse{}); });
+  RawClient client(server_->port());
+  client.Send("PUT /x HTTP/1.1\nHost: t\nContent-Length: 2\n\nhi");
+  const absl::Time start = absl::Now();
+  EXPECT_THAT(client.ReadUntil("\r\n\r\n"), ::testing::StartsWith("HTTP/1.1 400"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
+// Chunked trailers are not request headers (RFC 9110, 6.5.1): a Content-Encoding, Content-Type
+// or Connection field after the body must not change how the body is read or the connection
+// is kept, or a proxy that checked the headers would see another request than the handler.
+TEST_F(HttpServerTest, TrailerFieldsAreNotHeaders) {
+  StartServer({}, [&](HttpRequest request, HttpResponder respond) {
+    HttpResponse response;
+    response.body =
+        absl::StrCat("encoding=[", request.Header("Content-Encoding"), "] type=[",
+                     request.Header("Content-Type"), "] fields=", request.headers.size());
+    respond(response);
+  });
+  RawClient client(server_->port());
+  client.Send(
+      "POST /x HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
+      "Trailer: Content-Encoding\r\n\r\n"
+      "4\r\nup 1\r\n0\r\nContent-Encoding: gzip\r\nContent-Type: application/x\r\n"
+      "Connection: close\r\n\r\n");
+  EXPECT_THAT(client.ReadUntil("fields=4"),
+              AllOf(HasSubstr("HTTP/1.1 200"), HasSubstr("encoding=[] type=[text/plain]")));
+  // Still open: the trailer's `Connection: close` is not the request's.
+  client.Send("GET /y HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_THAT(client.ReadUntil("fields=1"), HasSubstr("HTTP/1.1 200"));
+}
+
+// HTTP/1.0 knows no chunked coding: a request that says it uses one has framing an HTTP/1.0
+// proxy would read otherwise (RFC 9112, 6.1). It is refused and its connection closed, so
+// that nothing after it is read as a request.
+TEST_F(HttpServerTest, Http10WithTransferEncodingIsRefusedAndClosed) {
+  std::atomic<int> handled{0};
+  StartServer({}, [&](HttpRequest, HttpResponder respond) {
+    ++handled;
+    respond(HttpResponse{});
+  });
+  RawClient client(server_->port());
+  client.Send(
+      "POST /metrics/job/x HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n"
+      "\r\n4\r\na 1\n\r\n0\r\n\r\nGET /-/healthy HTTP/1.0\r\n\r\n");
+  shutdown(client.fd(), SHUT_WR);
+  const std::string answers = client.ReadUntilClosed();
+  EXPECT_THAT(answers, ::testing::StartsWith("HTTP/1.0 400"));
+  EXPECT_THAT(answers, HasSubstr("Transfer-Encoding is not allowed in an HTTP/1.0 request"));
+  EXPECT_EQ(answers.find("HTTP/1.0 200"), std::string::npos) << answers;
+  EXPECT_EQ(handled.load(), 0);
+}
+
 // Out of file descriptors, a connection waits in the listen queue and accepting it fails
 // until one is free again. The server must neither spin on that error meanwhile (a worker
 // thread at 100% and a log line per attempt) nor give up accepting afterwards.

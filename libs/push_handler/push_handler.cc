@@ -13,6 +13,12 @@
 namespace pushgate {
 namespace {
 
+// Whether the body came with a Content-Encoding other than identity.
+bool IsCompressed(const HttpRequest& request) {
+  const absl::string_view encoding = request.Header("Content-Encoding");
+  return !encoding.empty() && !absl::EqualsIgnoreCase(encoding, "identity");
+}
+
 using pushgate::v1::PushAck;
 using pushgate::v1::PushRequest;
 
@@ -277,10 +283,17 @@ void PushHandler::Handle(HttpRequest request, HttpResponder respond) {
   const int64_t receive_time_ns = absl::GetCurrentTimeNanos();
   const Clock::time_point start = Clock::now();
   const size_t bytes = request.body.size();
-  if (decode_queue_ == nullptr || decoding_stopped_.load() || !IsLarge(request) ||
+  const absl::string_view key_path = absl::string_view(routed.path).substr(routed.key_offset);
+  if (decode_queue_ == nullptr || decoding_stopped_.load() ||
       decode_queue_bytes_.load() + bytes > options_.max_decode_queue_bytes) {
-    return HandlePush(request, absl::string_view(routed.path).substr(routed.key_offset),
-                      std::move(respond), receive_time_ns, start);
+    return HandlePush(request, key_path, std::move(respond), receive_time_ns, start);
+  }
+  if (!IsLarge(request)) {
+    absl::StatusOr<std::optional<std::string>> decompressed = DecompressSmall(request);
+    if (decompressed.ok()) {
+      return HandlePush(request, key_path, std::move(respond), receive_time_ns, start,
+                        *std::move(decompressed));
+    }
   }
   decode_queue_bytes_ += bytes;
   decode_queue_->Submit([this, request = std::move(request), path = std::move(routed.path),
@@ -310,14 +323,31 @@ void PushHandler::StopDecoding() {
 
 bool PushHandler::IsLarge(const HttpRequest& request) const {
   const size_t size = request.body.size();
-  const absl::string_view encoding = request.Header("Content-Encoding");
-  const bool compressed = !encoding.empty() && !absl::EqualsIgnoreCase(encoding, "identity");
-  return (compressed ? size * kCompressedBodyWeight : size) >= options_.large_push_bytes;
+  return (IsCompressed(request) ? size * kCompressedBodyWeight : size) >= options_.large_push_bytes;
+}
+
+absl::StatusOr<std::optional<std::string>> PushHandler::DecompressSmall(
+    const HttpRequest& request) const {
+  if (request.method == "DELETE" || !IsCompressed(request)) return std::nullopt;
+  absl::StatusOr<ContentEncoding> encoding =
+      ParseContentEncoding(request.Header("Content-Encoding"));
+  if (!encoding.ok() || *encoding == ContentEncoding::kIdentity) return std::nullopt;
+  // Never past the limit on decoded bodies: a body over it is HandlePush's to refuse (413).
+  const bool large_first = options_.large_push_bytes < options_.max_decompressed_bytes;
+  std::string decompressed;
+  const absl::Status status = Decompress(
+      *encoding, request.body,
+      large_first ? options_.large_push_bytes : options_.max_decompressed_bytes, &decompressed);
+  if (absl::IsResourceExhausted(status) && large_first) return status;
+  // A body that does not decompress, or is over the limit, is refused by HandlePush, which
+  // says why.
+  if (!status.ok()) return std::nullopt;
+  return decompressed;
 }
 
 void PushHandler::HandlePush(HttpRequest& request, absl::string_view key_path,
                              HttpResponder respond, int64_t receive_time_ns,
-                             Clock::time_point start) {
+                             Clock::time_point start, std::optional<std::string> decompressed) {
   const std::string method = request.method;
   auto reject = [&](const char* reason, const absl::Status& status) {
     rejected_pushes_.Add({reason});
@@ -353,7 +383,6 @@ void PushHandler::HandlePush(HttpRequest& request, absl::string_view key_path,
                     absl::InvalidArgumentError("empty body with Content-Encoding gzip: send a "
                                                "gzip stream, or no Content-Encoding header"));
     }
-    std::string decompressed;
     absl::string_view body = request.body;
     if (*encoding == ContentEncoding::kIdentity &&
         request.body.size() > options_.max_decompressed_bytes) {
@@ -364,16 +393,17 @@ void PushHandler::HandlePush(HttpRequest& request, absl::string_view key_path,
               "body of ", request.body.size(), " bytes exceeds ", options_.max_decompressed_bytes,
               " bytes, the limit on decoded bodies (--max_decompressed_bytes)")));
     }
-    if (*encoding != ContentEncoding::kIdentity) {
+    if (*encoding != ContentEncoding::kIdentity && !decompressed.has_value()) {
+      decompressed.emplace();
       absl::Status status =
-          Decompress(*encoding, request.body, options_.max_decompressed_bytes, &decompressed);
+          Decompress(*encoding, request.body, options_.max_decompressed_bytes, &*decompressed);
       if (absl::IsResourceExhausted(status)) {
         status = absl::ResourceExhaustedError(
             absl::StrCat(status.message(), " (--max_decompressed_bytes)"));
       }
       if (!status.ok()) return reject("encoding", status);
-      body = decompressed;
     }
+    if (*encoding != ContentEncoding::kIdentity) body = *decompressed;
     decoded_bytes_.Add(body.size());
     // Either decoder writes the families' wire form straight after the rest of the request,
     // so no message is built for them (nor serialized again).

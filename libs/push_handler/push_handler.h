@@ -105,10 +105,18 @@ class PushHandler {
   Routed Route(absl::string_view method, absl::string_view path) const;
   // The 404 for a path that is no route: it says where pushes go.
   HttpResponse NotFound() const;
+  // `decompressed`: the body already decompressed (by DecompressSmall), if it was.
   void HandlePush(HttpRequest& request, absl::string_view key_path, HttpResponder respond,
-                  int64_t receive_time_ns, Clock::time_point start);
-  // Whether decoding the push in `request` would hold up its HTTP thread too long.
+                  int64_t receive_time_ns, Clock::time_point start,
+                  std::optional<std::string> decompressed = std::nullopt);
+  // Whether decoding the push in `request` would hold up its HTTP thread too long, judged by
+  // its size as sent.
   bool IsLarge(const HttpRequest& request) const;
+  // For a body IsLarge let through: when compressed, its decompressed form if that stays within
+  // large_push_bytes, or ResourceExhausted if not (it goes to a decode thread after all: a few
+  // KB of zstd can expand to 64 MB). nullopt for a body not compressed, or one that does not
+  // decompress (HandlePush refuses it, saying why).
+  absl::StatusOr<std::optional<std::string>> DecompressSmall(const HttpRequest& request) const;
   // The callback that answers the HTTP request once the aggregator acknowledged its push;
   // `start` is when the push's handling began.
   IngestClient::Done AckHandler(const std::string& method, Clock::time_point start,

@@ -185,6 +185,36 @@ TEST_F(PushHandlerTest, LargePushesAreDecodedOnTheDecodeThread) {
   EXPECT_GT(push.families(0).series_size(), 20);
 }
 
+// A compressed body's size says little about what it expands to (2 KB of zstd can make 64 MB):
+// one that looks small but expands beyond large_push_bytes is decoded on the decode thread too,
+// not on the HTTP thread, whose other connections would wait meanwhile.
+TEST_F(PushHandlerTest, SmallBodiesThatExpandLargeAreDecodedOnTheDecodeThread) {
+  PushHandlerOptions options;
+  options.large_push_bytes = 4096;
+  PushHandler handler(options, client_.get(), &registry_);
+  const auto thread_of = [&handler](const std::string& text) {
+    std::string gzipped;
+    EXPECT_TRUE(GzipCompress(text, &gzipped).ok());
+    EXPECT_LT(gzipped.size() * kCompressedBodyWeight, 4096u) << "looks small as sent";
+    HttpRequest request;
+    request.method = "PUT";
+    request.target = "/metrics/job/j";
+    request.body = std::move(gzipped);
+    request.headers = {{"Content-Encoding", "gzip"}};
+    std::promise<std::pair<int, std::string>> answered;
+    handler.Handle(std::move(request), [&](HttpResponse r) {
+      answered.set_value({r.status, CurrentThreadName()});
+    });
+    const auto [status, thread] = answered.get_future().get();
+    EXPECT_EQ(status, 400) << "each body ends in a bad line, so that its decoder answers";
+    return thread;
+  };
+  const std::string caller = CurrentThreadName();
+  ASSERT_NE(caller, "decode");
+  EXPECT_EQ(thread_of("# a comment\nbad{ 1\n"), caller);
+  EXPECT_EQ(thread_of("# " + std::string(100000, 'x') + "\nbad{ 1\n"), "decode");
+}
+
 // A large push that waited too long for a decode thread is answered 503, not decoded (its
 // client has likely given up); after StopDecoding the threads are gone and pushes are
 // decoded on the thread that hands them over.
