@@ -109,7 +109,7 @@ class BodyRoom {
   BodyRoom& operator=(const BodyRoom&) = delete;
 
   // Whether `bytes` more would fit now beside the other bodies being received.
-  bool HasRoomFor(size_t bytes) const { return Fits(others(), bytes); }
+  bool HasRoomFor(size_t bytes) const { return bytes == 0 || Fits(others(), bytes); }
 
   // Counts `bytes` more, which have arrived; false, counting nothing, when they do not fit.
   bool Count(size_t bytes) {
@@ -230,8 +230,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   void ReadHeader() {
     head_ = false;
-    // A connection that brought a large body keeps a buffer of up to 64 KiB (see ReadBody);
-    // thousands of keep-alive clients that each pushed one once would hold them all while idle.
+    // A body over 16 KiB grows the buffer to up to 64 KiB more (see ReadBody). Between requests
+    // that is let go: thousands of keep-alive clients that each pushed one such body would
+    // otherwise hold them all while idle. (A client that sends such bodies one after another
+    // pays an allocation per request, small beside the body.)
     constexpr size_t kKeepBufferBytes = 16 << 10;
     if (buffer_.size() == 0 && buffer_.capacity() > kKeepBufferBytes) {
       buffer_ = beast::flat_buffer(BufferLimit(options_));
@@ -250,6 +252,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // it (4,000,000 of them took a front to 450 MB and got 200). The header is read whole into
   // the buffer first, up to max_header_bytes, then parsed in one go.
   void ReadWholeHeader() {
+    // Empty lines before a request line are skipped, as RFC 9112 (2.2) asks (some clients
+    // end a body with an extra CRLF).
+    while (header_scanned_ == 0 && buffer_.size() > 0) {
+      const char* const first = static_cast<const char*>(buffer_.data().data());
+      if (first[0] == '\n') {
+        buffer_.consume(1);
+      } else if (first[0] == '\r' && (buffer_.size() == 1 || first[1] == '\n')) {
+        if (buffer_.size() == 1) break;  // the LF may be on its way
+        buffer_.consume(2);
+      } else {
+        break;
+      }
+    }
     const absl::string_view buffered(static_cast<const char*>(buffer_.data().data()),
                                      buffer_.size());
     const size_t end = FindHeaderEnd(buffered, header_scanned_);
@@ -298,9 +313,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // Answers the server makes before the body is read speak the request's version.
     version_ = req.version();
     head_ = req.method() == http::verb::head;
-    // Chunked trailers join these fields as the body is read; they are no request headers
-    // (RFC 9110, 6.5.1), so neither the handler nor the connection's fate sees them.
-    header_fields_ = static_cast<size_t>(std::distance(req.begin(), req.end()));
+    // Chunked trailers join these fields as the body is read (next to a field of the same
+    // name, not after the rest); they are no request headers (RFC 9110, 6.5.1), so the
+    // handler gets the fields as they are now, and keep-alive is decided now.
+    headers_.clear();
+    for (const auto& field : req) {
+      headers_.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
     keep_alive_ = req.keep_alive();
     // An HTTP/1.0 request with Transfer-Encoding has framing that cannot be trusted (RFC 9112,
     // 6.1): an HTTP/1.0 peer in front of us reads its body as Content-Length or to the close.
@@ -379,8 +398,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // Beast reads no more per recv than the buffer's free room (at least 512 bytes), and the
     // parser consumes what it reads, so a buffer left at its first size takes a 7 KB body in
     // 15 system calls. Room for the body (Beast reads at most 64 KiB at once) makes it one or
-    // two; the buffer keeps that capacity for the connection's next requests, which then
-    // usually arrive whole with their header.
+    // two; the buffer keeps that capacity (up to 16 KiB, see ReadHeader) for the connection's
+    // next requests, which then usually arrive whole with their header.
     constexpr uint64_t kMaxReadBytes = 64 << 10;
     buffer_.reserve(buffer_.size() +
                     std::min(parser_->content_length().value_or(kMaxReadBytes), kMaxReadBytes));
@@ -409,7 +428,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (ec == http::error::buffer_overflow) {
       return Respond(HttpResponse::Error(
                          400, absl::StrCat("malformed HTTP request: a chunk size line (with its "
-                                           "extensions) longer than ",
+                                           "extensions) or a trailer section longer than ",
                                            BufferLimit(options_), " bytes")),
                      false);
     }
@@ -431,12 +450,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     HttpRequest request;
     request.method = std::string(msg.method_string());
     request.target = OriginForm(absl::string_view(msg.target().data(), msg.target().size()));
-    request.headers.reserve(std::min<size_t>(header_fields_, 16));
-    size_t fields = 0;
-    for (const auto& field : msg.base()) {
-      if (fields++ == header_fields_) break;  // the rest are trailers
-      request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-    }
+    request.headers = std::move(headers_);
+    headers_.clear();
     request.body = std::move(msg.body().data);
     // From here the body is the handler's to bound (the front's in-flight limits).
     room_.Release();
@@ -555,8 +570,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Shared* const shared_;
   bool keep_alive_ = true;
   unsigned version_ = 11;
-  bool head_ = false;          // the request being answered is a HEAD
-  size_t header_fields_ = 0;   // fields in the request's header (trailers come after them)
+  bool head_ = false;  // the request being answered is a HEAD
+  std::vector<std::pair<std::string, std::string>> headers_;  // the request's, read at OnHeader
   size_t header_scanned_ = 0;  // where ReadWholeHeader looks on for the header's end
 };
 

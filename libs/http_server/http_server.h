@@ -72,14 +72,15 @@ struct HttpServerOptions {
   size_t max_receiving_bytes = 0;
   // Called with the status of each answer the server makes itself, before any handler sees
   // the request (413 over max_body_bytes, 431, 400 for a malformed request), so that they can
-  // be counted with the handler's; from a connection's thread.
+  // be counted with the handler's; from the thread reading the request: a connection's
+  // thread, or the one whose answer to the request before it started that read.
   std::function<void(int status)> on_refused;
   // For a request that announced its body with `Expect: 100-continue`: asked with its method
   // and target (origin form) before the server invites the body. An answer given here is sent
   // instead, the body is never read and the connection closes; so a client pushing megabytes
   // to a wrong path learns it before uploading them. nullopt (or no function): the body is
-  // read and the handler called as usual. From a connection's thread; its answers are
-  // reported to on_refused too.
+  // read and the handler called as usual. From the thread reading the request (as for
+  // on_refused); its answers are reported to on_refused too.
   std::function<std::optional<HttpResponse>(absl::string_view method, absl::string_view target)>
       answer_before_body;
 };

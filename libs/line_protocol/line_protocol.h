@@ -1,7 +1,7 @@
 // DataKit/InfluxDB line protocol: the points the aggregator writes to its backends, their
 // text form (see the "Line protocol out" section of docs/reference/conversion.md),
 // and a parser plus a comparison for tests and test receivers that follow
-// /work/shared/conformance/README.md ("Parse, do not compare strings").
+// tests/testdata/conversion/README.md ("Parse, do not compare strings").
 #ifndef PUSHGATE_LIBS_LINE_PROTOCOL_LINE_PROTOCOL_H_
 #define PUSHGATE_LIBS_LINE_PROTOCOL_LINE_PROTOCOL_H_
 
