@@ -321,6 +321,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
       headers_.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
     keep_alive_ = req.keep_alive();
+    // RFC 9112, 3.2: an HTTP/1.1 request names its host, once. (The Pushgateway's Go server
+    // answers the same.)
+    if (const size_t hosts = req.count(http::field::host); req.version() >= 11 && hosts != 1) {
+      return Respond(HttpResponse::Error(400, hosts == 0 ? "HTTP/1.1 request without a Host header"
+                                                         : "more than one Host header"),
+                     /*keep_alive=*/false);
+    }
     // An HTTP/1.0 request with Transfer-Encoding has framing that cannot be trusted (RFC 9112,
     // 6.1): an HTTP/1.0 peer in front of us reads its body as Content-Length or to the close.
     if (req.version() < 11 && req.count(http::field::transfer_encoding) != 0) {

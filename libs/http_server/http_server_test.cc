@@ -583,6 +583,24 @@ TEST_F(HttpServerTest, EmptyLinesBeforeARequestAreSkipped) {
   EXPECT_THAT(client.ReadUntil("end"), HasSubstr("/third end"));
 }
 
+// An HTTP/1.1 request names its host exactly once (RFC 9112, 3.2), as the Pushgateway's Go
+// server also requires; HTTP/1.0 needs none.
+TEST_F(HttpServerTest, Http11RequestsNeedOneHostHeader) {
+  StartServer({}, [&](HttpRequest, HttpResponder respond) { respond(HttpResponse{}); });
+  RawClient none(server_->port());
+  none.Send("GET /x HTTP/1.1\r\n\r\n");
+  EXPECT_THAT(none.ReadUntil("header\n"),
+              AllOf(::testing::StartsWith("HTTP/1.1 400"),
+                    HasSubstr("HTTP/1.1 request without a Host header")));
+  RawClient two(server_->port());
+  two.Send("GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+  EXPECT_THAT(two.ReadUntil("header\n"),
+              AllOf(::testing::StartsWith("HTTP/1.1 400"), HasSubstr("more than one Host header")));
+  RawClient old(server_->port());
+  old.Send("GET /x HTTP/1.0\r\n\r\n");
+  EXPECT_THAT(old.ReadUntilClosed(), ::testing::StartsWith("HTTP/1.0 200"));
+}
+
 // HTTP/1.0 knows no chunked coding: a request that says it uses one has framing an HTTP/1.0
 // proxy would read otherwise (RFC 9112, 6.1). It is refused and its connection closed, so
 // that nothing after it is read as a request.
