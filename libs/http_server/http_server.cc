@@ -317,13 +317,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // name, not after the rest); they are no request headers (RFC 9110, 6.5.1), so the
     // handler gets the fields as they are now, and keep-alive is decided now.
     headers_.clear();
+    headers_.reserve(static_cast<size_t>(std::distance(req.begin(), req.end())));
     for (const auto& field : req) {
       headers_.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
     keep_alive_ = req.keep_alive();
-    // RFC 9112, 3.2: an HTTP/1.1 request names its host, once. (The Pushgateway's Go server
-    // answers the same.)
-    if (const size_t hosts = req.count(http::field::host); req.version() >= 11 && hosts != 1) {
+    // RFC 9112, 3.2: no request names two hosts, and an HTTP/1.1 request names one. (The
+    // Pushgateway's Go server answers the same.)
+    if (const size_t hosts = req.count(http::field::host);
+        hosts > 1 || (hosts == 0 && req.version() >= 11)) {
       return Respond(HttpResponse::Error(400, hosts == 0 ? "HTTP/1.1 request without a Host header"
                                                          : "more than one Host header"),
                      /*keep_alive=*/false);

@@ -584,7 +584,7 @@ TEST_F(HttpServerTest, EmptyLinesBeforeARequestAreSkipped) {
 }
 
 // An HTTP/1.1 request names its host exactly once (RFC 9112, 3.2), as the Pushgateway's Go
-// server also requires; HTTP/1.0 needs none.
+// server also requires; HTTP/1.0 needs none, but may not name two either.
 TEST_F(HttpServerTest, Http11RequestsNeedOneHostHeader) {
   StartServer({}, [&](HttpRequest, HttpResponder respond) { respond(HttpResponse{}); });
   RawClient none(server_->port());
@@ -599,6 +599,9 @@ TEST_F(HttpServerTest, Http11RequestsNeedOneHostHeader) {
   RawClient old(server_->port());
   old.Send("GET /x HTTP/1.0\r\n\r\n");
   EXPECT_THAT(old.ReadUntilClosed(), ::testing::StartsWith("HTTP/1.0 200"));
+  RawClient old_two(server_->port());
+  old_two.Send("GET /x HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n");
+  EXPECT_THAT(old_two.ReadUntilClosed(), ::testing::StartsWith("HTTP/1.0 400"));
 }
 
 // HTTP/1.0 knows no chunked coding: a request that says it uses one has framing an HTTP/1.0
