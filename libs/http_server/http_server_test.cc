@@ -408,6 +408,7 @@ TEST_F(HttpServerTest, BodiesBeingReceivedAtOnceAreBoundedWith503) {
   EXPECT_EQ(alone.body, "5000 bytes");
   EXPECT_EQ(server_->refused_for_room(), 1u);
   curl_easy_cleanup(other);
+  server_->Stop();  // before the locals its callbacks use go
 }
 
 // A body that got in by its announced length may still find the room taken by the time its
@@ -525,6 +526,7 @@ TEST_F(HttpServerTest, HeadersOverTheLimitGet431WhateverTheirShape) {
   slow.Send("hi");
   EXPECT_THAT(slow.ReadUntil("\r\n\r\n"), ::testing::StartsWith("HTTP/1.1 200"));
   EXPECT_EQ(handled.load(), 1);
+  server_->Stop();  // before the locals its callbacks use go
 }
 
 // A header whose lines end in a bare LF is refused as soon as it is whole, not waited on.
@@ -623,6 +625,7 @@ TEST_F(HttpServerTest, Http10WithTransferEncodingIsRefusedAndClosed) {
   EXPECT_THAT(answers, HasSubstr("Transfer-Encoding is not allowed in an HTTP/1.0 request"));
   EXPECT_EQ(answers.find("HTTP/1.0 200"), std::string::npos) << answers;
   EXPECT_EQ(handled.load(), 0);
+  server_->Stop();  // before the locals its callbacks use go
 }
 
 // Out of file descriptors, a connection waits in the listen queue and accepting it fails
