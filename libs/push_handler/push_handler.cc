@@ -1,5 +1,7 @@
 #include "libs/push_handler/push_handler.h"
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -13,14 +15,14 @@
 namespace pushgate {
 namespace {
 
+using pushgate::v1::PushAck;
+using pushgate::v1::PushRequest;
+
 // Whether the body came with a Content-Encoding other than identity.
 bool IsCompressed(const HttpRequest& request) {
   const absl::string_view encoding = request.Header("Content-Encoding");
   return !encoding.empty() && !absl::EqualsIgnoreCase(encoding, "identity");
 }
-
-using pushgate::v1::PushAck;
-using pushgate::v1::PushRequest;
 
 constexpr char kPushRoute[] = "push";
 
@@ -332,15 +334,14 @@ absl::StatusOr<std::optional<std::string>> PushHandler::DecompressSmall(
   absl::StatusOr<ContentEncoding> encoding =
       ParseContentEncoding(request.Header("Content-Encoding"));
   if (!encoding.ok() || *encoding == ContentEncoding::kIdentity) return std::nullopt;
-  // Never past the limit on decoded bodies: a body over it is HandlePush's to refuse (413).
-  const bool large_first = options_.large_push_bytes < options_.max_decompressed_bytes;
+  // Never past the limit on decoded bodies either: whatever goes beyond is a decode thread's
+  // to finish, or to refuse (413).
   std::string decompressed;
   const absl::Status status = Decompress(
-      *encoding, request.body,
-      large_first ? options_.large_push_bytes : options_.max_decompressed_bytes, &decompressed);
-  if (absl::IsResourceExhausted(status) && large_first) return status;
-  // A body that does not decompress, or is over the limit, is refused by HandlePush, which
-  // says why.
+      *encoding, request.body, std::min(options_.large_push_bytes, options_.max_decompressed_bytes),
+      &decompressed);
+  if (absl::IsResourceExhausted(status)) return status;
+  // A body that does not decompress is refused by HandlePush, which says why.
   if (!status.ok()) return std::nullopt;
   return decompressed;
 }

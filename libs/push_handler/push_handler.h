@@ -113,9 +113,9 @@ class PushHandler {
   // its size as sent.
   bool IsLarge(const HttpRequest& request) const;
   // For a body IsLarge let through: when compressed, its decompressed form if that stays within
-  // large_push_bytes, or ResourceExhausted if not (it goes to a decode thread after all: a few
-  // KB of zstd can expand to 64 MB). nullopt for a body not compressed, or one that does not
-  // decompress (HandlePush refuses it, saying why).
+  // large_push_bytes (and max_decompressed_bytes), or ResourceExhausted if not (it goes to a
+  // decode thread after all: a few KB of zstd can expand to 64 MB). nullopt for a body not
+  // compressed, or one that does not decompress (HandlePush refuses it, saying why).
   absl::StatusOr<std::optional<std::string>> DecompressSmall(const HttpRequest& request) const;
   // The callback that answers the HTTP request once the aggregator acknowledged its push;
   // `start` is when the push's handling began.
