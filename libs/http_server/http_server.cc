@@ -1,9 +1,11 @@
 #include "libs/http_server/http_server.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <iterator>
 #include <limits>
 #include <optional>
@@ -207,6 +209,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::atomic<size_t> receiving{0};
     // Requests answered 503 for want of room under max_receiving_bytes.
     std::atomic<uint64_t> refused_for_room{0};
+    // Connections open (counted as accepted, until destroyed), and what to call when one
+    // closes with the count at max_connections: the acceptor may go on.
+    std::atomic<size_t> open{0};
+    size_t max_open = 0;
+    std::function<void()> on_room;
   };
 
   Connection(tcp::socket socket, const HttpServerOptions& options, const HttpHandler& handler,
@@ -218,6 +225,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
         handler_(handler),
         shared_(shared) {}
 
+  ~Connection() {
+    if (shared_->open.fetch_sub(1, std::memory_order_relaxed) == shared_->max_open &&
+        shared_->on_room) {
+      shared_->on_room();
+    }
+  }
+
   // `idle` is the sweeper of the connection's io_context, which then owns a weak reference.
   void Start(IdleSweeper* idle);
 
@@ -225,6 +239,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // its response to be taken) past its deadline. Runs on the connection's thread.
   void CloseIfOverdue(std::chrono::steady_clock::time_point now) {
     if (now.time_since_epoch().count() >= deadline_.load(std::memory_order_relaxed)) Close();
+  }
+
+  // Closes the connection if it is a keep-alive connection that has waited for its next
+  // request, with nothing of it received, since `cutoff` or before; returns whether it did.
+  // Runs on the connection's thread. Its only operation is then the read for that request:
+  // the idle mark is set just before that read is started (on whichever thread sent the last
+  // answer) and cleared by the read's first bytes, and the cutoff lies far enough back that the
+  // start of the read is long over.
+  bool CloseIfIdleSince(std::chrono::steady_clock::time_point cutoff) {
+    const auto since = idle_since_.load(std::memory_order_relaxed);
+    if (since == kNotIdle || since > cutoff.time_since_epoch().count()) return false;
+    Close();
+    return true;
   }
 
  private:
@@ -238,6 +265,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (buffer_.size() == 0 && buffer_.capacity() > kKeepBufferBytes) {
       buffer_ = beast::flat_buffer(BufferLimit(options_));
     }
+    // Idle between requests: may be closed to make room under max_connections.
+    idle_since_.store(requests_ > 0 && buffer_.size() == 0
+                          ? std::chrono::steady_clock::now().time_since_epoch().count()
+                          : kNotIdle,
+                      std::memory_order_relaxed);
     parser_.emplace();
     parser_->get().body().room = &room_;
     parser_->body_limit(options_.max_body_bytes);
@@ -289,6 +321,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
           self->buffer_.commit(n);
           // End of stream, a reset, or the sweeper closing an idle connection: no request.
           if (ec) return self->Close();
+          if (n > 0) self->idle_since_.store(kNotIdle, std::memory_order_relaxed);
           self->ReadWholeHeader();
         });
   }
@@ -462,6 +495,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     request.headers = std::move(headers_);
     headers_.clear();
     request.body = std::move(msg.body().data);
+    ++requests_;
     // From here the body is the handler's to bound (the front's in-flight limits).
     room_.Release();
     // The handler may answer later, from any thread (see Answer). Meanwhile the client is
@@ -565,12 +599,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   static constexpr std::chrono::steady_clock::rep kNoDeadline =
       std::numeric_limits<std::chrono::steady_clock::rep>::max();
+  static constexpr std::chrono::steady_clock::rep kNotIdle = kNoDeadline;
 
   tcp::socket socket_;
   // steady_clock ticks. Checked by the IdleSweeper: a timer per connection would cost a
   // timerfd update for every read and write. Atomic because an answer sent from the
   // handler's thread restarts it there (see Answer).
   std::atomic<std::chrono::steady_clock::rep> deadline_{kNoDeadline};
+  // steady_clock ticks since which the connection has waited for its next request, or
+  // kNotIdle (a first request, or one under way). Atomic for the same reason as deadline_.
+  std::atomic<std::chrono::steady_clock::rep> idle_since_{kNotIdle};
+  uint64_t requests_ = 0;  // handed to the handler
   beast::flat_buffer buffer_;
   BodyRoom room_;
   std::optional<http::request_parser<CountedBody>> parser_;
@@ -595,6 +634,17 @@ class IdleSweeper {
   }
 
   void Add(std::weak_ptr<Connection> connection) { connections_.push_back(std::move(connection)); }
+
+  // Closes up to `most` keep-alive connections idle since `cutoff` or before, those accepted
+  // first first; returns how many.
+  size_t CloseIdle(size_t most, std::chrono::steady_clock::time_point cutoff) {
+    size_t closed = 0;
+    for (size_t i = 0; i < connections_.size() && closed < most; ++i) {
+      std::shared_ptr<Connection> connection = connections_[i].lock();
+      if (connection != nullptr && connection->CloseIfIdleSince(cutoff)) ++closed;
+    }
+    return closed;
+  }
 
  private:
   void Schedule() {
@@ -649,10 +699,64 @@ struct HttpServer::Impl {
   std::atomic<bool> stopped{false};
   size_t next_context = 0;
   int port = 0;
+  // At max_connections: accepting waits (on the acceptor's context, as are these).
+  std::optional<asio::steady_timer> room_check;
+  bool at_limit = false;
+  std::atomic<uint64_t> limit_reached{0};
+  std::atomic<uint64_t> idle_reclaimed{0};
 
   static constexpr absl::Duration kAcceptRetry = absl::Milliseconds(100);
+  // While at max_connections: how often to look for waiting clients and idle connections to
+  // close for them, and at most how many to close per worker thread each time.
+  static constexpr absl::Duration kRoomCheck = absl::Milliseconds(50);
+  static constexpr size_t kReclaimPerCheck = 32;
+
+  bool AtLimit() const {
+    return options.max_connections != 0 &&
+           shared.open.load(std::memory_order_relaxed) >= options.max_connections;
+  }
+
+  // Whether a client waits in the listen queue.
+  bool ClientWaiting() {
+    pollfd listener{acceptor->native_handle(), POLLIN, 0};
+    return ::poll(&listener, 1, 0) > 0 && (listener.revents & POLLIN) != 0;
+  }
+
+  // At max_connections: accepts again once a connection closed (the last one to close calls
+  // this at once through Shared::on_room, and it checks every kRoomCheck too), and while
+  // clients wait closes idle keep-alive connections to make room for them.
+  void WaitForRoom() {
+    if (stopped || !acceptor->is_open()) return;
+    if (!AtLimit()) {
+      if (at_limit) room_check->cancel();
+      at_limit = false;
+      return Accept();
+    }
+    if (!at_limit) {
+      at_limit = true;
+      limit_reached.fetch_add(1, std::memory_order_relaxed);
+      LOG_EVERY_T(WARNING, 10) << "at the limit of " << options.max_connections
+                               << " open connections (--max_connections): new clients wait "
+                                  "until one closes";
+    }
+    if (ClientWaiting()) {
+      const auto cutoff = std::chrono::steady_clock::now() - ToChrono(HttpServer::kIdleReclaimAge);
+      for (size_t i = 0; i < contexts.size(); ++i) {
+        asio::post(*contexts[i], [this, i, cutoff] {
+          idle_reclaimed.fetch_add(sweepers[i]->CloseIdle(kReclaimPerCheck, cutoff),
+                                   std::memory_order_relaxed);
+        });
+      }
+    }
+    // (Setting the expiry cancels a wait still pending, so one check is ever scheduled.)
+    room_check->expires_after(ToChrono(kRoomCheck));
+    room_check->async_wait([this](beast::error_code ec) {
+      if (!ec && at_limit) WaitForRoom();
+    });
+  }
 
   void Accept() {
+    if (AtLimit()) return WaitForRoom();
     const size_t index = next_context++ % contexts.size();
     asio::io_context& target = *contexts[index];
     acceptor->async_accept(target, [this, index](beast::error_code ec, tcp::socket s) {
@@ -669,6 +773,7 @@ struct HttpServer::Impl {
         return;
       } else {
         s.set_option(tcp::no_delay(true), ec);
+        shared.open.fetch_add(1, std::memory_order_relaxed);
         std::make_shared<Connection>(std::move(s), options, handler, &shared)
             ->Start(sweepers[index].get());
       }
@@ -699,6 +804,15 @@ absl::Status HttpServer::Start() {
   }
   tcp::acceptor& acceptor = impl_->acceptor.emplace(*impl_->contexts[0]);
   impl_->accept_retry.emplace(*impl_->contexts[0]);
+  impl_->room_check.emplace(*impl_->contexts[0]);
+  impl_->shared.max_open = impl_->options.max_connections;
+  impl_->shared.on_room = [impl = impl_.get()] {
+    // Not once stopping: the contexts may be going away with the connections they hold.
+    if (impl->stopped) return;
+    asio::post(*impl->contexts[0], [impl] {
+      if (impl->at_limit) impl->WaitForRoom();
+    });
+  };
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor.bind(endpoint, ec);
@@ -727,6 +841,18 @@ size_t HttpServer::receiving_bytes() const {
 
 uint64_t HttpServer::refused_for_room() const {
   return impl_->shared.refused_for_room.load(std::memory_order_relaxed);
+}
+
+size_t HttpServer::open_connections() const {
+  return impl_->shared.open.load(std::memory_order_relaxed);
+}
+
+uint64_t HttpServer::connection_limit_reached() const {
+  return impl_->limit_reached.load(std::memory_order_relaxed);
+}
+
+uint64_t HttpServer::idle_connections_reclaimed() const {
+  return impl_->idle_reclaimed.load(std::memory_order_relaxed);
 }
 
 void HttpServer::Shutdown(absl::Duration drain_timeout) {

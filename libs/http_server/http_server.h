@@ -8,7 +8,8 @@
 // Limits are enforced before the handler runs: a body larger than `max_body_bytes` is
 // answered 413 without being read, one that would take the bodies being received past
 // `max_receiving_bytes` 503, malformed requests get 400, and `Expect: 100-continue` is
-// answered so that clients such as curl do not stall before sending a body.
+// answered so that clients such as curl do not stall before sending a body. At most
+// `max_connections` connections are open at once.
 #ifndef PUSHGATE_LIBS_HTTP_SERVER_HTTP_SERVER_H_
 #define PUSHGATE_LIBS_HTTP_SERVER_HTTP_SERVER_H_
 
@@ -70,6 +71,14 @@ struct HttpServerOptions {
   // body read while no other is being read always fits, so that a body of up to
   // max_body_bytes can get through. What is still sent of a refused body is read and dropped.
   size_t max_receiving_bytes = 0;
+  // Connections open at once; 0 = no limit. At the limit the server accepts no more (new
+  // clients wait in the listen queue, as behind HAProxy's maxconn or Go's LimitListener), and
+  // while clients wait it closes keep-alive connections that have sat idle between requests for
+  // at least kIdleReclaimAge, oldest first, to make room for them (as nginx reuses idle
+  // keep-alive connections when it runs out). It bounds the memory and descriptors connections
+  // take, which no other limit does: each holds a read buffer, a partly sent header up to
+  // max_header_bytes.
+  size_t max_connections = 0;
   // Called with the status of each answer the server makes itself, before any handler sees
   // the request (413 over max_body_bytes, 431, 400 for a malformed request), so that they can
   // be counted with the handler's; from the thread reading the request: a connection's
@@ -87,6 +96,11 @@ struct HttpServerOptions {
 
 class HttpServer {
  public:
+  // How long a keep-alive connection must have waited for its next request before it may be
+  // closed to make room under max_connections: a client that just got its answer and is
+  // sending its next request on the same connection is not cut off.
+  static constexpr absl::Duration kIdleReclaimAge = absl::Seconds(1);
+
   HttpServer(HttpServerOptions options, HttpHandler handler);
   ~HttpServer();  // Stops the server.
   HttpServer(const HttpServer&) = delete;
@@ -100,6 +114,12 @@ class HttpServer {
   size_t receiving_bytes() const;
   // Requests answered 503 because their body did not fit under max_receiving_bytes.
   uint64_t refused_for_room() const;
+  // Connections open now.
+  size_t open_connections() const;
+  // Times the server reached max_connections and stopped accepting until one closed.
+  uint64_t connection_limit_reached() const;
+  // Idle keep-alive connections closed to make room for waiting clients.
+  uint64_t idle_connections_reclaimed() const;
   // Stops accepting, closes connections and joins the workers. Idempotent.
   void Stop();
   // A graceful Stop(): stops accepting, lets requests already being handled get their

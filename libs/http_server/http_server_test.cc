@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -649,6 +650,91 @@ TEST_F(HttpServerTest, AcceptingWaitsOutAShortageOfDescriptorsWithoutSpinning) {
   EXPECT_LT(cpu(after) - cpu(before), absl::Milliseconds(100));
   client.Send("GET /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
   EXPECT_THAT(client.ReadUntilClosed(), ::testing::StartsWith("HTTP/1.1 200"));
+}
+
+// Whether `fd` has something to read (or its peer closed) within `wait`.
+bool ReadableWithin(int fd, absl::Duration wait) {
+  pollfd entry{fd, POLLIN, 0};
+  return ::poll(&entry, 1, static_cast<int>(absl::ToInt64Milliseconds(wait))) > 0;
+}
+
+// Waits up to 10 s for the server to hold `count` connections.
+bool WaitForOpenConnections(const HttpServer& server, size_t count) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (server.open_connections() != count) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return true;
+}
+
+constexpr absl::string_view kGet = "GET /x HTTP/1.1\r\nHost: t\r\n\r\n";
+
+// At the limit, a new client is not refused: it waits in the listen queue and is served as
+// soon as a connection closes. Connections that have not finished a first request are never
+// closed to make room: they may be a client's first push under way.
+TEST_F(HttpServerTest, AtMaxConnectionsNewClientsWaitUntilOneCloses) {
+  HttpServerOptions options;
+  options.max_connections = 2;
+  StartServer(options, [&](HttpRequest, HttpResponder respond) { respond(HttpResponse{}); });
+  auto first = std::make_unique<RawClient>(server_->port());
+  RawClient second(server_->port());
+  second.Send("GET /x HTTP/1.1\r\nHost: t\r\n");  // a header under way
+  ASSERT_TRUE(WaitForOpenConnections(*server_, 2));
+
+  RawClient waiting(server_->port());
+  waiting.Send(kGet);
+  // Past the idle age and several checks: neither open connection is idle between requests.
+  EXPECT_FALSE(ReadableWithin(waiting.fd(), HttpServer::kIdleReclaimAge + absl::Milliseconds(300)));
+  EXPECT_EQ(server_->open_connections(), 2);
+  EXPECT_EQ(server_->connection_limit_reached(), 1);
+
+  first.reset();
+  EXPECT_THAT(waiting.ReadUntil("\r\n\r\n"), ::testing::StartsWith("HTTP/1.1 200"));
+  second.Send("\r\n");
+  EXPECT_THAT(second.ReadUntil("\r\n\r\n"), ::testing::StartsWith("HTTP/1.1 200"));
+  EXPECT_EQ(server_->idle_connections_reclaimed(), 0);
+}
+
+// At the limit, with a client waiting, a keep-alive connection idle between requests for at
+// least kIdleReclaimAge is closed for it; one idle for less is not cut off.
+TEST_F(HttpServerTest, AtMaxConnectionsIdleKeepAliveConnectionsMakeRoomForWaitingClients) {
+  HttpServerOptions options;
+  options.max_connections = 1;
+  StartServer(options, [&](HttpRequest, HttpResponder respond) { respond(HttpResponse{}); });
+  RawClient idle(server_->port());
+  idle.Send(kGet);
+  ASSERT_THAT(idle.ReadUntil("\r\n\r\n"), ::testing::StartsWith("HTTP/1.1 200"));
+  const absl::Time answered = absl::Now();
+
+  RawClient waiting(server_->port());
+  waiting.Send(kGet);
+  EXPECT_THAT(waiting.ReadUntil("\r\n\r\n"), ::testing::StartsWith("HTTP/1.1 200"));
+  EXPECT_GE(absl::Now() - answered, HttpServer::kIdleReclaimAge);
+  EXPECT_EQ(idle.ReadUntilClosed(), "");  // closed without a word, as keep-alive allows
+  EXPECT_EQ(server_->idle_connections_reclaimed(), 1);
+  // Once with the first connection, again with the one that took its place.
+  EXPECT_EQ(server_->connection_limit_reached(), 2);
+  EXPECT_TRUE(WaitForOpenConnections(*server_, 1));
+}
+
+// Below the limit nothing waits and nothing is closed, however long connections sit idle.
+TEST_F(HttpServerTest, BelowMaxConnectionsIdleConnectionsAreKept) {
+  HttpServerOptions options;
+  options.max_connections = 3;
+  StartServer(options, [&](HttpRequest, HttpResponder respond) { respond(HttpResponse{}); });
+  RawClient idle(server_->port());
+  idle.Send(kGet);
+  ASSERT_THAT(idle.ReadUntil("\r\n\r\n"), ::testing::StartsWith("HTTP/1.1 200"));
+  absl::SleepFor(HttpServer::kIdleReclaimAge + absl::Milliseconds(100));
+  RawClient other(server_->port());
+  other.Send(kGet);
+  EXPECT_THAT(other.ReadUntil("\r\n\r\n"), ::testing::StartsWith("HTTP/1.1 200"));
+  idle.Send(kGet);
+  EXPECT_THAT(idle.ReadUntil("\r\n\r\n"), ::testing::StartsWith("HTTP/1.1 200"));
+  EXPECT_EQ(server_->open_connections(), 2);
+  EXPECT_EQ(server_->connection_limit_reached(), 0);
+  EXPECT_EQ(server_->idle_connections_reclaimed(), 0);
 }
 
 TEST_F(HttpServerTest, AnswersExpectContinueWithoutStalling) {

@@ -1,5 +1,7 @@
 #include "libs/service_util/service_util.h"
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -123,6 +125,28 @@ absl::Status FirstError(std::initializer_list<absl::Status> checks) {
 std::vector<std::string> FlagValuesGiven(absl::string_view flag_name) {
   auto it = FlagsGiven().find(flag_name);
   return it == FlagsGiven().end() ? std::vector<std::string>{} : it->second;
+}
+
+uint64_t RaiseOpenFileLimit() {
+  rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  rlim_t target = limit.rlim_max;
+  if (target == RLIM_INFINITY) {
+    // The kernel takes no more than fs.nr_open descriptors per process, whatever the limit.
+    std::FILE* nr_open = std::fopen("/proc/sys/fs/nr_open", "r");
+    unsigned long long most = 1 << 20;  // the kernel's default
+    if (nr_open != nullptr) {
+      if (std::fscanf(nr_open, "%llu", &most) != 1) most = 1 << 20;
+      std::fclose(nr_open);
+    }
+    target = static_cast<rlim_t>(most);
+  }
+  if (limit.rlim_cur < target) {
+    const rlim_t before = limit.rlim_cur;
+    limit.rlim_cur = target;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) limit.rlim_cur = before;
+  }
+  return static_cast<uint64_t>(limit.rlim_cur);
 }
 
 std::string WaitForTerminationSignal() {

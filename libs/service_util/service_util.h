@@ -40,6 +40,12 @@ absl::Status FirstError(std::initializer_list<absl::Status> checks);
 // Blocks until SIGINT or SIGTERM; returns the signal's name.
 std::string WaitForTerminationSignal();
 
+// Raises the soft limit on open file descriptors (RLIMIT_NOFILE) to the hard limit, as Go
+// programs such as the Pushgateway do at start: the soft limit is often 1,024, far below what
+// a server's connections need. Returns the soft limit in force afterwards (unchanged when it
+// could not be raised).
+uint64_t RaiseOpenFileLimit();
+
 // The effective value of a string/bool flag for which an environment variable may stand in:
 // the flag when given on the command line, else the variable when set and not empty, else the
 // flag's default. Flags win over env; env wins over defaults.

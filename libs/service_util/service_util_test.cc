@@ -1,5 +1,7 @@
 #include "libs/service_util/service_util.h"
 
+#include <sys/resource.h>
+
 #include <cstdlib>
 
 #include "absl/flags/flag.h"
@@ -88,6 +90,21 @@ TEST(CheckFlagTest, FirstErrorIsTheFirstCheckThatFailed) {
                         CheckFlagInRange("c", -2, 0)})
                 .message(),
             "--b must be at least 0, not -1");
+}
+
+TEST(RaiseOpenFileLimitTest, TheSoftLimitBecomesTheHardOne) {
+  rlimit limit;
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
+  if (limit.rlim_max < 256 || limit.rlim_max == RLIM_INFINITY) {
+    GTEST_SKIP() << "hard limit " << limit.rlim_max << ": not what this test sets up";
+  }
+  // As many a shell or container starts a process.
+  limit.rlim_cur = 128;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &limit), 0);
+  const uint64_t raised = RaiseOpenFileLimit();
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
+  EXPECT_EQ(limit.rlim_cur, limit.rlim_max);
+  EXPECT_EQ(raised, limit.rlim_cur);
 }
 
 TEST(ParseBoolTest, AcceptsCommonSpellings) {

@@ -31,6 +31,12 @@ ABSL_FLAG(int64_t, max_receiving_bytes, 128 << 20,
           "would go beyond it (before it is sent, when its Content-Length already does); a body "
           "always fits while no other is being received. Bounds the memory of many large "
           "uploads at once; 0 = no limit.");
+ABSL_FLAG(int64_t, max_connections, 2048,
+          "Client connections open at once. At the limit new clients wait in the listen queue "
+          "until one closes, and while they wait keep-alive connections idle for a second or "
+          "more are closed for them, oldest first. Bounds the memory and file descriptors "
+          "connections take (a partly sent header holds up to 64 KiB); lowered to fit the "
+          "open-file limit; 0 = no limit.");
 ABSL_FLAG(int64_t, max_decompressed_bytes, 64 << 20,
           "Largest push body accepted after decompression, or as sent when not compressed "
           "(413).");
@@ -84,6 +90,7 @@ absl::Status CheckNumericFlags() {
       CheckFlagInRange("threads", absl::GetFlag(FLAGS_threads), 1, kMaxThreads),
       CheckFlagInRange("max_body_bytes", absl::GetFlag(FLAGS_max_body_bytes), 1),
       CheckFlagInRange("max_receiving_bytes", absl::GetFlag(FLAGS_max_receiving_bytes), 0),
+      CheckFlagInRange("max_connections", absl::GetFlag(FLAGS_max_connections), 0),
       CheckFlagInRange("max_decompressed_bytes", absl::GetFlag(FLAGS_max_decompressed_bytes), 1),
       CheckFlagInRange("max_series_per_push", absl::GetFlag(FLAGS_max_series_per_push), 0),
       CheckFlagInRange("max_labels_per_series", absl::GetFlag(FLAGS_max_labels_per_series), 0),
@@ -141,6 +148,22 @@ absl::StatusOr<std::string> DecodedRoutePrefix(absl::string_view prefix) {
   return pushgate::NormalizeRoutePrefix(*decoded);
 }
 
+// --max_connections as it can be kept: each connection takes a file descriptor, and running
+// out of them would stall accepting without the idle connections being closed for the clients
+// waiting (and could starve the front's other descriptors: its stream to the aggregator).
+// `kReserved` descriptors are left for those. 0 (no limit) stays 0.
+size_t EffectiveMaxConnections(int64_t wanted) {
+  constexpr uint64_t kReserved = 64;
+  const uint64_t open_files = pushgate::RaiseOpenFileLimit();
+  if (wanted == 0 || open_files == 0) return static_cast<size_t>(wanted);
+  const uint64_t fits = open_files > 2 * kReserved ? open_files - kReserved : open_files / 2;
+  if (static_cast<uint64_t>(wanted) <= fits) return static_cast<size_t>(wanted);
+  LOG(WARNING) << "--max_connections=" << wanted << " lowered to " << fits
+               << ": the open-file limit is " << open_files << " (ulimit -n), and " << kReserved
+               << " descriptors are kept for the front's own use";
+  return static_cast<size_t>(fits);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -187,6 +210,7 @@ int main(int argc, char** argv) {
   server_options.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
   server_options.max_receiving_bytes =
       static_cast<size_t>(absl::GetFlag(FLAGS_max_receiving_bytes));
+  server_options.max_connections = EffectiveMaxConnections(absl::GetFlag(FLAGS_max_connections));
   server_options.on_refused = [&handler](int status) { handler.CountRefusedByServer(status); };
   server_options.answer_before_body = [&handler](absl::string_view method,
                                                  absl::string_view target) {
@@ -204,6 +228,23 @@ int main(int argc, char** argv) {
       "pushgate_front_receiving_refused_total",
       "Requests answered 503 because their body did not fit under --max_receiving_bytes.",
       [&server] { return static_cast<double>(server.refused_for_room()); });
+  registry.CallbackGauge("pushgate_front_connections", "Client connections open.",
+                         [&server] { return static_cast<double>(server.open_connections()); });
+  registry.CallbackGauge(
+      "pushgate_front_max_connections",
+      "The limit on client connections open at once (--max_connections, as lowered to fit the "
+      "open-file limit); 0 = none.",
+      [limit = server_options.max_connections] { return static_cast<double>(limit); });
+  registry.CallbackCounter(
+      "pushgate_front_connection_limit_reached_total",
+      "Times the front reached --max_connections and stopped accepting until a connection "
+      "closed.",
+      [&server] { return static_cast<double>(server.connection_limit_reached()); });
+  registry.CallbackCounter(
+      "pushgate_front_idle_connections_closed_total",
+      "Keep-alive connections idle between requests closed to make room for clients waiting "
+      "at --max_connections.",
+      [&server] { return static_cast<double>(server.idle_connections_reclaimed()); });
   absl::Status started = server.Start();
   if (!started.ok()) {
     LOG(ERROR) << started;

@@ -80,6 +80,7 @@ TEST(BadFlagsTest, TheServicesExitWithStatus2AndSayWhich) {
       {kAggregator, {"--ingest_threads=1000"}, "--ingest_threads must be between 1 and 256"},
       {kAggregator, {"--upload_backoff_max=0s"}, "--upload_backoff_max must be more than 0"},
       {kFront, {"--max_receiving_bytes=-1"}, "--max_receiving_bytes must be at least 0, not -1"},
+      {kFront, {"--max_connections=-1"}, "--max_connections must be at least 0, not -1"},
   };
   for (const auto& c : cases) {
     const Outcome outcome = RunBinary(c.binary, c.args);

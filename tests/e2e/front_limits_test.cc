@@ -260,6 +260,33 @@ TEST_F(FrontLimitsTest, ManyLargeUploadsAtOnceAre503AndTheFrontStaysSmall) {
   EXPECT_EQ(FrontMetric("pushgate_front_receiving_bytes"), 0);
 }
 
+// Clients that open connections and never finish a header (a slow or hostile client, or just
+// very many) each hold up to a header's worth of the front's memory. --max_connections bounds
+// how many it holds: the rest wait in the listen queue, and a push gets through as soon as
+// connections close.
+TEST_F(FrontLimitsTest, StalledHeadersBeyondMaxConnectionsWaitAndTheFrontStaysSmall) {
+  Start({"--max_connections=64"});
+  const int port = std::stoi(pushgate_->front_url().substr(pushgate_->front_url().rfind(':') + 1));
+  const std::string partial_header =
+      "PUT /metrics/job/limits HTTP/1.1\r\nHost: t\r\nX-Pad: " + std::string(60 << 10, 'a');
+  std::vector<std::unique_ptr<RawClient>> stalled;
+  for (int i = 0; i < 1000; ++i) {
+    stalled.push_back(std::make_unique<RawClient>(port));
+    ASSERT_TRUE(stalled.back()->SendAll(partial_header));
+  }
+  absl::SleepFor(absl::Seconds(1));  // for the front to read what it accepted
+  const size_t peak = PeakRss(pushgate_->front_pid());
+  std::cout << "front peak RSS with 1,000 stalled 60 KiB headers, 64 connections at most: "
+            << (peak >> 20) << " MiB" << std::endl;
+  // Without the limit these headers took it to 84 MiB.
+  EXPECT_LT(peak, 45u << 20) << "front peak RSS " << (peak >> 20) << " MiB";
+  stalled.clear();
+  EXPECT_EQ(Put("ok 1\n").status, 200);
+  EXPECT_EQ(FrontMetric("pushgate_front_max_connections"), 64);
+  EXPECT_GE(FrontMetric("pushgate_front_connection_limit_reached_total"), 1);
+  EXPECT_EQ(FrontMetric("pushgate_front_idle_connections_closed_total"), 0);
+}
+
 TEST_F(FrontLimitsTest, StalledAggregatorGets503WithRetryAfterNotAQueue) {
   Start({"--max_inflight_pushes=1", "--ack_timeout=2s"});
   kill(pushgate_->aggregator().pid(), SIGSTOP);  // alive but not answering
