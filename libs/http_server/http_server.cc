@@ -1,10 +1,13 @@
 #include "libs/http_server/http_server.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstddef>
 #include <functional>
 #include <iterator>
 #include <limits>
@@ -214,6 +217,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::atomic<size_t> open{0};
     size_t max_open = 0;
     std::function<void()> on_room;
+    // Connections closed to make room and not yet gone (their places not yet free).
+    std::atomic<size_t> closing_for_room{0};
   };
 
   Connection(tcp::socket socket, const HttpServerOptions& options, const HttpHandler& handler,
@@ -226,6 +231,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         shared_(shared) {}
 
   ~Connection() {
+    if (closed_for_room_) shared_->closing_for_room.fetch_sub(1, std::memory_order_relaxed);
     if (shared_->open.fetch_sub(1, std::memory_order_relaxed) == shared_->max_open &&
         shared_->on_room) {
       shared_->on_room();
@@ -241,15 +247,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (now.time_since_epoch().count() >= deadline_.load(std::memory_order_relaxed)) Close();
   }
 
-  // Closes the connection if it is a keep-alive connection that has waited for its next
-  // request, with nothing of it received, since `cutoff` or before; returns whether it did.
-  // Runs on the connection's thread. Its only operation is then the read for that request:
-  // the idle mark is set just before that read is started (on whichever thread sent the last
-  // answer) and cleared by the read's first bytes, and the cutoff lies far enough back that the
-  // start of the read is long over.
-  bool CloseIfIdleSince(std::chrono::steady_clock::time_point cutoff) {
-    const auto since = idle_since_.load(std::memory_order_relaxed);
-    if (since == kNotIdle || since > cutoff.time_since_epoch().count()) return false;
+  // Closes the connection, to make room for a waiting client, if it has waited for a
+  // request's header since `cutoff` or before (accepted, or answered, and no whole header
+  // since); returns whether it did. Runs on the connection's thread. Its only operation is
+  // then the read of that header: the mark is set just before that read is started (on
+  // whichever thread sent the last answer) and cleared once the header is in, and the cutoff
+  // lies far enough back that the start of the read is long over.
+  bool CloseIfWaitingSince(std::chrono::steady_clock::time_point cutoff) {
+    const auto since = waiting_since_.load(std::memory_order_relaxed);
+    if (since == kNotWaiting || since > cutoff.time_since_epoch().count()) return false;
+    waiting_since_.store(kNotWaiting, std::memory_order_relaxed);
+    closed_for_room_ = true;
+    shared_->closing_for_room.fetch_add(1, std::memory_order_relaxed);
     Close();
     return true;
   }
@@ -265,11 +274,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (buffer_.size() == 0 && buffer_.capacity() > kKeepBufferBytes) {
       buffer_ = beast::flat_buffer(BufferLimit(options_));
     }
-    // Idle between requests: may be closed to make room under max_connections.
-    idle_since_.store(requests_ > 0 && buffer_.size() == 0
-                          ? std::chrono::steady_clock::now().time_since_epoch().count()
-                          : kNotIdle,
-                      std::memory_order_relaxed);
+    // Until the header is in, the connection may be closed to make room under
+    // max_connections.
+    waiting_since_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                         std::memory_order_relaxed);
     parser_.emplace();
     parser_->get().body().room = &room_;
     parser_->body_limit(options_.max_body_bytes);
@@ -321,7 +329,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
           self->buffer_.commit(n);
           // End of stream, a reset, or the sweeper closing an idle connection: no request.
           if (ec) return self->Close();
-          if (n > 0) self->idle_since_.store(kNotIdle, std::memory_order_relaxed);
           self->ReadWholeHeader();
         });
   }
@@ -341,6 +348,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void OnHeader(beast::error_code ec, std::size_t) {
+    waiting_since_.store(kNotWaiting, std::memory_order_relaxed);
     if (ec) return OnReadError(ec);
     auto& req = parser_->get();
     // Answers the server makes before the body is read speak the request's version.
@@ -450,6 +458,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void OnReadError(beast::error_code ec) {
+    waiting_since_.store(kNotWaiting, std::memory_order_relaxed);
     if (ec == asio::error::no_buffer_space) {
       const CountedBody::value_type& body = parser_->get().body();
       return RefuseBody(body.data.size() + body.refused_part, /*announced=*/false);
@@ -495,7 +504,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
     request.headers = std::move(headers_);
     headers_.clear();
     request.body = std::move(msg.body().data);
-    ++requests_;
     // From here the body is the handler's to bound (the front's in-flight limits).
     room_.Release();
     // The handler may answer later, from any thread (see Answer). Meanwhile the client is
@@ -599,17 +607,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   static constexpr std::chrono::steady_clock::rep kNoDeadline =
       std::numeric_limits<std::chrono::steady_clock::rep>::max();
-  static constexpr std::chrono::steady_clock::rep kNotIdle = kNoDeadline;
+  static constexpr std::chrono::steady_clock::rep kNotWaiting = kNoDeadline;
 
   tcp::socket socket_;
   // steady_clock ticks. Checked by the IdleSweeper: a timer per connection would cost a
   // timerfd update for every read and write. Atomic because an answer sent from the
   // handler's thread restarts it there (see Answer).
   std::atomic<std::chrono::steady_clock::rep> deadline_{kNoDeadline};
-  // steady_clock ticks since which the connection has waited for its next request, or
-  // kNotIdle (a first request, or one under way). Atomic for the same reason as deadline_.
-  std::atomic<std::chrono::steady_clock::rep> idle_since_{kNotIdle};
-  uint64_t requests_ = 0;  // handed to the handler
+  // steady_clock ticks since which the connection has waited for a request's header, or
+  // kNotWaiting (a request under way). Atomic for the same reason as deadline_.
+  std::atomic<std::chrono::steady_clock::rep> waiting_since_{kNotWaiting};
+  bool closed_for_room_ = false;
   beast::flat_buffer buffer_;
   BodyRoom room_;
   std::optional<http::request_parser<CountedBody>> parser_;
@@ -635,13 +643,13 @@ class IdleSweeper {
 
   void Add(std::weak_ptr<Connection> connection) { connections_.push_back(std::move(connection)); }
 
-  // Closes up to `most` keep-alive connections idle since `cutoff` or before, those accepted
-  // first first; returns how many.
-  size_t CloseIdle(size_t most, std::chrono::steady_clock::time_point cutoff) {
+  // Closes up to `most` connections that have waited for a header since `cutoff` or before,
+  // those accepted first first; returns how many.
+  size_t CloseWaiting(size_t most, std::chrono::steady_clock::time_point cutoff) {
     size_t closed = 0;
     for (size_t i = 0; i < connections_.size() && closed < most; ++i) {
       std::shared_ptr<Connection> connection = connections_[i].lock();
-      if (connection != nullptr && connection->CloseIfIdleSince(cutoff)) ++closed;
+      if (connection != nullptr && connection->CloseIfWaitingSince(cutoff)) ++closed;
     }
     return closed;
   }
@@ -691,40 +699,60 @@ struct HttpServer::Impl {
   HttpHandler handler;
   // Before the contexts: connections still held by their handlers use it as they go.
   Connection::Shared shared;
+  // Before the contexts too: connections destroyed with them read it (through on_room).
+  std::atomic<bool> stopped{false};
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::vector<std::unique_ptr<IdleSweeper>> sweepers;  // one per context
   std::optional<tcp::acceptor> acceptor;
   std::optional<asio::steady_timer> accept_retry;  // on the acceptor's context
   std::vector<std::thread> workers;
-  std::atomic<bool> stopped{false};
   size_t next_context = 0;
   int port = 0;
   // At max_connections: accepting waits (on the acceptor's context, as are these).
   std::optional<asio::steady_timer> room_check;
   bool at_limit = false;
   std::atomic<uint64_t> limit_reached{0};
-  std::atomic<uint64_t> idle_reclaimed{0};
+  std::atomic<uint64_t> closed_for_room{0};
 
   static constexpr absl::Duration kAcceptRetry = absl::Milliseconds(100);
-  // While at max_connections: how often to look for waiting clients and idle connections to
-  // close for them, and at most how many to close per worker thread each time.
+  // While at max_connections: how often to look for waiting clients and connections to close
+  // for them.
   static constexpr absl::Duration kRoomCheck = absl::Milliseconds(50);
-  static constexpr size_t kReclaimPerCheck = 32;
 
   bool AtLimit() const {
     return options.max_connections != 0 &&
            shared.open.load(std::memory_order_relaxed) >= options.max_connections;
   }
 
-  // Whether a client waits in the listen queue.
-  bool ClientWaiting() {
+  // Clients waiting in the listen queue. Linux reports a listening socket's accept queue as
+  // tcpi_unacked (what `ss -l` shows as Recv-Q); elsewhere, 1 if any client waits.
+  size_t ClientsWaiting() {
+    tcp_info info{};
+    socklen_t size = sizeof(info);
+    if (::getsockopt(acceptor->native_handle(), IPPROTO_TCP, TCP_INFO, &info, &size) == 0 &&
+        size >= offsetof(tcp_info, tcpi_unacked) + sizeof(info.tcpi_unacked)) {
+      return info.tcpi_unacked;
+    }
     pollfd listener{acceptor->native_handle(), POLLIN, 0};
-    return ::poll(&listener, 1, 0) > 0 && (listener.revents & POLLIN) != 0;
+    return ::poll(&listener, 1, 0) > 0 && (listener.revents & POLLIN) != 0 ? 1 : 0;
+  }
+
+  // Closes up to `wanted` connections waiting for a header since `cutoff` or before, on the
+  // worker thread of context `index` and then, for as many as it found too few, the next.
+  void CloseForRoom(size_t wanted, size_t index, std::chrono::steady_clock::time_point cutoff) {
+    asio::post(*contexts[index], [this, wanted, index, cutoff] {
+      const size_t closed = sweepers[index]->CloseWaiting(wanted, cutoff);
+      closed_for_room.fetch_add(closed, std::memory_order_relaxed);
+      if (closed < wanted && index + 1 < contexts.size()) {
+        CloseForRoom(wanted - closed, index + 1, cutoff);
+      }
+    });
   }
 
   // At max_connections: accepts again once a connection closed (the last one to close calls
   // this at once through Shared::on_room, and it checks every kRoomCheck too), and while
-  // clients wait closes idle keep-alive connections to make room for them.
+  // clients wait closes connections that have waited for a header for kIdleReclaimAge or
+  // longer, one per client waiting (less those already closed and not yet gone).
   void WaitForRoom() {
     if (stopped || !acceptor->is_open()) return;
     if (!AtLimit()) {
@@ -739,14 +767,11 @@ struct HttpServer::Impl {
                                << " open connections (--max_connections): new clients wait "
                                   "until one closes";
     }
-    if (ClientWaiting()) {
-      const auto cutoff = std::chrono::steady_clock::now() - ToChrono(HttpServer::kIdleReclaimAge);
-      for (size_t i = 0; i < contexts.size(); ++i) {
-        asio::post(*contexts[i], [this, i, cutoff] {
-          idle_reclaimed.fetch_add(sweepers[i]->CloseIdle(kReclaimPerCheck, cutoff),
-                                   std::memory_order_relaxed);
-        });
-      }
+    const size_t waiting = ClientsWaiting();
+    const size_t coming = shared.closing_for_room.load(std::memory_order_relaxed);
+    if (waiting > coming) {
+      CloseForRoom(waiting - coming, 0,
+                   std::chrono::steady_clock::now() - ToChrono(HttpServer::kIdleReclaimAge));
     }
     // (Setting the expiry cancels a wait still pending, so one check is ever scheduled.)
     room_check->expires_after(ToChrono(kRoomCheck));
@@ -851,8 +876,8 @@ uint64_t HttpServer::connection_limit_reached() const {
   return impl_->limit_reached.load(std::memory_order_relaxed);
 }
 
-uint64_t HttpServer::idle_connections_reclaimed() const {
-  return impl_->idle_reclaimed.load(std::memory_order_relaxed);
+uint64_t HttpServer::connections_closed_for_room() const {
+  return impl_->closed_for_room.load(std::memory_order_relaxed);
 }
 
 void HttpServer::Shutdown(absl::Duration drain_timeout) {

@@ -73,11 +73,13 @@ struct HttpServerOptions {
   size_t max_receiving_bytes = 0;
   // Connections open at once; 0 = no limit. At the limit the server accepts no more (new
   // clients wait in the listen queue, as behind HAProxy's maxconn or Go's LimitListener), and
-  // while clients wait it closes keep-alive connections that have sat idle between requests for
-  // at least kIdleReclaimAge, oldest first, to make room for them (as nginx reuses idle
-  // keep-alive connections when it runs out). It bounds the memory and descriptors connections
-  // take, which no other limit does: each holds a read buffer, a partly sent header up to
-  // max_header_bytes.
+  // for each client waiting it closes a connection that has waited kIdleReclaimAge or longer
+  // for a request's header, the first accepted first: a keep-alive connection idle between
+  // requests, a client that connected and sent nothing, or one whose header has not all
+  // arrived (as nginx reuses such connections when it runs out). A connection whose header is
+  // in (its body being read, its request handled or answered) is never closed for room. It
+  // bounds the memory and descriptors connections take, which no other limit does: each holds
+  // a read buffer, a partly sent header up to max_header_bytes.
   size_t max_connections = 0;
   // Called with the status of each answer the server makes itself, before any handler sees
   // the request (413 over max_body_bytes, 431, 400 for a malformed request), so that they can
@@ -96,9 +98,11 @@ struct HttpServerOptions {
 
 class HttpServer {
  public:
-  // How long a keep-alive connection must have waited for its next request before it may be
-  // closed to make room under max_connections: a client that just got its answer and is
-  // sending its next request on the same connection is not cut off.
+  // How long a connection must have waited for a request's header before it may be closed to
+  // make room under max_connections: a client that just connected, or just got its answer and
+  // is sending its next request on the same connection, is not cut off. (A keep-alive client
+  // that starts its next request just as its connection is closed sees the close, as it
+  // would at any server's idle timeout.)
   static constexpr absl::Duration kIdleReclaimAge = absl::Seconds(1);
 
   HttpServer(HttpServerOptions options, HttpHandler handler);
@@ -118,8 +122,8 @@ class HttpServer {
   size_t open_connections() const;
   // Times the server reached max_connections and stopped accepting until one closed.
   uint64_t connection_limit_reached() const;
-  // Idle keep-alive connections closed to make room for waiting clients.
-  uint64_t idle_connections_reclaimed() const;
+  // Connections closed to make room for waiting clients (see max_connections).
+  uint64_t connections_closed_for_room() const;
   // Stops accepting, closes connections and joins the workers. Idempotent.
   void Stop();
   // A graceful Stop(): stops accepting, lets requests already being handled get their

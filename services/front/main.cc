@@ -32,11 +32,12 @@ ABSL_FLAG(int64_t, max_receiving_bytes, 128 << 20,
           "always fits while no other is being received. Bounds the memory of many large "
           "uploads at once; 0 = no limit.");
 ABSL_FLAG(int64_t, max_connections, 2048,
-          "Client connections open at once. At the limit new clients wait in the listen queue "
-          "until one closes, and while they wait keep-alive connections idle for a second or "
-          "more are closed for them, oldest first. Bounds the memory and file descriptors "
-          "connections take (a partly sent header holds up to 64 KiB); lowered to fit the "
-          "open-file limit; 0 = no limit.");
+          "Client connections open at once. At the limit new clients wait in the listen queue, "
+          "and for each one waiting a connection that has waited a second or more for a "
+          "request's header (idle keep-alive, silent, or stalled in its header) is closed, the "
+          "oldest first. Bounds the memory and file descriptors connections take (a partly "
+          "sent header holds up to 64 KiB); lowered to fit the open-file limit; 0 = no "
+          "limit.");
 ABSL_FLAG(int64_t, max_decompressed_bytes, 64 << 20,
           "Largest push body accepted after decompression, or as sent when not compressed "
           "(413).");
@@ -241,10 +242,10 @@ int main(int argc, char** argv) {
       "closed.",
       [&server] { return static_cast<double>(server.connection_limit_reached()); });
   registry.CallbackCounter(
-      "pushgate_front_idle_connections_closed_total",
-      "Keep-alive connections idle between requests closed to make room for clients waiting "
-      "at --max_connections.",
-      [&server] { return static_cast<double>(server.idle_connections_reclaimed()); });
+      "pushgate_front_connections_closed_for_room_total",
+      "Connections closed to make room for clients waiting at --max_connections: each had "
+      "waited a second or more for a request's header (idle keep-alive, silent, or stalled).",
+      [&server] { return static_cast<double>(server.connections_closed_for_room()); });
   absl::Status started = server.Start();
   if (!started.ok()) {
     LOG(ERROR) << started;
