@@ -11,11 +11,13 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "glog/logging.h"
+#include "libs/build_info/build_info.h"
 
 namespace pushgate {
 namespace {
@@ -44,6 +46,11 @@ const absl::CommandLineFlag& FindFlag(absl::string_view name) {
 
 void InitService(int argc, char** argv, absl::string_view usage) {
   absl::SetProgramUsageMessage(usage);
+  const std::string program(absl::string_view(argv[0]).substr(
+      absl::string_view(argv[0]).find_last_of('/') + 1));  // npos + 1 is 0: no slash
+  absl::FlagsUsageConfig usage_config;
+  usage_config.version_string = [program] { return VersionLine(program) + "\n"; };
+  absl::SetFlagsUsageConfig(usage_config);
   const absl::Status parsed = ParseServiceFlags(argc, argv);
   if (!parsed.ok()) {
     fprintf(stderr, "%s: %s\n", argv[0], std::string(parsed.message()).c_str());
@@ -54,6 +61,7 @@ void InitService(int argc, char** argv, absl::string_view usage) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
+  LOG(INFO) << VersionLine(program);
   sigset_t set = TerminationSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);

@@ -14,9 +14,11 @@
 
 namespace pushgate {
 
-// Parses flags (absl), initialises glog to stderr, and blocks SIGINT/SIGTERM in every thread
-// started afterwards so WaitForTerminationSignal() receives them. Call first in main(). Exits
-// with status 2 and a message if the command line is refused (see ParseServiceFlags).
+// Parses flags (absl), initialises glog to stderr and logs the binary's VersionLine
+// (libs/build_info), and blocks SIGINT/SIGTERM in every thread started afterwards so
+// WaitForTerminationSignal() receives them. Call first in main(). `--version` prints the
+// VersionLine and exits with status 0. Exits with status 2 and a message if the command line
+// is refused (see ParseServiceFlags).
 void InitService(int argc, char** argv, absl::string_view usage);
 
 // The flag-parsing part of InitService: parses argv with absl and remembers which flags were

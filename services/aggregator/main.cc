@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "glog/logging.h"
+#include "libs/build_info/build_info.h"
 #include "libs/http_server/http_server.h"
 #include "libs/ingest_server/ingest_server.h"
 #include "libs/pipeline/pipeline.h"
@@ -233,6 +234,7 @@ int Run() {
 
   MetricsRegistry registry;
   RegisterProcessMetrics(&registry);
+  RegisterBuildInfoMetric("pushgate_aggregator_build_info", &registry);
   PipelineOptions pipeline_options;
   pipeline_options.conversion = *conversion;
   pipeline_options.background_nice = background_nice;

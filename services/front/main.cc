@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "glog/logging.h"
+#include "libs/build_info/build_info.h"
 #include "libs/grouping_key/grouping_key.h"
 #include "libs/http_server/http_server.h"
 #include "libs/ingest_client/ingest_client.h"
@@ -203,6 +204,7 @@ int main(int argc, char** argv) {
   handler_options.max_decode_wait = absl::GetFlag(FLAGS_ack_timeout);
   pushgate::MetricsRegistry registry;
   pushgate::RegisterProcessMetrics(&registry);
+  pushgate::RegisterBuildInfoMetric("pushgate_front_build_info", &registry);
   pushgate::PushHandler handler(handler_options, &client, &registry);
 
   pushgate::HttpServerOptions server_options;

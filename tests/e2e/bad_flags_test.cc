@@ -90,5 +90,20 @@ TEST(BadFlagsTest, TheServicesExitWithStatus2AndSayWhich) {
   }
 }
 
+// `--version` says what each binary was built from and exits at once, as every Prometheus
+// component's does.
+TEST(CommandLineTest, VersionPrintsTheBuildAndExits) {
+  for (const std::string& binary : {kFront, kAggregator}) {
+    const Outcome outcome = RunBinary(binary, {"--version"});
+    EXPECT_EQ(outcome.status, 0) << binary << ":\n" << outcome.output;
+    const std::string program = binary.substr(binary.rfind('/') + 1);
+    EXPECT_THAT(
+        outcome.output,
+        ::testing::MatchesRegex(program + " [0-9]+\\.[0-9]+\\.[0-9]+ \\(revision "
+                                          "([0-9a-f]{12}(\\+dirty)?|unknown), (gcc|clang) .+\\)\n"))
+        << binary;
+  }
+}
+
 }  // namespace
 }  // namespace pushgate

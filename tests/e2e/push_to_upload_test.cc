@@ -82,6 +82,9 @@ TEST(PushToUploadTest, PlainAndGzipTextPushesArriveAsExactPoints) {
   EXPECT_THAT(aggregator.body, HasSubstr("pushgate_aggregator_pushes_total{method=\"PUT\"} 2\n"));
   EXPECT_THAT(aggregator.body, HasSubstr("pushgate_aggregator_upload_points_total{backend=\""));
   EXPECT_THAT(aggregator.body, HasSubstr("pushgate_aggregator_spool_unreleased_bytes "));
+  // And say which build they run.
+  EXPECT_THAT(front.body, HasSubstr("pushgate_front_build_info{version=\""));
+  EXPECT_THAT(aggregator.body, HasSubstr("pushgate_aggregator_build_info{version=\""));
 }
 
 // A group pushed again and again, as cron jobs do: from the third push on the aggregator
