@@ -80,7 +80,8 @@ std::unique_ptr<Sink> MakeHttpSink(const HttpSinkOptions& options) {
 }
 
 absl::StatusOr<std::unique_ptr<Sink>> MakeSinkForUrl(absl::string_view url,
-                                                     const HttpSinkOptions& base) {
+                                                     const HttpSinkOptions& base,
+                                                     const FileSinkOptions& file) {
   const size_t scheme_end = url.find("://");
   const absl::string_view scheme =
       scheme_end == absl::string_view::npos ? absl::string_view() : url.substr(0, scheme_end);
@@ -96,7 +97,7 @@ absl::StatusOr<std::unique_ptr<Sink>> MakeSinkForUrl(absl::string_view url,
       return absl::InvalidArgumentError(absl::StrCat(
           "file sink URL must be file:///absolute/path, got \"", absl::CEscape(url), "\""));
     }
-    return uploader_internal::MakeFileSink(std::string(path));
+    return uploader_internal::MakeFileSink(std::string(path), file);
   }
   // Only the scheme is echoed: the rest may hold credentials.
   return absl::InvalidArgumentError(absl::StrCat("unsupported sink URL scheme \"",

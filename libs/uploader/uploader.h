@@ -95,13 +95,24 @@ struct HttpSinkOptions {
 // retry-after hint. The URL is not checked here; a bad one fails every Send as UNAVAILABLE.
 std::unique_ptr<Sink> MakeHttpSink(const HttpSinkOptions& options);
 
+struct FileSinkOptions {
+  // Before a batch that would take the file past this many bytes, the file is renamed
+  // `<path>.1` (replacing the previous one) and a new one begun, so that the two together
+  // stay within about twice this; 0 = the file only grows.
+  size_t rotate_bytes = 0;
+};
+
 // A sink for `url`: http:// and https:// make an HTTP sink (`base` with its url replaced);
 // file:///abs/path (or file://localhost/abs/path) appends each batch to that file, creating
-// it (mode 0644) if missing, and fdatasyncs it before Send returns, so delivered data
-// survives a crash; a failed write is rolled back and reported as UNAVAILABLE. Any other
-// URL -> InvalidArgument; a file that cannot be opened -> that error.
+// it (mode 0644) if missing, and fdatasyncs it (and the directory, for a new file) before
+// Send returns, so delivered data survives a crash; a failed write is rolled back and
+// reported as UNAVAILABLE. The file sink rotates as `file` says, and follows a rotation made
+// by another program (logrotate): a batch finding the file moved away or deleted begins a new
+// one at the path. Any other URL -> InvalidArgument; a file that cannot be opened -> that
+// error.
 absl::StatusOr<std::unique_ptr<Sink>> MakeSinkForUrl(absl::string_view url,
-                                                     const HttpSinkOptions& base);
+                                                     const HttpSinkOptions& base,
+                                                     const FileSinkOptions& file = {});
 
 struct UploaderOptions {
   // A batch is sent as soon as it holds this many points or bytes. Batches hold whole Adds,

@@ -444,6 +444,68 @@ TEST(MakeSinkForUrlTest, FileSinkCreatesAndAppends) {
   EXPECT_EQ(ReadFile(path), "a v=1\nb v=2\nc v=3\n");
 }
 
+// The file never grows past the limit by more than one batch: the batch that would take it
+// past starts a new file, and the full one becomes <path>.1, replacing the one before.
+TEST(MakeSinkForUrlTest, FileSinkRotatesBeforeABatchWouldPassTheLimit) {
+  const std::string path = TempPath("file_sink_rotates.lp");
+  unlink((path + ".1").c_str());
+  FileSinkOptions file;
+  file.rotate_bytes = 20;
+  auto sink = MakeSinkForUrl("file://" + path, HttpSinkOptions(), file);
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  for (const char* line : {"a v=1\n", "b v=2\n", "c v=3\n", "d v=4\n"}) {
+    ASSERT_TRUE((*sink)->Send(line).ok());
+  }
+  EXPECT_EQ(ReadFile(path + ".1"), "a v=1\nb v=2\nc v=3\n");  // 18 bytes: a fourth line is 24
+  EXPECT_EQ(ReadFile(path), "d v=4\n");
+  for (const char* line : {"e v=5\n", "f v=6\n", "g v=7\n"}) {
+    ASSERT_TRUE((*sink)->Send(line).ok());
+  }
+  EXPECT_EQ(ReadFile(path + ".1"), "d v=4\ne v=5\nf v=6\n");
+  EXPECT_EQ(ReadFile(path), "g v=7\n");
+  // A batch larger than the limit goes whole into a file of its own.
+  const std::string large = "large v=1234567890123456789\n";
+  ASSERT_TRUE((*sink)->Send(large).ok());
+  EXPECT_EQ(ReadFile(path + ".1"), "g v=7\n");
+  EXPECT_EQ(ReadFile(path), large);
+  ASSERT_TRUE((*sink)->Send("h v=8\n").ok());
+  EXPECT_EQ(ReadFile(path + ".1"), large);
+  EXPECT_EQ(ReadFile(path), "h v=8\n");
+}
+
+// Without a limit the file only grows.
+TEST(MakeSinkForUrlTest, FileSinkWithoutALimitNeverRotates) {
+  const std::string path = TempPath("file_sink_grows.lp");
+  unlink((path + ".1").c_str());
+  auto sink = MakeSinkForUrl("file://" + path, HttpSinkOptions());
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  std::string all;
+  for (int i = 0; i < 100; ++i) {
+    const std::string line = absl::StrCat("m v=", i, "\n");
+    ASSERT_TRUE((*sink)->Send(line).ok());
+    all += line;
+  }
+  EXPECT_EQ(ReadFile(path), all);
+  EXPECT_NE(access((path + ".1").c_str(), F_OK), 0);
+}
+
+// logrotate moves the file away (or someone deletes it) and expects the writer to begin a new
+// one at the path: batches after that must not vanish into the moved or deleted file.
+TEST(MakeSinkForUrlTest, FileSinkFollowsARotationByAnotherProgram) {
+  const std::string path = TempPath("file_sink_follows.lp");
+  const std::string moved = TempPath("file_sink_follows.lp.moved");
+  auto sink = MakeSinkForUrl("file://" + path, HttpSinkOptions());
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  ASSERT_TRUE((*sink)->Send("a v=1\n").ok());
+  ASSERT_EQ(rename(path.c_str(), moved.c_str()), 0);
+  ASSERT_TRUE((*sink)->Send("b v=2\n").ok());
+  EXPECT_EQ(ReadFile(moved), "a v=1\n");
+  EXPECT_EQ(ReadFile(path), "b v=2\n");
+  ASSERT_EQ(unlink(path.c_str()), 0);
+  ASSERT_TRUE((*sink)->Send("c v=3\n").ok());
+  EXPECT_EQ(ReadFile(path), "c v=3\n");
+}
+
 TEST(MakeSinkForUrlTest, RejectsBadUrls) {
   for (absl::string_view url :
        {"ftp://host/x", "localhost:8086/write", "", "file://relative/x", "file://otherhost/x"}) {

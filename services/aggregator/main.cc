@@ -50,6 +50,11 @@ ABSL_FLAG(std::string, upload_url, "",
           "Where points go: http(s)://... (POST) or file:///path (append). Repeat the flag to "
           "fan out to several backends, each with its own queue. Empty: the embedded default, "
           "a line-protocol file under --data_dir.");
+ABSL_FLAG(int64_t, file_sink_max_bytes, int64_t{256} << 20,
+          "A file sink's file (the default sink's points.lp too) becomes <file>.1, replacing "
+          "the one before, when the next batch would take it past this, so the two stay "
+          "within about twice it; a file moved or deleted by another program (logrotate) is "
+          "made again. 0 = the file only grows.");
 ABSL_FLAG(std::string, upload_format, "lineproto",
           "lineproto (DataKit-named points) or remote_write (Prometheus remote write 1.0).");
 ABSL_FLAG(bool, upload_gzip, true, "gzip line-protocol upload bodies (Content-Encoding: gzip).");
@@ -128,6 +133,7 @@ absl::Status CheckNumericFlags() {
       CheckFlagInRange("ingest_threads", absl::GetFlag(FLAGS_ingest_threads), 1, 256),
       CheckFlagInRange("batch_max_points", absl::GetFlag(FLAGS_batch_max_points), 1),
       CheckFlagInRange("batch_max_bytes", absl::GetFlag(FLAGS_batch_max_bytes), 1),
+      CheckFlagInRange("file_sink_max_bytes", absl::GetFlag(FLAGS_file_sink_max_bytes), 0),
       CheckFlagInRange("spool_max_bytes", absl::GetFlag(FLAGS_spool_max_bytes), 1),
       CheckFlagInRange("spool_segment_bytes", absl::GetFlag(FLAGS_spool_segment_bytes), 1),
       CheckFlagInRange("spool_prefill_bytes", absl::GetFlag(FLAGS_spool_prefill_bytes), 0),
@@ -197,9 +203,12 @@ int Run() {
   uploader_options.batch_max_points = absl::GetFlag(FLAGS_batch_max_points);
   uploader_options.batch_max_bytes = absl::GetFlag(FLAGS_batch_max_bytes);
   uploader_options.backoff_max = absl::GetFlag(FLAGS_upload_backoff_max);
+  FileSinkOptions file_sink_options;
+  file_sink_options.rotate_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_file_sink_max_bytes));
   std::vector<BackendSpec> backends;
   for (const std::string& url : urls) {
-    absl::StatusOr<std::unique_ptr<Sink>> sink = MakeSinkForUrl(url, sink_options);
+    absl::StatusOr<std::unique_ptr<Sink>> sink =
+        MakeSinkForUrl(url, sink_options, file_sink_options);
     if (!sink.ok()) {
       LOG(ERROR) << (default_sink ? "the default sink (no --upload_url given): " : "--upload_url: ")
                  << sink.status();

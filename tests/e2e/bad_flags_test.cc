@@ -81,6 +81,9 @@ TEST(BadFlagsTest, TheServicesExitWithStatus2AndSayWhich) {
       {kAggregator, {"--upload_backoff_max=0s"}, "--upload_backoff_max must be more than 0"},
       {kFront, {"--max_receiving_bytes=-1"}, "--max_receiving_bytes must be at least 0, not -1"},
       {kFront, {"--max_connections=-1"}, "--max_connections must be at least 0, not -1"},
+      {kAggregator,
+       {"--file_sink_max_bytes=-1"},
+       "--file_sink_max_bytes must be at least 0, not -1"},
   };
   for (const auto& c : cases) {
     const Outcome outcome = RunBinary(c.binary, c.args);
@@ -93,7 +96,7 @@ TEST(BadFlagsTest, TheServicesExitWithStatus2AndSayWhich) {
 // `--version` says what each binary was built from and exits at once, as every Prometheus
 // component's does.
 TEST(CommandLineTest, VersionPrintsTheBuildAndExits) {
-  for (const std::string& binary : {kFront, kAggregator}) {
+  for (const std::string binary : {kFront, kAggregator}) {
     const Outcome outcome = RunBinary(binary, {"--version"});
     EXPECT_EQ(outcome.status, 0) << binary << ":\n" << outcome.output;
     const std::string program = binary.substr(binary.rfind('/') + 1);

@@ -17,8 +17,9 @@ std::string RedactUrl(absl::string_view url);
 
 std::unique_ptr<Sink> MakeCurlSink(const HttpSinkOptions& options);
 
-// Appends to `path` (absolute), creating it if missing.
-absl::StatusOr<std::unique_ptr<Sink>> MakeFileSink(const std::string& path);
+// Appends to `path` (absolute), creating it if missing (see MakeSinkForUrl).
+absl::StatusOr<std::unique_ptr<Sink>> MakeFileSink(const std::string& path,
+                                                   const FileSinkOptions& options);
 
 }  // namespace uploader_internal
 }  // namespace pushgate
