@@ -14,6 +14,7 @@ import yaml
 RUNFILES = os.path.join(os.environ.get("TEST_SRCDIR", ""), "pushgate")
 MANIFEST = os.path.join(RUNFILES, "deploy", "pushgate.yaml")
 DOCKERFILE = os.path.join(RUNFILES, "deploy", "Dockerfile")
+POD_MONITOR = os.path.join(RUNFILES, "deploy", "podmonitor.yaml")
 BINARIES = {
     "/usr/local/bin/pushgate-front": os.path.join(RUNFILES, "services", "front", "pushgate-front"),
     "/usr/local/bin/pushgate-aggregator": os.path.join(RUNFILES, "services", "aggregator",
@@ -80,6 +81,23 @@ class ManifestTest(unittest.TestCase):
             if doc["kind"] == "Service":
                 for port in doc["spec"]["ports"]:
                     self.assertIn(port["targetPort"], ports, doc["metadata"]["name"])
+
+    def test_the_pod_monitor_scrapes_both_services_of_pushgates_pods(self):
+        with open(POD_MONITOR) as f:
+            monitor = yaml.safe_load(f)
+        self.assertEqual(monitor["kind"], "PodMonitor")
+        selector = monitor["spec"]["selector"]["matchLabels"]
+        scraped = {(e["port"], e["path"]) for e in monitor["spec"]["podMetricsEndpoints"]}
+        # Every pod it selects serves /metrics on some of those ports, and between them the
+        # pods serve both the front's and the aggregator's.
+        binaries = set()
+        for workload, template, _, container in self.containers():
+            labels = template["metadata"]["labels"]
+            self.assertTrue(all(labels.get(k) == v for k, v in selector.items()), workload)
+            for port in container.get("ports", []):
+                if (port["name"], "/metrics") in scraped:
+                    binaries.add(os.path.basename(container["command"][0]))
+        self.assertEqual(binaries, {"pushgate-front", "pushgate-aggregator"})
 
     def test_the_aggregator_may_replay_its_spool_before_liveness_counts(self):
         # Its health endpoints answer only once the spool is open, and opening checks every
