@@ -160,6 +160,8 @@ struct CountedBody {
     std::string data;
     BodyRoom* room = nullptr;
     size_t refused_part = 0;  // the part that did not fit
+    // Called as body bytes arrive (see Connection::reclaimable_at_).
+    std::function<void()> on_progress;
   };
 
   class reader {
@@ -183,6 +185,7 @@ struct CountedBody {
         ec = asio::error::no_buffer_space;
         return 0;
       }
+      if (body_.on_progress) body_.on_progress();
       const size_t size = body_.data.size();
       body_.data.resize(size + extra);
       beast::net::buffer_copy(beast::net::buffer(&body_.data[size], extra), buffers);
@@ -231,11 +234,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
         shared_(shared) {}
 
   ~Connection() {
+    // The place is free before the close stops counting as coming, so that the acceptor,
+    // between the two, sees room rather than closes it should add.
+    const size_t open = shared_->open.fetch_sub(1, std::memory_order_relaxed);
     if (closed_for_room_) shared_->closing_for_room.fetch_sub(1, std::memory_order_relaxed);
-    if (shared_->open.fetch_sub(1, std::memory_order_relaxed) == shared_->max_open &&
-        shared_->on_room) {
-      shared_->on_room();
-    }
+    if (open == shared_->max_open && shared_->on_room) shared_->on_room();
   }
 
   // `idle` is the sweeper of the connection's io_context, which then owns a weak reference.
@@ -247,18 +250,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (now.time_since_epoch().count() >= deadline_.load(std::memory_order_relaxed)) Close();
   }
 
-  // Closes the connection, to make room for a waiting client, if it has waited for a
-  // request's header since `cutoff` or before (accepted, or answered, and no whole header
-  // since); returns whether it did. Runs on the connection's thread. Its only operation is
-  // then the read of that header: the mark is set just before that read is started (on
-  // whichever thread sent the last answer) and cleared once the header is in, and the cutoff
-  // lies far enough back that the start of the read is long over.
-  bool CloseIfWaitingSince(std::chrono::steady_clock::time_point cutoff) {
-    const auto since = waiting_since_.load(std::memory_order_relaxed);
-    if (since == kNotWaiting || since > cutoff.time_since_epoch().count()) return false;
-    waiting_since_.store(kNotWaiting, std::memory_order_relaxed);
+  // Closes the connection to make room for a waiting client (already counted in
+  // Shared::closing_for_room) if it may be closed for room by `now` (see reclaimable_at_);
+  // returns whether it did. Runs on the connection's thread. Its only operation is then a
+  // read: the mark is set just before that read is started (on whichever thread sent the last
+  // answer, for a header) and is never less than a second ahead, so the start of the read is
+  // long over.
+  bool CloseIfReclaimable(std::chrono::steady_clock::time_point now) {
+    if (reclaimable_at_.load(std::memory_order_relaxed) > now.time_since_epoch().count()) {
+      return false;
+    }
+    reclaimable_at_.store(kNever, std::memory_order_relaxed);
     closed_for_room_ = true;
-    shared_->closing_for_room.fetch_add(1, std::memory_order_relaxed);
     Close();
     return true;
   }
@@ -274,12 +277,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (buffer_.size() == 0 && buffer_.capacity() > kKeepBufferBytes) {
       buffer_ = beast::flat_buffer(BufferLimit(options_));
     }
-    // Until the header is in, the connection may be closed to make room under
-    // max_connections.
-    waiting_since_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
-                         std::memory_order_relaxed);
+    ReclaimableAfter(HttpServer::kIdleReclaimAge);
     parser_.emplace();
     parser_->get().body().room = &room_;
+    parser_->get().body().on_progress = [this] { ReclaimableAfter(HttpServer::kStalledBodyAge); };
     parser_->body_limit(options_.max_body_bytes);
     parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
     WaitForClient();
@@ -348,7 +349,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void OnHeader(beast::error_code ec, std::size_t) {
-    waiting_since_.store(kNotWaiting, std::memory_order_relaxed);
+    reclaimable_at_.store(kNever, std::memory_order_relaxed);
     if (ec) return OnReadError(ec);
     auto& req = parser_->get();
     // Answers the server makes before the body is read speak the request's version.
@@ -445,6 +446,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void ReadBody() {
+    ReclaimableAfter(HttpServer::kStalledBodyAge);
     // Beast reads no more per recv than the buffer's free room (at least 512 bytes), and the
     // parser consumes what it reads, so a buffer left at its first size takes a 7 KB body in
     // 15 system calls. Room for the body (Beast reads at most 64 KiB at once) makes it one or
@@ -458,7 +460,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void OnReadError(beast::error_code ec) {
-    waiting_since_.store(kNotWaiting, std::memory_order_relaxed);
+    reclaimable_at_.store(kNever, std::memory_order_relaxed);
     if (ec == asio::error::no_buffer_space) {
       const CountedBody::value_type& body = parser_->get().body();
       return RefuseBody(body.data.size() + body.refused_part, /*announced=*/false);
@@ -496,6 +498,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void OnBody(beast::error_code ec, std::size_t) {
+    reclaimable_at_.store(kNever, std::memory_order_relaxed);
     if (ec) return OnReadError(ec);
     http::request<CountedBody> msg = parser_->release();
     HttpRequest request;
@@ -588,6 +591,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     socket_.close(ignored);  // pending reads and writes end with operation_aborted
   }
 
+  // The connection may be closed for room from `age` on (see reclaimable_at_).
+  void ReclaimableAfter(absl::Duration age) {
+    reclaimable_at_.store(
+        (std::chrono::steady_clock::now() + ToChrono(age)).time_since_epoch().count(),
+        std::memory_order_relaxed);
+  }
+
   // The client has until idle_timeout from now to send a request or take a response.
   void WaitForClient() { CloseAfter(options_.idle_timeout); }
 
@@ -607,16 +617,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   static constexpr std::chrono::steady_clock::rep kNoDeadline =
       std::numeric_limits<std::chrono::steady_clock::rep>::max();
-  static constexpr std::chrono::steady_clock::rep kNotWaiting = kNoDeadline;
+  static constexpr std::chrono::steady_clock::rep kNever = kNoDeadline;
 
   tcp::socket socket_;
   // steady_clock ticks. Checked by the IdleSweeper: a timer per connection would cost a
   // timerfd update for every read and write. Atomic because an answer sent from the
   // handler's thread restarts it there (see Answer).
   std::atomic<std::chrono::steady_clock::rep> deadline_{kNoDeadline};
-  // steady_clock ticks since which the connection has waited for a request's header, or
-  // kNotWaiting (a request under way). Atomic for the same reason as deadline_.
-  std::atomic<std::chrono::steady_clock::rep> waiting_since_{kNotWaiting};
+  // From when (steady_clock ticks) the connection may be closed to make room under
+  // max_connections: kIdleReclaimAge after it began to wait for a request's header, and while
+  // a body is read kStalledBodyAge after its last bytes arrived; kNever while the request is
+  // handled or answered. Atomic for the same reason as deadline_.
+  std::atomic<std::chrono::steady_clock::rep> reclaimable_at_{kNever};
   bool closed_for_room_ = false;
   beast::flat_buffer buffer_;
   BodyRoom room_;
@@ -643,13 +655,13 @@ class IdleSweeper {
 
   void Add(std::weak_ptr<Connection> connection) { connections_.push_back(std::move(connection)); }
 
-  // Closes up to `most` connections that have waited for a header since `cutoff` or before,
-  // those accepted first first; returns how many.
-  size_t CloseWaiting(size_t most, std::chrono::steady_clock::time_point cutoff) {
+  // Closes up to `most` connections that may be closed for room by `now`, those accepted
+  // first first; returns how many.
+  size_t CloseReclaimable(size_t most, std::chrono::steady_clock::time_point now) {
     size_t closed = 0;
     for (size_t i = 0; i < connections_.size() && closed < most; ++i) {
       std::shared_ptr<Connection> connection = connections_[i].lock();
-      if (connection != nullptr && connection->CloseIfWaitingSince(cutoff)) ++closed;
+      if (connection != nullptr && connection->CloseIfReclaimable(now)) ++closed;
     }
     return closed;
   }
@@ -737,22 +749,24 @@ struct HttpServer::Impl {
     return ::poll(&listener, 1, 0) > 0 && (listener.revents & POLLIN) != 0 ? 1 : 0;
   }
 
-  // Closes up to `wanted` connections waiting for a header since `cutoff` or before, on the
-  // worker thread of context `index` and then, for as many as it found too few, the next.
-  void CloseForRoom(size_t wanted, size_t index, std::chrono::steady_clock::time_point cutoff) {
-    asio::post(*contexts[index], [this, wanted, index, cutoff] {
-      const size_t closed = sweepers[index]->CloseWaiting(wanted, cutoff);
+  // Closes up to `wanted` connections that may be closed for room, on the worker thread of
+  // context `index` and then, for as many as it found too few, the next. The caller counted
+  // all `wanted` as closing; those not found stop counting at the end.
+  void CloseForRoom(size_t wanted, size_t index) {
+    asio::post(*contexts[index], [this, wanted, index] {
+      const size_t closed =
+          sweepers[index]->CloseReclaimable(wanted, std::chrono::steady_clock::now());
       closed_for_room.fetch_add(closed, std::memory_order_relaxed);
-      if (closed < wanted && index + 1 < contexts.size()) {
-        CloseForRoom(wanted - closed, index + 1, cutoff);
-      }
+      if (closed == wanted) return;
+      if (index + 1 < contexts.size()) return CloseForRoom(wanted - closed, index + 1);
+      shared.closing_for_room.fetch_sub(wanted - closed, std::memory_order_relaxed);
     });
   }
 
   // At max_connections: accepts again once a connection closed (the last one to close calls
   // this at once through Shared::on_room, and it checks every kRoomCheck too), and while
-  // clients wait closes connections that have waited for a header for kIdleReclaimAge or
-  // longer, one per client waiting (less those already closed and not yet gone).
+  // clients wait closes connections that may be closed for room (see
+  // HttpServerOptions::max_connections), one per client waiting less those being closed.
   void WaitForRoom() {
     if (stopped || !acceptor->is_open()) return;
     if (!AtLimit()) {
@@ -770,8 +784,8 @@ struct HttpServer::Impl {
     const size_t waiting = ClientsWaiting();
     const size_t coming = shared.closing_for_room.load(std::memory_order_relaxed);
     if (waiting > coming) {
-      CloseForRoom(waiting - coming, 0,
-                   std::chrono::steady_clock::now() - ToChrono(HttpServer::kIdleReclaimAge));
+      shared.closing_for_room.fetch_add(waiting - coming, std::memory_order_relaxed);
+      CloseForRoom(waiting - coming, 0);
     }
     // (Setting the expiry cancels a wait still pending, so one check is ever scheduled.)
     room_check->expires_after(ToChrono(kRoomCheck));

@@ -74,12 +74,13 @@ struct HttpServerOptions {
   // Connections open at once; 0 = no limit. At the limit the server accepts no more (new
   // clients wait in the listen queue, as behind HAProxy's maxconn or Go's LimitListener), and
   // for each client waiting it closes a connection that has waited kIdleReclaimAge or longer
-  // for a request's header, the first accepted first: a keep-alive connection idle between
-  // requests, a client that connected and sent nothing, or one whose header has not all
-  // arrived (as nginx reuses such connections when it runs out). A connection whose header is
-  // in (its body being read, its request handled or answered) is never closed for room. It
-  // bounds the memory and descriptors connections take, which no other limit does: each holds
-  // a read buffer, a partly sent header up to max_header_bytes.
+  // for a request's header (a keep-alive connection idle between requests, a client that
+  // connected and sent nothing, or one whose header has not all arrived: as nginx reuses such
+  // connections when it runs out) or whose body has not moved for kStalledBodyAge, those
+  // accepted first first on each worker thread. A request being handled or answered, and a
+  // body that keeps arriving, are never cut off. It bounds the memory and descriptors
+  // connections take, which no other limit does: each holds a read buffer, a partly sent
+  // header up to max_header_bytes.
   size_t max_connections = 0;
   // Called with the status of each answer the server makes itself, before any handler sees
   // the request (413 over max_body_bytes, 431, 400 for a malformed request), so that they can
@@ -104,6 +105,10 @@ class HttpServer {
   // that starts its next request just as its connection is closed sees the close, as it
   // would at any server's idle timeout.)
   static constexpr absl::Duration kIdleReclaimAge = absl::Seconds(1);
+  // How long a body being read must have received nothing before its connection may be closed
+  // to make room: longer than the stalls TCP recovers from (retransmission timeouts double
+  // from 0.2 s), so that only a client that stopped sending loses its request.
+  static constexpr absl::Duration kStalledBodyAge = absl::Seconds(5);
 
   HttpServer(HttpServerOptions options, HttpHandler handler);
   ~HttpServer();  // Stops the server.

@@ -675,7 +675,7 @@ constexpr absl::Duration kClockSlack = absl::Milliseconds(20);
 
 // At the limit, a new client is not refused: it waits in the listen queue and is served as
 // soon as a connection closes. Connections whose header is in (here their bodies are on the
-// way) are never closed to make room, however long they take.
+// way, stalled for less than kStalledBodyAge) are not closed to make room.
 TEST_F(HttpServerTest, AtMaxConnectionsNewClientsWaitUntilOneCloses) {
   HttpServerOptions options;
   options.max_connections = 2;
@@ -749,6 +749,36 @@ TEST_F(HttpServerTest, AtMaxConnectionsSilentAndStalledClientsMakeRoomFirstAccep
   EXPECT_THAT(next.ReadUntil("\r\n\r\n"), ::testing::StartsWith("HTTP/1.1 200"));
   EXPECT_EQ(stalled.ReadUntilClosed(), "");
   EXPECT_EQ(server_->connections_closed_for_room(), 2);
+}
+
+// A body that stopped arriving holds its place no longer than kStalledBodyAge once others
+// wait; one that keeps arriving, however slowly, is never cut off.
+TEST_F(HttpServerTest, AtMaxConnectionsOnlyStalledBodiesMakeRoom) {
+  HttpServerOptions options;
+  options.max_connections = 2;
+  StartServer(options, AnswerBodySize());
+  // The trickling one first: were it not tracked, first accepted would be first closed.
+  RawClient trickling(server_->port());
+  trickling.Send("PUT /x HTTP/1.1\r\nHost: t\r\nContent-Length: 20\r\n\r\n");
+  ASSERT_TRUE(WaitForOpenConnections(*server_, 1));
+  const absl::Time stalled_since = absl::Now();
+  RawClient stalled(server_->port());
+  stalled.Send("PUT /x HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nab");
+  ASSERT_TRUE(WaitForOpenConnections(*server_, 2));
+
+  RawClient waiting(server_->port());
+  waiting.Send(kGet);
+  int sent = 0;
+  while (!ReadableWithin(waiting.fd(), absl::Milliseconds(500)) && sent < 19) {
+    trickling.Send("x");
+    ++sent;
+  }
+  EXPECT_THAT(waiting.ReadUntil("\r\n\r\n"), ::testing::StartsWith("HTTP/1.1 200"));
+  EXPECT_GE(absl::Now() - stalled_since, HttpServer::kStalledBodyAge - kClockSlack);
+  EXPECT_EQ(stalled.ReadUntilClosed(), "");
+  EXPECT_EQ(server_->connections_closed_for_room(), 1);
+  trickling.Send(std::string(20 - sent, 'x'));
+  EXPECT_THAT(trickling.ReadUntil("20 bytes"), ::testing::StartsWith("HTTP/1.1 200"));
 }
 
 // One connection is closed per client waiting, not every idle one: the rest stay usable.

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -504,6 +505,27 @@ TEST(MakeSinkForUrlTest, FileSinkFollowsARotationByAnotherProgram) {
   ASSERT_EQ(unlink(path.c_str()), 0);
   ASSERT_TRUE((*sink)->Send("c v=3\n").ok());
   EXPECT_EQ(ReadFile(path), "c v=3\n");
+}
+
+// A batch must not be called delivered into a file that no longer has a name: with the file
+// deleted and no way to make it again (its directory gone), Send fails, so that the batch
+// stays in the spool and is retried, and goes out once the path can be written again.
+TEST(MakeSinkForUrlTest, FileSinkRefusesBatchesWhileItsFileIsGoneForGood) {
+  const std::string dir = absl::StrCat(::testing::TempDir(), "/file_sink_gone");
+  const std::string path = dir + "/out.lp";
+  mkdir(dir.c_str(), 0755);
+  unlink(path.c_str());
+  auto sink = MakeSinkForUrl("file://" + path, HttpSinkOptions());
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  ASSERT_TRUE((*sink)->Send("a v=1\n").ok());
+  ASSERT_EQ(unlink(path.c_str()), 0);
+  ASSERT_EQ(rmdir(dir.c_str()), 0);
+  const absl::Status refused = (*sink)->Send("b v=2\n");
+  EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable) << refused;
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("was deleted"));
+  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+  ASSERT_TRUE((*sink)->Send("b v=2\n").ok());
+  EXPECT_EQ(ReadFile(path), "b v=2\n");
 }
 
 TEST(MakeSinkForUrlTest, RejectsBadUrls) {

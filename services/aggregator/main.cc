@@ -51,10 +51,10 @@ ABSL_FLAG(std::string, upload_url, "",
           "fan out to several backends, each with its own queue. Empty: the embedded default, "
           "a line-protocol file under --data_dir.");
 ABSL_FLAG(int64_t, file_sink_max_bytes, int64_t{256} << 20,
-          "A file sink's file (the default sink's points.lp too) becomes <file>.1, replacing "
-          "the one before, when the next batch would take it past this, so the two stay "
-          "within about twice it; a file moved or deleted by another program (logrotate) is "
-          "made again. 0 = the file only grows.");
+          "The default sink's points.lp (and, when this flag is given, a file:// backend's "
+          "file) becomes <file>.1, replacing the one before, when the next batch would take it "
+          "past this, so the two stay within about twice it. 0 = the file only grows. Any file "
+          "sink's file moved or deleted by another program (logrotate) is made again.");
 ABSL_FLAG(std::string, upload_format, "lineproto",
           "lineproto (DataKit-named points) or remote_write (Prometheus remote write 1.0).");
 ABSL_FLAG(bool, upload_gzip, true, "gzip line-protocol upload bodies (Content-Encoding: gzip).");
@@ -203,8 +203,12 @@ int Run() {
   uploader_options.batch_max_points = absl::GetFlag(FLAGS_batch_max_points);
   uploader_options.batch_max_bytes = absl::GetFlag(FLAGS_batch_max_bytes);
   uploader_options.backoff_max = absl::GetFlag(FLAGS_upload_backoff_max);
+  // The default sink's file rotates unless told otherwise; a file:// backend's only when the
+  // flag says so: its `.1` may be logrotate's, which a rotation of ours would replace.
   FileSinkOptions file_sink_options;
-  file_sink_options.rotate_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_file_sink_max_bytes));
+  if (default_sink || !FlagValuesGiven("file_sink_max_bytes").empty()) {
+    file_sink_options.rotate_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_file_sink_max_bytes));
+  }
   std::vector<BackendSpec> backends;
   for (const std::string& url : urls) {
     absl::StatusOr<std::unique_ptr<Sink>> sink =

@@ -34,11 +34,11 @@ ABSL_FLAG(int64_t, max_receiving_bytes, 128 << 20,
           "uploads at once; 0 = no limit.");
 ABSL_FLAG(int64_t, max_connections, 2048,
           "Client connections open at once. At the limit new clients wait in the listen queue, "
-          "and for each one waiting a connection that has waited a second or more for a "
-          "request's header (idle keep-alive, silent, or stalled in its header) is closed, the "
-          "oldest first. Bounds the memory and file descriptors connections take (a partly "
-          "sent header holds up to 64 KiB); lowered to fit the open-file limit; 0 = no "
-          "limit.");
+          "and for each one waiting a connection is closed that has waited a second or more "
+          "for a request's header (idle keep-alive, silent, or stalled in its header) or whose "
+          "body has received nothing for 5 s, the oldest first. Bounds the memory and file "
+          "descriptors connections take (a partly sent header holds up to 64 KiB); lowered to "
+          "fit the open-file limit; 0 = no limit.");
 ABSL_FLAG(int64_t, max_decompressed_bytes, 64 << 20,
           "Largest push body accepted after decompression, or as sent when not compressed "
           "(413).");
@@ -246,7 +246,8 @@ int main(int argc, char** argv) {
   registry.CallbackCounter(
       "pushgate_front_connections_closed_for_room_total",
       "Connections closed to make room for clients waiting at --max_connections: each had "
-      "waited a second or more for a request's header (idle keep-alive, silent, or stalled).",
+      "waited a second or more for a request's header (idle keep-alive, silent, or stalled), "
+      "or its body had received nothing for 5 s.",
       [&server] { return static_cast<double>(server.connections_closed_for_room()); });
   absl::Status started = server.Start();
   if (!started.ok()) {

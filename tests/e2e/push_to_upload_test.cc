@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -166,6 +167,51 @@ TEST(PushToUploadTest, DefaultSinkWritesLineProtocolUnderDataDir) {
   ASSERT_TRUE(got.ok()) << got.status() << contents;
   auto want = ParseLineProtocol("done,instance=a,job=cron done_total=3 NOW\n");
   EXPECT_TRUE(ComparePoints(*want, *got, 0, absl::GetCurrentTimeNanos()).ok()) << contents;
+}
+
+// The default sink's file is kept to about twice --file_sink_max_bytes: points.lp and the
+// points.lp.1 it rotated into, every push in one or the other and none lost.
+TEST(PushToUploadTest, DefaultSinkRotatesAndLosesNothing) {
+  Pushgate pushgate(
+      PushgateOptions{"", {}, {"--file_sink_max_bytes=300", "--flush_interval=10ms"}});
+  const std::string path = pushgate.data_dir() + "/points.lp";
+  const auto read = [](const std::string& file) {
+    std::ifstream in(file);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    return buffer.str();
+  };
+  // One at a time, each delivered before the next: one batch each, about 50 bytes.
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_EQ(HttpRequestTo("PUT", pushgate.front_url() + "/metrics/job/rotate",
+                            absl::StrCat("rotated_total ", i, "\n"))
+                  .status,
+              200);
+    const std::string expected = absl::StrCat("rotated_total=", i, " ");
+    for (int tries = 0; tries < 200 && !absl::StrContains(read(path), expected); ++tries) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    ASSERT_THAT(read(path), HasSubstr(expected));
+  }
+  const std::string current = read(path), previous = read(path + ".1");
+  EXPECT_LE(current.size(), 300u);
+  EXPECT_LE(previous.size(), 300u);
+  EXPECT_FALSE(previous.empty());
+  // The newest pushes, in order, across the two files; the oldest were rotated out.
+  const std::string both = previous + current;
+  size_t at = 0;
+  int kept = 0;
+  for (int i = 0; i < 12; ++i) {
+    const size_t found = both.find(absl::StrCat("rotated_total=", i, " "));
+    if (found == std::string::npos) {
+      EXPECT_EQ(kept, 0) << "push " << i << " is missing between others:\n" << both;
+      continue;
+    }
+    EXPECT_GE(found, at) << both;
+    at = found;
+    ++kept;
+  }
+  EXPECT_GE(kept, 6) << both;  // 600 bytes of about 50-byte lines
 }
 
 TEST(PushToUploadTest, RoutePrefixPrefixesEveryRoute) {

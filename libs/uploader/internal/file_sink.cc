@@ -47,6 +47,7 @@ class FileSink : public Sink {
     if (options_.rotate_bytes != 0) RotateIfFull(body.size());
     struct stat st;
     if (fstat(fd_, &st) != 0) return Failure("stat");
+    if (st.st_nlink == 0) return Deleted();
     const char* p = body.data();
     size_t left = body.size();
     while (left > 0) {
@@ -60,6 +61,9 @@ class FileSink : public Sink {
     }
     // "Delivered" must mean durable: a write-ahead log may discard its copy next.
     if (fdatasync(fd_) != 0) return RollBack("fdatasync", st.st_size);
+    // Deleted while it was written: the batch is in no file anyone can read.
+    if (fstat(fd_, &st) != 0) return Failure("stat");
+    if (st.st_nlink == 0) return Deleted();
     return absl::OkStatus();
   }
 
@@ -67,24 +71,26 @@ class FileSink : public Sink {
 
  private:
   // Batches go to the file at the path: when it was moved away or deleted (logrotate's usual
-  // way: rename, then the writer opens the path again), a new one is made there. If that
-  // fails, batches go on into the file already open, and the next one tries again.
-  void FollowPath() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // way: rename, then the writer opens the path again), a new one is made there. Returns
+  // false if that fails; batches then go on into the file already open, if it still has a
+  // name (a deleted one makes Send fail, so that the batch stays in the spool), and the next
+  // batch tries again.
+  bool FollowPath() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     struct stat at_path, open_file;
     if (stat(path_.c_str(), &at_path) == 0 && fstat(fd_, &open_file) == 0 &&
         at_path.st_ino == open_file.st_ino && at_path.st_dev == open_file.st_dev) {
-      return;
+      return true;
     }
     const int fd = OpenForAppending(path_);
     if (fd < 0) {
       LOG_EVERY_T(WARNING, 60) << "file sink: " << path_ << " was moved or deleted, and "
-                               << "cannot be made again (" << std::strerror(errno)
-                               << "): writing on into the file it was";
-      return;
+                               << "cannot be made again: " << std::strerror(errno);
+      return false;
     }
     SyncDirectoryOf(path_);
     close(fd_);
     fd_ = fd;
+    return true;
   }
 
   // Before a batch that would take the file past options_.rotate_bytes: the file becomes
@@ -103,7 +109,12 @@ class FileSink : public Sink {
                                << options_.rotate_bytes << " bytes";
       return;
     }
-    FollowPath();  // the path is free: a new file
+    if (FollowPath()) return;  // the path was free: a new file
+    // Batches would go on into `<path>.1`, which the next rotation deletes: put it back.
+    if (rename(previous.c_str(), path_.c_str()) != 0) {
+      LOG_EVERY_T(WARNING, 60) << "file sink: cannot rename " << previous << " back to " << path_
+                               << ": " << std::strerror(errno);
+    }
   }
 
   // Cuts off a partly written batch so the retry does not leave a torn line behind.
@@ -114,6 +125,11 @@ class FileSink : public Sink {
     }
     errno = err;
     return Failure(op);
+  }
+
+  absl::Status Deleted() const {
+    return absl::UnavailableError(absl::StrCat(
+        Describe(), " was deleted and cannot be made again: the batch waits to be retried"));
   }
 
   absl::Status Failure(const char* op) const {
