@@ -329,7 +329,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
         [self = shared_from_this()](beast::error_code ec, std::size_t n) {
           self->buffer_.commit(n);
           // End of stream, a reset, or the sweeper closing an idle connection: no request.
-          if (ec) return self->Close();
+          // (A read that had already completed when the connection was closed for room
+          // arrives without an error: its request is dropped, as its client saw the close.)
+          if (ec || !self->socket_.is_open()) return self->Close();
           self->ReadWholeHeader();
         });
   }
@@ -499,6 +501,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void OnBody(beast::error_code ec, std::size_t) {
     reclaimable_at_.store(kNever, std::memory_order_relaxed);
+    // Closed for room after the read had completed: its client saw the close, so the request
+    // must not be handled (it would be stored, and the client would send it again).
+    if (!ec && !socket_.is_open()) ec = asio::error::operation_aborted;
     if (ec) return OnReadError(ec);
     http::request<CountedBody> msg = parser_->release();
     HttpRequest request;

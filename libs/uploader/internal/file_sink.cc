@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <stdio.h>  // renameat2
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -110,11 +111,15 @@ class FileSink : public Sink {
       return;
     }
     if (FollowPath()) return;  // the path was free: a new file
-    // Batches would go on into `<path>.1`, which the next rotation deletes: put it back.
-    if (rename(previous.c_str(), path_.c_str()) != 0) {
-      LOG_EVERY_T(WARNING, 60) << "file sink: cannot rename " << previous << " back to " << path_
-                               << ": " << std::strerror(errno);
+    // Batches would go on into `<path>.1`, which the next rotation deletes: put it back,
+    // unless another program has made a file at the path meanwhile (then batches go there).
+    if (renameat2(AT_FDCWD, previous.c_str(), AT_FDCWD, path_.c_str(), RENAME_NOREPLACE) == 0 ||
+        (errno == EEXIST && FollowPath())) {
+      return;
     }
+    LOG_EVERY_T(WARNING, 60) << "file sink: cannot rename " << previous << " back to " << path_
+                             << " (" << std::strerror(errno) << "): batches go into " << previous
+                             << " until " << path_ << " can be made";
   }
 
   // Cuts off a partly written batch so the retry does not leave a torn line behind.
