@@ -260,6 +260,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (reclaimable_at_.load(std::memory_order_relaxed) > now.time_since_epoch().count()) {
       return false;
     }
+    // Bytes that arrived but are not read yet (the thread was busy): the client is sending,
+    // its request or body is on its way rather than stalled.
+    beast::error_code ec;
+    if (socket_.available(ec) > 0 && !ec) return false;
     reclaimable_at_.store(kNever, std::memory_order_relaxed);
     closed_for_room_ = true;
     Close();
