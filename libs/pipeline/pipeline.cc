@@ -445,6 +445,27 @@ void PushPipeline::RegisterMetrics(MetricsRegistry* registry) {
         return oldest == absl::InfiniteFuture() ? 0.0 : absl::ToDoubleSeconds(absl::Now() - oldest);
       });
 
+  registry->CallbackFamily(
+      "pushgate_aggregator_upload_oldest_unsent_age_seconds",
+      "Per backend: age of the oldest push it has not yet taken; 0 when none. With several "
+      "backends, says which one holds the spool back.",
+      "gauge", {"backend"}, [this] {
+        std::vector<uint64_t> delivered;
+        {
+          absl::MutexLock lock(&release_mu_);
+          for (const auto& b : backends_) delivered.push_back(b->delivered);
+        }
+        const absl::Time now = absl::Now();
+        MetricsRegistry::SeriesList series;
+        for (size_t i = 0; i < backends_.size(); ++i) {
+          const absl::Time oldest = spool_->OldestAppendedAfter(delivered[i]);
+          series.push_back(
+              {{backends_[i]->name},
+               oldest == absl::InfiniteFuture() ? 0.0 : absl::ToDoubleSeconds(now - oldest)});
+        }
+        return series;
+      });
+
   auto backend_family = [this, registry](const char* name, const char* help, const char* type,
                                          auto read) {
     registry->CallbackFamily(name, help, type, {"backend"}, [this, read] {

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
@@ -195,6 +196,49 @@ TEST_F(PipelineTest, PushesAcknowledgedWhileABackendIsDownAreReplayedAfterAResta
   for (int i = 0; i < 5; ++i) {
     EXPECT_THAT(back->All(), HasSubstr(absl::StrCat("jobs_done=", i, " "))) << i;
   }
+}
+
+// With several backends, the one holding the spool back is named: its oldest missing push
+// ages, while the backend that has everything shows 0.
+TEST_F(PipelineTest, EachBackendsOldestUnsentAgeSaysWhichOneIsBehind) {
+  auto up = std::make_shared<Received>();
+  auto down = std::make_shared<Received>();
+  {
+    absl::MutexLock lock(&down->mu);
+    down->down = true;
+  }
+  auto spool = OpenSpool();
+  std::vector<BackendSpec> backends;
+  backends.push_back(Backend(UploadFormat::kLineProtocol, up));
+  backends.push_back(Backend(UploadFormat::kLineProtocol, down));
+  PushPipeline pipeline(QuickStop(), spool.get(), std::move(backends), &registry_);
+  EXPECT_EQ(ProcessAndWait(pipeline, Push(1)).code(), PushAck::OK);
+  ASSERT_TRUE(WaitFor([&] { return absl::StrContains(up->All(), "jobs_done=1 "); }));
+  const auto age = [&](absl::string_view backend) {
+    const std::string prefix = absl::StrCat(
+        "pushgate_aggregator_upload_oldest_unsent_age_seconds{backend=\"", backend, "\"} ");
+    const std::string metrics = registry_.Render();
+    const size_t at = metrics.find(prefix);
+    double value = -1;
+    if (at != std::string::npos) {
+      const size_t start = at + prefix.size();
+      EXPECT_TRUE(
+          absl::SimpleAtod(metrics.substr(start, metrics.find('\n', start) - start), &value));
+    }
+    return value;
+  };
+  // The delivery is counted a moment after the body arrives.
+  EXPECT_TRUE(WaitFor([&] { return age("memory") == 0; })) << registry_.Render();
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_GE(age("memory #2"), 0.2);
+  EXPECT_LT(age("memory #2"), 60);
+  EXPECT_EQ(age("memory"), 0);
+
+  {
+    absl::MutexLock lock(&down->mu);
+    down->down = false;
+  }
+  EXPECT_TRUE(WaitFor([&] { return age("memory #2") == 0; })) << registry_.Render();
 }
 
 // Every backend gets the drain timeout at the same time: four that are down must not take four

@@ -222,6 +222,7 @@ class Spool::Impl {
   }
   void Release(uint64_t position);
   Stats stats() const;
+  absl::Time OldestAppendedAfter(uint64_t position) const;
   absl::Status health() const {
     std::lock_guard<std::mutex> lock(mu_);
     return failed_;
@@ -1219,6 +1220,20 @@ Spool::Stats Spool::Impl::stats() const {
   return stats;
 }
 
+absl::Time Spool::Impl::OldestAppendedAfter(uint64_t position) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (committed_end_ <= std::max(position, FirstUnreleasedLocked()) || age_marks_.empty()) {
+    return absl::InfiniteFuture();
+  }
+  // The last mark at or before `position` covers the first record after it; marks before the
+  // release position are gone, and the first one left covers it.
+  auto after = std::upper_bound(
+      age_marks_.begin(), age_marks_.end(), position,
+      [](uint64_t p, const std::pair<uint64_t, absl::Time>& mark) { return p < mark.first; });
+  if (after != age_marks_.begin()) --after;
+  return after->second;
+}
+
 void Spool::Impl::Close() {
   std::lock_guard<std::mutex> close_lock(close_mu_);
   {
@@ -1275,6 +1290,9 @@ uint64_t Spool::first_unreleased() const { return impl_->first_unreleased(); }
 uint64_t Spool::committed_end() const { return impl_->committed_end(); }
 void Spool::Release(uint64_t position) { impl_->Release(position); }
 Spool::Stats Spool::stats() const { return impl_->stats(); }
+absl::Time Spool::OldestAppendedAfter(uint64_t position) const {
+  return impl_->OldestAppendedAfter(position);
+}
 absl::Status Spool::health() const { return impl_->health(); }
 void Spool::Close() { impl_->Close(); }
 

@@ -194,6 +194,11 @@ class Spool {
 
   Stats stats() const;
 
+  // For a consumer that has every record with position <= `position`: when the oldest record
+  // it does not have was appended, to the granularity of Stats::oldest_unreleased (which is
+  // this for the release position); InfiniteFuture when it has every durable record.
+  absl::Time OldestAppendedAfter(uint64_t position) const;
+
   // OK, or why the spool refuses every append until the process restarts: a failed sync (the
   // kernel may have dropped what it had not written) or a failed cut-back after a failed
   // write. A supervisor should restart the process then (the aggregator's /-/healthy fails).

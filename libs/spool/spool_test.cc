@@ -512,6 +512,34 @@ TEST(SpoolTest, ReopenReplaysUnreleasedRecords) {
   EXPECT_THAT(DataOf(ReadAll(*spool, positions.back())), ElementsAreArray(Payloads(30, 3)));
 }
 
+// Each consumer's lag, from what it has: a consumer behind by the pushes of a second ago reads
+// their age, one that has everything reads none, and the release position's answer is
+// Stats::oldest_unreleased.
+TEST(SpoolTest, OldestAppendedAfterIsEachConsumersOldestMissingRecord) {
+  const std::string dir = TestDir();
+  auto spool = MustOpen(Options(dir, 1 << 20));
+  ASSERT_NE(spool, nullptr);
+  const absl::Time before_first = absl::Now();
+  const std::vector<uint64_t> first = AppendPayloads(*spool, 0, 5);
+  absl::SleepFor(absl::Milliseconds(1100));  // past the marks' one-second granularity
+  const absl::Time before_second = absl::Now();
+  const std::vector<uint64_t> second = AppendPayloads(*spool, 5, 5);
+
+  const absl::Time behind_all = spool->OldestAppendedAfter(spool->first_unreleased());
+  EXPECT_GE(behind_all, before_first);
+  EXPECT_LT(behind_all, before_second);
+  EXPECT_EQ(behind_all, spool->stats().oldest_unreleased);
+  const absl::Time behind_second = spool->OldestAppendedAfter(first.back());
+  EXPECT_GE(behind_second, before_second);
+  EXPECT_LE(behind_second, absl::Now());
+  EXPECT_EQ(spool->OldestAppendedAfter(second.back()), absl::InfiniteFuture());
+
+  // Released records are gone for every consumer.
+  spool->Release(first.back());
+  EXPECT_EQ(spool->OldestAppendedAfter(first[2]), behind_second);
+  EXPECT_EQ(spool->stats().oldest_unreleased, behind_second);
+}
+
 TEST(SpoolTest, ReleaseDeletesWholeSegmentsAndReopenDoesNotReplayThem) {
   const std::string dir = TestDir();
   std::vector<uint64_t> positions;
