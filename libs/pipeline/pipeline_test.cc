@@ -39,6 +39,11 @@ struct Received {
   // Bodies accepted before the backend goes down (-1: no end).
   int accept_budget ABSL_GUARDED_BY(mu) = -1;
 
+  void SetDown(bool value) {
+    absl::MutexLock lock(&mu);
+    down = value;
+  }
+
   std::string All() {
     absl::MutexLock lock(&mu);
     std::string all;
@@ -171,10 +176,7 @@ TEST_F(PipelineTest, AcknowledgedPushesReachEveryBackendInItsFormat) {
 TEST_F(PipelineTest, PushesAcknowledgedWhileABackendIsDownAreReplayedAfterARestart) {
   auto up = std::make_shared<Received>();
   auto down = std::make_shared<Received>();
-  {
-    absl::MutexLock lock(&down->mu);
-    down->down = true;
-  }
+  down->SetDown(true);
   {
     auto spool = OpenSpool();
     std::vector<BackendSpec> backends;
@@ -203,10 +205,7 @@ TEST_F(PipelineTest, PushesAcknowledgedWhileABackendIsDownAreReplayedAfterAResta
 TEST_F(PipelineTest, EachBackendsOldestUnsentAgeSaysWhichOneIsBehind) {
   auto up = std::make_shared<Received>();
   auto down = std::make_shared<Received>();
-  {
-    absl::MutexLock lock(&down->mu);
-    down->down = true;
-  }
+  down->SetDown(true);
   auto spool = OpenSpool();
   std::vector<BackendSpec> backends;
   backends.push_back(Backend(UploadFormat::kLineProtocol, up));
@@ -234,10 +233,7 @@ TEST_F(PipelineTest, EachBackendsOldestUnsentAgeSaysWhichOneIsBehind) {
   EXPECT_LT(age("memory #2"), 60);
   EXPECT_EQ(age("memory"), 0);
 
-  {
-    absl::MutexLock lock(&down->mu);
-    down->down = false;
-  }
+  down->SetDown(false);
   EXPECT_TRUE(WaitFor([&] { return age("memory #2") == 0; })) << registry_.Render();
 }
 
@@ -249,8 +245,7 @@ TEST_F(PipelineTest, StopDrainsAllBackendsAtOnce) {
   std::vector<BackendSpec> backends;
   for (int i = 0; i < 4; ++i) {
     auto down = std::make_shared<Received>();
-    absl::MutexLock lock(&down->mu);
-    down->down = true;
+    down->SetDown(true);
     backends.push_back(Backend(UploadFormat::kLineProtocol, down));
   }
   PipelineOptions options;
@@ -294,10 +289,7 @@ TEST_F(PipelineTest, ASpoolRecordThatIsNotAPushIsSkippedAndReleased) {
 
 TEST_F(PipelineTest, FullSpoolRefusesAsUnavailableAndTooLargeAsInvalid) {
   auto down = std::make_shared<Received>();
-  {
-    absl::MutexLock lock(&down->mu);
-    down->down = true;
-  }
+  down->SetDown(true);
   auto spool = OpenSpool(/*max_bytes=*/2000);
   std::vector<BackendSpec> backends;
   backends.push_back(Backend(UploadFormat::kLineProtocol, down));
@@ -446,10 +438,7 @@ TEST_F(PipelineTest, PushesThatBreakTheContractAreRefusedBeforeTheyAreStored) {
 TEST_F(PipelineTest, SpooledPushOverALoweredLimitIsSkippedAndReleased) {
   dir_ += "_lowered";
   auto down = std::make_shared<Received>();
-  {
-    absl::MutexLock lock(&down->mu);
-    down->down = true;
-  }
+  down->SetDown(true);
   PushRequest large = Push(2);
   auto* label = large.mutable_families(0)->mutable_series(0)->add_labels();
   label->set_name("long");
@@ -563,10 +552,7 @@ TEST_F(PipelineTest, APushDeliveredInPartIsKeptForReplay) {
 TEST_F(PipelineTest, ABackendsQueueStopsGrowingAtItsLimitWithinOneRead) {
   dir_ += "_queue";
   auto down = std::make_shared<Received>();
-  {
-    absl::MutexLock lock(&down->mu);
-    down->down = true;
-  }
+  down->SetDown(true);
   auto spool = OpenSpool();
   std::vector<BackendSpec> backends;
   backends.push_back(Backend(UploadFormat::kLineProtocol, down));
