@@ -39,6 +39,10 @@ ABSL_FLAG(int64_t, max_connections, 2048,
           "body has received nothing for 5 s, the oldest first. Bounds the memory and file "
           "descriptors connections take (a partly sent header holds up to 64 KiB); lowered to "
           "fit the open-file limit; 0 = no limit.");
+ABSL_FLAG(absl::Duration, idle_timeout, absl::Seconds(120),
+          "A connection with no whole request for this long is closed: keep-alive connections "
+          "idle between requests, and clients that take longer to send a request (header and "
+          "body) than this, however slowly they trickle it.");
 ABSL_FLAG(int64_t, max_decompressed_bytes, 64 << 20,
           "Largest push body accepted after decompression, or as sent when not compressed "
           "(413).");
@@ -108,6 +112,7 @@ absl::Status CheckNumericFlags() {
       CheckDurationFlag("ack_timeout", absl::GetFlag(FLAGS_ack_timeout), false, absl::Hours(1)),
       CheckDurationFlag("batch_linger", absl::GetFlag(FLAGS_batch_linger), true),
       CheckDurationFlag("drain_timeout", absl::GetFlag(FLAGS_drain_timeout), true),
+      CheckDurationFlag("idle_timeout", absl::GetFlag(FLAGS_idle_timeout), false, absl::Hours(24)),
   });
 }
 
@@ -214,6 +219,7 @@ int main(int argc, char** argv) {
   server_options.max_receiving_bytes =
       static_cast<size_t>(absl::GetFlag(FLAGS_max_receiving_bytes));
   server_options.max_connections = EffectiveMaxConnections(absl::GetFlag(FLAGS_max_connections));
+  server_options.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
   server_options.on_refused = [&handler](int status) { handler.CountRefusedByServer(status); };
   server_options.answer_before_body = [&handler](absl::string_view method,
                                                  absl::string_view target) {

@@ -81,6 +81,7 @@ TEST(BadFlagsTest, TheServicesExitWithStatus2AndSayWhich) {
       {kAggregator, {"--upload_backoff_max=0s"}, "--upload_backoff_max must be more than 0"},
       {kFront, {"--max_receiving_bytes=-1"}, "--max_receiving_bytes must be at least 0, not -1"},
       {kFront, {"--max_connections=-1"}, "--max_connections must be at least 0, not -1"},
+      {kFront, {"--idle_timeout=0s"}, "--idle_timeout must be more than 0"},
       {kAggregator,
        {"--file_sink_max_bytes=-1"},
        "--file_sink_max_bytes must be at least 0, not -1"},

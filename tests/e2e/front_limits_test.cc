@@ -4,6 +4,7 @@
 // converts to among them), many large uploads at once and a stalled aggregator 503 with
 // Retry-After instead of an unbounded queue.
 #include <signal.h>
+#include <sys/socket.h>
 #include <zlib.h>
 
 #include <fstream>
@@ -286,6 +287,25 @@ TEST_F(FrontLimitsTest, StalledHeadersBeyondMaxConnectionsWaitAndTheFrontStaysSm
   EXPECT_EQ(FrontMetric("pushgate_front_max_connections"), 64);
   EXPECT_GE(FrontMetric("pushgate_front_connection_limit_reached_total"), 1);
   EXPECT_GE(FrontMetric("pushgate_front_connections_closed_for_room_total"), 64);
+}
+
+// --idle_timeout bounds how long a client may take over a request, however steadily it
+// trickles the bytes (the connection limit only closes stalled ones for room).
+TEST_F(FrontLimitsTest, IdleTimeoutClosesATricklingClient) {
+  Start({"--idle_timeout=1s"});
+  const int port = std::stoi(pushgate_->front_url().substr(pushgate_->front_url().rfind(':') + 1));
+  RawClient trickling(port);
+  const absl::Time start = absl::Now();
+  trickling.Send("PUT /metrics/job/limits HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n");
+  bool open = true;
+  for (int i = 0; i < 100 && open; ++i) {  // a byte every 100 ms: 10 s for the body
+    absl::SleepFor(absl::Milliseconds(100));
+    open = send(trickling.fd(), "x", 1, MSG_NOSIGNAL) == 1;
+  }
+  EXPECT_EQ(trickling.ReadUntilClosed(), "");
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_GE(took, absl::Seconds(1));
+  EXPECT_LT(took, absl::Seconds(5)) << "the default would have been 120 s";
 }
 
 TEST_F(FrontLimitsTest, StalledAggregatorGets503WithRetryAfterNotAQueue) {
