@@ -151,6 +151,13 @@ class BodyRoom {
   size_t counted_ = 0;
 };
 
+// Sets a connection's mark of when it may be closed for room (Connection::reclaimable_at_)
+// to `age` from now.
+void MarkReclaimableAfter(absl::Duration age, std::atomic<std::chrono::steady_clock::rep>* mark) {
+  mark->store((std::chrono::steady_clock::now() + ToChrono(age)).time_since_epoch().count(),
+              std::memory_order_relaxed);
+}
+
 // A request body read into a string, each part counted in the body's BodyRoom before it is
 // taken: the read stops with asio::error::no_buffer_space at the first part that does not fit.
 // (Counting in the body, not around the reads, leaves Beast's reads whole: one parse of all
@@ -160,8 +167,9 @@ struct CountedBody {
     std::string data;
     BodyRoom* room = nullptr;
     size_t refused_part = 0;  // the part that did not fit
-    // Called as body bytes arrive (see Connection::reclaimable_at_).
-    std::function<void()> on_progress;
+    // The connection's mark of when it may be closed for room, moved on as body bytes arrive
+    // (see Connection::reclaimable_at_).
+    std::atomic<std::chrono::steady_clock::rep>* reclaimable_at = nullptr;
   };
 
   class reader {
@@ -185,7 +193,9 @@ struct CountedBody {
         ec = asio::error::no_buffer_space;
         return 0;
       }
-      if (body_.on_progress) body_.on_progress();
+      if (body_.reclaimable_at != nullptr) {
+        MarkReclaimableAfter(HttpServer::kStalledBodyAge, body_.reclaimable_at);
+      }
       const size_t size = body_.data.size();
       body_.data.resize(size + extra);
       beast::net::buffer_copy(beast::net::buffer(&body_.data[size], extra), buffers);
@@ -284,7 +294,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     ReclaimableAfter(HttpServer::kIdleReclaimAge);
     parser_.emplace();
     parser_->get().body().room = &room_;
-    parser_->get().body().on_progress = [this] { ReclaimableAfter(HttpServer::kStalledBodyAge); };
+    parser_->get().body().reclaimable_at = &reclaimable_at_;
     parser_->body_limit(options_.max_body_bytes);
     parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
     WaitForClient();
@@ -601,11 +611,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // The connection may be closed for room from `age` on (see reclaimable_at_).
-  void ReclaimableAfter(absl::Duration age) {
-    reclaimable_at_.store(
-        (std::chrono::steady_clock::now() + ToChrono(age)).time_since_epoch().count(),
-        std::memory_order_relaxed);
-  }
+  void ReclaimableAfter(absl::Duration age) { MarkReclaimableAfter(age, &reclaimable_at_); }
 
   // The client has until idle_timeout from now to send a request or take a response.
   void WaitForClient() { CloseAfter(options_.idle_timeout); }

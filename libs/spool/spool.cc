@@ -237,6 +237,7 @@ class Spool::Impl {
 
   std::string PathOf(absl::string_view name) const { return absl::StrCat(options_.dir, "/", name); }
   uint64_t FirstUnreleasedLocked() const { return std::max(released_, segments_.front()->base); }
+  absl::Time OldestAppendedAfterLocked(uint64_t position) const;
   absl::Status SyncDir();
   // Deletes a released segment file. If nobody reads it any more (`unread`), its blocks are
   // freed in delete_step_bytes steps first (see SpoolOptions); a reader still holding it reads
@@ -1214,14 +1215,16 @@ Spool::Stats Spool::Impl::stats() const {
   stats.unreleased_bytes = committed_end_ + queued_bytes_ - stats.first_unreleased;
   stats.max_bytes = options_.max_bytes;
   stats.disk_free_bytes = disk_free;
-  stats.oldest_unreleased = committed_end_ > stats.first_unreleased && !age_marks_.empty()
-                                ? age_marks_.front().second
-                                : absl::InfiniteFuture();
+  stats.oldest_unreleased = OldestAppendedAfterLocked(stats.first_unreleased);
   return stats;
 }
 
 absl::Time Spool::Impl::OldestAppendedAfter(uint64_t position) const {
   std::lock_guard<std::mutex> lock(mu_);
+  return OldestAppendedAfterLocked(position);
+}
+
+absl::Time Spool::Impl::OldestAppendedAfterLocked(uint64_t position) const {
   if (committed_end_ <= std::max(position, FirstUnreleasedLocked()) || age_marks_.empty()) {
     return absl::InfiniteFuture();
   }
