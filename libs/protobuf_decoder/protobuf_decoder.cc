@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,6 +33,7 @@ namespace v1 = ::pushgate::v1;
 using ::pushgate::protobuf_decoder_internal::IsValidLabelName;
 using ::pushgate::protobuf_decoder_internal::IsValidMetricName;
 using ::pushgate::protobuf_decoder_internal::MapType;
+using ::pushgate::protobuf_decoder_internal::NeedsInfBucket;
 
 // ---------------------------------------------------------------------------------------------
 // Content-Type
@@ -202,7 +204,14 @@ void ConvertHistogram(const client::Histogram& in, v1::Histogram* out) {
   if (!std::is_sorted(buckets->pointer_begin(), buckets->pointer_end(), by_bound)) {
     std::stable_sort(buckets->pointer_begin(), buckets->pointer_end(), by_bound);
   }
-  if (!HasNativeFields(in)) return;
+  const bool native = HasNativeFields(in);
+  if (NeedsInfBucket(buckets->size(), native,
+                     buckets->empty() ? 0.0 : buckets->rbegin()->upper_bound())) {
+    v1::Bucket* inf = buckets->Add();
+    inf->set_upper_bound(std::numeric_limits<double>::infinity());
+    inf->set_cumulative_count(out->count());
+  }
+  if (!native) return;
   v1::NativeHistogram* n = out->mutable_native();
   n->set_schema(in.schema());
   n->set_zero_threshold(in.zero_threshold());

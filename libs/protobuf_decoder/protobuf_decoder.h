@@ -22,9 +22,11 @@
 //   - histogram and gauge histogram: Histogram{count = sample_count_float when present, else
 //     sample_count; sum; buckets}. Each classic bucket takes cumulative_count_float when
 //     present, else cumulative_count. Buckets are sorted by upper bound (equal bounds keep
-//     their pushed order); a NaN bound is an error. No `+Inf` bucket is added when the push
-//     has none: DataKit's conversion writes exactly the pushed buckets (only the Pushgateway's
-//     text exposition invents one).
+//     their pushed order); a bucket with a NaN bound is dropped. Protobuf leaves the `+Inf`
+//     bucket implicit (the Go client never writes it) where the text format always carries
+//     it, so a classic histogram without one gets a `+Inf` bucket holding its count, as
+//     Prometheus' protobuf scrape and the Pushgateway's exposition show it; a native-only
+//     histogram (native fields, no classic bucket) gets none.
 //   - Histogram.native is set when the metric carries any native-histogram field (schema,
 //     zero threshold, zero count, spans, deltas or counts), copied as pushed; zero_count is
 //     zero_count_float when present, else zero_count.

@@ -306,7 +306,7 @@ TEST(DecodeProtobufPushTest, Summary) {
   EXPECT_THAT(out[0].series(1).summary().quantiles(), IsEmpty());
 }
 
-TEST(DecodeProtobufPushTest, ClassicHistogramBucketsAreSortedAndNoInfIsAdded) {
+TEST(DecodeProtobufPushTest, ClassicHistogramBucketsAreSortedAndEndWithInf) {
   client::MetricFamily family = Family("latency", client::HISTOGRAM);
   client::Metric* metric = AddMetric(&family, {{"path", "/"}});
   client::Histogram* h = metric->mutable_histogram();
@@ -319,15 +319,25 @@ TEST(DecodeProtobufPushTest, ClassicHistogramBucketsAreSortedAndNoInfIsAdded) {
     b->set_cumulative_count(count);
   }
   metric->set_timestamp_ms(1234);
-  // A histogram whose buckets stop short of +Inf gets none added.
+  // The Go client never writes the +Inf bucket: it is the histogram's count, as the text
+  // format, Prometheus' protobuf scrape and the Pushgateway's exposition show it.
   client::Histogram* partial = AddMetric(&family, {{"path", "/x"}})->mutable_histogram();
   partial->set_sample_count(9);
   partial->add_bucket()->set_upper_bound(0.1);
+  partial->add_bucket()->set_upper_bound(-kInf);  // a bound, but not the one that ends them
+  // Without a bucket or native field it is a classic histogram of one bucket, +Inf.
+  AddMetric(&family, {{"path", "/y"}})->mutable_histogram()->set_sample_count(4);
+  // Classic buckets beside native fields end with +Inf too; native fields alone get none
+  // (NativeHistogramFieldsAreCarried).
+  client::Histogram* mixed = AddMetric(&family, {{"path", "/z"}})->mutable_histogram();
+  mixed->set_sample_count_float(2.5);
+  mixed->set_schema(3);
+  mixed->add_bucket()->set_upper_bound(1);
 
   Families out = MustDecode(Delimited({family}));
   ASSERT_EQ(out.size(), 1);
   EXPECT_EQ(out[0].type(), v1::HISTOGRAM);
-  ASSERT_EQ(out[0].series_size(), 2);
+  ASSERT_EQ(out[0].series_size(), 4);
   const v1::Series& series = out[0].series(0);
   ASSERT_EQ(series.data_case(), v1::Series::kHistogram);
   EXPECT_EQ(series.histogram().count(), 3);
@@ -339,7 +349,11 @@ TEST(DecodeProtobufPushTest, ClassicHistogramBucketsAreSortedAndNoInfIsAdded) {
   EXPECT_EQ(series.timestamp_ms(), 1234);
 
   EXPECT_EQ(out[0].series(1).histogram().count(), 9);
-  EXPECT_THAT(Buckets(out[0].series(1).histogram()), ElementsAre(Pair(0.1, 0)));
+  EXPECT_THAT(Buckets(out[0].series(1).histogram()),
+              ElementsAre(Pair(-kInf, 0), Pair(0.1, 0), Pair(kInf, 9)));
+  EXPECT_THAT(Buckets(out[0].series(2).histogram()), ElementsAre(Pair(kInf, 4)));
+  EXPECT_THAT(Buckets(out[0].series(3).histogram()), ElementsAre(Pair(1, 0), Pair(kInf, 2.5)));
+  EXPECT_TRUE(out[0].series(3).histogram().has_native());
 }
 
 TEST(DecodeProtobufPushTest, FloatCountsWinWhenPresent) {
@@ -785,7 +799,7 @@ TEST(DecodeProtobufPushTest, ABucketWithANaNBoundIsDropped) {
   ASSERT_EQ(families.size(), 1);
   ASSERT_EQ(families[0].series_size(), 1);
   const v1::Histogram& out = families[0].series(0).histogram();
-  EXPECT_THAT(Buckets(out), ElementsAre(Pair(0.5, 2), Pair(1.0, 3)));
+  EXPECT_THAT(Buckets(out), ElementsAre(Pair(0.5, 2), Pair(1.0, 3), Pair(kInf, 3)));
   EXPECT_EQ(out.count(), 3);
   EXPECT_EQ(out.sum(), 1.5);
 }

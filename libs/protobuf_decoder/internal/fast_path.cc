@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -227,7 +228,15 @@ class Transcoder {
     s.num_labels = static_cast<uint32_t>(labels_.size()) - s.first_label;
     s.num_pairs = static_cast<uint32_t>(pairs_.size()) - s.first_pair;
     if (!CheckLabels(s)) return false;
-    return (type != client::HISTOGRAM && type != client::GAUGE_HISTOGRAM) || BucketsInOrder(s);
+    if (type != client::HISTOGRAM && type != client::GAUGE_HISTOGRAM) return true;
+    if (!BucketsInOrder(s)) return false;
+    // The fast path declines native histograms, so this one is classic.
+    if (NeedsInfBucket(s.num_pairs, /*native=*/false,
+                       s.num_pairs == 0 ? 0.0 : pairs_[s.first_pair + s.num_pairs - 1].first)) {
+      pairs_.emplace_back(std::numeric_limits<double>::infinity(), s.value);
+      ++s.num_pairs;
+    }
+    return true;
   }
 
   bool LabelPair(WireReader message) {

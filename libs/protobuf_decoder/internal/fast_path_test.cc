@@ -162,13 +162,16 @@ TEST(TranscodeCommonPushTest, TakesWhatClientsSend) {
   client::MetricFamily gauge_histogram = Histogram("queue_size");
   gauge_histogram.set_type(client::GAUGE_HISTOGRAM);
   gauge_histogram.add_metric()->mutable_histogram();  // no buckets at all
+  // As the Go client writes it: without the +Inf bucket, which both paths add.
+  client::MetricFamily implicit_inf = Histogram("response_bytes");
+  implicit_inf.mutable_metric(0)->mutable_histogram()->mutable_bucket()->RemoveLast();
 
   client::MetricFamily empty;  // a family without metrics is kept
   empty.set_name("empty");
   empty.set_type(client::GAUGE);
 
-  ExpectTaken(Delimited(
-      {counter, gauge, untyped, absent_type, summary, histogram, gauge_histogram, empty}));
+  ExpectTaken(Delimited({counter, gauge, untyped, absent_type, summary, histogram, gauge_histogram,
+                         implicit_inf, empty}));
   ExpectTaken("");
   TextParserLimits limits;
   limits.max_series = 2;

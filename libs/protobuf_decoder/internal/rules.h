@@ -4,6 +4,9 @@
 #ifndef PUSHGATE_LIBS_PROTOBUF_DECODER_INTERNAL_RULES_H_
 #define PUSHGATE_LIBS_PROTOBUF_DECODER_INTERNAL_RULES_H_
 
+#include <cmath>
+#include <cstddef>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/string_view.h"
 #include "proto/ingest.pb.h"
@@ -55,6 +58,18 @@ inline bool MapType(io::prometheus::client::MetricType type, pushgate::v1::Metri
       return true;
   }
   return false;
+}
+
+// Whether a histogram whose sorted classic buckets number `count`, the last bounded by `last`,
+// gets a `+Inf` bucket holding its count. Protobuf leaves that bucket implicit (the Go client
+// never writes it), while the text format always carries it, and both Prometheus' protobuf
+// scrape and the Pushgateway's exposition put it back; so that a histogram means the same
+// whichever format pushed it (and `histogram_quantile` finds its `+Inf` in remote write), it
+// is added to every classic histogram that lacks it. A native-only histogram (native fields,
+// no classic bucket) gets none, as in Prometheus.
+inline bool NeedsInfBucket(size_t count, bool native, double last) {
+  if (count == 0) return !native;
+  return !(last > 0 && std::isinf(last));
 }
 
 }  // namespace protobuf_decoder_internal
