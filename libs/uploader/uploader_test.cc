@@ -53,6 +53,7 @@ class TestHttpServer {
     int status = 200;
     std::string body;
     std::string retry_after;  // Retry-After header value, if not empty
+    std::string raw_headers;  // more header lines, each ending in "\r\n", sent as they are
     absl::Duration delay = absl::ZeroDuration();
   };
 
@@ -190,7 +191,7 @@ class TestHttpServer {
       if (!reply.retry_after.empty()) {
         absl::StrAppend(&response, "Retry-After: ", reply.retry_after, "\r\n");
       }
-      absl::StrAppend(&response, "\r\n", reply.body);
+      absl::StrAppend(&response, reply.raw_headers, "\r\n", reply.body);
       if (send(fd, response.data(), response.size(), MSG_NOSIGNAL) !=
           static_cast<ssize_t>(response.size())) {
         return;
@@ -395,6 +396,72 @@ TEST(HttpSinkTest, NetworkErrorsAndTimeoutsAreRetryable) {
   const absl::Status timed_out = sink->Send("m v=1\n");
   EXPECT_EQ(timed_out.code(), absl::StatusCode::kUnavailable) << timed_out;
   EXPECT_LT(absl::Now() - start, absl::Milliseconds(550));
+}
+
+// InfluxDB repeats the line it refused in X-Influxdb-Error, so a label value holding a NUL
+// byte makes a header curl will not read. The status line came first: the refusal stands, and
+// the push is dropped rather than retried (and every later push held back) for good.
+TEST(HttpSinkTest, ARefusalWhoseHeadersCurlCannotReadIsStillARefusal) {
+  TestHttpServer server;
+  HttpSinkOptions options;
+  options.url = server.Url();
+  options.timeout = absl::Milliseconds(300);
+  auto sink = MakeHttpSink(options);
+  TestHttpServer::Reply refused;
+  refused.status = 400;
+  refused.raw_headers = std::string("X-Influxdb-Error: partial write: bad \0 line\r\n", 45);
+  refused.body = "{\"error\":\"partial write\"}";
+  server.Enqueue(refused);
+  const absl::Status s = sink->Send("m,a=\0 v=1\n");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("HTTP 400 from"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("(the rest of the answer: "));
+  EXPECT_NE(ClassifyUploadFailure(s), UploadFailure::kNetwork);
+
+  // A success whose answer breaks off says nothing sure about the data: retried.
+  TestHttpServer::Reply garbled = refused;
+  garbled.status = 204;
+  garbled.body.clear();
+  server.Enqueue(garbled);
+  EXPECT_EQ(sink->Send("m v=2\n").code(), absl::StatusCode::kUnavailable);
+  // Nor does the last status outlive its request: a timeout is a network error.
+  TestHttpServer::Reply slow;
+  slow.delay = absl::Milliseconds(600);
+  server.Enqueue(slow);
+  const absl::Status timed_out = sink->Send("m v=3\n");
+  EXPECT_EQ(timed_out.code(), absl::StatusCode::kUnavailable) << timed_out;
+  EXPECT_EQ(ClassifyUploadFailure(timed_out), UploadFailure::kNetwork);
+}
+
+// InfluxDB takes the empty upload that tells a refused upload from refused data, and then
+// refuses every remote-write request as unparseable: that is the configuration, so the data
+// stays in the spool instead of being dropped push by push.
+TEST(HttpSinkTest, RemoteWriteRefusedByInfluxDbIsAConfigurationError) {
+  TestHttpServer server;
+  HttpSinkOptions options;
+  options.url = server.Url();
+  options.snappy_block = true;
+  auto sink = MakeHttpSink(options);
+  TestHttpServer::Reply refused;
+  refused.status = 400;
+  refused.raw_headers = "X-Influxdb-Build: OSS\r\nX-Influxdb-Version: 1.6.7\r\n";
+  refused.body = "{\"error\":\"unable to parse\"}";
+  server.Enqueue(refused);
+  const absl::Status s = sink->Send("m v=1\n");
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("check --upload_format"));
+  EXPECT_EQ(ClassifyUploadFailure(s), UploadFailure::kRefused);
+
+  // Line protocol that InfluxDB refuses is about the data, as from any other backend.
+  options.snappy_block = false;
+  sink = MakeHttpSink(options);
+  server.Enqueue(refused);
+  EXPECT_EQ(sink->Send("m v=1\n").code(), absl::StatusCode::kInvalidArgument);
+  // And remote write refused by another backend is too.
+  options.snappy_block = true;
+  sink = MakeHttpSink(options);
+  server.Enqueue(400, "bad sample");
+  EXPECT_EQ(sink->Send("m v=1\n").code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(HttpSinkTest, DescribeAndErrorsNeverShowCredentials) {

@@ -332,6 +332,11 @@ void Pushgate::RestartAggregator() {
                          absl::Seconds(20)));
 }
 
+void Pushgate::RestartAggregator(std::vector<std::string> aggregator_flags) {
+  options_.aggregator_flags = std::move(aggregator_flags);
+  RestartAggregator();
+}
+
 std::string Pushgate::front_url() const { return absl::StrCat("http://127.0.0.1:", front_port_); }
 
 std::string Pushgate::aggregator_metrics_url() const {

@@ -106,6 +106,9 @@ class Pushgate {
   pid_t front_pid() const { return front_->pid(); }
   // Restarts the aggregator with the same flags and ports.
   void RestartAggregator();
+  // Restarts it with these flags instead of PushgateOptions::aggregator_flags (a
+  // configuration fixed), on the same ports and data.
+  void RestartAggregator(std::vector<std::string> aggregator_flags);
   const std::string& data_dir() const { return data_dir_; }
 
  private:

@@ -8,6 +8,7 @@
 #include "absl/base/call_once.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "libs/compression/compression.h"
@@ -34,6 +35,17 @@ size_t CaptureResponse(char* data, size_t size, size_t n, void* user) {
     response->append(data, std::min(bytes, kMaxResponseBytes - response->size()));
   }
   return bytes;  // keep reading (and discarding) so the connection stays reusable
+}
+
+// Notes whether an answer comes from InfluxDB (1.x and 2.x name themselves in X-Influxdb-*
+// headers), whose write endpoints take line protocol only.
+size_t NoteInfluxDbHeader(char* data, size_t size, size_t n, void* user) {
+  const size_t bytes = size * n;
+  constexpr absl::string_view kPrefix = "x-influxdb-";
+  if (absl::StartsWithIgnoreCase(absl::string_view(data, bytes), kPrefix)) {
+    *static_cast<bool*>(user) = true;
+  }
+  return bytes;
 }
 
 absl::StatusCode PermanentCode(long http_status) {
@@ -95,6 +107,8 @@ class CurlSink : public Sink {
     curl_easy_setopt(curl_, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, &CaptureResponse);
     curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &response_);
+    curl_easy_setopt(curl_, CURLOPT_HEADERFUNCTION, &NoteInfluxDbHeader);
+    curl_easy_setopt(curl_, CURLOPT_HEADERDATA, &from_influxdb_);
     curl_easy_setopt(curl_, CURLOPT_ERRORBUFFER, error_);
   }
 
@@ -125,19 +139,28 @@ class CurlSink : public Sink {
     curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, payload.data());
     curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(payload.size()));
     response_.clear();
+    from_influxdb_ = false;
     error_[0] = '\0';
     const CURLcode rc = curl_easy_perform(curl_);
-    if (rc != CURLE_OK) {
-      return absl::UnavailableError(absl::StrCat(
-          "POST ", described_, ": ", error_[0] != '\0' ? error_ : curl_easy_strerror(rc)));
-    }
     long status = 0;
     curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status);
+    const std::string curl_error = rc == CURLE_OK      ? std::string()
+                                   : error_[0] != '\0' ? std::string(error_)
+                                                       : curl_easy_strerror(rc);
+    // Without a status line, or with a success whose reply broke off, nothing says the data was
+    // taken: retried. A refusal whose reply curl could not read to the end is still the
+    // backend's verdict on the data (InfluxDB repeats a refused line in X-Influxdb-Error, NUL
+    // bytes and all, which curl refuses): retried as a network error, one push that InfluxDB
+    // refuses would hold back every push after it for good.
+    if (rc != CURLE_OK && status < 300) {
+      return absl::UnavailableError(absl::StrCat("POST ", described_, ": ", curl_error));
+    }
     if (status >= 200 && status < 300) return absl::OkStatus();
 
     std::string message = absl::StrCat("HTTP ", status, " from ", described_);
     const absl::string_view text = absl::StripAsciiWhitespace(response_);
     if (!text.empty()) absl::StrAppend(&message, ": ", text);
+    if (rc != CURLE_OK) absl::StrAppend(&message, " (the rest of the answer: ", curl_error, ")");
     if (status >= 300 && status < 400) {
       char* location = nullptr;
       curl_easy_getinfo(curl_, CURLINFO_REDIRECT_URL, &location);
@@ -153,8 +176,17 @@ class CurlSink : public Sink {
                       " (check the path of --upload_url, and the database it names; the data is "
                       "kept and retried)");
     }
-    absl::Status failed = Retryable(status) ? absl::UnavailableError(message)
-                                            : absl::Status(PermanentCode(status), message);
+    // Remote write refused by InfluxDB is the upload, not the data: InfluxDB takes line protocol
+    // only, and takes the empty upload that would tell the two apart otherwise.
+    const bool wrong_format = options_.snappy_block && from_influxdb_ && status >= 400;
+    if (wrong_format) {
+      absl::StrAppend(&message,
+                      " (InfluxDB takes line protocol, not remote write: check --upload_format "
+                      "and --upload_url; the data is kept and retried)");
+    }
+    absl::Status failed = Retryable(status) || wrong_format
+                              ? absl::UnavailableError(message)
+                              : absl::Status(PermanentCode(status), message);
     if (status == 429 || status == 503) {
       curl_off_t retry_after = 0;  // curl parses both delta-seconds and HTTP dates
       if (curl_easy_getinfo(curl_, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
@@ -176,6 +208,7 @@ class CurlSink : public Sink {
   curl_slist* headers_ = nullptr;
   std::string compressed_;  // reused across sends
   std::string response_;
+  bool from_influxdb_ = false;  // the last answer had an X-Influxdb-* header
   char error_[CURL_ERROR_SIZE] = {};
 };
 
