@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -10,6 +11,7 @@
 #include "libs/go_text/go_text.h"
 #include "libs/grouping_key/grouping_key.h"
 #include "libs/protobuf_decoder/protobuf_decoder.h"
+#include "libs/text_parser/text_parser.h"
 #include "proto/ingest.pb.h"
 
 namespace pushgate {
@@ -53,6 +55,14 @@ absl::string_view MethodLabel(absl::string_view method) {
     if (method == known) return known;
   }
   return "other";
+}
+
+// Whether a Content-Type names the OpenMetrics text format (media type
+// `application/openmetrics-text`, any case, whatever its parameters).
+bool IsOpenMetricsText(absl::string_view content_type) {
+  const absl::string_view media_type =
+      absl::StripAsciiWhitespace(content_type.substr(0, content_type.find(';')));
+  return absl::EqualsIgnoreCase(media_type, "application/openmetrics-text");
 }
 
 // The URL's job and labels tag every point of the push, as a series' own labels tag its
@@ -409,9 +419,14 @@ void PushHandler::HandlePush(HttpRequest& request, absl::string_view key_path,
     // Either decoder writes the families' wire form straight after the rest of the request,
     // so no message is built for them (nor serialized again).
     size_t series = 0;
+    const absl::string_view content_type = request.Header("Content-Type");
     absl::Status parsed =
-        IsDelimitedProtobuf(request.Header("Content-Type"))
+        IsDelimitedProtobuf(content_type)
             ? DecodeProtobufPushToWire(body, options_.limits, &serialized, &series)
+        // OpenMetrics writes timestamps in seconds. Its pushes are rare enough to go without
+        // the shape cache, whose shapes are of bodies in the Prometheus text format.
+        : IsOpenMetricsText(content_type)
+            ? ParseTextToWire(body, options_.limits, &serialized, &series, TimestampUnit::kSeconds)
             : text_shapes_.ParseToWire(key_path, body, &serialized, &series);
     if (!parsed.ok()) return reject("body", parsed);
     series_received_.Add(series);

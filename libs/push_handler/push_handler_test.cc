@@ -17,6 +17,7 @@ namespace {
 
 using pushgate::v1::PushAck;
 using pushgate::v1::PushRequest;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 // The whole push as a message, which outlives Process (unlike the view).
@@ -300,6 +301,32 @@ TEST_F(PushHandlerTest, ProtobufPushReachesTheAggregatorDecoded) {
   ASSERT_EQ(push.families(0).series_size(), 1);
   EXPECT_EQ(push.families(0).series(0).value(), 1);
   EXPECT_GT(push.receive_time_ns(), 0);
+}
+
+// OpenMetrics writes timestamps in seconds, the text format in milliseconds: the same line
+// means another time under each Content-Type, and an OpenMetrics push is not written from the
+// shape of a text push with the same text.
+TEST_F(PushHandlerTest, OpenMetricsTimestampsAreSeconds) {
+  const std::string body = "# TYPE temp gauge\ntemp 3 1796679000\n";
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Handle("PUT", "/pg/metrics/job/om", body).status, 200);
+  const std::string om = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+  EXPECT_EQ(Handle("PUT", "/pg/metrics/job/om", body, {{"Content-Type", om}}).status, 200);
+  EXPECT_EQ(Handle("PUT", "/pg/metrics/job/om", "temp 3 1.79667900025e9\n# EOF\n",
+                   {{"Content-Type", "Application/OpenMetrics-Text"}})
+                .status,
+            200);
+  const HttpResponse refused = Handle("PUT", "/pg/metrics/job/om", "temp 3 1796679000.25\n");
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_THAT(refused.body, HasSubstr("want integer milliseconds"));
+
+  const std::vector<PushRequest> received = processor_.received();
+  std::vector<int64_t> timestamps;
+  for (const PushRequest& push : received) {
+    ASSERT_EQ(push.families_size(), 1);
+    timestamps.push_back(push.families(0).series(0).timestamp_ms());
+  }
+  EXPECT_THAT(timestamps,
+              ElementsAre(1796679000, 1796679000, 1796679000, 1796679000000, 1796679000250));
 }
 
 TEST_F(PushHandlerTest, DeleteIsForwardedAndAnswered202) {

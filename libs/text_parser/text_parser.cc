@@ -259,6 +259,8 @@ class Parser {
     workspace->Clear();
   }
 
+  void set_timestamp_unit(TimestampUnit unit) { timestamp_unit_ = unit; }
+
   // Parses the whole body into the workspace's model; on success appends its encoding to
   // `out`, on error leaves `out` alone.
   absl::Status Run(std::string* out, size_t* series) {
@@ -461,7 +463,16 @@ class Parser {
     if (i < line.size() && line[i] != '#') {
       token_end = TokenEnd(line, i);
       const absl::string_view ts_text = line.substr(i, token_end - i);
-      if (!ParseInt64(ts_text, &timestamp)) {
+      if (timestamp_unit_ == TimestampUnit::kSeconds) {
+        double seconds;
+        const double ms = ParseFloat(ts_text, &seconds) ? std::round(seconds * 1e3) : NAN;
+        // Within int64 milliseconds (NaN and the infinities fail this too).
+        if (!(std::abs(ms) < 9.2e18)) {
+          return Error("invalid timestamp ", Quote(ts_text), " for metric ", Quote(name),
+                       " (want seconds, as OpenMetrics writes them)");
+        }
+        timestamp = static_cast<int64_t>(ms);
+      } else if (!ParseInt64(ts_text, &timestamp)) {
         return Error("invalid timestamp ", Quote(ts_text), " for metric ", Quote(name),
                      " (want integer milliseconds)");
       }
@@ -904,6 +915,7 @@ class Parser {
   const char* const body_end_;
   const TextParserLimits& limits_;
   const bool fast_path_;
+  TimestampUnit timestamp_unit_ = TimestampUnit::kMilliseconds;
 
   size_t line_ = 0;
   uint32_t samples_ = 0;  // sample lines read so far
@@ -954,8 +966,10 @@ Workspace& ThreadWorkspace() {
 }  // namespace
 
 absl::Status ParseTextToWire(absl::string_view body, const TextParserLimits& limits,
-                             std::string* out, size_t* series) {
-  return Parser(body, limits, &ThreadWorkspace()).Run(out, series);
+                             std::string* out, size_t* series, TimestampUnit timestamps) {
+  Parser parser(body, limits, &ThreadWorkspace());
+  parser.set_timestamp_unit(timestamps);
+  return parser.Run(out, series);
 }
 
 namespace text_parser_internal {

@@ -26,8 +26,10 @@
 // decimal only: `1`, `-1.5e-3`, `.5`, `NaN`, `Inf`, `+Inf`, `-Infinity`, any case; no hex, no
 // `-NaN`; values beyond the double range are errors, below it round to 0). The timestamp is an
 // integer number of milliseconds (any int64, zero and negative included) and sets
-// Series.timestamp_ms. An OpenMetrics exemplar (` # {...} ...` after the value or timestamp)
-// is skipped. OpenMetrics float-second timestamps are not accepted.
+// Series.timestamp_ms; in a body parsed with TimestampUnit::kSeconds (OpenMetrics, where
+// `1700000000.25` is a time in seconds) it is a number of seconds, as values are written
+// (not NaN or infinite), rounded to the millisecond. An OpenMetrics exemplar (` # {...} ...`
+// after the value or timestamp) is skipped.
 //
 // How samples become families and series:
 //   - A sample belongs to the family declared (by TYPE or HELP) or created (by an earlier
@@ -90,8 +92,9 @@ struct TextParserLimits {
   // Samples in one push, as written: each sample line of the text format; in protobuf each
   // counter, gauge or untyped value, each summary's quantiles or histogram's buckets plus its
   // sum and count, each native-histogram span, delta and count, each exemplar and exemplar
-  // label (dropped, but built while decoding), and each field protobuf does not know. Bounds the memory a push takes while it is decoded, which a series
-  // limit alone does not (a histogram may have any number of buckets).
+  // label (dropped, but built while decoding), and each field protobuf does not know. Bounds the
+  // memory a push takes while it is decoded, which a series limit alone does not (a histogram may
+  // have any number of buckets).
   size_t max_samples = 0;
 };
 
@@ -102,6 +105,10 @@ struct TextParserLimits {
 absl::Status ParseText(absl::string_view body, const TextParserLimits& limits,
                        google::protobuf::RepeatedPtrField<pushgate::v1::MetricFamily>* out);
 
+// How a body writes sample timestamps: the Prometheus text format's integer milliseconds, or
+// OpenMetrics' seconds (what a body sent as `application/openmetrics-text` holds).
+enum class TimestampUnit { kMilliseconds, kSeconds };
+
 // The same parse, written as protobuf wire format instead of messages: on success appends to
 // `out` exactly what `PushRequest.families` (field 4) serializes to for the families ParseText
 // gives (per family: byte 0x22, the length as a varint, the MetricFamily as protobuf's C++
@@ -110,7 +117,8 @@ absl::Status ParseText(absl::string_view body, const TextParserLimits& limits,
 // parser, two outputs. When `series` is given, it is set to the number of series written (what
 // ParseText's families would hold in total) on success.
 absl::Status ParseTextToWire(absl::string_view body, const TextParserLimits& limits,
-                             std::string* out, size_t* series = nullptr);
+                             std::string* out, size_t* series = nullptr,
+                             TimestampUnit timestamps = TimestampUnit::kMilliseconds);
 
 }  // namespace pushgate
 

@@ -826,6 +826,35 @@ TEST(TextParserTest, BadTimestampsAndTrailingText) {
             "line 1: unexpected text \"# not an exemplar\" after the value of metric \"m\"");
 }
 
+// OpenMetrics bodies write timestamps in seconds, as values are written.
+TEST(TextParserTest, TimestampsInSecondsForOpenMetrics) {
+  const auto parse = [](absl::string_view body, std::string* error) {
+    std::string wire;
+    const absl::Status status = ParseTextToWire(body, {}, &wire, nullptr, TimestampUnit::kSeconds);
+    *error = std::string(status.message());
+    pushgate::v1::PushRequest push;
+    EXPECT_TRUE(push.ParseFromString(wire));
+    return push;
+  };
+  std::string error;
+  const pushgate::v1::PushRequest push =
+      parse("a 1 1796679000\nb 1 1796679000.25\nc 1 1.7e9\nd 1 -0.0015\ne 1\nf 1 0.0004\n", &error);
+  ASSERT_EQ(push.families_size(), 6) << error;
+  EXPECT_EQ(push.families(0).series(0).timestamp_ms(), 1796679000000);
+  EXPECT_EQ(push.families(1).series(0).timestamp_ms(), 1796679000250);
+  EXPECT_EQ(push.families(2).series(0).timestamp_ms(), 1700000000000);
+  EXPECT_EQ(push.families(3).series(0).timestamp_ms(), -2);  // rounded half away from zero
+  EXPECT_FALSE(push.families(4).series(0).has_timestamp_ms());
+  EXPECT_TRUE(push.families(5).series(0).has_timestamp_ms());
+  EXPECT_EQ(push.families(5).series(0).timestamp_ms(), 0);
+  for (const char* bad : {"NaN", "+Inf", "1e16", "x"}) {
+    parse(absl::StrCat("m 1 ", bad, "\n"), &error);
+    EXPECT_EQ(error,
+              absl::StrCat("line 1: invalid timestamp \"", bad,
+                           "\" for metric \"m\" (want seconds, as OpenMetrics writes them)"));
+  }
+}
+
 TEST(TextParserTest, ExemplarsAreSkipped) {
   EXPECT_EQ(Parse("# TYPE h histogram\n"
                   "h_bucket{le=\"1\"} 3 # {trace_id=\"abc\"} 0.5 1700000000\n"
