@@ -252,6 +252,8 @@ class Spool::Impl {
   }
   // The preparer thread: keeps one spare ready.
   void PreparerLoop();
+  // Saves the release position if the last Release left it unsaved.
+  void SaveUnsavedRelease();
   // Writes kSpareFile full of zeros, segment_bytes of them, and syncs it; false if that failed
   // or the spool is closing.
   bool PrepareSpare();
@@ -337,6 +339,10 @@ class Spool::Impl {
   std::mutex release_mu_;
   uint64_t persisted_released_ = 0;
   absl::Time last_persist_ = absl::InfinitePast();
+  // A release that Release did not save (it saves at most every kReleasePersistInterval) and
+  // when the committer thread saves it, unless another release does first; guarded by mu_.
+  bool release_unsaved_ = false;
+  absl::Time release_save_due_ = absl::InfiniteFuture();
 
   std::mutex close_mu_;
 };
@@ -578,6 +584,16 @@ void Spool::Impl::PersistReleased(uint64_t position) {
     return;
   }
   persisted_released_ = position;
+}
+
+void Spool::Impl::SaveUnsavedRelease() {
+  std::lock_guard<std::mutex> release_lock(release_mu_);
+  uint64_t released;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    released = released_;
+  }
+  if (released != persisted_released_) PersistReleased(released);
 }
 
 absl::Status Spool::Impl::Recover() {
@@ -826,12 +842,35 @@ absl::Status Spool::Impl::QueueLocked(AppendRequest& request) {
 void Spool::Impl::CommitterLoop() {
   std::vector<Pending> batch;
   for (;;) {
+    bool save_release = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      work_cv_.wait(lock, [this] { return !committing_ && (!queue_.empty() || closing_); });
-      if (queue_.empty()) return;  // closing, and everything queued is committed
-      committing_ = true;
-      batch.swap(queue_);
+      const auto ready = [this] {
+        return (!committing_ && (!queue_.empty() || closing_)) ||
+               (release_unsaved_ && absl::Now() >= release_save_due_);
+      };
+      if (release_unsaved_) {
+        work_cv_.wait_until(lock, absl::ToChronoTime(release_save_due_), ready);
+      } else {
+        work_cv_.wait(lock, [&] { return ready() || release_unsaved_; });
+      }
+      // The last release of a burst of deliveries is saved even when none follows (the
+      // deliveries stop, or the backend goes down): a crash long after would replay the
+      // whole burst otherwise.
+      if (release_unsaved_ && absl::Now() >= release_save_due_) {
+        release_unsaved_ = false;
+        save_release = true;
+      } else if (!ready()) {
+        continue;
+      } else {
+        if (queue_.empty()) return;  // closing, and everything queued is committed
+        committing_ = true;
+        batch.swap(queue_);
+      }
+    }
+    if (save_release) {
+      SaveUnsavedRelease();
+      continue;
     }
     CommitBatch(batch);
     batch.clear();
@@ -1182,6 +1221,15 @@ void Spool::Impl::Release(uint64_t position) {
   // the half-deleted segments released and finishes deleting them.
   if (!doomed.empty() || absl::Now() - last_persist_ >= kReleasePersistInterval) {
     PersistReleased(released);
+    std::lock_guard<std::mutex> lock(mu_);
+    release_unsaved_ = false;
+  } else {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!release_unsaved_) {
+      release_unsaved_ = true;
+      release_save_due_ = last_persist_ + kReleasePersistInterval;
+      work_cv_.notify_one();
+    }
   }
   for (const auto& segment : doomed) {
     const bool unread = segment.use_count() == 1;

@@ -188,8 +188,9 @@ class Spool {
   // Declares every record with position <= `position` delivered everywhere (values beyond
   // committed_end() are clamped to it; lower values than before are ignored). Deletes segment
   // files holding only such records and saves the position, so that a restart replays none of
-  // them. The saved position is rewritten at most every 200 ms (and on deletions and Close), so
-  // a crash can replay the records released just before it.
+  // them. The saved position is rewritten at most every 200 ms (and on deletions and Close),
+  // and a position left unsaved is saved by the spool's thread within that time, so a crash
+  // can replay only the records released in its last 200 ms.
   void Release(uint64_t position);
 
   Stats stats() const;

@@ -744,6 +744,26 @@ TEST(SpoolTest, AReleasePositionPastTheEndIsCorrectedBeforeAnythingIsAppended) {
               ElementsAreArray(Payloads(100, 5)));
 }
 
+// Release saves the position at most every 200 ms; the last release of a burst is saved all
+// the same once no other follows, so a crash long after replays none of the burst.
+TEST(SpoolTest, TheLastReleaseOfABurstIsSavedWithoutAnotherRelease) {
+  const std::string dir = TestDir();
+  auto spool = MustOpen(Options(dir));
+  ASSERT_NE(spool, nullptr);
+  const std::vector<uint64_t> positions = AppendPayloads(*spool, 0, 10);
+  for (uint64_t position : positions) spool->Release(position);  // the first one is saved
+  absl::SleepFor(absl::Milliseconds(500));
+  // What a kill -9 now leaves on disk: no Close has saved the position.
+  const std::string crashed = dir + "_crashed";
+  fs::remove_all(crashed);
+  fs::copy(dir, crashed);
+  fs::remove(crashed + "/LOCK");
+  auto recovered = MustOpen(Options(crashed));
+  ASSERT_NE(recovered, nullptr);
+  EXPECT_EQ(recovered->first_unreleased(), positions.back());
+  EXPECT_TRUE(ReadAll(*recovered, recovered->first_unreleased()).empty());
+}
+
 TEST(SpoolTest, CommitsWriteIntoPrefilledZerosWhichRecoveryDoesNotTakeForDamage) {
   const std::string dir = TestDir();
   SpoolOptions options = Options(dir);
