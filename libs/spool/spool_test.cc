@@ -147,6 +147,16 @@ void WriteFile(const std::string& path, const std::string& data) {
   out << data;
 }
 
+// A copy of the spool directory `dir` as a kill -9 of the spool's process now would leave it
+// (every committed byte, no Close), without the lock; returns the copy's path.
+std::string CopyAsAKillLeavesIt(const std::string& dir) {
+  const std::string crashed = dir + "_crashed";
+  fs::remove_all(crashed);
+  fs::copy(dir, crashed);
+  fs::remove(crashed + "/LOCK");
+  return crashed;
+}
+
 TEST(SpoolTest, AppendAllCommitsItsRecordsTogetherAndRefusesOnlyTheOnesThatCannotFit) {
   const std::string dir = TestDir();
   // Room for the small records but never for the 4000-byte one.
@@ -732,11 +742,7 @@ TEST(SpoolTest, AReleasePositionPastTheEndIsCorrectedBeforeAnythingIsAppended) {
   EXPECT_EQ(spool->first_unreleased(), positions[9]);
   const std::vector<uint64_t> acknowledged = AppendPayloads(*spool, 100, 5);
   ASSERT_LT(acknowledged.back(), positions[19]);  // positions the old value covers
-  // What a kill -9 now leaves on disk: every committed byte, and no Close.
-  const std::string crashed = dir + "_crashed";
-  fs::remove_all(crashed);
-  fs::copy(dir, crashed);
-  fs::remove(crashed + "/LOCK");
+  const std::string crashed = CopyAsAKillLeavesIt(dir);
 
   auto recovered = MustOpen(Options(crashed));
   ASSERT_NE(recovered, nullptr);
@@ -753,11 +759,7 @@ TEST(SpoolTest, TheLastReleaseOfABurstIsSavedWithoutAnotherRelease) {
   const std::vector<uint64_t> positions = AppendPayloads(*spool, 0, 10);
   for (uint64_t position : positions) spool->Release(position);  // the first one is saved
   absl::SleepFor(absl::Milliseconds(500));
-  // What a kill -9 now leaves on disk: no Close has saved the position.
-  const std::string crashed = dir + "_crashed";
-  fs::remove_all(crashed);
-  fs::copy(dir, crashed);
-  fs::remove(crashed + "/LOCK");
+  const std::string crashed = CopyAsAKillLeavesIt(dir);  // no Close saves the position
   auto recovered = MustOpen(Options(crashed));
   ASSERT_NE(recovered, nullptr);
   EXPECT_EQ(recovered->first_unreleased(), positions.back());
