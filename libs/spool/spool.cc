@@ -665,6 +665,21 @@ absl::Status Spool::Impl::Recover() {
     if (!synced.ok()) return synced;
   }
 
+  // Unreleased records no file holds any more (a segment deleted or cut short by another
+  // program, or lost to an OS crash with fsync=never): a sealed segment ends where the next one
+  // begins, and the first one at or before the saved release position. They are lost, and
+  // counted as damage so that an operator hears of it.
+  const auto count_missing = [&](uint64_t from, uint64_t to, const std::string& where) {
+    from = std::max(from, released_floor);
+    if (to <= from) return;
+    LOG(ERROR) << "spool: positions " << from << " to " << to << " (" << to - from
+               << " bytes) are missing " << where << ": their records are lost";
+    skipped += to - from;
+  };
+  if (released.has_value() && !bases.empty()) {
+    count_missing(released_floor, bases.front(), "before the first segment");
+  }
+
   std::deque<std::shared_ptr<Segment>> segments;
   for (size_t i = 0; i < bases.size(); ++i) {
     const bool last = i + 1 == bases.size();
@@ -719,6 +734,7 @@ absl::Status Spool::Impl::Recover() {
                  << " are not valid records; skipping to the next segment";
       skipped += bad;
     }
+    if (!last) count_missing(segment->base + segment->file_size, bases[i + 1], "after " + path);
     segment->prefilled = segment->file_size;
     if (!last) {
       close(segment->fd);

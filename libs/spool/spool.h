@@ -24,8 +24,11 @@
 //
 // Recovery (Open): every record is checked. Damaged bytes (a torn write at the end, a flipped
 // bit) are skipped up to the next valid record, so one bad record hides no later ones; unusable
-// bytes at the end of the last segment are cut off. Both are logged and counted in Stats. Zeros
-// after a segment's last record are prefilled space (SpoolOptions::prefill_bytes), not damage.
+// bytes at the end of the last segment are cut off. Both are logged and counted in Stats, and
+// so are unreleased positions no file holds any more (a segment cut short or deleted by
+// another program, or lost to an OS crash with fsync=never), counted with the skipped bytes.
+// Zeros after a segment's last record are prefilled space (SpoolOptions::prefill_bytes), not
+// damage.
 #ifndef PUSHGATE_LIBS_SPOOL_SPOOL_H_
 #define PUSHGATE_LIBS_SPOOL_SPOOL_H_
 
@@ -131,7 +134,7 @@ class Spool {
     uint64_t appends_refused = 0;             // ResourceExhausted
     uint64_t append_errors = 0;               // appends failed by an I/O error
     uint64_t corrupt_tail_bytes_dropped = 0;  // cut from the end of the last segment by Open
-    uint64_t corrupt_bytes_skipped = 0;       // other damaged bytes passed over
+    uint64_t corrupt_bytes_skipped = 0;       // other damaged or missing bytes passed over
     // Commit time of the oldest unreleased record, to within about a second (recovered records
     // count as committed at Open); absl::InfiniteFuture() when everything is released.
     absl::Time oldest_unreleased = absl::InfiniteFuture();

@@ -766,6 +766,48 @@ TEST(SpoolTest, TheLastReleaseOfABurstIsSavedWithoutAnotherRelease) {
   EXPECT_TRUE(ReadAll(*recovered, recovered->first_unreleased()).empty());
 }
 
+// Records that no file holds any more (a segment cut short or deleted by another program)
+// are lost; Open counts them as damage instead of replaying the rest as if nothing happened.
+TEST(SpoolTest, SegmentsCutShortOrDeletedAreCountedAsDamage) {
+  const std::string dir = TestDir();
+  std::vector<uint64_t> positions;
+  {
+    auto spool = MustOpen(Options(dir, /*segment_bytes=*/300));
+    ASSERT_NE(spool, nullptr);
+    positions = AppendPayloads(*spool, 0, 60);
+    spool->Release(positions[4]);
+  }
+  const std::vector<std::string> files = SegmentFiles(dir);
+  ASSERT_GT(files.size(), 5u);
+  const auto base = [&](size_t i) { return std::stoull(fs::path(files[i]).stem().string()); };
+  ASSERT_LE(base(0), positions[4]);
+  // The second segment loses its second half, the third is deleted.
+  const uint64_t second_size = base(2) - base(1);
+  fs::resize_file(files[1], second_size / 2);
+  fs::remove(files[2]);
+  // Lost: from the end of the last whole record left in the second segment (a record's
+  // position is where it ends) to where the fourth segment begins.
+  uint64_t kept_end = base(1);
+  for (uint64_t position : positions) {
+    if (position <= base(1) + second_size / 2) kept_end = std::max(kept_end, position);
+  }
+  const uint64_t lost = base(3) - kept_end;
+
+  auto spool = MustOpen(Options(dir, 300));
+  ASSERT_NE(spool, nullptr);
+  EXPECT_EQ(spool->stats().corrupt_bytes_skipped, lost);
+  // The rest is replayed as it was.
+  EXPECT_EQ(DataOf(ReadAll(*spool, positions[4])).back(), Payload(59));
+
+  // With the first unreleased segment gone as well, what lay between the release position
+  // and the next file is counted too.
+  spool.reset();
+  fs::remove(files[0]);
+  spool = MustOpen(Options(dir, 300));
+  ASSERT_NE(spool, nullptr);
+  EXPECT_EQ(spool->stats().corrupt_bytes_skipped, lost + (base(1) - positions[4]));
+}
+
 TEST(SpoolTest, CommitsWriteIntoPrefilledZerosWhichRecoveryDoesNotTakeForDamage) {
   const std::string dir = TestDir();
   SpoolOptions options = Options(dir);
