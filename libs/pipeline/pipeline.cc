@@ -266,7 +266,15 @@ void PushPipeline::DispatchRecord(const Spool::Record& record, uint64_t previous
     LOG(ERROR) << "spool record at " << record.position << " is not a push (" << parsed.message()
                << "); skipping it";
     unreadable_records_->Add();
-  } else if (uint64_t bound; record.position <= recovered_end_ && ConvertsTooLarge(view, &bound)) {
+  } else if (record.position <= recovered_end_ && view.receive_time_ns() > 0 &&
+             absl::FromUnixNanos(view.receive_time_ns()) >=
+                 last_recovered_time_noted_ + absl::Seconds(1)) {
+    // The spool counts what it recovered as appended at this start; the push knows better.
+    last_recovered_time_noted_ = absl::FromUnixNanos(view.receive_time_ns());
+    spool_->NoteRecoveredAppendTime(previous, last_recovered_time_noted_);
+  }
+  if (uint64_t bound;
+      parsed.ok() && record.position <= recovered_end_ && ConvertsTooLarge(view, &bound)) {
     // Stored before this start, under a higher limit or by a version without one (later
     // records passed the limit in Process). Converting it could take more memory than there
     // is, on every restart; its (empty) output releases its position.

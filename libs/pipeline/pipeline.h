@@ -119,6 +119,8 @@ class PushPipeline : public PushProcessor {
   // Records up to here were stored before this pipeline started, so not checked by Process
   // against max_converted_bytes_per_push; the dispatcher checks them.
   const uint64_t recovered_end_;
+  // The receive time of the last recovered push whose time the spool was told (the dispatcher's).
+  absl::Time last_recovered_time_noted_ = absl::InfinitePast();
   std::vector<std::unique_ptr<Backend>> backends_;
 
   absl::Mutex release_mu_;

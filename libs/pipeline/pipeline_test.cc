@@ -133,6 +133,19 @@ class PipelineTest : public ::testing::Test {
     options.drain_timeout = absl::Milliseconds(50);
     return options;
   }
+  // The value of the series that `prefix` (name, labels and a space) begins in `registry`'s
+  // page, or -1 without one.
+  static double Gauge(MetricsRegistry& registry, absl::string_view prefix) {
+    const std::string metrics = registry.Render();
+    const size_t at = metrics.find(absl::StrCat("\n", prefix));
+    double value = -1;
+    if (at != std::string::npos) {
+      const size_t start = at + 1 + prefix.size();
+      EXPECT_TRUE(
+          absl::SimpleAtod(metrics.substr(start, metrics.find('\n', start) - start), &value));
+    }
+    return value;
+  }
   std::string dir_ = absl::StrCat(std::getenv("TEST_TMPDIR"), "/spool");
   MetricsRegistry registry_;
 };
@@ -214,17 +227,9 @@ TEST_F(PipelineTest, EachBackendsOldestUnsentAgeSaysWhichOneIsBehind) {
   EXPECT_EQ(ProcessAndWait(pipeline, Push(1)).code(), PushAck::OK);
   ASSERT_TRUE(WaitFor([&] { return absl::StrContains(up->All(), "jobs_done=1 "); }));
   const auto age = [&](absl::string_view backend) {
-    const std::string prefix = absl::StrCat(
-        "pushgate_aggregator_upload_oldest_unsent_age_seconds{backend=\"", backend, "\"} ");
-    const std::string metrics = registry_.Render();
-    const size_t at = metrics.find(prefix);
-    double value = -1;
-    if (at != std::string::npos) {
-      const size_t start = at + prefix.size();
-      EXPECT_TRUE(
-          absl::SimpleAtod(metrics.substr(start, metrics.find('\n', start) - start), &value));
-    }
-    return value;
+    return Gauge(registry_,
+                 absl::StrCat("pushgate_aggregator_upload_oldest_unsent_age_seconds{backend=\"",
+                              backend, "\"} "));
   };
   // The delivery is counted a moment after the body arrives.
   EXPECT_TRUE(WaitFor([&] { return age("memory") == 0; })) << registry_.Render();
@@ -235,6 +240,35 @@ TEST_F(PipelineTest, EachBackendsOldestUnsentAgeSaysWhichOneIsBehind) {
 
   down->SetDown(false);
   EXPECT_TRUE(WaitFor([&] { return age("memory #2") == 0; })) << registry_.Render();
+}
+
+// The spool cannot tell when the pushes it recovers were stored; their receive time can, so
+// the age of what is undelivered (and the alerts on it) does not start over at a restart.
+TEST_F(PipelineTest, PushesStillUndeliveredAtARestartKeepTheirAge) {
+  dir_ += "_age";  // its pushes stay undelivered: no other test may find them
+  auto down = std::make_shared<Received>();
+  down->SetDown(true);
+  {
+    auto spool = OpenSpool();
+    std::vector<BackendSpec> backends;
+    backends.push_back(Backend(UploadFormat::kLineProtocol, down));
+    PushPipeline pipeline(QuickStop(), spool.get(), std::move(backends), &registry_);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(ProcessAndWait(pipeline, Push(i)).code(), PushAck::OK);
+    pipeline.Stop();
+  }
+  auto spool = OpenSpool();
+  std::vector<BackendSpec> backends;
+  backends.push_back(Backend(UploadFormat::kLineProtocol, down));
+  MetricsRegistry registry;
+  PushPipeline pipeline(QuickStop(), spool.get(), std::move(backends), &registry);
+  // Push() is received in 1970.
+  const double fifty_years = 50 * 365 * 86400.0;
+  EXPECT_TRUE(WaitFor([&] {
+    return Gauge(registry, "pushgate_aggregator_oldest_unsent_age_seconds ") > fifty_years &&
+           Gauge(registry,
+                 "pushgate_aggregator_upload_oldest_unsent_age_seconds{backend=\"memory\"} ") >
+               fifty_years;
+  })) << registry.Render();
 }
 
 // Every backend gets the drain timeout at the same time: four that are down must not take four

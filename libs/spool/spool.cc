@@ -223,6 +223,7 @@ class Spool::Impl {
   void Release(uint64_t position);
   Stats stats() const;
   absl::Time OldestAppendedAfter(uint64_t position) const;
+  void NoteRecoveredAppendTime(uint64_t position, absl::Time time);
   absl::Status health() const {
     std::lock_guard<std::mutex> lock(mu_);
     return failed_;
@@ -309,6 +310,10 @@ class Spool::Impl {
   Stats counters_;
   // (start position, commit time) samples, at most one per kAgeMarkInterval, oldest first.
   std::deque<std::pair<uint64_t, absl::Time>> age_marks_;
+  // The same for records recovered at Open (positions below recovered_end_), as a reader
+  // tells them (NoteRecoveredAppendTime); ahead of age_marks_, whose first mark says Open.
+  std::deque<std::pair<uint64_t, absl::Time>> recovered_age_marks_;
+  uint64_t recovered_end_ = 0;
 
   // Owned by the committing thread (the same object as segments_.back()).
   std::shared_ptr<Segment> active_;
@@ -780,6 +785,7 @@ absl::Status Spool::Impl::Recover() {
   counters_.records_recovered = recovered;
   counters_.corrupt_bytes_skipped = skipped;
   counters_.corrupt_tail_bytes_dropped = tail_dropped;
+  recovered_end_ = committed_end_;
   if (committed_end_ > FirstUnreleasedLocked()) AddAgeMarkLocked(FirstUnreleasedLocked(), now);
   LOG(INFO) << "spool: opened " << options_.dir << " (" << segments_.size() << " segments, "
             << recovered << " unreleased records, fsync=" << FsyncModeName(options_.fsync) << ")";
@@ -1226,6 +1232,11 @@ void Spool::Impl::Release(uint64_t position) {
       segments_.pop_front();
     }
     while (age_marks_.size() > 1 && age_marks_[1].first <= released_) age_marks_.pop_front();
+    while (!recovered_age_marks_.empty() &&
+           (released_ >= recovered_end_ ||
+            (recovered_age_marks_.size() > 1 && recovered_age_marks_[1].first <= released_))) {
+      recovered_age_marks_.pop_front();
+    }
     if (committed_end_ <= released_) age_marks_.clear();
     released = released_;
   }
@@ -1294,11 +1305,26 @@ absl::Time Spool::Impl::OldestAppendedAfterLocked(uint64_t position) const {
   }
   // The last mark at or before `position` covers the first record after it; marks before the
   // release position are gone, and the first one left covers it.
+  const auto& marks = position < recovered_end_ && !recovered_age_marks_.empty()
+                          ? recovered_age_marks_
+                          : age_marks_;
   auto after = std::upper_bound(
-      age_marks_.begin(), age_marks_.end(), position,
+      marks.begin(), marks.end(), position,
       [](uint64_t p, const std::pair<uint64_t, absl::Time>& mark) { return p < mark.first; });
-  if (after != age_marks_.begin()) --after;
+  if (after != marks.begin()) --after;
   return after->second;
+}
+
+void Spool::Impl::NoteRecoveredAppendTime(uint64_t position, absl::Time time) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (position >= recovered_end_ || position < released_) return;
+  if (!recovered_age_marks_.empty() &&
+      (position <= recovered_age_marks_.back().first ||
+       time < recovered_age_marks_.back().second + kAgeMarkInterval ||
+       recovered_age_marks_.size() >= kMaxAgeMarks)) {
+    return;
+  }
+  recovered_age_marks_.emplace_back(position, time);
 }
 
 void Spool::Impl::Close() {
@@ -1357,6 +1383,10 @@ uint64_t Spool::first_unreleased() const { return impl_->first_unreleased(); }
 uint64_t Spool::committed_end() const { return impl_->committed_end(); }
 void Spool::Release(uint64_t position) { impl_->Release(position); }
 Spool::Stats Spool::stats() const { return impl_->stats(); }
+void Spool::NoteRecoveredAppendTime(uint64_t position, absl::Time time) {
+  impl_->NoteRecoveredAppendTime(position, time);
+}
+
 absl::Time Spool::OldestAppendedAfter(uint64_t position) const {
   return impl_->OldestAppendedAfter(position);
 }

@@ -203,6 +203,13 @@ class Spool {
   // this for the release position); InfiniteFuture when it has every durable record.
   absl::Time OldestAppendedAfter(uint64_t position) const;
 
+  // Records recovered at Open count as appended at Open: the spool does not know their times.
+  // A reader that does (a push carries its receive time) tells it, in position order, that the
+  // record after `position` was appended at `time`, so that their age, and the alerts on it,
+  // do not start over at every restart. Ignored for positions at or past committed_end() as it
+  // was at Open, and for times that are not earlier than the last told plus a second.
+  void NoteRecoveredAppendTime(uint64_t position, absl::Time time);
+
   // OK, or why the spool refuses every append until the process restarts: a failed sync (the
   // kernel may have dropped what it had not written) or a failed cut-back after a failed
   // write. A supervisor should restart the process then (the aggregator's /-/healthy fails).

@@ -550,6 +550,41 @@ TEST(SpoolTest, OldestAppendedAfterIsEachConsumersOldestMissingRecord) {
   EXPECT_EQ(spool->stats().oldest_unreleased, behind_second);
 }
 
+// Recovered records count as appended at Open until their reader says when they were.
+TEST(SpoolTest, RecoveredRecordsTakeTheAppendTimesTheirReaderNotes) {
+  const std::string dir = TestDir();
+  std::vector<uint64_t> positions;
+  {
+    auto spool = MustOpen(Options(dir));
+    ASSERT_NE(spool, nullptr);
+    positions = AppendPayloads(*spool, 0, 6);
+  }
+  const absl::Time opened = absl::Now();
+  auto spool = MustOpen(Options(dir));
+  ASSERT_NE(spool, nullptr);
+  EXPECT_GE(spool->stats().oldest_unreleased, opened);
+
+  const absl::Time hour_ago = opened - absl::Hours(1);
+  spool->NoteRecoveredAppendTime(spool->first_unreleased(), hour_ago);
+  spool->NoteRecoveredAppendTime(positions[1], hour_ago + absl::Milliseconds(500));  // too close
+  spool->NoteRecoveredAppendTime(positions[2], hour_ago + absl::Minutes(1));
+  spool->NoteRecoveredAppendTime(positions[0], hour_ago + absl::Minutes(2));  // out of order
+  spool->NoteRecoveredAppendTime(positions[5], hour_ago);  // past the recovered records
+  EXPECT_EQ(spool->stats().oldest_unreleased, hour_ago);
+  EXPECT_EQ(spool->OldestAppendedAfter(positions[1]), hour_ago);
+  EXPECT_EQ(spool->OldestAppendedAfter(positions[3]), hour_ago + absl::Minutes(1));
+  // Records appended since Open are as old as they are.
+  const std::vector<uint64_t> more = AppendPayloads(*spool, 6, 1);
+  EXPECT_GE(spool->OldestAppendedAfter(positions[5]), opened);
+
+  spool->Release(positions[3]);
+  EXPECT_EQ(spool->stats().oldest_unreleased, hour_ago + absl::Minutes(1));
+  spool->Release(positions[5]);
+  EXPECT_GE(spool->stats().oldest_unreleased, opened);
+  spool->Release(more.back());
+  EXPECT_EQ(spool->stats().oldest_unreleased, absl::InfiniteFuture());
+}
+
 TEST(SpoolTest, ReleaseDeletesWholeSegmentsAndReopenDoesNotReplayThem) {
   const std::string dir = TestDir();
   std::vector<uint64_t> positions;
