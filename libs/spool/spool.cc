@@ -592,7 +592,15 @@ void Spool::Impl::PersistReleased(uint64_t position) {
 }
 
 void Spool::Impl::SaveUnsavedRelease() {
-  std::lock_guard<std::mutex> release_lock(release_mu_);
+  // Not waited for: the committer must not stall behind a Release deleting segments. The
+  // Release under way may save the position itself; if not, the next turn does.
+  std::unique_lock<std::mutex> release_lock(release_mu_, std::try_to_lock);
+  if (!release_lock.owns_lock()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    release_unsaved_ = true;
+    release_save_due_ = absl::Now() + kReleasePersistInterval;
+    return;
+  }
   uint64_t released;
   {
     std::lock_guard<std::mutex> lock(mu_);
