@@ -452,6 +452,25 @@ TEST(HttpSinkTest, RemoteWriteRefusedByInfluxDbIsAConfigurationError) {
   EXPECT_THAT(std::string(s.message()), HasSubstr("check --upload_format"));
   EXPECT_EQ(ClassifyUploadFailure(s), UploadFailure::kRefused);
 
+  // Other answers keep their meaning: a 413 is split, a 503 waited out.
+  TestHttpServer::Reply too_large = refused;
+  too_large.status = 413;
+  server.Enqueue(too_large);
+  EXPECT_EQ(sink->Send("m v=1\n").code(), absl::StatusCode::kOutOfRange);
+  TestHttpServer::Reply unavailable = refused;
+  unavailable.status = 503;
+  server.Enqueue(unavailable);
+  const absl::Status s503 = sink->Send("m v=1\n");
+  EXPECT_EQ(ClassifyUploadFailure(s503), UploadFailure::kServerError);
+  EXPECT_THAT(std::string(s503.message()), Not(HasSubstr("--upload_format")));
+  // InfluxDB's own remote-write endpoint refuses data as any backend does (a point beyond
+  // the retention policy, say).
+  options.url = server.Url("/api/v1/prom/write?db=m");
+  sink = MakeHttpSink(options);
+  server.Enqueue(refused);
+  EXPECT_EQ(sink->Send("m v=1\n").code(), absl::StatusCode::kInvalidArgument);
+  options.url = server.Url();
+
   // Line protocol that InfluxDB refuses is about the data, as from any other backend.
   options.snappy_block = false;
   sink = MakeHttpSink(options);

@@ -225,5 +225,37 @@ TEST_F(InfluxDbTest, RemoteWriteSentToInfluxDbWaitsForTheFormatToBeFixed) {
   EXPECT_TRUE(arrived) << "aggregator log:\n" << FileTail(pushgate.aggregator().log_path());
 }
 
+// InfluxDB 1.x takes remote write too, at /api/v1/prom/write, and refuses there what its
+// retention policy does not keep: that refusal is about the data, so only that push is
+// dropped and the pushes after it arrive.
+TEST_F(InfluxDbTest, ItsRemoteWriteEndpointRefusesDataLikeAnyBackend) {
+  ASSERT_TRUE(influx.Query("CREATE DATABASE hour WITH DURATION 1h", "POST").ok()) << influx.log();
+  Pushgate pushgate(PushgateOptions{influx.url("/api/v1/prom/write?db=hour"),
+                                    {},
+                                    {"--upload_format=remote_write", "--flush_interval=20ms"}});
+  const auto push = [&](const std::string& job, const std::string& body) {
+    const HttpResult pushed =
+        HttpRequestTo("PUT", pushgate.front_url() + "/metrics/job/" + job, body);
+    EXPECT_EQ(pushed.status, 200) << pushed.body << pushed.error;
+  };
+  const auto points = [&](const std::string& measurement) {
+    absl::StatusOr<boost::json::array> answer =
+        influx.Query(absl::StrCat("SELECT * FROM ", measurement, " GROUP BY *"), "GET", "hour");
+    return answer.ok() ? PointsOf(*answer).size() : 0;
+  };
+  push("a", "before_total 1\n");
+  ASSERT_TRUE(PollUntil(absl::Seconds(20), [&] { return points("before_total") == 1; }))
+      << FileTail(pushgate.aggregator().log_path());
+  const int64_t two_hours_ago_ms = absl::ToUnixMillis(absl::Now() - absl::Hours(2));
+  push("b", absl::StrCat("too_old_total 1 ", two_hours_ago_ms, "\n"));
+  ASSERT_TRUE(PollUntil(absl::Seconds(20), [&] {
+    return absl::StrContains(FileTail(pushgate.aggregator().log_path()), "permanently rejected");
+  })) << FileTail(pushgate.aggregator().log_path());
+  push("c", "after_total 1\n");
+  EXPECT_TRUE(PollUntil(absl::Seconds(20), [&] { return points("after_total") == 1; }))
+      << FileTail(pushgate.aggregator().log_path());
+  EXPECT_EQ(points("too_old_total"), 0u);
+}
+
 }  // namespace
 }  // namespace pushgate

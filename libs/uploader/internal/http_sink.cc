@@ -78,7 +78,10 @@ bool Retryable(long http_status) {
 class CurlSink : public Sink {
  public:
   explicit CurlSink(const HttpSinkOptions& options)
-      : options_(options), described_(RedactUrl(options.url)) {
+      : options_(options),
+        described_(RedactUrl(options.url)),
+        influxdb_remote_write_endpoint_(absl::EndsWith(described_, "/prom/write") ||
+                                        absl::EndsWith(described_, "/prom/write/")) {
     InitCurlOnce();
     curl_ = curl_easy_init();
     headers_ = curl_slist_append(headers_, ("Content-Type: " + options_.content_type).c_str());
@@ -176,9 +179,12 @@ class CurlSink : public Sink {
                       " (check the path of --upload_url, and the database it names; the data is "
                       "kept and retried)");
     }
-    // Remote write refused by InfluxDB is the upload, not the data: InfluxDB takes line protocol
-    // only, and takes the empty upload that would tell the two apart otherwise.
-    const bool wrong_format = options_.snappy_block && from_influxdb_ && status >= 400;
+    // Remote write refused as unreadable (400) by one of InfluxDB's line-protocol endpoints is
+    // the upload, not the data; InfluxDB takes the empty upload that would tell the two apart
+    // otherwise. Its remote-write endpoint (1.x's /api/v1/prom/write) refuses data like any
+    // other backend.
+    const bool wrong_format = options_.snappy_block && from_influxdb_ && status == 400 &&
+                              !influxdb_remote_write_endpoint_;
     if (wrong_format) {
       absl::StrAppend(&message,
                       " (InfluxDB takes line protocol, not remote write: check --upload_format "
@@ -202,7 +208,8 @@ class CurlSink : public Sink {
 
  private:
   const HttpSinkOptions options_;
-  const std::string described_;
+  const std::string described_;                // the URL without credentials, query or fragment
+  const bool influxdb_remote_write_endpoint_;  // the URL's path is InfluxDB's remote write
   absl::Mutex mu_;
   CURL* curl_ = nullptr;
   curl_slist* headers_ = nullptr;
