@@ -261,7 +261,10 @@ class Spool::Impl {
   // Bytes free on the spool's file system (SpoolOptions::free_bytes).
   uint64_t FreeBytes() const;
   std::optional<uint64_t> LoadReleased();
-  void PersistReleased(uint64_t position);
+  // Saves the release position (without fsync); false if it could not.
+  bool PersistReleased(uint64_t position);
+  // Writes the position over the saved one, for when no new file can be made.
+  absl::Status OverwriteReleased(uint64_t position);
   // Writes the release position file, with fsync of the file and the directory when
   // `durable`.
   absl::Status WriteReleased(uint64_t position, bool durable);
@@ -340,10 +343,12 @@ class Spool::Impl {
   std::unique_ptr<SegmentReader> cursor_reader_;
   uint64_t cursor_after_ = 0;
 
-  // Taken before mu_; guards the two members below.
+  // Taken before mu_; guards the members below.
   std::mutex release_mu_;
   uint64_t persisted_released_ = 0;
   absl::Time last_persist_ = absl::InfinitePast();
+  // Released segments not deleted yet because the position past them is not saved.
+  std::vector<std::shared_ptr<Segment>> unsaved_doomed_;
   // A release that Release did not save (it saves at most every kReleasePersistInterval) and
   // when the committer thread saves it, unless another release does first; guarded by mu_.
   bool release_unsaved_ = false;
@@ -550,12 +555,38 @@ std::optional<uint64_t> Spool::Impl::LoadReleased() {
   return std::nullopt;
 }
 
-absl::Status Spool::Impl::WriteReleased(uint64_t position, bool durable) {
-  char buffer[16];
+namespace {
+// The `released` file's 16 bytes: magic, CRC-32C of the position, the position.
+void EncodeReleased(uint64_t position, char (&buffer)[16]) {
   std::memcpy(buffer, &kReleasedMagic, 4);
   std::memcpy(buffer + 8, &position, 8);
   const uint32_t crc = Crc32c(absl::string_view(buffer + 8, 8));
   std::memcpy(buffer + 4, &crc, 4);
+}
+}  // namespace
+
+absl::Status Spool::Impl::OverwriteReleased(uint64_t position) {
+  char buffer[16];
+  EncodeReleased(position, buffer);
+  const std::string path = PathOf(kReleasedFile);
+  const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus("opening", path);
+  ssize_t n;
+  do {
+    n = pwrite(fd, buffer, sizeof(buffer), 0);
+  } while (n < 0 && errno == EINTR);
+  absl::Status status;
+  if (n != static_cast<ssize_t>(sizeof(buffer))) {
+    if (n >= 0) errno = EIO;
+    status = ErrnoStatus("writing", path);
+  }
+  if (close(fd) != 0 && status.ok()) status = ErrnoStatus("closing", path);
+  return status;
+}
+
+absl::Status Spool::Impl::WriteReleased(uint64_t position, bool durable) {
+  char buffer[16];
+  EncodeReleased(position, buffer);
   const std::string temp = PathOf(kReleasedTempFile);
   const int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoStatus("creating", temp);
@@ -580,15 +611,27 @@ absl::Status Spool::Impl::WriteReleased(uint64_t position, bool durable) {
 
 // Saved without fsync: losing it only replays already delivered records, which the design
 // allows, and the rename never exposes a half-written file under the real name.
-void Spool::Impl::PersistReleased(uint64_t position) {
-  const absl::Status written = WriteReleased(position, /*durable=*/false);
+bool Spool::Impl::PersistReleased(uint64_t position) {
+  absl::Status written = WriteReleased(position, /*durable=*/false);
+  if (!written.ok()) {
+    // A full disk has no block for a new file, but the saved one has its block: it is
+    // overwritten in place. A torn write fails the CRC, and Open then replays from the oldest
+    // segment, which only repeats deliveries.
+    const absl::Status in_place = OverwriteReleased(position);
+    if (in_place.ok()) {
+      written = absl::OkStatus();
+    } else {
+      written = absl::Status(written.code(),
+                             absl::StrCat(written.message(), "; in place: ", in_place.message()));
+    }
+  }
   last_persist_ = absl::Now();
   if (!written.ok()) {
-    // Not tried again before the usual interval: each delivered batch releases.
     LOG_EVERY_T(WARNING, 10) << "spool: could not save the release position: " << written;
-    return;
+    return false;
   }
   persisted_released_ = position;
+  return true;
 }
 
 void Spool::Impl::SaveUnsavedRelease() {
@@ -779,6 +822,15 @@ absl::Status Spool::Impl::Recover() {
                           absl::StrCat("saving the corrected release position: ", saved.message()));
     }
     release_start = log_end;
+  }
+  // Without a saved position (a new spool, or a damaged file) everything on disk is replayed,
+  // as from a position at the first segment, which is saved now: a later save must always
+  // find a file it can overwrite in place when the disk is too full for a new one (see
+  // PersistReleased), or released segments would never be deleted.
+  if (!released.has_value()) {
+    release_start = std::max(release_start, segments.front()->base);
+    const absl::Status saved = WriteReleased(release_start, /*durable=*/true);
+    if (!saved.ok()) LOG(WARNING) << "spool: could not save the release position: " << saved;
   }
   {
     std::lock_guard<std::mutex> release_lock(release_mu_);
@@ -1254,17 +1306,29 @@ void Spool::Impl::Release(uint64_t position) {
   }
   // Saved before the deletions, which take a while: after a crash midway, Open then finds
   // the half-deleted segments released and finishes deleting them.
-  if (!doomed.empty() || absl::Now() - last_persist_ >= kReleasePersistInterval) {
+  if (!doomed.empty() || !unsaved_doomed_.empty() ||
+      absl::Now() - last_persist_ >= kReleasePersistInterval) {
     PersistReleased(released);
+  }
+  {
+    // Skipped or failed, the save falls due an interval after the last one.
     std::lock_guard<std::mutex> lock(mu_);
-    release_unsaved_ = false;
-  } else {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!release_unsaved_) {
+    if (persisted_released_ == released) {
+      release_unsaved_ = false;
+    } else if (!release_unsaved_) {
       release_unsaved_ = true;
       release_save_due_ = last_persist_ + kReleasePersistInterval;
       work_cv_.notify_one();
     }
+  }
+  // Segments are deleted only once the position past them is saved: Open takes a gap between
+  // the saved position and the first segment for records lost. Until then they wait here.
+  doomed.insert(doomed.begin(), std::make_move_iterator(unsaved_doomed_.begin()),
+                std::make_move_iterator(unsaved_doomed_.end()));
+  unsaved_doomed_.clear();
+  if (persisted_released_ != released) {
+    unsaved_doomed_ = std::move(doomed);
+    return;
   }
   for (const auto& segment : doomed) {
     const bool unread = segment.use_count() == 1;

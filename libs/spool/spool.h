@@ -192,8 +192,10 @@ class Spool {
   // committed_end() are clamped to it; lower values than before are ignored). Deletes segment
   // files holding only such records and saves the position, so that a restart replays none of
   // them. The saved position is rewritten at most every 200 ms (and on deletions and Close),
-  // and a position left unsaved is saved by the spool's thread within that time, so a crash
-  // can replay only the records released in its last 200 ms.
+  // and a position left unsaved is saved by the spool's thread once that interval is over, so
+  // a crash normally replays only the records released in its last 200 ms or so (more while
+  // the position cannot be written, e.g. on a disk that refuses writes; segment files are
+  // deleted only once the position past them is saved).
   void Release(uint64_t position);
 
   Stats stats() const;
@@ -207,7 +209,8 @@ class Spool {
   // A reader that does (a push carries its receive time) tells it, in position order, that the
   // record after `position` was appended at `time`, so that their age, and the alerts on it,
   // do not start over at every restart. Ignored for positions at or past committed_end() as it
-  // was at Open, and for times that are not earlier than the last told plus a second.
+  // was at Open or not after the last one told, and for times less than a second after the
+  // last one told.
   void NoteRecoveredAppendTime(uint64_t position, absl::Time time);
 
   // OK, or why the spool refuses every append until the process restarts: a failed sync (the

@@ -801,6 +801,38 @@ TEST(SpoolTest, TheLastReleaseOfABurstIsSavedWithoutAnotherRelease) {
   EXPECT_TRUE(ReadAll(*recovered, recovered->first_unreleased()).empty());
 }
 
+// On a full disk the release position cannot go into a new file; it is written over the saved
+// one. When it cannot be saved at all, the released segments stay until it can: deleted
+// before, a crash would leave the saved position behind a gap that Open counts as lost records.
+TEST(SpoolTest, ReleasedSegmentsAreDeletedOnlyOnceThePositionPastThemIsSaved) {
+  const std::string dir = TestDir();
+  auto spool = MustOpen(Options(dir, /*segment_bytes=*/300));
+  ASSERT_NE(spool, nullptr);
+  const std::vector<uint64_t> positions = AppendPayloads(*spool, 0, 60);
+  const size_t all = SegmentFiles(dir).size();
+  ASSERT_GT(all, 5u);
+  // No new file can be made: the position is written in place, and the segments go.
+  fs::create_directory(dir + "/released.tmp");
+  spool->Release(positions[19]);
+  const size_t after_in_place = SegmentFiles(dir).size();
+  EXPECT_LT(after_in_place, all);
+  // Nothing can be written: the segments wait.
+  fs::remove(dir + "/released");
+  fs::create_directory(dir + "/released");
+  spool->Release(positions[39]);
+  EXPECT_EQ(SegmentFiles(dir).size(), after_in_place);
+  // Once a save succeeds, they go.
+  fs::remove(dir + "/released");
+  fs::remove(dir + "/released.tmp");
+  spool->Release(positions[40]);
+  EXPECT_LT(SegmentFiles(dir).size(), after_in_place);
+  spool.reset();
+  auto reopened = MustOpen(Options(dir, 300));
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(reopened->first_unreleased(), positions[40]);
+  EXPECT_EQ(reopened->stats().corrupt_bytes_skipped, 0u);
+}
+
 // Records that no file holds any more (a segment cut short or deleted by another program)
 // are lost; Open counts them as damage instead of replaying the rest as if nothing happened.
 TEST(SpoolTest, SegmentsCutShortOrDeletedAreCountedAsDamage) {
