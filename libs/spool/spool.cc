@@ -265,6 +265,9 @@ class Spool::Impl {
   bool PersistReleased(uint64_t position);
   // Writes the position over the saved one, for when no new file can be made.
   absl::Status OverwriteReleased(uint64_t position);
+  // Removes the saved position (it could not be updated and segments past it are about to be
+  // deleted), so that a restart replays from the oldest segment.
+  void RemoveStaleReleased();
   // Writes the release position file, with fsync of the file and the directory when
   // `durable`.
   absl::Status WriteReleased(uint64_t position, bool durable);
@@ -347,8 +350,8 @@ class Spool::Impl {
   std::mutex release_mu_;
   uint64_t persisted_released_ = 0;
   absl::Time last_persist_ = absl::InfinitePast();
-  // Released segments not deleted yet because the position past them is not saved.
-  std::vector<std::shared_ptr<Segment>> unsaved_doomed_;
+  // Whether a valid `released` file may be on disk (false once RemoveStaleReleased took it).
+  bool released_file_present_ = true;
   // A release that Release did not save (it saves at most every kReleasePersistInterval) and
   // when the committer thread saves it, unless another release does first; guarded by mu_.
   bool release_unsaved_ = false;
@@ -565,6 +568,22 @@ void EncodeReleased(uint64_t position, char (&buffer)[16]) {
 }
 }  // namespace
 
+void Spool::Impl::RemoveStaleReleased() {
+  if (!released_file_present_) return;
+  const std::string path = PathOf(kReleasedFile);
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+    LOG(ERROR) << "spool: " << ErrnoStatus("removing the stale", path);
+    return;
+  }
+  released_file_present_ = false;
+  LOG(WARNING) << "spool: removed the saved release position, which could not be updated; a "
+                  "restart replays from the oldest segment";
+  // Before the segments' deletions reach the disk, or an OS crash could keep the stale file
+  // without them.
+  const absl::Status synced = SyncDir();
+  if (!synced.ok()) LOG(ERROR) << "spool: " << synced;
+}
+
 absl::Status Spool::Impl::OverwriteReleased(uint64_t position) {
   char buffer[16];
   EncodeReleased(position, buffer);
@@ -631,6 +650,7 @@ bool Spool::Impl::PersistReleased(uint64_t position) {
     return false;
   }
   persisted_released_ = position;
+  released_file_present_ = true;
   return true;
 }
 
@@ -649,7 +669,12 @@ void Spool::Impl::SaveUnsavedRelease() {
     std::lock_guard<std::mutex> lock(mu_);
     released = released_;
   }
-  if (released != persisted_released_) PersistReleased(released);
+  if (released == persisted_released_ || PersistReleased(released)) return;
+  std::lock_guard<std::mutex> lock(mu_);  // failed: tried again an interval later
+  if (!release_unsaved_) {
+    release_unsaved_ = true;
+    release_save_due_ = last_persist_ + kReleasePersistInterval;
+  }
 }
 
 absl::Status Spool::Impl::Recover() {
@@ -831,6 +856,7 @@ absl::Status Spool::Impl::Recover() {
     release_start = std::max(release_start, segments.front()->base);
     const absl::Status saved = WriteReleased(release_start, /*durable=*/true);
     if (!saved.ok()) LOG(WARNING) << "spool: could not save the release position: " << saved;
+    released_file_present_ = saved.ok();
   }
   {
     std::lock_guard<std::mutex> release_lock(release_mu_);
@@ -1306,8 +1332,7 @@ void Spool::Impl::Release(uint64_t position) {
   }
   // Saved before the deletions, which take a while: after a crash midway, Open then finds
   // the half-deleted segments released and finishes deleting them.
-  if (!doomed.empty() || !unsaved_doomed_.empty() ||
-      absl::Now() - last_persist_ >= kReleasePersistInterval) {
+  if (!doomed.empty() || absl::Now() - last_persist_ >= kReleasePersistInterval) {
     PersistReleased(released);
   }
   {
@@ -1321,15 +1346,11 @@ void Spool::Impl::Release(uint64_t position) {
       work_cv_.notify_one();
     }
   }
-  // Segments are deleted only once the position past them is saved: Open takes a gap between
-  // the saved position and the first segment for records lost. Until then they wait here.
-  doomed.insert(doomed.begin(), std::make_move_iterator(unsaved_doomed_.begin()),
-                std::make_move_iterator(unsaved_doomed_.end()));
-  unsaved_doomed_.clear();
-  if (persisted_released_ != released) {
-    unsaved_doomed_ = std::move(doomed);
-    return;
-  }
+  // Open takes a gap between the saved position and the first segment for records lost: when
+  // the position past the segments about to go could not be saved, the stale one goes first
+  // (an unlink needs no free space), and Open then replays from the oldest segment instead.
+  // Keeping the segments instead could keep a full disk full for good.
+  if (!doomed.empty() && persisted_released_ != released) RemoveStaleReleased();
   for (const auto& segment : doomed) {
     const bool unread = segment.use_count() == 1;
     // One released segment at a time is kept for the preparer to make the next spare of.

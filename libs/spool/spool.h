@@ -193,9 +193,10 @@ class Spool {
   // files holding only such records and saves the position, so that a restart replays none of
   // them. The saved position is rewritten at most every 200 ms (and on deletions and Close),
   // and a position left unsaved is saved by the spool's thread once that interval is over, so
-  // a crash normally replays only the records released in its last 200 ms or so (more while
-  // the position cannot be written, e.g. on a disk that refuses writes; segment files are
-  // deleted only once the position past them is saved).
+  // a crash normally replays only the records released in its last 200 ms or so. On a full
+  // disk the position is written over the saved one in place; when it cannot be written at
+  // all, the stale saved position is removed before the segments past it are deleted, so a
+  // restart replays from the oldest segment rather than count the gap as lost records.
   void Release(uint64_t position);
 
   Stats stats() const;

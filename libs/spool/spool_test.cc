@@ -1,7 +1,9 @@
 #include "libs/spool/spool.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -145,6 +147,19 @@ std::string ReadFile(const std::string& path) {
 void WriteFile(const std::string& path, const std::string& data) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << data;
+}
+
+// Sets or clears the immutable attribute of `path` (chattr +i), which even root cannot write
+// through; false if the file system refuses.
+bool SetImmutable(const std::string& path, bool immutable) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  int flags = 0;
+  bool ok = ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
+  flags = immutable ? (flags | FS_IMMUTABLE_FL) : (flags & ~FS_IMMUTABLE_FL);
+  ok = ok && ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+  close(fd);
+  return ok;
 }
 
 // A copy of the spool directory `dir` as a kill -9 of the spool's process now would leave it
@@ -802,9 +817,10 @@ TEST(SpoolTest, TheLastReleaseOfABurstIsSavedWithoutAnotherRelease) {
 }
 
 // On a full disk the release position cannot go into a new file; it is written over the saved
-// one. When it cannot be saved at all, the released segments stay until it can: deleted
-// before, a crash would leave the saved position behind a gap that Open counts as lost records.
-TEST(SpoolTest, ReleasedSegmentsAreDeletedOnlyOnceThePositionPastThemIsSaved) {
+// one. When it cannot be saved at all, the stale saved position is removed before released
+// segments are deleted: a crash then replays from the oldest segment, where the stale
+// position would have stood before a gap that Open counts as lost records.
+TEST(SpoolTest, ReleasedSegmentsGoOnlyWithTheirPositionSavedOrTheStaleOneRemoved) {
   const std::string dir = TestDir();
   auto spool = MustOpen(Options(dir, /*segment_bytes=*/300));
   ASSERT_NE(spool, nullptr);
@@ -816,16 +832,32 @@ TEST(SpoolTest, ReleasedSegmentsAreDeletedOnlyOnceThePositionPastThemIsSaved) {
   spool->Release(positions[19]);
   const size_t after_in_place = SegmentFiles(dir).size();
   EXPECT_LT(after_in_place, all);
-  // Nothing can be written: the segments wait.
+  {
+    auto crashed = MustOpen(Options(CopyAsAKillLeavesIt(dir), 300));
+    ASSERT_NE(crashed, nullptr);
+    EXPECT_EQ(crashed->first_unreleased(), positions[19]);
+  }
+  // Nothing can be written: the saved position (positions[19]) is now a link to an immutable
+  // copy of itself, readable, not writable. The link is removed, and the segments go.
+  const std::string stale = dir + "_stale_released";
+  fs::remove(stale);
+  fs::copy_file(dir + "/released", stale);
+  ASSERT_TRUE(SetImmutable(stale, true)) << "the file system cannot make files immutable";
   fs::remove(dir + "/released");
-  fs::create_directory(dir + "/released");
+  fs::create_symlink(stale, dir + "/released");
   spool->Release(positions[39]);
-  EXPECT_EQ(SegmentFiles(dir).size(), after_in_place);
-  // Once a save succeeds, they go.
-  fs::remove(dir + "/released");
+  EXPECT_TRUE(SetImmutable(stale, false));
+  const std::vector<std::string> left = SegmentFiles(dir);
+  EXPECT_LT(left.size(), after_in_place);
+  {
+    auto crashed = MustOpen(Options(CopyAsAKillLeavesIt(dir), 300));
+    ASSERT_NE(crashed, nullptr);
+    EXPECT_EQ(crashed->stats().corrupt_bytes_skipped, 0u);
+    EXPECT_EQ(crashed->first_unreleased(), std::stoull(fs::path(left.front()).stem().string()));
+  }
+  // Once a new file can be made again, the position is saved.
   fs::remove(dir + "/released.tmp");
   spool->Release(positions[40]);
-  EXPECT_LT(SegmentFiles(dir).size(), after_in_place);
   spool.reset();
   auto reopened = MustOpen(Options(dir, 300));
   ASSERT_NE(reopened, nullptr);
