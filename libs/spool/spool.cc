@@ -598,6 +598,11 @@ absl::Status Spool::Impl::OverwriteReleased(uint64_t position) {
   if (n != static_cast<ssize_t>(sizeof(buffer))) {
     if (n >= 0) errno = EIO;
     status = ErrnoStatus("writing", path);
+  } else if (fdatasync(fd) != 0) {
+    // Synced, unlike a new file's rename (which ext4 orders before the unlinks of the
+    // segments past it): an overwrite in place is not, and an OS crash could otherwise keep
+    // the old position without those segments, a gap that Open counts as lost records.
+    status = ErrnoStatus("syncing", path);
   }
   if (close(fd) != 0 && status.ok()) status = ErrnoStatus("closing", path);
   return status;
@@ -842,6 +847,7 @@ absl::Status Spool::Impl::Recover() {
                  << "): records after it were lost (an OS crash with fsync=never, or a damaged "
                     "or cut last segment); continuing from the end";
     absl::Status saved = WriteReleased(log_end, /*durable=*/true);
+    if (!saved.ok() && OverwriteReleased(log_end).ok()) saved = absl::OkStatus();  // disk full
     if (!saved.ok()) {
       return absl::Status(saved.code(),
                           absl::StrCat("saving the corrected release position: ", saved.message()));
@@ -1362,7 +1368,10 @@ void Spool::Impl::Release(uint64_t position) {
         continue;
       }
     }
-    DeleteSegmentFile(segment->path, unread);
+    // Shortened step by step, a segment reads after a crash midway as a damaged one cut
+    // short, which only a saved position past it marks as delivered: without one it is
+    // unlinked at once.
+    DeleteSegmentFile(segment->path, unread && persisted_released_ == released);
   }
   if (!doomed.empty()) {
     // Unsynced deletions could reappear after an OS crash; that would only replay released

@@ -907,6 +907,36 @@ TEST(SpoolTest, SegmentsCutShortOrDeletedAreCountedAsDamage) {
   EXPECT_EQ(spool->stats().corrupt_bytes_skipped, lost + (base(1) - positions[4]));
 }
 
+// The corrected position goes over the saved one in place when no new file can be made (a
+// full disk): Open must not fail for want of a free block.
+TEST(SpoolTest, APositionPastTheEndIsCorrectedInPlaceWhenNoNewFileCanBeMade) {
+  const std::string dir = TestDir();
+  std::vector<uint64_t> positions;
+  {
+    auto spool = MustOpen(Options(dir));
+    ASSERT_NE(spool, nullptr);
+    positions = AppendPayloads(*spool, 0, 20);
+    spool->Release(positions[19]);
+  }
+  const std::vector<std::string> files = SegmentFiles(dir);
+  ASSERT_EQ(files.size(), 1u);
+  std::string content = ReadFile(files[0]);
+  content.resize(positions[9]);
+  WriteFile(files[0], content);
+  fs::create_directory(dir + "/released.tmp");
+  {
+    auto spool = MustOpen(Options(dir));
+    ASSERT_NE(spool, nullptr);
+    EXPECT_EQ(spool->first_unreleased(), positions[9]);
+    AppendPayloads(*spool, 100, 2);
+  }
+  fs::remove(dir + "/released.tmp");
+  auto spool = MustOpen(Options(dir));
+  ASSERT_NE(spool, nullptr);
+  EXPECT_THAT(DataOf(ReadAll(*spool, spool->first_unreleased())),
+              ElementsAreArray(Payloads(100, 2)));
+}
+
 TEST(SpoolTest, CommitsWriteIntoPrefilledZerosWhichRecoveryDoesNotTakeForDamage) {
   const std::string dir = TestDir();
   SpoolOptions options = Options(dir);
