@@ -149,6 +149,31 @@ void WriteFile(const std::string& path, const std::string& data) {
   out << data;
 }
 
+// Opens a spool in `dir`, appends payloads 0 to count - 1, releases them through payload
+// `released_through` (-1: none) and closes it; returns their positions.
+std::vector<uint64_t> AppendAndClose(const std::string& dir, int count, int released_through = -1) {
+  auto spool = MustOpen(Options(dir));
+  EXPECT_NE(spool, nullptr);
+  if (spool == nullptr) return {};
+  std::vector<uint64_t> positions = AppendPayloads(*spool, 0, count);
+  if (released_through >= 0) spool->Release(positions[released_through]);
+  return positions;
+}
+
+// A closed spool in `dir` whose 20 records were all delivered (Close saved the position),
+// then the last ten cut off its only segment (an OS crash with fsync=never): its saved
+// position lies past the end. Returns the 20 records' positions.
+std::vector<uint64_t> SpoolWithPositionPastTheEnd(const std::string& dir) {
+  const std::vector<uint64_t> positions = AppendAndClose(dir, 20, /*released_through=*/19);
+  const std::vector<std::string> files = SegmentFiles(dir);
+  EXPECT_EQ(files.size(), 1u);
+  if (positions.size() != 20 || files.size() != 1) return {};
+  std::string content = ReadFile(files[0]);
+  content.resize(positions[9]);
+  WriteFile(files[0], content);
+  return positions;
+}
+
 // Sets or clears the immutable attribute of `path` (chattr +i), which even root cannot write
 // through; false if the file system refuses.
 bool SetImmutable(const std::string& path, bool immutable) {
@@ -568,12 +593,8 @@ TEST(SpoolTest, OldestAppendedAfterIsEachConsumersOldestMissingRecord) {
 // Recovered records count as appended at Open until their reader says when they were.
 TEST(SpoolTest, RecoveredRecordsTakeTheAppendTimesTheirReaderNotes) {
   const std::string dir = TestDir();
-  std::vector<uint64_t> positions;
-  {
-    auto spool = MustOpen(Options(dir));
-    ASSERT_NE(spool, nullptr);
-    positions = AppendPayloads(*spool, 0, 6);
-  }
+  const std::vector<uint64_t> positions = AppendAndClose(dir, 6);
+  ASSERT_EQ(positions.size(), 6u);
   const absl::Time opened = absl::Now();
   auto spool = MustOpen(Options(dir));
   ASSERT_NE(spool, nullptr);
@@ -774,18 +795,8 @@ TEST(SpoolTest, TornTailIsCutAndAppendingContinues) {
 // so the old position must not come back after a crash, or it would mark them delivered.
 TEST(SpoolTest, AReleasePositionPastTheEndIsCorrectedBeforeAnythingIsAppended) {
   const std::string dir = TestDir();
-  std::vector<uint64_t> positions;
-  {
-    auto spool = MustOpen(Options(dir));
-    ASSERT_NE(spool, nullptr);
-    positions = AppendPayloads(*spool, 0, 20);
-    spool->Release(positions[19]);  // all delivered; Close saves the position
-  }
-  const std::vector<std::string> files = SegmentFiles(dir);
-  ASSERT_EQ(files.size(), 1u);
-  std::string content = ReadFile(files[0]);
-  content.resize(positions[9]);  // the last ten records are gone
-  WriteFile(files[0], content);
+  const std::vector<uint64_t> positions = SpoolWithPositionPastTheEnd(dir);
+  ASSERT_EQ(positions.size(), 20u);
 
   auto spool = MustOpen(Options(dir));
   ASSERT_NE(spool, nullptr);
@@ -911,18 +922,8 @@ TEST(SpoolTest, SegmentsCutShortOrDeletedAreCountedAsDamage) {
 // full disk): Open must not fail for want of a free block.
 TEST(SpoolTest, APositionPastTheEndIsCorrectedInPlaceWhenNoNewFileCanBeMade) {
   const std::string dir = TestDir();
-  std::vector<uint64_t> positions;
-  {
-    auto spool = MustOpen(Options(dir));
-    ASSERT_NE(spool, nullptr);
-    positions = AppendPayloads(*spool, 0, 20);
-    spool->Release(positions[19]);
-  }
-  const std::vector<std::string> files = SegmentFiles(dir);
-  ASSERT_EQ(files.size(), 1u);
-  std::string content = ReadFile(files[0]);
-  content.resize(positions[9]);
-  WriteFile(files[0], content);
+  const std::vector<uint64_t> positions = SpoolWithPositionPastTheEnd(dir);
+  ASSERT_EQ(positions.size(), 20u);
   fs::create_directory(dir + "/released.tmp");
   {
     auto spool = MustOpen(Options(dir));
