@@ -263,8 +263,13 @@ class Spool::Impl {
   std::optional<uint64_t> LoadReleased();
   // Saves the release position (without fsync); false if it could not.
   bool PersistReleased(uint64_t position);
-  // Writes the position over the saved one, for when no new file can be made.
+  // WriteReleased, or when no new file can be made (a full disk), the position written over
+  // the saved one in place (synced whatever `durable` says).
+  absl::Status SaveReleased(uint64_t position, bool durable);
   absl::Status OverwriteReleased(uint64_t position);
+  // Marks the release position unsaved, to be saved by the committer at `due` (an earlier
+  // due time already set stands). Takes mu_.
+  void ScheduleReleaseSave(absl::Time due);
   // Removes the saved position (it could not be updated and segments past it are about to be
   // deleted), so that a restart replays from the oldest segment.
   void RemoveStaleReleased();
@@ -635,20 +640,20 @@ absl::Status Spool::Impl::WriteReleased(uint64_t position, bool durable) {
 
 // Saved without fsync: losing it only replays already delivered records, which the design
 // allows, and the rename never exposes a half-written file under the real name.
+absl::Status Spool::Impl::SaveReleased(uint64_t position, bool durable) {
+  const absl::Status written = WriteReleased(position, durable);
+  if (written.ok()) return written;
+  // A full disk has no block for a new file, but the saved one has its block: it is
+  // overwritten in place. A torn write fails the CRC, and Open then replays from the oldest
+  // segment, which only repeats deliveries.
+  const absl::Status in_place = OverwriteReleased(position);
+  if (in_place.ok()) return in_place;
+  return absl::Status(written.code(),
+                      absl::StrCat(written.message(), "; in place: ", in_place.message()));
+}
+
 bool Spool::Impl::PersistReleased(uint64_t position) {
-  absl::Status written = WriteReleased(position, /*durable=*/false);
-  if (!written.ok()) {
-    // A full disk has no block for a new file, but the saved one has its block: it is
-    // overwritten in place. A torn write fails the CRC, and Open then replays from the oldest
-    // segment, which only repeats deliveries.
-    const absl::Status in_place = OverwriteReleased(position);
-    if (in_place.ok()) {
-      written = absl::OkStatus();
-    } else {
-      written = absl::Status(written.code(),
-                             absl::StrCat(written.message(), "; in place: ", in_place.message()));
-    }
-  }
+  const absl::Status written = SaveReleased(position, /*durable=*/false);
   last_persist_ = absl::Now();
   if (!written.ok()) {
     LOG_EVERY_T(WARNING, 10) << "spool: could not save the release position: " << written;
@@ -663,23 +668,22 @@ void Spool::Impl::SaveUnsavedRelease() {
   // Not waited for: the committer must not stall behind a Release deleting segments. The
   // Release under way may save the position itself; if not, the next turn does.
   std::unique_lock<std::mutex> release_lock(release_mu_, std::try_to_lock);
-  if (!release_lock.owns_lock()) {
-    std::lock_guard<std::mutex> lock(mu_);
-    release_unsaved_ = true;
-    release_save_due_ = absl::Now() + kReleasePersistInterval;
-    return;
-  }
+  if (!release_lock.owns_lock()) return ScheduleReleaseSave(absl::Now() + kReleasePersistInterval);
   uint64_t released;
   {
     std::lock_guard<std::mutex> lock(mu_);
     released = released_;
   }
   if (released == persisted_released_ || PersistReleased(released)) return;
-  std::lock_guard<std::mutex> lock(mu_);  // failed: tried again an interval later
-  if (!release_unsaved_) {
-    release_unsaved_ = true;
-    release_save_due_ = last_persist_ + kReleasePersistInterval;
-  }
+  ScheduleReleaseSave(last_persist_ + kReleasePersistInterval);  // failed: tried again later
+}
+
+void Spool::Impl::ScheduleReleaseSave(absl::Time due) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (release_unsaved_) return;
+  release_unsaved_ = true;
+  release_save_due_ = due;
+  work_cv_.notify_one();
 }
 
 absl::Status Spool::Impl::Recover() {
@@ -846,8 +850,7 @@ absl::Status Spool::Impl::Recover() {
                  << " is past the end of the log (" << log_end
                  << "): records after it were lost (an OS crash with fsync=never, or a damaged "
                     "or cut last segment); continuing from the end";
-    absl::Status saved = WriteReleased(log_end, /*durable=*/true);
-    if (!saved.ok() && OverwriteReleased(log_end).ok()) saved = absl::OkStatus();  // disk full
+    const absl::Status saved = SaveReleased(log_end, /*durable=*/true);
     if (!saved.ok()) {
       return absl::Status(saved.code(),
                           absl::StrCat("saving the corrected release position: ", saved.message()));
@@ -860,7 +863,7 @@ absl::Status Spool::Impl::Recover() {
   // PersistReleased), or released segments would never be deleted.
   if (!released.has_value()) {
     release_start = std::max(release_start, segments.front()->base);
-    const absl::Status saved = WriteReleased(release_start, /*durable=*/true);
+    const absl::Status saved = SaveReleased(release_start, /*durable=*/true);
     if (!saved.ok()) LOG(WARNING) << "spool: could not save the release position: " << saved;
     released_file_present_ = saved.ok();
   }
@@ -959,23 +962,22 @@ void Spool::Impl::CommitterLoop() {
     bool save_release = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      const auto ready = [this] {
-        return (!committing_ && (!queue_.empty() || closing_)) ||
-               (release_unsaved_ && absl::Now() >= release_save_due_);
-      };
-      if (release_unsaved_) {
-        work_cv_.wait_until(lock, absl::ToChronoTime(release_save_due_), ready);
-      } else {
-        work_cv_.wait(lock, [&] { return ready() || release_unsaved_; });
-      }
+      const auto commit_ready = [this] { return !committing_ && (!queue_.empty() || closing_); };
       // The last release of a burst of deliveries is saved even when none follows (the
       // deliveries stop, or the backend goes down): a crash long after would replay the
       // whole burst otherwise.
-      if (release_unsaved_ && absl::Now() >= release_save_due_) {
+      const auto save_due = [this] { return release_unsaved_ && absl::Now() >= release_save_due_; };
+      if (release_unsaved_) {
+        work_cv_.wait_until(lock, absl::ToChronoTime(release_save_due_),
+                            [&] { return commit_ready() || save_due(); });
+      } else {
+        work_cv_.wait(lock, [&] { return commit_ready() || release_unsaved_; });
+      }
+      if (save_due()) {
         release_unsaved_ = false;
         save_release = true;
-      } else if (!ready()) {
-        continue;
+      } else if (!commit_ready()) {
+        continue;  // a save was scheduled: wait for it
       } else {
         if (queue_.empty()) return;  // closing, and everything queued is committed
         committing_ = true;
@@ -1341,22 +1343,19 @@ void Spool::Impl::Release(uint64_t position) {
   if (!doomed.empty() || absl::Now() - last_persist_ >= kReleasePersistInterval) {
     PersistReleased(released);
   }
-  {
-    // Skipped or failed, the save falls due an interval after the last one.
+  const bool saved = persisted_released_ == released;
+  if (saved) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (persisted_released_ == released) {
-      release_unsaved_ = false;
-    } else if (!release_unsaved_) {
-      release_unsaved_ = true;
-      release_save_due_ = last_persist_ + kReleasePersistInterval;
-      work_cv_.notify_one();
-    }
+    release_unsaved_ = false;
+  } else {
+    // Skipped or failed, the save falls due an interval after the last one.
+    ScheduleReleaseSave(last_persist_ + kReleasePersistInterval);
   }
   // Open takes a gap between the saved position and the first segment for records lost: when
   // the position past the segments about to go could not be saved, the stale one goes first
   // (an unlink needs no free space), and Open then replays from the oldest segment instead.
   // Keeping the segments instead could keep a full disk full for good.
-  if (!doomed.empty() && persisted_released_ != released) RemoveStaleReleased();
+  if (!doomed.empty() && !saved) RemoveStaleReleased();
   for (const auto& segment : doomed) {
     const bool unread = segment.use_count() == 1;
     // One released segment at a time is kept for the preparer to make the next spare of.
@@ -1371,7 +1370,7 @@ void Spool::Impl::Release(uint64_t position) {
     // Shortened step by step, a segment reads after a crash midway as a damaged one cut
     // short, which only a saved position past it marks as delivered: without one it is
     // unlinked at once.
-    DeleteSegmentFile(segment->path, unread && persisted_released_ == released);
+    DeleteSegmentFile(segment->path, unread && saved);
   }
   if (!doomed.empty()) {
     // Unsynced deletions could reappear after an OS crash; that would only replay released
