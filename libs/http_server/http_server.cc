@@ -263,9 +263,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Closes the connection to make room for a waiting client (already counted in
   // Shared::closing_for_room) if it may be closed for room by `now` (see reclaimable_at_);
   // returns whether it did. Runs on the connection's thread. Its only operation is then a
-  // read: the mark is set just before that read is started (on whichever thread sent the last
-  // answer, for a header) and is never less than a second ahead, so the start of the read is
-  // long over.
+  // read: the mark is set just before that read is started and is never less than a second
+  // ahead, so the start of the read is long over.
   bool CloseIfReclaimable(std::chrono::steady_clock::time_point now) {
     if (reclaimable_at_.load(std::memory_order_relaxed) > now.time_since_epoch().count()) {
       return false;
@@ -537,26 +536,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
     });
   }
 
-  // The handler's answer, on whatever thread the handler answered from. Until it is sent the
-  // connection has no operation pending and its own thread does not touch it, so the calling
-  // thread may use the socket. It sends the answer at once if the socket takes all of it
-  // (a small answer nearly always fits) and starts reading the next request; waking the
-  // connection's thread only to send would put a thread hand-off on every push's latency.
+  // The handler's answer, on whatever thread the handler answered from. It is written from
+  // the connection's own thread. The front answers a batch of pushes at once, from the one
+  // thread that reads the aggregator's acknowledgements; sending there put every answer's
+  // `send` (on loopback the sender also runs the client's side of TCP) in one queue, ahead of
+  // the next batch. On the connections' threads they run in parallel: 1.4x the pushes/s in
+  // alternating benchmark runs, against the thread hand-off this costs (docs/performance.md).
   void Answer(HttpResponse response) {
-    const bool keep_alive = keep_alive_ && !shared_->draining.load();
-    std::string wire = SerializeResponse(response, version_, keep_alive, head_);
-    const ssize_t sent =
-        ::send(socket_.native_handle(), wire.data(), wire.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (sent == static_cast<ssize_t>(wire.size())) {
-      shared_->inflight.fetch_sub(1);
-      if (!keep_alive) return Close();
-      return ReadHeader();
-    }
-    // The rest (or all of it, or the error) is the connection's thread's to deal with.
-    wire.erase(0, sent > 0 ? sent : 0);
-    asio::post(socket_.get_executor(),
-               [self = shared_from_this(), rest = std::make_shared<std::string>(std::move(wire)),
-                keep_alive] { self->Write(rest, keep_alive, /*answering=*/true); });
+    asio::post(socket_.get_executor(), [self = shared_from_this(), response = std::move(response)] {
+      const bool keep_alive = self->keep_alive_ && !self->shared_->draining.load();
+      self->Write(std::make_shared<std::string>(
+                      SerializeResponse(response, self->version_, keep_alive, self->head_)),
+                  keep_alive, /*answering=*/true);
+    });
   }
 
   // Responses the server makes itself (errors found before the handler), on the connection's
@@ -636,13 +628,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   tcp::socket socket_;
   // steady_clock ticks. Checked by the IdleSweeper: a timer per connection would cost a
-  // timerfd update for every read and write. Atomic because an answer sent from the
-  // handler's thread restarts it there (see Answer).
+  // timerfd update for every read and write. Every access is on the connection's thread;
+  // relaxed atomic operations cost nothing there and keep it safe to set from elsewhere.
   std::atomic<std::chrono::steady_clock::rep> deadline_{kNoDeadline};
   // From when (steady_clock ticks) the connection may be closed to make room under
   // max_connections: kIdleReclaimAge after it began to wait for a request's header, and while
   // a body is read kStalledBodyAge after its last bytes arrived; kNever while the request is
-  // handled or answered. Atomic for the same reason as deadline_.
+  // handled or answered. Atomic like deadline_.
   std::atomic<std::chrono::steady_clock::rep> reclaimable_at_{kNever};
   bool closed_for_room_ = false;
   beast::flat_buffer buffer_;
