@@ -93,6 +93,10 @@ ABSL_FLAG(int64_t, conversion_cache_bytes, 32 << 20,
           "labels, bucket bounds) comes again: such a push is then written without sorting and "
           "escaping its tags again, in about half the CPU time. About 13 KiB per group of 100 "
           "series; least recently pushed shapes are dropped beyond it. 0 turns it off.");
+ABSL_FLAG(int64_t, upload_queue_max_bytes, int64_t{64} << 20,
+          "Line protocol (or remote write) held in memory per backend, waiting for upload; "
+          "while a backend holds this much the spool is not read for it, so a slow or absent "
+          "backend fills the spool on disk, not memory.");
 ABSL_FLAG(int64_t, max_converted_bytes_per_push, int64_t{512} << 20,
           "Largest output one push may convert to, as bounded before it is accepted from its "
           "points and the labels each carries (grouping key, info labels, its series' labels, "
@@ -138,6 +142,7 @@ absl::Status CheckNumericFlags() {
       CheckFlagInRange("spool_segment_bytes", absl::GetFlag(FLAGS_spool_segment_bytes), 1),
       CheckFlagInRange("spool_prefill_bytes", absl::GetFlag(FLAGS_spool_prefill_bytes), 0),
       CheckFlagInRange("conversion_cache_bytes", absl::GetFlag(FLAGS_conversion_cache_bytes), 0),
+      CheckFlagInRange("upload_queue_max_bytes", absl::GetFlag(FLAGS_upload_queue_max_bytes), 1),
       CheckFlagInRange("max_converted_bytes_per_push",
                        absl::GetFlag(FLAGS_max_converted_bytes_per_push), 0),
       CheckFlagInRange("background_nice", absl::GetFlag(FLAGS_background_nice), 0, 19),
@@ -252,6 +257,8 @@ int Run() {
   pipeline_options.conversion = *conversion;
   pipeline_options.background_nice = background_nice;
   pipeline_options.conversion_cache_bytes = static_cast<size_t>(conversion_cache_bytes);
+  pipeline_options.max_queued_bytes_per_backend =
+      static_cast<size_t>(absl::GetFlag(FLAGS_upload_queue_max_bytes));
   pipeline_options.max_converted_bytes_per_push =
       static_cast<uint64_t>(absl::GetFlag(FLAGS_max_converted_bytes_per_push));
   PushPipeline pipeline(pipeline_options, spool->get(), std::move(backends), &registry);
