@@ -542,13 +542,35 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // `send` (on loopback the sender also runs the client's side of TCP) in one queue, ahead of
   // the next batch. On the connections' threads they run in parallel: 1.4x the pushes/s in
   // alternating benchmark runs, against the thread hand-off this costs (docs/performance.md).
+  // While the server shuts down it is sent from here instead (see AnswerHere).
   void Answer(HttpResponse response) {
+    if (shared_->draining.load()) return AnswerHere(std::move(response));
     asio::post(socket_.get_executor(), [self = shared_from_this(), response = std::move(response)] {
       const bool keep_alive = self->keep_alive_ && !self->shared_->draining.load();
       self->Write(std::make_shared<std::string>(
                       SerializeResponse(response, self->version_, keep_alive, self->head_)),
                   keep_alive, /*answering=*/true);
     });
+  }
+
+  // An answer given while the server shuts down: once Shutdown's drain timeout has passed, the
+  // connections' threads are stopped, and what is posted to them never runs, yet the front
+  // still answers what is left (503) then. Until the answer is sent the connection has no
+  // operation pending and its own thread does not touch it, so this thread may use the socket.
+  // An answer the socket does not take whole is left to the connection's thread.
+  void AnswerHere(HttpResponse response) {
+    std::string wire = SerializeResponse(response, version_, /*keep_alive=*/false, head_);
+    const ssize_t sent =
+        ::send(socket_.native_handle(), wire.data(), wire.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent == static_cast<ssize_t>(wire.size())) {
+      shared_->inflight.fetch_sub(1);
+      return Close();
+    }
+    wire.erase(0, sent > 0 ? sent : 0);
+    asio::post(socket_.get_executor(),
+               [self = shared_from_this(), rest = std::make_shared<std::string>(std::move(wire))] {
+                 self->Write(rest, /*keep_alive=*/false, /*answering=*/true);
+               });
   }
 
   // Responses the server makes itself (errors found before the handler), on the connection's

@@ -1008,6 +1008,35 @@ TEST_F(HttpServerTest, ShutdownLetsRequestsInFlightGetTheirAnswer) {
   EXPECT_THAT(result.headers, HasSubstr("Connection: close"));
 }
 
+// What the front does on SIGTERM: once the drain timeout has passed and the server stopped,
+// the requests still unanswered (large pushes waiting for a decode thread, pushes waiting for
+// the aggregator) are answered 503, and those answers must still reach their clients.
+TEST_F(HttpServerTest, AnAnswerGivenAfterTheDrainTimeoutStillReachesTheClient) {
+  absl::Mutex mu;
+  std::optional<HttpResponder> pending;
+  StartServer({}, [&](HttpRequest, HttpResponder respond) {
+    absl::MutexLock lock(&mu);
+    pending = std::move(respond);
+  });
+  CurlResult result;
+  std::thread client([&] { result = Send(curl_, "PUT", Url("/slow"), "x"); });
+  {
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(
+        +[](std::optional<HttpResponder>* p) { return p->has_value(); }, &pending));
+  }
+  server_->Shutdown(absl::Milliseconds(50));  // the drain times out: the server has stopped
+  HttpResponder respond;
+  {
+    absl::MutexLock lock(&mu);
+    respond = *pending;
+  }
+  respond(HttpResponse::Error(503, "shutting down"));
+  client.join();
+  EXPECT_EQ(result.status, 503);
+  EXPECT_EQ(result.body, "shutting down\n");
+}
+
 TEST(SplitHostPortTest, ParsesAndRejects) {
   auto a = SplitHostPort("127.0.0.1:9091");
   ASSERT_TRUE(a.ok());
