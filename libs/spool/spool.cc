@@ -112,24 +112,33 @@ bool WriteZeros(int fd, uint64_t begin, uint64_t end) {
   return WriteFully(fd, iov, begin);
 }
 
-// The file offset just past the last byte in [begin, end) that is not zero; `begin` if all
-// are zero (or on a read error, which the caller's reads report).
-uint64_t NonZeroEnd(int fd, uint64_t begin, uint64_t end) {
+// Where the damage after a segment's last valid record, at `begin`, ends (`begin` if there is
+// none): at the first kHeaderSize zero bytes, or past the last non-zero byte before `end`.
+// What follows a segment's records is zeros (prefilled, or the kHeaderSize of them that a
+// commit writes after its records in a recycled segment) and then possibly a released
+// segment's old bytes, which are no damage: a record holds its own position, so none of them
+// passes for a record here. A torn write leaves non-zero bytes right after the last record.
+// `begin` on a read error, which the caller's reads report.
+uint64_t DamagedEnd(int fd, uint64_t begin, uint64_t end) {
   std::vector<char> block(64 << 10);
-  while (end > begin) {
-    const uint64_t from = end - std::min<uint64_t>(block.size(), end - begin);
-    const size_t size = static_cast<size_t>(end - from);
+  uint64_t nonzero_end = begin;  // just past the last non-zero byte seen
+  for (uint64_t from = begin; from < end;) {
+    const size_t size = static_cast<size_t>(std::min<uint64_t>(block.size(), end - from));
     ssize_t n;
     do {
       n = pread(fd, block.data(), size, static_cast<off_t>(from));
     } while (n < 0 && errno == EINTR);
     if (n != static_cast<ssize_t>(size)) return begin;
-    for (size_t i = size; i > 0; --i) {
-      if (block[i - 1] != 0) return from + i;
+    for (size_t i = 0; i < size; ++i) {
+      if (block[i] != 0) {
+        nonzero_end = from + i + 1;
+      } else if (from + i + 1 - nonzero_end >= kHeaderSize) {
+        return nonzero_end;
+      }
     }
-    end = from;
+    from += size;
   }
-  return begin;
+  return nonzero_end;
 }
 
 // One segment file. Readers open their own descriptor, so only the active segment keeps one
@@ -151,6 +160,10 @@ struct Segment {
   // The file's actual size: file_size plus the zeros prefilled after it. Used by the
   // committing thread only.
   uint64_t prefilled = 0;
+  // A released segment reused as this one without being zeroed: its old records follow the
+  // new ones, so each commit writes kHeaderSize zeros after its records, which tell recovery
+  // where they end (see DamagedEnd). Used by the committing thread only.
+  bool old_bytes_follow = false;
   // Bytes readers may read: the committed size of the active segment, the valid prefix of a
   // sealed one.
   uint64_t readable = 0;
@@ -255,9 +268,10 @@ class Spool::Impl {
   void PreparerLoop();
   // Saves the release position if the last Release left it unsaved.
   void SaveUnsavedRelease();
-  // Writes kSpareFile full of zeros, segment_bytes of them, and syncs it; false if that failed
-  // or the spool is closing.
-  bool PrepareSpare();
+  // Makes kSpareFile, segment_bytes long and synced: a released segment renamed (its old
+  // bytes kept, `*old_bytes` set) or else a new file of zeros. False if that failed or the
+  // spool is closing.
+  bool PrepareSpare(bool* old_bytes);
   // Bytes free on the spool's file system (SpoolOptions::free_bytes).
   uint64_t FreeBytes() const;
   std::optional<uint64_t> LoadReleased();
@@ -338,6 +352,7 @@ class Spool::Impl {
   std::thread preparer_;
   std::condition_variable spare_cv_;  // the preparer waits for the spare to be taken
   bool spare_ready_ = false;          // guarded by mu_
+  bool spare_old_bytes_ = false;      // guarded by mu_: the ready spare is a recycled segment
   // Taken alone: guards that kRecycledFile exists, and moving it in or out.
   std::mutex recycle_mu_;
   bool recycled_parked_ = false;
@@ -401,10 +416,11 @@ void Spool::Impl::DeleteSegmentFile(const std::string& path, bool unread) const 
 }
 
 absl::StatusOr<std::shared_ptr<Segment>> Spool::Impl::NextSegment(uint64_t base) {
-  bool have_spare;
+  bool have_spare, old_bytes;
   {
     std::lock_guard<std::mutex> lock(mu_);
     have_spare = spare_ready_;
+    old_bytes = spare_old_bytes_;
   }
   std::shared_ptr<Segment> segment;
   absl::Status failed;
@@ -418,8 +434,9 @@ absl::StatusOr<std::shared_ptr<Segment>> Spool::Impl::NextSegment(uint64_t base)
       segment = std::make_shared<Segment>(base, path);
       segment->fd = fd;
       segment->prefilled = options_.segment_bytes;
-      // The new name must be durable before records in it are acknowledged; its zeros and
-      // size already are.
+      segment->old_bytes_follow = old_bytes;
+      // The new name must be durable before records in it are acknowledged; its size already
+      // is.
       failed = SyncDir();
     } else {
       LOG(WARNING) << "spool: " << ErrnoStatus("taking the prepared segment", path)
@@ -443,10 +460,12 @@ void Spool::Impl::PreparerLoop() {
       spare_cv_.wait(lock, [this] { return closing_ || !spare_ready_; });
       if (closing_) return;
     }
-    const bool prepared = PrepareSpare();
+    bool old_bytes = false;
+    const bool prepared = PrepareSpare(&old_bytes);
     std::unique_lock<std::mutex> lock(mu_);
     if (prepared) {
       spare_ready_ = true;
+      spare_old_bytes_ = old_bytes;
     } else if (!closing_) {
       // A disk short of space, say: rolls create empty segments meanwhile. Try again later.
       spare_cv_.wait_for(lock, std::chrono::seconds(10), [this] { return closing_; });
@@ -461,11 +480,14 @@ uint64_t Spool::Impl::FreeBytes() const {
   return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
 }
 
-bool Spool::Impl::PrepareSpare() {
+bool Spool::Impl::PrepareSpare(bool* old_bytes) {
   const std::string path = PathOf(kSpareFile);
-  // A released segment, when there is one, is overwritten with zeros instead of a new file
-  // being allocated: deleting a whole segment frees thousands of blocks in one journal
-  // transaction, and commits waited tens of milliseconds behind it.
+  // A released segment, when there is one, is reused instead of a new file being allocated:
+  // deleting a whole segment frees thousands of blocks in one journal transaction, and
+  // commits waited tens of milliseconds behind it. Its old bytes stay (only a part past its
+  // end, if it is short, is zeroed): commits write into its blocks as they would into zeros,
+  // without changing the file's size, and each spool byte reaches the disk once instead of
+  // twice.
   bool recycled;
   {
     std::lock_guard<std::mutex> lock(recycle_mu_);
@@ -493,10 +515,23 @@ bool Spool::Impl::PrepareSpare() {
   }
   // False with a warning on an I/O error, silently when the spool is closing.
   auto prepare = [&]() -> bool {
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+      LOG_EVERY_N(WARNING, 100) << "spool: " << ErrnoStatus("preparing", path);
+      return false;
+    }
+    // A recycled segment may have been larger (a record of its own).
+    if (static_cast<uint64_t>(st.st_size) > options_.segment_bytes &&
+        (ftruncate(fd, static_cast<off_t>(options_.segment_bytes)) != 0 || fdatasync(fd) != 0)) {
+      LOG_EVERY_N(WARNING, 100) << "spool: " << ErrnoStatus("preparing", path);
+      return false;
+    }
     // A step at a time, each synced, so that the disk is never handed a large burst that the
     // commits' syncs would queue behind.
     const uint64_t step = std::max<uint64_t>(options_.prefill_bytes, 64 << 10);
-    for (uint64_t at = 0; at < options_.segment_bytes; at += step) {
+    const uint64_t zeros_from =
+        recycled ? std::min<uint64_t>(st.st_size, options_.segment_bytes) : 0;
+    for (uint64_t at = zeros_from; at < options_.segment_bytes; at += step) {
       {
         std::lock_guard<std::mutex> lock(mu_);
         if (closing_) return false;
@@ -507,13 +542,7 @@ bool Spool::Impl::PrepareSpare() {
         return false;
       }
     }
-    // A recycled segment may have been larger (a record of its own).
-    struct stat st;
-    if (fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) > options_.segment_bytes &&
-        (ftruncate(fd, static_cast<off_t>(options_.segment_bytes)) != 0 || fdatasync(fd) != 0)) {
-      LOG_EVERY_N(WARNING, 100) << "spool: " << ErrnoStatus("preparing", path);
-      return false;
-    }
+    *old_bytes = recycled && zeros_from > 0;
     return true;
   };
   const bool prepared = prepare();
@@ -794,8 +823,9 @@ absl::Status Spool::Impl::Recover() {
     }
     if (!reader.status().ok()) return reader.status();
     const uint64_t valid_end = reader.offset();
-    // Zeros after the records were prefilled; only bytes before them are damage.
-    const uint64_t damaged_end = NonZeroEnd(fd, valid_end, segment->file_size);
+    // Zeros after the records were prefilled or written after them; only bytes before them
+    // are damage.
+    const uint64_t damaged_end = DamagedEnd(fd, valid_end, segment->file_size);
     segment->readable = valid_end;
     segment->gaps = reader.new_gaps();
     if (reader.skipped_bytes() > 0) {
@@ -1068,6 +1098,15 @@ void Spool::Impl::CommitRun(std::vector<Pending>& batch, size_t begin, size_t en
     positions.push_back(position);
   }
   const uint64_t run_bytes = position - (segment.base + old_size);
+  // In a recycled segment the run's end is marked with zeros (up to the file's end), written
+  // over by the next run: else recovery would take the old bytes after a run for a torn
+  // write. Within the file, so its size does not change.
+  static const char kEndMark[kHeaderSize] = {};
+  if (segment.old_bytes_follow && segment.prefilled > old_size + run_bytes) {
+    iov.push_back({const_cast<char*>(kEndMark),
+                   static_cast<size_t>(std::min<uint64_t>(
+                       kHeaderSize, segment.prefilled - (old_size + run_bytes)))});
+  }
 
   absl::Status status;
   const absl::Time now = absl::Now();

@@ -12,11 +12,11 @@
 // (`00000000000000000000.wal`, 20 digits), a `released` file with the last persisted release
 // position, and a `LOCK` file that keeps a second process from opening the same directory.
 // With prefill (see SpoolOptions::prefill_bytes) it also holds `next.spare`, the next segment
-// made ahead of time (segment_bytes of zeros, synced), which a roll renames into place, and
-// at times `recycled.spare`, a released segment kept to be zeroed into the next spare rather
-// than deleted: deleting a whole segment frees its blocks in one file-system transaction, and
-// commits waited tens of milliseconds behind it. Both are only ever zeros or released data;
-// Open deletes them.
+// made ahead of time (segment_bytes long, synced), which a roll renames into place, and at
+// times `recycled.spare`, a released segment kept to become the next spare rather than
+// deleted: deleting a whole segment frees its blocks in one file-system transaction, and
+// commits waited tens of milliseconds behind it. A spare is a released segment with its old
+// bytes, or else zeros; Open deletes both files.
 // Positions are byte offsets in the log's global address space; a record's position is the
 // offset just past its end, so positions increase with every record and the position of the
 // last record handled is the natural "after" of the next read. Each record carries its own
@@ -27,8 +27,10 @@
 // bytes at the end of the last segment are cut off. Both are logged and counted in Stats, and
 // so are unreleased positions no file holds any more (a segment cut short or deleted by
 // another program, or lost to an OS crash with fsync=never), counted with the skipped bytes.
-// Zeros after a segment's last record are prefilled space (SpoolOptions::prefill_bytes), not
-// damage.
+// Zeros after a segment's last record are prefilled space (SpoolOptions::prefill_bytes), or
+// the end mark that each commit into a reused segment writes after its records; what follows
+// them is space not written yet (zeros, or a released segment's old records, which carry
+// other positions) and not damage either.
 #ifndef PUSHGATE_LIBS_SPOOL_SPOOL_H_
 #define PUSHGATE_LIBS_SPOOL_SPOOL_H_
 
@@ -79,10 +81,12 @@ struct SpoolOptions {
   // Zeros written ahead of the records, in steps of this many bytes (0: none). fdatasync must
   // also write a file's metadata when its size changed, which takes a second disk write and
   // about doubles the time of every group commit; writing into zeros already on disk keeps the
-  // size unchanged, as databases do with their write-ahead logs. The cost is that each spool
-  // byte reaches the disk twice (as a zero, then as data), and that a commit that needs the
-  // next step writes it. Used only when fsync is batch or always. Segments after the first
-  // come prefilled whole (`next.spare` above), so steps matter for the first segment only.
+  // size unchanged, as databases do with their write-ahead logs. The cost is that such a byte
+  // reaches the disk twice (as a zero, then as data), and that a commit that needs the next
+  // step writes it. Used only when fsync is batch or always. Segments after the first come
+  // whole (`next.spare` above), so steps matter for the first segment only; once segments are
+  // released, a spare is a released segment whose old bytes take the zeros' place, and each
+  // byte is written once.
   size_t prefill_bytes = 1 << 20;
   // A delivered segment that is not kept as the next spare (after a backend outage, the
   // surplus ones) is shortened by this many bytes at a time, 2 ms apart, before it is

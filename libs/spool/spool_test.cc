@@ -1018,8 +1018,8 @@ ino_t InodeOf(const std::string& path) {
   return stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
 }
 
-// A roll moves to a segment made ahead of time, full of zeros; a released segment is made into
-// the next such spare instead of being deleted. Its old records are gone, not read again.
+// A roll moves to a segment made ahead of time; a released segment is made into the next such
+// spare instead of being deleted. Its old records are not read again.
 TEST(SpoolTest, ReleasedSegmentsAreReusedAsNewSegmentsWithoutTheirOldRecords) {
   const std::string dir = TestDir();
   SpoolOptions options = Options(dir, /*segment_bytes=*/1024);
@@ -1062,6 +1062,108 @@ TEST(SpoolTest, ReleasedSegmentsAreReusedAsNewSegmentsWithoutTheirOldRecords) {
   EXPECT_EQ(stats.corrupt_tail_bytes_dropped, 0u);
   EXPECT_EQ(stats.records_recovered, 60u);
   EXPECT_THAT(DataOf(ReadAll(*spool, spool->first_unreleased())), ElementsAreArray(expected));
+}
+
+// A spool whose active segment is a released one reused, holding a few new records before
+// its old ones; closed. What the two tests below open again.
+struct ReusedSegmentSpool {
+  SpoolOptions options;
+  std::string reused_path;          // the active segment's file
+  uint64_t reused_base = 0;         // its first position
+  uint64_t released = 0;            // position released before the reuse
+  std::vector<std::string> kept;    // the payloads after `released`, in order
+  std::vector<uint64_t> positions;  // theirs
+};
+
+ReusedSegmentSpool MakeSpoolEndingInAReusedSegment() {
+  ReusedSegmentSpool made;
+  const std::string dir = TestDir();
+  made.options = Options(dir, /*segment_bytes=*/1024);
+  made.options.prefill_bytes = 256;
+  const std::string spare = dir + "/next.spare";
+  const std::string recycled = dir + "/recycled.spare";
+  auto spare_ready = [&] { return fs::exists(spare) && fs::file_size(spare) == 1024; };
+  auto spool = MustOpen(made.options);
+  EXPECT_NE(spool, nullptr);
+  if (spool == nullptr) return made;
+  EXPECT_TRUE(WaitFor(spare_ready));
+  const std::vector<uint64_t> first = AppendPayloads(*spool, 0, 60);
+  made.released = first.back();
+  spool->Release(made.released);
+  EXPECT_TRUE(fs::exists(recycled));
+  const ino_t reused_inode = InodeOf(recycled);
+  // The next roll takes the spare made before; the preparer then makes the released segment
+  // the next spare.
+  int next = 60;
+  const auto append = [&] {
+    made.positions.push_back(AppendPayloads(*spool, next, 1).front());
+    made.kept.push_back(Payload(next++));
+  };
+  while (fs::exists(recycled) && next < 200) append();
+  EXPECT_TRUE(WaitFor(spare_ready));
+  EXPECT_EQ(InodeOf(spare), reused_inode);
+  // Not zeroed: the spare still holds released records.
+  EXPECT_NE(ReadFile(spare).find("push-"), std::string::npos);
+
+  // Appends until the roll takes that spare, then two more.
+  int after_roll = -1;
+  while (after_roll < 2 && next < 300) {
+    append();
+    for (const std::string& file : SegmentFiles(dir)) {
+      if (InodeOf(file) == reused_inode) {
+        made.reused_path = file;
+        ++after_roll;
+      }
+    }
+  }
+  EXPECT_FALSE(made.reused_path.empty()) << "the reused segment never became active";
+  made.reused_base = std::stoull(fs::path(made.reused_path).stem().string());
+  EXPECT_LT(made.positions.back() - made.reused_base, 1024u - 100)
+      << "the test needs old records after the new ones";
+  return made;
+}
+
+// Commits into a reused segment end their records with zeros: after a restart its old
+// records are neither read again nor taken for a damaged tail.
+TEST(SpoolTest, AReusedSegmentsOldBytesAreNotReadAgainNorTakenForDamage) {
+  const ReusedSegmentSpool made = MakeSpoolEndingInAReusedSegment();
+  ASSERT_FALSE(made.reused_path.empty());
+  ASSERT_NE(ReadFile(made.reused_path).find("push-", made.positions.back() - made.reused_base),
+            std::string::npos)
+      << "old records follow the new ones";
+  auto spool = MustOpen(made.options);
+  ASSERT_NE(spool, nullptr);
+  const Spool::Stats stats = spool->stats();
+  EXPECT_EQ(stats.corrupt_tail_bytes_dropped, 0u);
+  EXPECT_EQ(stats.corrupt_bytes_skipped, 0u);
+  EXPECT_EQ(spool->committed_end(), made.positions.back());
+  EXPECT_THAT(DataOf(ReadAll(*spool, made.released)), ElementsAreArray(made.kept));
+  const std::vector<uint64_t> more = AppendPayloads(*spool, 300, 1);
+  EXPECT_GT(more.front(), made.positions.back());
+}
+
+// A torn last record in a reused segment is dropped and counted alone, not with the old bytes
+// after it.
+TEST(SpoolTest, ATornRecordInAReusedSegmentIsTheOnlyDamageCounted) {
+  const ReusedSegmentSpool made = MakeSpoolEndingInAReusedSegment();
+  ASSERT_FALSE(made.reused_path.empty());
+  const size_t n = made.positions.size();
+  ASSERT_GE(n, 2u);
+  const uint64_t last_begin = made.positions[n - 2] - made.reused_base;
+  const uint64_t last_end = made.positions[n - 1] - made.reused_base;
+  ASSERT_GT(made.positions[n - 2], made.reused_base);  // both in the reused segment
+  std::string content = ReadFile(made.reused_path);
+  content.replace(last_end - 3, 3, "XYZ");
+  WriteFile(made.reused_path, content);
+
+  auto spool = MustOpen(made.options);
+  ASSERT_NE(spool, nullptr);
+  const Spool::Stats stats = spool->stats();
+  EXPECT_EQ(stats.corrupt_tail_bytes_dropped, last_end - last_begin);
+  EXPECT_EQ(stats.corrupt_bytes_skipped, 0u);
+  EXPECT_EQ(spool->committed_end(), made.positions[n - 2]);
+  const std::vector<std::string> expected(made.kept.begin(), made.kept.end() - 1);
+  EXPECT_THAT(DataOf(ReadAll(*spool, made.released)), ElementsAreArray(expected));
 }
 
 // A spare takes a whole segment of disk at once: with less than two segments free it would
