@@ -104,6 +104,50 @@ TEST(DurabilityTest, AggregatorKilledMidStreamLosesNoAcknowledgedPush) {
   ExpectNoLoss("kill-9-aggregator", pusher, receiver);
 }
 
+// Whether the spool's last segment is a released one reused: its records ended by 20 zero
+// bytes, with the old records after them.
+bool EndsInAReusedSegment(const std::string& spool_dir) {
+  const std::string segment = LastSegment(spool_dir);
+  const int fd = segment.empty() ? -1 : open(segment.c_str(), O_RDONLY);
+  if (fd < 0) return false;
+  std::string content(static_cast<size_t>(lseek(fd, 0, SEEK_END)), '\0');
+  const bool read =
+      pread(fd, content.data(), content.size(), 0) == static_cast<ssize_t>(content.size());
+  close(fd);
+  const size_t end_mark = content.find(std::string(20, '\0'));
+  return read && end_mark != std::string::npos &&
+         content.find_first_not_of('\0', end_mark) != std::string::npos;
+}
+
+// Small segments, delivered as they fill, so that the spool writes into released segments
+// reused without zeroing: after a SIGKILL the old records in the active one are neither
+// replayed nor reported as damage, and every acknowledged push arrives.
+TEST(DurabilityTest, AggregatorKilledWhileWritingIntoAReusedSegmentLosesNoAcknowledgedPush) {
+  UploadReceiver receiver;
+  Pushgate pushgate(PushgateOptions{
+      receiver.url(), {}, {"--spool_segment_bytes=65536", "--spool_prefill_bytes=16384"}});
+  const std::string spool_dir = pushgate.data_dir() + "/spool";
+  SeqPusher pusher(pushgate.front_url(), 0);
+  // One push at a time, so that no roll comes between the check and the kill.
+  bool reused = false;
+  for (int i = 0; i < 20000 && !reused; ++i) {
+    pusher.Push(0);
+    if (i % 20 == 19) reused = EndsInAReusedSegment(spool_dir);
+  }
+  ASSERT_TRUE(reused) << "no segment was reused after " << pusher.acked().size() << " pushes";
+  receiver.Pause();
+  pushgate.aggregator().Stop(SIGKILL);
+  ASSERT_TRUE(EndsInAReusedSegment(spool_dir));
+
+  receiver.Resume();
+  pushgate.RestartAggregator();
+  ExpectNoLoss("kill-9-reused-segment", pusher, receiver);
+  auto metrics = HttpRequestTo("GET", pushgate.aggregator_metrics_url());
+  EXPECT_NE(metrics.body.find("pushgate_aggregator_spool_corrupt_bytes_total 0\n"),
+            std::string::npos)
+      << metrics.body;
+}
+
 TEST(DurabilityTest, BackendOutageLosesNoAcknowledgedPush) {
   UploadReceiver receiver;
   Pushgate pushgate(PushgateOptions{receiver.url()});
@@ -150,7 +194,8 @@ TEST(DurabilityTest, CorruptSpoolTailKeepsEveryCompleteRecord) {
   ExpectNoLoss("corrupt-spool-tail", pusher, receiver);
   // The damage was seen and reported, not silently read as data.
   auto metrics = HttpRequestTo("GET", pushgate.aggregator_metrics_url());
-  EXPECT_NE(metrics.body.find("pushgate_aggregator_spool_corrupt_bytes_total 37\n"), std::string::npos)
+  EXPECT_NE(metrics.body.find("pushgate_aggregator_spool_corrupt_bytes_total 37\n"),
+            std::string::npos)
       << metrics.body;
   // New pushes after recovery are stored and delivered too, once the front has reconnected
   // (a client retries after the 503s it gets meanwhile).
