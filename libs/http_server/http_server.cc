@@ -577,7 +577,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // thread. Without keep-alive the rest of the request may still be on its way (a body over
   // the limit, say), so the connection lingers (see Linger).
   void Respond(HttpResponse response, bool keep_alive) {
-    if (options_.on_refused) options_.on_refused(response.status);
+    if (options_.on_refused) {
+      absl::string_view method, target;
+      // Set together once the request line is parsed (a body over its limit is refused while
+      // the header is finished, before it counts as done).
+      if (parser_.has_value() && !parser_->get().method_string().empty()) {
+        const auto& request = parser_->get();
+        method = absl::string_view(request.method_string().data(), request.method_string().size());
+        target = absl::string_view(request.target().data(), request.target().size());
+      }
+      options_.on_refused(response.status, method, target);
+    }
     Write(std::make_shared<std::string>(SerializeResponse(response, version_, keep_alive, head_)),
           keep_alive, /*answering=*/false);
   }

@@ -84,9 +84,12 @@ struct HttpServerOptions {
   size_t max_connections = 0;
   // Called with the status of each answer the server makes itself, before any handler sees
   // the request (413 over max_body_bytes, 431, 400 for a malformed request), so that they can
-  // be counted with the handler's; from the thread reading the request: a connection's
-  // thread, or the one whose answer to the request before it started that read.
-  std::function<void(int status)> on_refused;
+  // be counted with the handler's: with the request's method and target once its request
+  // line was read (a body or header over its limit), both empty before (a malformed request
+  // line). From
+  // the thread reading the request: a connection's thread, or the one whose answer to the
+  // request before it started that read.
+  std::function<void(int status, absl::string_view method, absl::string_view target)> on_refused;
   // For a request that announced its body with `Expect: 100-continue`: asked with its method
   // and target (origin form) before the server invites the body. An answer given here is sent
   // instead, the body is never read and the connection closes; so a client pushing megabytes

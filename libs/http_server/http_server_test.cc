@@ -298,7 +298,9 @@ TEST_F(HttpServerTest, BodyOverLimitIs413AndHandlerNotCalled) {
   options.max_body_bytes = 100;
   // The server's own answers are reported, so that they can be counted.
   std::atomic<int> refused_status{0};
-  options.on_refused = [&](int status) { refused_status = status; };
+  options.on_refused = [&](int status, absl::string_view, absl::string_view) {
+    refused_status = status;
+  };
   bool called = false;
   StartServer(options, [&](HttpRequest, HttpResponder respond) {
     called = true;
@@ -360,7 +362,7 @@ TEST_F(HttpServerTest, BodiesBeingReceivedAtOnceAreBoundedWith503) {
   options.max_receiving_bytes = 1000;
   std::vector<int> refused;
   absl::Mutex refused_mu;
-  options.on_refused = [&](int status) {
+  options.on_refused = [&](int status, absl::string_view, absl::string_view) {
     absl::MutexLock lock(&refused_mu);
     refused.push_back(status);
   };
@@ -950,7 +952,9 @@ TEST_F(HttpServerTest, AnswersCarryTheDateAndTheRequestsVersion) {
 TEST_F(HttpServerTest, ARequestRefusedWhateverItsBodyIsAnsweredBeforeTheBodyIsSent) {
   HttpServerOptions options;
   std::atomic<int> refused_status{0};
-  options.on_refused = [&](int status) { refused_status = status; };
+  options.on_refused = [&](int status, absl::string_view, absl::string_view) {
+    refused_status = status;
+  };
   options.answer_before_body = [](absl::string_view method,
                                   absl::string_view target) -> std::optional<HttpResponse> {
     if (method == "PUT" && target == "/ok?x=1") return std::nullopt;

@@ -115,8 +115,8 @@ PushHandler::PushHandler(PushHandlerOptions options, IngestClient* client,
       registry_(registry),
       requests_(registry->Counter("pushgate_front_requests_total",
                                   "HTTP requests answered, by route, method and status code "
-                                  "(route unread: answered by the HTTP layer before being read "
-                                  "in full, e.g. 413 over --max_body_bytes).",
+                                  "(route unread: refused by the HTTP layer before its request "
+                                  "line was read, e.g. 400 for a malformed one).",
                                   {"route", "method", "code"})),
       body_bytes_(registry->Counter("pushgate_front_push_body_bytes_total",
                                     "Bytes of push bodies received, as sent (compressed).")),
@@ -208,8 +208,14 @@ void PushHandler::Finish(const char* route, const std::string& method, HttpRespo
   respond(std::move(response));
 }
 
-void PushHandler::CountRefusedByServer(int status) {
-  requests_.Add({"unread", "other", absl::StrCat(status)});
+void PushHandler::CountRefusedByServer(int status, absl::string_view method,
+                                       absl::string_view target) {
+  if (method.empty()) {
+    requests_.Add({"unread", "other", absl::StrCat(status)});
+    return;
+  }
+  const Routed routed = Route(method, target.substr(0, target.find('?')));
+  requests_.Add({routed.label, std::string(MethodLabel(method)), absl::StrCat(status)});
 }
 
 PushHandler::Routed PushHandler::Route(absl::string_view method, absl::string_view path) const {

@@ -75,8 +75,10 @@ class PushHandler {
                                                absl::string_view target) const;
 
   // Counts an answer the HTTP server made itself before the request reached Handle (an
-  // HttpServerOptions::on_refused), in pushgate_front_requests_total as route="unread".
-  void CountRefusedByServer(int status);
+  // HttpServerOptions::on_refused) in pushgate_front_requests_total: under the route and
+  // method the request named, as Handle would, or as route="unread" if the server refused
+  // it before reading its request line.
+  void CountRefusedByServer(int status, absl::string_view method, absl::string_view target);
 
   // Answers the large pushes still waiting for a decode thread with 503, without decoding
   // them, and stops the decode threads. Call after the HTTP server stopped calling Handle and

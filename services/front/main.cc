@@ -220,7 +220,10 @@ int main(int argc, char** argv) {
       static_cast<size_t>(absl::GetFlag(FLAGS_max_receiving_bytes));
   server_options.max_connections = EffectiveMaxConnections(absl::GetFlag(FLAGS_max_connections));
   server_options.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
-  server_options.on_refused = [&handler](int status) { handler.CountRefusedByServer(status); };
+  server_options.on_refused = [&handler](int status, absl::string_view method,
+                                         absl::string_view target) {
+    handler.CountRefusedByServer(status, method, target);
+  };
   server_options.answer_before_body = [&handler](absl::string_view method,
                                                  absl::string_view target) {
     return handler.AnswerBeforeBody(method, target);

@@ -129,9 +129,9 @@ TEST_F(FrontLimitsTest, SizesEncodingsAndPerPushLimitsGetClearErrors) {
   EXPECT_THAT(samples.body, HasSubstr("max_samples_per_push"));
   // One byte, label, series or sample over each is refused.
   EXPECT_EQ(Put(std::string(1001, '#')).status, 413);
-  // Answered by the HTTP layer before the push handler, and still counted.
+  // Answered by the HTTP layer before the push handler, and still counted as a push.
   EXPECT_THAT(HttpRequestTo("GET", pushgate_->front_url() + "/metrics", "").body,
-              HasSubstr("pushgate_front_requests_total{route=\"unread\",method=\"other\","
+              HasSubstr("pushgate_front_requests_total{route=\"push\",method=\"PUT\","
                         "code=\"413\"} 1\n"));
   HttpResult inflated = Put(GzipOfZeros(2001), {"Content-Encoding: gzip"});
   EXPECT_EQ(inflated.status, 413);
