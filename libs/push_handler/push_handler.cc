@@ -273,7 +273,24 @@ HttpResponse PushHandler::NotFound() const {
 
 std::optional<HttpResponse> PushHandler::AnswerBeforeBody(absl::string_view method,
                                                           absl::string_view target) const {
-  return Route(method, target.substr(0, target.find('?'))).refusal;
+  Routed routed = Route(method, target.substr(0, target.find('?')));
+  if (routed.refusal.has_value() || routed.kind != Routed::kPush) return routed.refusal;
+  // A grouping key HandlePush would refuse is refused before the body is sent.
+  const absl::Status status =
+      GroupingKeyOf(absl::string_view(routed.path).substr(routed.key_offset)).status();
+  if (status.ok()) return std::nullopt;
+  rejected_pushes_.Add({"url"});
+  return HttpResponse::Error(StatusFor(status), status.message());
+}
+
+absl::StatusOr<pushgate::v1::GroupingKey> PushHandler::GroupingKeyOf(
+    absl::string_view key_path) const {
+  absl::StatusOr<pushgate::v1::GroupingKey> key = ParseGroupingKey(key_path);
+  if (!key.ok()) return key;
+  if (absl::Status status = CheckGroupingKeyLimits(*key, options_.limits); !status.ok()) {
+    return status;
+  }
+  return key;
 }
 
 void PushHandler::Handle(HttpRequest request, HttpResponder respond) {
@@ -375,11 +392,8 @@ void PushHandler::HandlePush(HttpRequest& request, absl::string_view key_path,
   // Everything but the families, which the decoders write in wire form after it.
   PushRequest head;
   head.set_receive_time_ns(receive_time_ns);
-  absl::StatusOr<pushgate::v1::GroupingKey> key = ParseGroupingKey(key_path);
+  absl::StatusOr<pushgate::v1::GroupingKey> key = GroupingKeyOf(key_path);
   if (!key.ok()) return reject("url", key.status());
-  if (absl::Status status = CheckGroupingKeyLimits(*key, options_.limits); !status.ok()) {
-    return reject("url", status);
-  }
   *head.mutable_grouping_key() = std::move(*key);
 
   head.set_method(method == "DELETE" ? pushgate::v1::DELETE

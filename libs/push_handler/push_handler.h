@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "libs/http_server/http_server.h"
@@ -69,8 +70,9 @@ class PushHandler {
   void Handle(HttpRequest request, HttpResponder respond);
 
   // An HttpServerOptions::answer_before_body: the answer Handle would give a request whatever
-  // its body (a bad or unknown path, a method the route does not take), so that a client that
-  // waits for `100 Continue` is not invited to upload a body only to be refused.
+  // its body (a bad or unknown path, a method the route does not take, a grouping key that is
+  // malformed or over its limits), so that a client that waits for `100 Continue` is not
+  // invited to upload a body only to be refused.
   std::optional<HttpResponse> AnswerBeforeBody(absl::string_view method,
                                                absl::string_view target) const;
 
@@ -107,6 +109,8 @@ class PushHandler {
   Routed Route(absl::string_view method, absl::string_view path) const;
   // The 404 for a path that is no route: it says where pushes go.
   HttpResponse NotFound() const;
+  // The grouping key of a push path's key part (after `/metrics/`), within the limits.
+  absl::StatusOr<pushgate::v1::GroupingKey> GroupingKeyOf(absl::string_view key_path) const;
   // `decompressed`: the body already decompressed (by DecompressSmall), if it was.
   void HandlePush(HttpRequest& request, absl::string_view key_path, HttpResponder respond,
                   int64_t receive_time_ns, Clock::time_point start,

@@ -366,9 +366,17 @@ TEST_F(PushHandlerTest, AnswersBeforeTheBodyOnlyWhatTheBodyCannotChange) {
   EXPECT_EQ(wrong_method->status, 405);
   EXPECT_THAT(wrong_method->headers, ::testing::Contains(std::make_pair(
                                          std::string("Allow"), std::string("PUT, POST, DELETE"))));
+  // A grouping key that is malformed: a label without a value, a job that is not base64.
+  for (const char* target : {"/pg/metrics/job/j/instance", "/pg/metrics/job@base64/%21%21"}) {
+    const std::optional<HttpResponse> bad_key = handler_->AnswerBeforeBody("PUT", target);
+    ASSERT_TRUE(bad_key.has_value()) << target;
+    EXPECT_EQ(bad_key->status, 400) << target;
+    EXPECT_EQ(Handle("PUT", target, "x 1\n").status, 400) << target;
+  }
   // Handle gives the same answers.
   EXPECT_EQ(Handle("PATCH", "/pg/metrics/job/j").status, 405);
   EXPECT_EQ(Handle("PUT", "/pg/metrics/job/%zz", "x 1\n").status, 400);
+  EXPECT_TRUE(processor_.received().empty());
 }
 
 TEST_F(PushHandlerTest, RequestsAreCountedUnderABoundedSetOfMethods) {
