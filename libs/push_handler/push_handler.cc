@@ -214,7 +214,7 @@ void PushHandler::CountRefusedByServer(int status, absl::string_view method,
     requests_.Add({"unread", "other", absl::StrCat(status)});
     return;
   }
-  const Routed routed = Route(method, target.substr(0, target.find('?')));
+  const Routed routed = RouteTarget(method, target);
   requests_.Add({routed.label, std::string(MethodLabel(method)), absl::StrCat(status)});
 }
 
@@ -266,6 +266,11 @@ PushHandler::Routed PushHandler::Route(absl::string_view method, absl::string_vi
   return routed;
 }
 
+PushHandler::Routed PushHandler::RouteTarget(absl::string_view method,
+                                             absl::string_view target) const {
+  return Route(method, target.substr(0, target.find('?')));
+}
+
 HttpResponse PushHandler::NotFound() const {
   return HttpResponse::Error(404, absl::StrCat("not found: pushes go to ", options_.route_prefix,
                                                "/metrics/job/<job>{/<label>/<value>}"));
@@ -273,7 +278,7 @@ HttpResponse PushHandler::NotFound() const {
 
 std::optional<HttpResponse> PushHandler::AnswerBeforeBody(absl::string_view method,
                                                           absl::string_view target) const {
-  Routed routed = Route(method, target.substr(0, target.find('?')));
+  Routed routed = RouteTarget(method, target);
   if (routed.refusal.has_value() || routed.kind != Routed::kPush) return routed.refusal;
   // A grouping key HandlePush would refuse is refused before the body is sent.
   const absl::Status status =

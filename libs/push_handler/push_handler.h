@@ -107,6 +107,8 @@ class PushHandler {
   };
   // `path`: the request target without its query.
   Routed Route(absl::string_view method, absl::string_view path) const;
+  // The same for a request target as the HTTP server sees it (origin form, query included).
+  Routed RouteTarget(absl::string_view method, absl::string_view target) const;
   // The 404 for a path that is no route: it says where pushes go.
   HttpResponse NotFound() const;
   // The grouping key of a push path's key part (after `/metrics/`), within the limits.
