@@ -67,6 +67,15 @@ void ExpectNoLoss(const std::string& scenario, SeqPusher& pusher, UploadReceiver
                             << lost.front();
 }
 
+// Expects the aggregator's metrics to report `bytes` of damaged spool bytes found at start.
+void ExpectSpoolCorruptBytes(Pushgate& pushgate, int bytes) {
+  auto metrics = HttpRequestTo("GET", pushgate.aggregator_metrics_url());
+  EXPECT_NE(metrics.body.find(
+                absl::StrCat("pushgate_aggregator_spool_corrupt_bytes_total ", bytes, "\n")),
+            std::string::npos)
+      << metrics.body;
+}
+
 std::string LastSegment(const std::string& spool_dir) {
   std::string last;
   DIR* dir = opendir(spool_dir.c_str());
@@ -142,10 +151,7 @@ TEST(DurabilityTest, AggregatorKilledWhileWritingIntoAReusedSegmentLosesNoAcknow
   receiver.Resume();
   pushgate.RestartAggregator();
   ExpectNoLoss("kill-9-reused-segment", pusher, receiver);
-  auto metrics = HttpRequestTo("GET", pushgate.aggregator_metrics_url());
-  EXPECT_NE(metrics.body.find("pushgate_aggregator_spool_corrupt_bytes_total 0\n"),
-            std::string::npos)
-      << metrics.body;
+  ExpectSpoolCorruptBytes(pushgate, 0);
 }
 
 TEST(DurabilityTest, BackendOutageLosesNoAcknowledgedPush) {
@@ -193,10 +199,7 @@ TEST(DurabilityTest, CorruptSpoolTailKeepsEveryCompleteRecord) {
   pushgate.RestartAggregator();
   ExpectNoLoss("corrupt-spool-tail", pusher, receiver);
   // The damage was seen and reported, not silently read as data.
-  auto metrics = HttpRequestTo("GET", pushgate.aggregator_metrics_url());
-  EXPECT_NE(metrics.body.find("pushgate_aggregator_spool_corrupt_bytes_total 37\n"),
-            std::string::npos)
-      << metrics.body;
+  ExpectSpoolCorruptBytes(pushgate, 37);
   // New pushes after recovery are stored and delivered too, once the front has reconnected
   // (a client retries after the 503s it gets meanwhile).
   for (int i = 0; i < 100; ++i) {
